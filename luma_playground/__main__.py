@@ -1,0 +1,3 @@
+from luma_playground.cli import main
+
+main()

@@ -1,0 +1,158 @@
+"""Configuration objects, and the one place where the environment is read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MODEL_ID",
+    "ApiKey",
+    "Settings",
+    "Timeouts",
+    "key_fingerprint",
+    "user_data_dir",
+]
+
+DEFAULT_BASE_URL = "https://api.wavespeed.ai"
+MODEL_ID = "luma/ray-2-i2v"
+
+
+def key_fingerprint(key: str) -> str:
+    """A short, one-way name for a key: enough to tell keys apart, useless to call the API."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class ApiKey:
+    """An API key that does not show itself: not in `repr`, `str`, f-strings or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            raise ValueError("an API key cannot be empty")
+        self._value = value
+
+    @classmethod
+    def parse(cls, value: str | ApiKey | None) -> ApiKey | None:
+        """An `ApiKey` from user input; blank or missing input gives None."""
+        if value is None or isinstance(value, ApiKey):
+            return value
+        return cls(value) if value.strip() else None
+
+    def reveal(self) -> str:
+        """The key itself, for the Authorization header and nothing else."""
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        return key_fingerprint(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ApiKey) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return f"ApiKey(fingerprint={self.fingerprint!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:
+        # Pickling would write the key wherever the pickle goes (Gradio state, caches).
+        raise TypeError("an API key cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Per-request timeouts in seconds; `deadline` bounds a whole task, submit to download."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    write: float = 60.0
+    pool: float = 10.0
+    deadline: float = 30 * 60.0
+
+
+def user_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The folder for the journal and outputs: `LUMA_PLAYGROUND_HOME`, else the platform's."""
+    environ = os.environ if environ is None else environ
+    if home := environ.get("LUMA_PLAYGROUND_HOME"):
+        return Path(home).expanduser()
+    if xdg := environ.get("XDG_DATA_HOME"):
+        return Path(xdg) / "luma-playground"
+    return Path.home() / ".local" / "share" / "luma-playground"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the playground needs to know about where it runs."""
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: ApiKey | None = field(default=None, repr=False)
+    timeouts: Timeouts = Timeouts()
+    data_dir: Path = field(default_factory=user_data_dir)
+    #: Public HTTPS base of this app, for webhooks (`SPACE_HOST` on a Space).
+    public_url: str | None = None
+    #: Tasks running at once per API key (the account's concurrency; Bronze allows 3).
+    tasks_per_key: int = 3
+    #: Limits per browser session on a deployment that spends the owner's credits.
+    session_running_limit: int = 2
+    session_daily_limit: int = 20
+    share: bool = False
+    mcp: bool = False
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+    #: True when no key is configured and the built-in simulator stands in for the API.
+    simulated: bool = False
+
+    @property
+    def journal_path(self) -> Path:
+        return self.data_dir / "journal.sqlite3"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the environment variables documented in the README."""
+        env = os.environ if environ is None else environ
+        auth = None
+        if credentials := env.get("LUMA_PLAYGROUND_AUTH", "").strip():
+            user, _, password = credentials.partition(":")
+            auth = (user, password)
+        public_url = env.get("LUMA_PLAYGROUND_PUBLIC_URL", "").strip() or None
+        if not public_url and (space_host := env.get("SPACE_HOST", "").strip()):
+            public_url = f"https://{space_host}"
+        return cls(
+            base_url=(env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            api_key=ApiKey.parse(env.get("WAVESPEED_API_KEY")),
+            timeouts=Timeouts(deadline=float(env.get("LUMA_PLAYGROUND_DEADLINE", 30 * 60))),
+            data_dir=user_data_dir(env),
+            public_url=public_url.rstrip("/") if public_url else None,
+            tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", 3),
+            session_running_limit=_int(env, "LUMA_PLAYGROUND_SESSION_RUNNING", 2),
+            session_daily_limit=_int(env, "LUMA_PLAYGROUND_SESSION_DAILY", 20),
+            share=_flag(env.get("LUMA_PLAYGROUND_SHARE")) or _flag(env.get("GRADIO_SHARE")),
+            mcp=_flag(env.get("GRADIO_MCP_SERVER")),
+            auth=auth,
+        )
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced."""
+        return replace(self, **changes)  # type: ignore[arg-type]

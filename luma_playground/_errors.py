@@ -1,0 +1,155 @@
+"""Every error the playground raises, with one sentence a user can act on.
+
+The hierarchy:
+
+    LumaPlaygroundError
+    ├── InvalidRequest                 bad input, caught here or refused by the API (400); nothing spent
+    ├── ApiError                       the API answered with an error
+    │   ├── AuthenticationError        401/403: missing, wrong or not yet activated key
+    │   ├── InsufficientBalance        the account cannot pay for the task
+    │   ├── RateLimited                429, with the server's Retry-After when it gives one
+    │   ├── TaskNotFound               404: unknown task id (or another key's task)
+    │   └── ServerError                5xx, or an answer that is not the API's JSON
+    ├── NetworkError                   no usable answer: connection refused, dropped, timed out
+    │   └── SubmitOutcomeUnknown       the submit was sent but its answer was lost: a task may exist
+    ├── TaskFailed                     the task ended without a video (its own code and text)
+    │   └── ContentModerated           ... because the content moderation refused it
+    ├── DeadlineExceeded               the overall wait ran out; the task id is kept to fetch it later
+    └── OutputError                    the video could not be downloaded or is not a valid MP4
+        └── OutputExpired              ... because the API no longer has it (kept 7 days)
+
+Messages never contain the API key: they are built from our own words, the server's `message`
+field and task ids, never from request headers.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ContentModerated",
+    "DeadlineExceeded",
+    "InsufficientBalance",
+    "InvalidRequest",
+    "LumaPlaygroundError",
+    "NetworkError",
+    "OutputError",
+    "OutputExpired",
+    "RateLimited",
+    "ServerError",
+    "SubmitOutcomeUnknown",
+    "TaskFailed",
+    "TaskNotFound",
+]
+
+
+class LumaPlaygroundError(Exception):
+    """Base class: `str(error)` is one clear sentence, `task_id` is set when a task exists."""
+
+    #: What kind of failure this is, for exit codes and UIs ("input", "api", "task").
+    kind = "api"
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        if task_id and task_id not in message:
+            message = f"{message} (task {task_id})"
+        super().__init__(message)
+        self.message = message
+        self.task_id = task_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidRequest(LumaPlaygroundError):
+    """The input is not valid; no paid call was made for it."""
+
+    kind = "input"
+
+    def __init__(self, message: str, *, field: str | None = None, task_id: str | None = None):
+        super().__init__(message, task_id=task_id)
+        self.field = field
+
+
+class ApiError(LumaPlaygroundError):
+    """The API answered, with an error."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, task_id: str | None = None
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.status_code = status_code
+
+
+class AuthenticationError(ApiError):
+    """The API key is missing, wrong, or not yet activated by a first top-up."""
+
+
+class InsufficientBalance(ApiError):
+    """The account's balance does not cover the task."""
+
+
+class RateLimited(ApiError):
+    """Too many requests; `retry_after` is the server's advice in seconds, when given."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = 429,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, task_id=task_id)
+        self.retry_after = retry_after
+
+
+class TaskNotFound(ApiError):
+    """The API does not know this task id for this key."""
+
+
+class ServerError(ApiError):
+    """The API failed on its side, or answered with something that is not its JSON."""
+
+
+class NetworkError(LumaPlaygroundError):
+    """No usable answer came back: the connection failed, dropped or timed out."""
+
+
+class SubmitOutcomeUnknown(NetworkError):
+    """The submit reached the network but its answer was lost: a task may have been created."""
+
+
+class TaskFailed(LumaPlaygroundError):
+    """The task ended without a video; `code` and `error` are the API's own."""
+
+    kind = "task"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str | None = None,
+        code: int | None = None,
+        error: str = "",
+        status: str = "failed",
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+        self.code = code
+        self.error = error
+        self.status = status
+
+
+class ContentModerated(TaskFailed):
+    """The content moderation refused the image or the prompt."""
+
+
+class DeadlineExceeded(LumaPlaygroundError):
+    """The overall wait ran out; the task may still finish and can be fetched by its id."""
+
+
+class OutputError(LumaPlaygroundError):
+    """The finished video could not be downloaded, or is not a valid MP4."""
+
+
+class OutputExpired(OutputError):
+    """The API no longer serves this output (outputs are kept for 7 days)."""

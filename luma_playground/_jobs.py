@@ -1,0 +1,194 @@
+"""Generations as background jobs: they finish and save their video even when nobody watches.
+
+A face (the UI, the CLI) starts a job and follows its events; closing the tab stops the
+following, not the job. Cancel is explicit, and says what became of the remote task.
+The account's concurrency limit is respected per key: extra jobs wait for a free slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from ._config import ApiKey
+from ._errors import LumaPlaygroundError
+from ._journal import TaskRecord
+from ._models import Done, Event, GenerationRequest, Submitted, Submitting, WaitingForSlot
+from ._pipeline import Pipeline
+
+__all__ = ["Job", "Runner"]
+
+logger = logging.getLogger("luma_playground")
+
+
+@dataclass(eq=False)
+class Job:
+    """One generation running in the background; any number of followers may watch it."""
+
+    owner: str
+    request: GenerationRequest | None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    task_id: str | None = None
+    row_id: int | None = None
+    latest: Event | None = None
+    done: Done | None = None
+    error: LumaPlaygroundError | None = None
+    cancel_note: str | None = None
+    _task: asyncio.Task[None] | None = None
+    _followers: list[asyncio.Queue[Event | None]] = field(default_factory=list)
+    _api_key: ApiKey | None = field(default=None, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def _publish(self, event: Event | None) -> None:
+        if event is not None:
+            self.latest = event
+            if isinstance(event, Submitting):
+                self.row_id = event.row_id
+            elif isinstance(event, Submitted):
+                self.task_id = event.task_id
+            elif isinstance(event, Done):
+                self.done = event
+        for queue in self._followers:
+            queue.put_nowait(event)
+
+    async def events(self, tick: float | None = None) -> AsyncIterator[Event | None]:
+        """The job's events from now on (the latest one first); None every `tick` s of quiet.
+
+        Ends when the job ends; then `done`, `error` or `cancel_note` tell how.
+        """
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._followers.append(queue)
+        try:
+            if self.latest is not None:
+                yield self.latest
+            while not self.finished or not queue.empty():
+                try:
+                    event = await asyncio.wait_for(queue.get(), tick)
+                except TimeoutError:
+                    yield None
+                    continue
+                if event is None and self.finished:
+                    return
+                yield event
+        finally:
+            self._followers.remove(queue)
+
+    async def wait(self) -> Done:
+        """The finished video, or the job's error."""
+        assert self._task is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._task)
+        if self.done is not None:
+            return self.done
+        if self.error is not None:
+            raise self.error
+        raise asyncio.CancelledError()
+
+
+class Runner:
+    """Starts jobs on a pipeline; limits running tasks per API key to the account's allowance."""
+
+    def __init__(self, pipeline: Pipeline, *, tasks_per_key: int = 3) -> None:
+        self.pipeline = pipeline
+        self.tasks_per_key = max(1, tasks_per_key)
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._running: dict[str, int] = {}
+        self.jobs: dict[str, Job] = {}
+
+    def start(self, request: GenerationRequest, *, api_key: ApiKey | None,
+              owner: str = "local") -> Job:
+        """Start a generation in the background and return its job at once."""
+        job = Job(owner=owner, request=request, _api_key=api_key)
+        return self._launch(job, self._generate(job))
+
+    def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
+        """Finish a pending journal row in the background."""
+        job = Job(owner=record.owner, request=None, task_id=record.task_id,
+                  row_id=record.row_id, _api_key=api_key)
+        return self._launch(job, self._resume(job, record))
+
+    def _launch(self, job: Job, work: Callable[[], object] | object) -> Job:
+        self.jobs[job.id] = job
+        job._task = asyncio.ensure_future(self._run(job, work))  # type: ignore[arg-type]
+        return job
+
+    async def _run(self, job: Job, work: object) -> None:
+        try:
+            await work  # type: ignore[misc]
+        except LumaPlaygroundError as error:
+            job.error = error
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # a bug: keep the server up, say so in the log without the key
+            logger.exception("generation %s crashed", job.id)
+            job.error = LumaPlaygroundError(
+                "Something went wrong inside the playground; the task, if any, is kept in "
+                "History.", task_id=job.task_id,
+            )
+        finally:
+            job._publish(None)
+            self.jobs.pop(job.id, None)
+
+    def _slot(self, api_key: ApiKey | None) -> tuple[str, asyncio.Semaphore]:
+        name = api_key.fingerprint if api_key else ""
+        if name not in self._slots:
+            self._slots[name] = asyncio.Semaphore(self.tasks_per_key)
+        return name, self._slots[name]
+
+    async def _generate(self, job: Job) -> None:
+        assert job.request is not None
+        name, slot = self._slot(job._api_key)
+        if slot.locked():
+            job._publish(WaitingForSlot(self._running.get(name, 0), self.tasks_per_key))
+        async with slot:
+            self._running[name] = self._running.get(name, 0) + 1
+            try:
+                async for event in self.pipeline.generate(job.request, api_key=job._api_key,
+                                                          owner=job.owner):
+                    job._publish(event)
+            finally:
+                self._running[name] -= 1
+
+    async def _resume(self, job: Job, record: TaskRecord) -> None:
+        async for event in self.pipeline.resume(record, api_key=job._api_key):
+            job._publish(event)
+
+    def running(self, owner: str) -> list[Job]:
+        return [job for job in self.jobs.values() if job.owner == owner and not job.finished]
+
+    async def cancel(self, job: Job) -> str:
+        """Stop the job at once; say what became of the remote task (the note is kept on the job)."""
+        if job._task is None or job.finished:
+            return job.cancel_note or "Nothing to cancel: the generation had already ended."
+        job._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job._task
+        job.cancel_note = await self._cancel_remote(job)
+        return job.cancel_note
+
+    async def _cancel_remote(self, job: Job) -> str:
+        if job.task_id is None:
+            if job.row_id is None:
+                return "Cancelled before anything was submitted: nothing was charged."
+            return ("Cancelled while the task was being submitted: if WaveSpeed created it, "
+                    "the playground will find it and save its video (see History).")
+        journal = self.pipeline.journal
+        record = journal.by_task_id(job.task_id)
+        accepted = await self.pipeline.client.cancel(job.task_id, api_key=job._api_key)
+        if accepted and record is not None:
+            journal.update(record.row_id, "cancelled", detail="cancelled by the user",
+                           error="Cancelled by the user.")
+            return (f"Cancelled. WaveSpeed accepted the cancellation of task {job.task_id}; "
+                    "it will not produce a video.")
+        if record is not None and record.pending:
+            self.resume(record, api_key=job._api_key)
+        return (f"Stopped. WaveSpeed did not confirm the cancellation of task {job.task_id}, so "
+                "it may still run and be charged: its video will be saved to History when it "
+                "finishes.")

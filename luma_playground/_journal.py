@@ -1,0 +1,303 @@
+"""The journal: every task ever submitted, in SQLite, until its video is safe on disk.
+
+One row per generation. The row is written before the submit is sent (state `submitting`),
+gets its task id in the same step that learns it, and records every state change with its
+time. The key is never stored: only its fingerprint, so a user's session can find its tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ACTIVE_STATES", "FINAL_STATES", "Journal", "TaskRecord"]
+
+#: States of a row. `submitting` and `unknown` have no task id yet (or not for sure).
+ACTIVE_STATES = ("submitting", "unknown", "created", "processing")
+#: `completed` is final only once `video_path` is set; until then the download is pending.
+FINAL_STATES = ("completed", "failed", "cancelled", "expired", "lost", "rejected")
+
+_COLUMNS = (
+    "row_id, task_id, model, backend, base_url, owner, key_fingerprint, prompt, size, duration, "
+    "image, image_url, state, error, error_code, output_url, video_path, nsfw, inference_ms, "
+    "created_at, submitted_at, processing_at, completed_at, updated_at"
+)
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE tasks (
+            row_id INTEGER PRIMARY KEY,
+            task_id TEXT UNIQUE,
+            model TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            key_fingerprint TEXT NOT NULL DEFAULT '',
+            prompt TEXT NOT NULL,
+            size TEXT NOT NULL,
+            duration INTEGER NOT NULL,
+            image TEXT NOT NULL DEFAULT '',
+            image_url TEXT,
+            state TEXT NOT NULL,
+            error TEXT,
+            error_code INTEGER,
+            output_url TEXT,
+            video_path TEXT,
+            nsfw INTEGER,
+            inference_ms INTEGER,
+            created_at REAL NOT NULL,
+            submitted_at REAL,
+            processing_at REAL,
+            completed_at REAL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX tasks_state ON tasks (state)")
+    db.execute("CREATE INDEX tasks_owner ON tasks (owner, created_at)")
+    db.execute(
+        """
+        CREATE TABLE transitions (
+            row_id INTEGER NOT NULL REFERENCES tasks (row_id),
+            state TEXT NOT NULL,
+            at REAL NOT NULL,
+            detail TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
+
+
+#: Applied in order, each once; the names of applied ones are kept in `migrations`.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One row of the journal."""
+
+    row_id: int
+    task_id: str | None
+    model: str
+    backend: str
+    base_url: str
+    owner: str
+    key_fingerprint: str
+    prompt: str
+    size: str
+    duration: int
+    image: str
+    image_url: str | None
+    state: str
+    error: str | None
+    error_code: int | None
+    output_url: str | None
+    video_path: str | None
+    nsfw: bool | None
+    inference_ms: int | None
+    created_at: float
+    submitted_at: float | None
+    processing_at: float | None
+    completed_at: float | None
+    updated_at: float
+
+    @property
+    def pending(self) -> bool:
+        """True while something is left to do: a task to follow or a video to download."""
+        return self.state in ACTIVE_STATES or (self.state == "completed" and not self.video_path)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "size": self.size, "duration": self.duration}
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for `history --json` and the UI (nothing secret is in a row)."""
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["pending"] = self.pending
+        data["parameters"] = self.parameters
+        return data
+
+
+class Journal:
+    """The task log: a SQLite file in WAL mode, safe for the sessions of one process."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL survives a killed process (what matters here); FULL only adds power-loss safety.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+            )
+            applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
+            for migration in MIGRATIONS:
+                name = migration.__name__.lstrip("_")
+                if name not in applied:
+                    migration(db)
+                    db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+
+    def applied_migrations(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT name FROM migrations ORDER BY name")]
+
+    # -- writing ------------------------------------------------------------------------
+
+    def begin(
+        self,
+        *,
+        model: str,
+        backend: str,
+        base_url: str,
+        owner: str,
+        key_fingerprint: str,
+        prompt: str,
+        size: str,
+        duration: int,
+        image: str,
+        image_url: str | None,
+    ) -> int:
+        """Record a generation about to be submitted; returns its row id."""
+        now = time.time()
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO tasks (model, backend, base_url, owner, key_fingerprint, prompt, size,"
+                " duration, image, image_url, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)",
+                (model, backend, base_url, owner, key_fingerprint, prompt, size, duration, image,
+                 image_url, now, now),
+            )
+            row_id = int(cursor.lastrowid or 0)
+            db.execute(
+                "INSERT INTO transitions VALUES (?, 'submitting', ?, NULL)", (row_id, now)
+            )
+        return row_id
+
+    def update(self, row_id: int, state: str | None = None, detail: str | None = None,
+               **fields: Any) -> None:
+        """Change a row's fields; a new `state` is recorded as a transition with its time."""
+        now = time.time()
+        if state is not None:
+            fields["state"] = state
+            stamp = {"created": "submitted_at", "processing": "processing_at",
+                     "completed": "completed_at"}.get(state)
+            if stamp and stamp not in fields:
+                fields[stamp] = now
+        fields["updated_at"] = now
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._transaction() as db:
+            if state is not None and stamp_once(db, row_id, state):
+                db.execute("INSERT INTO transitions VALUES (?, ?, ?, ?)",
+                           (row_id, state, now, detail))
+            db.execute(f"UPDATE tasks SET {assignments} WHERE row_id = ?",
+                       (*fields.values(), row_id))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _select(self, where: str = "", params: tuple[Any, ...] = (), tail: str = "") -> list[TaskRecord]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM tasks {where} {tail}", params).fetchall()
+        return [_record(row) for row in rows]
+
+    def get(self, row_id: int) -> TaskRecord | None:
+        found = self._select("WHERE row_id = ?", (row_id,))
+        return found[0] if found else None
+
+    def by_task_id(self, task_id: str) -> TaskRecord | None:
+        found = self._select("WHERE task_id = ?", (task_id,))
+        return found[0] if found else None
+
+    def history(self, owner: str | None = None, *, key_fingerprint: str | None = None,
+                limit: int = 200) -> list[TaskRecord]:
+        """Rows newest first; only `owner`'s (or the key's) when given, everyone's otherwise."""
+        clauses, params = [], []
+        if owner is not None:
+            clauses.append("owner = ?")
+            params.append(owner)
+        if key_fingerprint is not None:
+            clauses.append("key_fingerprint = ?")
+            params.append(key_fingerprint)
+        where = f"WHERE {' OR '.join(clauses)}" if clauses else ""
+        return self._select(where, tuple(params), f"ORDER BY created_at DESC LIMIT {int(limit)}")
+
+    def pending(self, key_fingerprint: str | None = None) -> list[TaskRecord]:
+        """Rows with work left: not terminal, or completed without a saved video; oldest first."""
+        states = ", ".join("?" * len(ACTIVE_STATES))
+        where = f"WHERE (state IN ({states}) OR (state = 'completed' AND video_path IS NULL))"
+        params: tuple[Any, ...] = ACTIVE_STATES
+        if key_fingerprint is not None:
+            where += " AND key_fingerprint = ?"
+            params = (*params, key_fingerprint)
+        return self._select(where, params, "ORDER BY created_at")
+
+    def transitions(self, row_id: int) -> list[tuple[str, float, str | None]]:
+        with self._lock:
+            return list(self._db.execute(
+                "SELECT state, at, detail FROM transitions WHERE row_id = ? ORDER BY rowid",
+                (row_id,),
+            ))
+
+    def inference_samples(self, limit: int = 200) -> list[tuple[str, int, float]]:
+        """(size, duration, inference seconds) of recent completed tasks, for the poll schedule."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT size, duration, inference_ms FROM tasks WHERE state = 'completed' AND "
+                "inference_ms > 0 ORDER BY completed_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [(size, duration, ms / 1000) for size, duration, ms in reversed(rows)]
+
+
+def stamp_once(db: sqlite3.Connection, row_id: int, state: str) -> bool:
+    """True unless the row is already in `state` (a transition is recorded once)."""
+    row = db.execute("SELECT state FROM tasks WHERE row_id = ?", (row_id,)).fetchone()
+    return row is None or row[0] != state
+
+
+def _record(row: tuple[Any, ...]) -> TaskRecord:
+    values = list(row)
+    nsfw_index = TaskRecord.__slots__.index("nsfw")
+    if values[nsfw_index] is not None:
+        values[nsfw_index] = bool(values[nsfw_index])
+    return TaskRecord(*values)
+
+
+def dumps(records: list[TaskRecord]) -> str:
+    """The rows as a JSON array (one object per task)."""
+    return json.dumps([record.to_json() for record in records], indent=2, ensure_ascii=False)

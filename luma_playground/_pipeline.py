@@ -1,0 +1,330 @@
+"""The one pipeline every face uses: validate, upload, submit, wait, download.
+
+`Pipeline.generate` is an async generator of events; it raises the typed errors of
+`_errors`. The journal row is written before the submit is sent and receives the task id
+in the same step that learns it, so no paid task is ever forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ._client import WaveSpeedClient
+from ._config import MODEL_ID, ApiKey
+from ._errors import (
+    ContentModerated,
+    DeadlineExceeded,
+    LumaPlaygroundError,
+    OutputExpired,
+    SubmitOutcomeUnknown,
+    TaskFailed,
+    TaskNotFound,
+)
+from ._journal import Journal, TaskRecord
+from ._models import (
+    Done,
+    Downloading,
+    Event,
+    GenerationRequest,
+    Prediction,
+    Processing,
+    Queued,
+    Submitted,
+    Submitting,
+    Uploaded,
+    Uploading,
+    Validated,
+)
+from ._polling import AdaptiveSchedule, FixedSchedule, PollSchedule, TimingHistory
+
+__all__ = ["CompletionNotifier", "Pipeline"]
+
+#: How long a lost submit is looked for in the task history before giving up.
+LOST_SUBMIT_SEARCH_SECONDS = 6.0
+#: How soon after submit the first poll goes out.
+FIRST_POLL_DELAY = 0.5
+
+
+class CompletionNotifier(Protocol):
+    """Gives a per-task webhook URL and an event set when the callback for it arrives."""
+
+    def open(self) -> tuple[str, str, asyncio.Event]:
+        """A new (token, callback URL, event) for one submit."""
+        ...
+
+    def bind(self, token: str, task_id: str) -> None:
+        """Tie the token to the task id the submit returned."""
+        ...
+
+    def close(self, token: str) -> None:
+        ...
+
+
+def task_failure(prediction: Prediction) -> TaskFailed:
+    """The error for a task that ended without a video, with its own code and text."""
+    code, text = prediction.error_code, (prediction.error or "").strip()
+    task_id = prediction.id
+    if prediction.status in ("cancelled", "deleted"):
+        return TaskFailed(f"The task was {prediction.status} on WaveSpeed.", task_id=task_id,
+                          status=prediction.status, code=code, error=text)
+    if prediction.status == "timeout":
+        return TaskFailed("The task timed out on WaveSpeed's side; try again.", task_id=task_id,
+                          status="timeout", code=code, error=text)
+    if code == 1200 or "moderat" in text.lower() or "nsfw" in text.lower():
+        return ContentModerated(
+            "WaveSpeed's content moderation refused this image or prompt; change them and retry."
+            + (f" It said: {text}" if text else ""),
+            task_id=task_id, code=code, error=text,
+        )
+    if prediction.status != "failed":
+        return TaskFailed(f"The task ended with status {prediction.status!r} and no video.",
+                          task_id=task_id, status=prediction.status, code=code, error=text)
+    reason = text or "no reason given"
+    return TaskFailed(
+        f"The task failed on WaveSpeed: {reason}. Failed tasks are refunded.",
+        task_id=task_id, code=code, error=text,
+    )
+
+
+@dataclass
+class Pipeline:
+    """What a generation needs: the client, the journal, where videos go, and timing history."""
+
+    client: WaveSpeedClient
+    journal: Journal
+    outputs_dir: Path
+    backend: str = "wavespeed"
+    deadline: float = 30 * 60.0
+    history: TimingHistory = field(default_factory=TimingHistory)
+    notifier: CompletionNotifier | None = None
+    adaptive: bool = True
+
+    @classmethod
+    def create(cls, client: WaveSpeedClient, journal: Journal, outputs_dir: Path,
+               **options: object) -> Pipeline:
+        """A pipeline whose poll schedule starts from the journal's past timings."""
+        history = TimingHistory(journal.inference_samples())
+        return cls(client, journal, outputs_dir, history=history, **options)  # type: ignore[arg-type]
+
+    def _schedule(self, size: str, duration: int) -> PollSchedule:
+        if not self.adaptive:
+            return FixedSchedule()
+        return AdaptiveSchedule.for_task(self.history, size, duration)
+
+    async def generate(
+        self, request: GenerationRequest, *, api_key: ApiKey | None, owner: str = "local"
+    ) -> AsyncIterator[Event]:
+        """Run one generation from input to saved video, yielding an event at every step."""
+        started = time.monotonic()
+        deadline = started + self.deadline
+        yield Validated(request)
+        if not request.image_is_url:
+            yield Uploading(request.image_path.stat().st_size)
+        image_url = await self.client.upload_image(request.image, api_key=api_key)
+        yield Uploaded(image_url)
+        fingerprint = api_key.fingerprint if api_key else ""
+        row_id = self.journal.begin(
+            model=MODEL_ID, backend=self.backend, base_url=self.client.base_url, owner=owner,
+            key_fingerprint=fingerprint, prompt=request.prompt, size=request.size.value,
+            duration=request.duration, image=request.image, image_url=image_url,
+        )
+        yield Submitting(row_id)
+        token, webhook_url, wake = self._open_notifier()
+        try:
+            task_id, recovered = await self._submit(row_id, request, image_url, api_key,
+                                                    webhook_url)
+            if token:
+                self.notifier.bind(token, task_id)  # type: ignore[union-attr]
+            yield Submitted(task_id, recovered=recovered)
+            record = self.journal.get(row_id)
+            assert record is not None
+            async for event in self._follow(record, api_key, started, deadline, wake):
+                yield event
+        finally:
+            if token:
+                self.notifier.close(token)  # type: ignore[union-attr]
+
+    def _open_notifier(self) -> tuple[str | None, str | None, asyncio.Event | None]:
+        if self.notifier is None:
+            return None, None, None
+        return self.notifier.open()
+
+    async def _submit(self, row_id: int, request: GenerationRequest, image_url: str,
+                      api_key: ApiKey | None, webhook_url: str | None) -> tuple[str, bool]:
+        """Submit once; when the answer is lost, look for the task instead of resending."""
+        sent_at = time.time()
+        try:
+            prediction = await self.client.submit(request, image_url, api_key=api_key,
+                                                  webhook_url=webhook_url)
+        except SubmitOutcomeUnknown as error:
+            self.journal.update(row_id, "unknown", detail=error.message, error=error.message)
+            task_id = await self.find_lost_submit(row_id, api_key, sent_at)
+            if task_id is None:
+                raise SubmitOutcomeUnknown(
+                    f"{error.message} None has appeared yet; the playground keeps looking for "
+                    "it and will finish it if it shows up (History, or `resume`)."
+                ) from error
+            return task_id, True
+        except LumaPlaygroundError as error:
+            self.journal.update(row_id, "rejected", detail=error.message, error=error.message)
+            raise
+        except BaseException:
+            # Cancelled or crashed mid-submit: the outcome is unknown, resume will look for it.
+            self.journal.update(row_id, "unknown", detail="interrupted during submit")
+            raise
+        self.journal.update(row_id, "created", task_id=prediction.id)
+        return prediction.id, False
+
+    async def find_lost_submit(self, row_id: int, api_key: ApiKey | None, sent_at: float,
+                               search_seconds: float = LOST_SUBMIT_SEARCH_SECONDS) -> str | None:
+        """Find the task a lost submit created, by its exact input in the task history."""
+        record = self.journal.get(row_id)
+        assert record is not None
+        wanted = {"prompt": record.prompt, "image": record.image_url, "size": record.size,
+                  "duration": record.duration}
+        since = dt.datetime.fromtimestamp(sent_at - 120, tz=dt.UTC).isoformat()
+        give_up = time.monotonic() + search_seconds
+        while True:
+            with contextlib.suppress(LumaPlaygroundError):
+                for item in await self.client.history(api_key=api_key, created_after=since):
+                    if _same_input(item.get("input"), wanted) and self._unclaimed(item.get("id")):
+                        task_id = str(item["id"])
+                        self.journal.update(row_id, "created", detail="found in the task history",
+                                            task_id=task_id, error=None)
+                        return task_id
+            if time.monotonic() >= give_up:
+                return None
+            await asyncio.sleep(1.0)
+
+    def _unclaimed(self, task_id: object) -> bool:
+        return isinstance(task_id, str) and self.journal.by_task_id(task_id) is None
+
+    async def _follow(self, record: TaskRecord, api_key: ApiKey | None, started: float,
+                      deadline: float, wake: asyncio.Event | None = None) -> AsyncIterator[Event]:
+        """Poll a submitted task to its end, then save its video."""
+        assert record.task_id is not None
+        task_id, row_id = record.task_id, record.row_id
+        state = record.state
+        schedule = self._schedule(record.size, record.duration)
+        try:
+            prediction: Prediction | None = None
+            async for prediction in self.client.poll(
+                task_id, api_key=api_key, schedule=schedule, deadline=deadline,
+                submitted_at=started, first_delay=FIRST_POLL_DELAY, wake=wake,
+            ):
+                elapsed = time.monotonic() - started
+                if prediction.status != state and prediction.status in ("created", "processing"):
+                    state = prediction.status
+                    self.journal.update(row_id, state)
+                if prediction.status == "processing":
+                    yield Processing(task_id, elapsed, schedule.expected_total())
+                elif prediction.status == "created":
+                    yield Queued(task_id, elapsed)
+        except DeadlineExceeded as error:
+            self.journal.update(row_id, detail=error.message, error=error.message)
+            raise
+        assert prediction is not None
+        async for event in self._finish(row_id, prediction, started):
+            yield event
+
+    async def _finish(self, row_id: int, prediction: Prediction,
+                      started: float) -> AsyncIterator[Event]:
+        """Record a terminal prediction; download the video of a completed one."""
+        if prediction.status != "completed" or not prediction.output_url:
+            failure = task_failure(prediction)
+            state = "cancelled" if prediction.status in ("cancelled", "deleted") else "failed"
+            self.journal.update(row_id, state, detail=failure.message, error=failure.message,
+                                error_code=failure.code)
+            raise failure
+        record = self.journal.get(row_id)
+        assert record is not None
+        self.journal.update(row_id, "completed", output_url=prediction.output_url,
+                            inference_ms=prediction.inference_ms, nsfw=prediction.nsfw,
+                            error=None)
+        if prediction.inference_ms:
+            self.history.record(record.size, record.duration, prediction.inference_ms / 1000)
+        task_id = prediction.id
+        progress: asyncio.Queue[Downloading] = asyncio.Queue()
+        yield Downloading(task_id, 0, None)
+        download = asyncio.ensure_future(self.client.download(
+            prediction.output_url, self.outputs_dir / f"{task_id}.mp4", task_id=task_id,
+            on_progress=lambda got, total: progress.put_nowait(Downloading(task_id, got, total)),
+        ))
+        try:
+            async for event in _drain(progress, download):
+                yield event
+            path = download.result()
+        except OutputExpired as error:
+            self.journal.update(row_id, "expired", detail=error.message, error=error.message)
+            raise
+        finally:
+            download.cancel()
+        self.journal.update(row_id, video_path=str(path))
+        yield Done(task_id, path, prediction, time.monotonic() - started)
+
+    async def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> AsyncIterator[Event]:
+        """Finish a journal row left pending by a crash, a closed tab or a timeout."""
+        try:
+            async for event in self._resume(record, api_key):
+                yield event
+        except TaskNotFound as error:
+            self.journal.update(record.row_id, "expired", detail=error.message,
+                                error=error.message)
+            raise
+
+    async def _resume(self, record: TaskRecord, api_key: ApiKey | None) -> AsyncIterator[Event]:
+        started = time.monotonic()
+        deadline = started + self.deadline
+        if record.task_id is None:
+            task_id = await self.find_lost_submit(record.row_id, api_key, record.created_at, 0)
+            if task_id is None:
+                if time.time() - record.created_at > 15 * 60:
+                    self.journal.update(record.row_id, "lost",
+                                        detail="no task with this input was ever created")
+                raise SubmitOutcomeUnknown(
+                    "No task with this input has appeared in the WaveSpeed history.",
+                )
+            record = self.journal.get(record.row_id)  # type: ignore[assignment]
+            assert record is not None
+        yield Submitted(record.task_id or "", recovered=True)
+        if record.state == "completed" and record.output_url:
+            prediction = await self.client.get(record.task_id or "", api_key=api_key)
+            async for event in self._finish(record.row_id, prediction, started):
+                yield event
+            return
+        async for event in self._follow(record, api_key, started, deadline):
+            yield event
+
+
+def _same_input(candidate: object, wanted: dict[str, object]) -> bool:
+    if not isinstance(candidate, dict):
+        return False
+    try:
+        return (candidate.get("prompt") == wanted["prompt"]
+                and candidate.get("image") == wanted["image"]
+                and str(candidate.get("size", "1280*720")) == wanted["size"]
+                and int(candidate.get("duration", 5)) == wanted["duration"])
+    except (TypeError, ValueError):
+        return False
+
+
+async def _drain(progress: asyncio.Queue[Downloading],
+                 download: asyncio.Future[Path]) -> AsyncIterator[Downloading]:
+    """Yield the latest progress while `download` runs (skipping stale updates)."""
+    while not download.done():
+        waiter = asyncio.ensure_future(progress.get())
+        await asyncio.wait({waiter, download}, return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            waiter.cancel()
+            continue
+        latest = waiter.result()
+        while not progress.empty():
+            latest = progress.get_nowait()
+        yield latest

@@ -1,0 +1,48 @@
+"""Fixtures shared by the whole suite: an isolated home, sample images, the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own journal and outputs folder, and no key from the environment."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("LUMA_PLAYGROUND_HOME", str(home))
+    for name in ("WAVESPEED_API_KEY", "WAVESPEED_BASE_URL", "LUMA_PLAYGROUND_AUTH",
+                 "LUMA_PLAYGROUND_PUBLIC_URL", "SPACE_HOST", "GRADIO_SHARE"):
+        monkeypatch.delenv(name, raising=False)
+    yield home
+
+
+def make_image(path: Path, size: tuple[int, int] = (640, 360), fmt: str = "PNG") -> Path:
+    """A small picture with some structure (gradient, shapes), saved at `path`."""
+    width, height = size
+    image = Image.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, 8):
+        draw.rectangle([x, 0, x + 8, height], fill=(x * 255 // width, 90, 200 - x * 150 // width))
+    draw.ellipse([width // 4, height // 4, 3 * width // 4, 3 * height // 4], fill=(250, 200, 40))
+    image.save(path, fmt)
+    return path
+
+
+@pytest.fixture(scope="session")
+def landscape_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_image(tmp_path_factory.mktemp("images") / "landscape.png")
+
+
+@pytest.fixture(scope="session")
+def portrait_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_image(tmp_path_factory.mktemp("images") / "portrait.png", (360, 640))
