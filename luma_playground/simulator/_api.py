@@ -1,0 +1,163 @@
+"""The WaveSpeed routes: submit, result, cancel, history, pricing, balance, optimizer, secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from ._envelopes import ApiError, prediction, success
+from ._simulator import OPTIMIZER_PRICE_USD, Simulator, video_price
+from ._state import Task
+from ._validation import (
+    OPTIMIZER_MODEL,
+    VIDEO_MODEL,
+    InvalidInput,
+    parse_duration,
+    parse_history_query,
+    parse_json_object,
+    parse_optimizer_input,
+    parse_video_input,
+)
+
+SYNC_TIMEOUT_CODE = 5004
+
+
+def simulator_of(request: Request) -> Simulator:
+    """The simulator behind the app that serves `request`."""
+    simulator: Simulator = request.app.state.simulator
+    return simulator
+
+
+def base_url_of(request: Request) -> str:
+    """Scheme, host and mount path the client used, for the URLs the API hands back."""
+    return str(request.base_url).rstrip("/")
+
+
+def authenticate(request: Request) -> str:
+    """The fingerprint of the request's API key, or a 401."""
+    return simulator_of(request).authenticate(request.headers.get("authorization"))
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or a 400."""
+    return parse_json_object(await request.body())
+
+
+async def submit_video(request: Request) -> JSONResponse:
+    """POST /api/v3/luma/ray-2-i2v: charge and create a task."""
+    simulator, fingerprint = simulator_of(request), authenticate(request)
+    video = parse_video_input(await json_body(request), request.query_params.get("webhook"))
+    task = simulator.submit_video(fingerprint, video, base_url_of(request))
+    if video.enable_sync_mode and not await simulator.wait_sync(task):
+        raise ApiError(504, "Sync mode timed out", error_code=SYNC_TIMEOUT_CODE)
+    return _prediction_response(request, task)
+
+
+async def submit_optimizer(request: Request) -> JSONResponse:
+    """POST /api/v3/wavespeed-ai/prompt-optimizer: a short text task."""
+    simulator, fingerprint = simulator_of(request), authenticate(request)
+    optimizer = parse_optimizer_input(await json_body(request))
+    task = simulator.submit_optimizer(fingerprint, optimizer, base_url_of(request))
+    return _prediction_response(request, task)
+
+
+async def get_result(request: Request) -> JSONResponse:
+    """GET /api/v3/predictions/{id}[/result]: the task as it is now."""
+    return _prediction_response(request, _own_task(request))
+
+
+async def cancel(request: Request) -> JSONResponse:
+    """DELETE /api/v3/predictions/{id}: cancel a queued or running task and refund it."""
+    task = _own_task(request)
+    if not simulator_of(request).runner.cancel(task):
+        raise ApiError(400, f"Task {task.id} has already ended ({task.status}) and cannot be cancelled")
+    return _prediction_response(request, task)
+
+
+async def history(request: Request) -> JSONResponse:
+    """POST /api/v3/predictions: the key's tasks, newest first, with their inputs."""
+    simulator, fingerprint = simulator_of(request), authenticate(request)
+    query = parse_history_query(await json_body(request))
+    tasks, total = simulator.history(fingerprint, query)
+    base_url = base_url_of(request)
+    items = [prediction(task, base_url, with_input=True) for task in tasks]
+    return success({"items": items, "page": query.page, "page_size": query.page_size, "total": total})
+
+
+async def pricing(request: Request) -> JSONResponse:
+    """POST /api/v3/model/pricing: the price of one task with these inputs."""
+    authenticate(request)
+    body = await json_body(request)
+    model_id, inputs = body.get("model_id"), body.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise InvalidInput("inputs must be a JSON object")
+    if model_id == VIDEO_MODEL:
+        price, basis = video_price(parse_duration(inputs.get("duration", 5))), "per 5 s of video"
+    elif model_id == OPTIMIZER_MODEL:
+        price, basis = OPTIMIZER_PRICE_USD, "per request"
+    else:
+        raise InvalidInput(f"model_id: unknown model {model_id!r}")
+    return success(
+        {
+            "model_id": model_id,
+            "unit_price": price,
+            "currency": "USD",
+            "billing": basis,
+            "simulated": True,
+            "note": "simulated price from the offline simulator",
+        }
+    )
+
+
+async def balance(request: Request) -> JSONResponse:
+    """GET /api/v3/balance: the key's simulated balance."""
+    fingerprint = authenticate(request)
+    amount = round(simulator_of(request).balance(fingerprint), 6)
+    return success({"balance": amount, "currency": "USD", "simulated": True})
+
+
+async def webhook_secret(request: Request) -> JSONResponse:
+    """GET /api/v3/webhook/secret: the key's signing secret."""
+    fingerprint = authenticate(request)
+    return success({"secret": simulator_of(request).webhook_secret(fingerprint)})
+
+
+async def unknown(request: Request) -> JSONResponse:
+    """Any other /api/v3 path: 401 without a key, else 404."""
+    authenticate(request)
+    raise ApiError(404, f"Not found: {request.method} {request.url.path}")
+
+
+def _own_task(request: Request) -> Task:
+    fingerprint = authenticate(request)
+    task_id = request.path_params["task_id"]
+    # Another key's task is reported exactly like a task that does not exist.
+    task = simulator_of(request).tasks.get(task_id, fingerprint)
+    if task is None:
+        raise ApiError(404, f"Task not found: {task_id}")
+    return task
+
+
+def _prediction_response(request: Request, task: Task) -> JSONResponse:
+    simulator_of(request).mark_seen(task)
+    return success(prediction(task, base_url_of(request)))
+
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+routes: list[BaseRoute] = [
+    Route("/api/v3/luma/ray-2-i2v", submit_video, methods=["POST"]),
+    Route("/api/v3/wavespeed-ai/prompt-optimizer", submit_optimizer, methods=["POST"]),
+    Route("/api/v3/predictions", history, methods=["POST"]),
+    Route("/api/v3/predictions/{task_id}/result", get_result, methods=["GET"]),
+    Route("/api/v3/predictions/{task_id}", get_result, methods=["GET"]),
+    Route("/api/v3/predictions/{task_id}", cancel, methods=["DELETE"]),
+    Route("/api/v3/model/pricing", pricing, methods=["POST"]),
+    Route("/api/v3/balance", balance, methods=["GET"]),
+    Route("/api/v3/webhook/secret", webhook_secret, methods=["GET"]),
+]
+
+fallback_routes: list[BaseRoute] = [Route("/api/v3/{path:path}", unknown, methods=ALL_METHODS)]

@@ -1,0 +1,221 @@
+"""The simulated service: accounts, tasks, uploads, renders and faults behind one object."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import tempfile
+import time
+import uuid
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from ._config import SimulatorConfig
+from ._envelopes import ApiError
+from ._faults import OUTCOME_KINDS, FaultBook, FaultRule
+from ._lifecycle import EXECUTION_FAILED, MODERATED, Outcome, TaskRunner
+from ._optimizer import optimize_prompt
+from ._render import RenderSpec, motion_from_prompt
+from ._render_cache import RenderCache
+from ._state import Accounts, RequestCounters, Task, TaskStore, key_fingerprint, to_micros, to_usd
+from ._timing import TimingModel
+from ._uploads import UploadStore
+from ._validation import OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
+from ._webhooks import SECRET_PREFIX, WebhookSender
+
+#: 0.50 USD per started 5 seconds of video; the optimizer is a flat fee.
+VIDEO_PRICE_PER_5S_USD = 0.50
+OPTIMIZER_PRICE_USD = 0.005
+
+#: In sync mode the gateway gives up after about 90 s (real-world seconds, scaled).
+SYNC_TIMEOUT_S = 90.0
+
+
+def video_price(duration_s: int) -> float:
+    """The price of one Ray 2 clip, in USD."""
+    return VIDEO_PRICE_PER_5S_USD * -(-duration_s // 5)
+
+
+class Simulator:
+    """Everything the routes act on; used only from the event loop that serves the app."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self._tempdir = None if config.output_dir else tempfile.TemporaryDirectory(prefix="luma-sim-")
+        self.root = Path(config.output_dir or self._tempdir.name)  # type: ignore[union-attr]
+        self.accounts = Accounts(config.initial_balance, config.accept_any_key)
+        self.tasks = TaskStore()
+        self.counters = RequestCounters()
+        self.faults = FaultBook()
+        self.timing = TimingModel(config.seed, config.time_scale)
+        self.uploads = UploadStore(self.root / "uploads", config.max_upload_bytes)
+        self.renders = RenderCache(self.root / "renders")
+        self.webhooks = WebhookSender(self.webhook_secret, self.timing)
+        self.runner = TaskRunner(self.accounts, self.timing, self.webhooks)
+        # Secrets derive from a per-process key, so they stay the same across resets.
+        self._secret_key = secrets.token_bytes(32)
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The fingerprint of the request's Bearer key, or a 401."""
+        key = bearer_key(authorization)
+        if not key:
+            raise ApiError(401, "Invalid authentication: missing API key")
+        fingerprint = key_fingerprint(key)
+        if not self.accounts.get(fingerprint).valid:
+            raise ApiError(401, "Invalid authentication: the API key was rejected")
+        return fingerprint
+
+    def webhook_secret(self, fingerprint: str) -> str:
+        """The key's webhook signing secret, stable for the life of the process."""
+        digest = hmac.new(self._secret_key, fingerprint.encode(), hashlib.sha256).hexdigest()
+        return SECRET_PREFIX + digest[:32]
+
+    def balance(self, fingerprint: str) -> float:
+        """The key's balance in USD."""
+        return to_usd(self.accounts.get(fingerprint).balance_micros)
+
+    def submit_video(self, fingerprint: str, video: VideoInput, base_url: str) -> Task:
+        """Charge, create and schedule a Ray 2 task; its render starts right away."""
+        price = to_micros(video_price(video.duration))
+        task = self._new_task(fingerprint, VIDEO_MODEL, video.as_input(), price, base_url)
+        task.signature = (video.prompt, video.image, video.size, video.duration)
+        task.webhook_url = video.webhook_url
+        task.base64_output = video.enable_base64_output
+        outcome = self._outcome(task, self.faults.take_all("submit", fingerprint, OUTCOME_KINDS))
+        plan = self.timing.plan_video(video.duration)
+        task.planned_queue_s, task.planned_inference_s = plan.queue_s, plan.inference_s
+        self.runner.start_video(task, plan, self._render(video), outcome)
+        return task
+
+    def submit_optimizer(self, fingerprint: str, request: OptimizerInput, base_url: str) -> Task:
+        """Charge, create and schedule (or, in sync mode, finish) a prompt optimizer task."""
+        price = to_micros(OPTIMIZER_PRICE_USD)
+        task = self._new_task(fingerprint, OPTIMIZER_MODEL, request.as_input(), price, base_url)
+        text = optimize_prompt(
+            request.text, mode=request.mode, style=request.style, image=request.image is not None
+        )
+        plan = self.timing.plan_optimizer()
+        task.planned_queue_s, task.planned_inference_s = plan.queue_s, plan.inference_s
+        if request.enable_sync_mode:
+            self.runner.finish_now(task, plan, text)
+        else:
+            self.runner.start_text(task, plan, text)
+        return task
+
+    async def wait_sync(self, task: Task) -> bool:
+        """Wait for a sync-mode task; False when the simulated gateway would have timed out."""
+        if task.planned_queue_s + task.planned_inference_s <= SYNC_TIMEOUT_S:
+            return await self.runner.wait(task, None)
+        return await self.runner.wait(task, self.timing.scaled(SYNC_TIMEOUT_S))
+
+    def history(self, fingerprint: str, query: HistoryQuery) -> tuple[list[Task], int]:
+        """One page of the key's tasks matching the query, newest first, and the total count."""
+        matching = [t for t in self.tasks.newest_first(fingerprint) if _matches(t, query)]
+        start = (query.page - 1) * query.page_size
+        return matching[start : start + query.page_size], len(matching)
+
+    def mark_seen(self, task: Task) -> None:
+        """Record the first time a client is sent this task as completed."""
+        if task.status == "completed" and task.first_completed_seen_at is None:
+            task.first_completed_seen_at = time.time()
+
+    def count_request(self, route: str, fingerprint: str | None, task_id: str | None) -> None:
+        """Count a request as it arrives, before any fault answers it."""
+        self.counters.count(route, fingerprint)
+        if route == "result" and task_id is not None:
+            task = self.tasks.get(task_id, fingerprint)
+            if task is not None:
+                task.polls += 1
+
+    def reset(self) -> None:
+        """Forget tasks, counters, faults and accounts; keep uploads, renders and secrets."""
+        self.runner.stop_all()
+        self.tasks.clear()
+        self.counters.clear()
+        self.faults.clear()
+        self.accounts.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """Request counters, task counts by status and render cache counters."""
+        by_status: dict[str, int] = {}
+        for task in self.tasks.all():
+            by_status[task.status] = by_status.get(task.status, 0) + 1
+        return {**self.counters.snapshot(), "tasks": by_status, "renders": self.renders.snapshot()}
+
+    async def close(self) -> None:
+        """Stop runs, close the webhook client and the render pool."""
+        self.runner.stop_all()
+        await self.webhooks.close()
+        self.renders.close()
+        # Let cancelled runs unwind before the loop goes away.
+        await asyncio.sleep(0)
+
+    def _new_task(
+        self, fingerprint: str, model: str, echoed: dict[str, Any], price: int, base_url: str
+    ) -> Task:
+        if not self.accounts.charge(fingerprint, price):
+            raise ApiError(
+                402,
+                f"Insufficient balance: this task costs {to_usd(price):.3f} USD "
+                f"and the balance is {self.balance(fingerprint):.3f} USD",
+            )
+        task = Task(
+            id=uuid.uuid4().hex,
+            model=model,
+            key_fingerprint=fingerprint,
+            input=echoed,
+            signature=(),
+            price_micros=price,
+            created_at=time.time(),
+            base_url=base_url,
+        )
+        self.tasks.add(task)
+        return task
+
+    def _render(self, video: VideoInput) -> Future[Path] | None:
+        upload = self.uploads.find_by_url(video.image)
+        if upload is None:
+            return None
+        spec = RenderSpec(
+            video.width,
+            video.height,
+            video.duration,
+            self.config.render_fps,
+            motion_from_prompt(video.prompt),
+        )
+        return self.renders.render(upload.path, upload.sha256, spec)
+
+    @staticmethod
+    def _outcome(task: Task, rules: list[FaultRule]) -> Outcome:
+        kinds = {rule.kind: rule for rule in rules}
+        task.faults.extend(kinds)
+        task.webhook_lost = "webhook_lost" in kinds
+        if "moderation" in kinds:
+            failure = (1200, kinds["moderation"].options.get("error", MODERATED[1]))
+            return Outcome(failure=failure, fail_at_start=True, nsfw="nsfw" in kinds)
+        if "task_failed" in kinds:
+            options = kinds["task_failed"].options
+            code = options.get("error_code", EXECUTION_FAILED[0])
+            return Outcome(failure=(code, options.get("error", EXECUTION_FAILED[1])), nsfw="nsfw" in kinds)
+        return Outcome(nsfw="nsfw" in kinds)
+
+
+def bearer_key(authorization: str | None) -> str:
+    """The key in an `Authorization: Bearer <key>` header, or "" when there is none."""
+    if not authorization:
+        return ""
+    scheme, _, key = authorization.strip().partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
+
+
+def _matches(task: Task, query: HistoryQuery) -> bool:
+    if query.model is not None and task.model != query.model:
+        return False
+    if query.status is not None and task.status != query.status:
+        return False
+    if query.created_after is not None and task.created_at < query.created_after:
+        return False
+    return query.created_before is None or task.created_at <= query.created_before
