@@ -1,0 +1,166 @@
+"""The pipeline and its jobs: events, the journal, lost submits, failures, cancel, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import pytest
+
+from luma_playground import (
+    ApiKey,
+    ContentModerated,
+    DeadlineExceeded,
+    Done,
+    GenerationRequest,
+    Journal,
+    Pipeline,
+    Processing,
+    Queued,
+    RetryPolicy,
+    Runner,
+    Submitted,
+    TaskFailed,
+    Timeouts,
+    WaveSpeedClient,
+)
+
+pytestmark = pytest.mark.anyio
+KEY = ApiKey("sk-pipeline-test")
+
+
+@pytest.fixture
+async def pipeline(sim, tmp_path):  # type: ignore[no-untyped-def]
+    client = WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0),
+                             timeouts=Timeouts(read=1.0))
+    journal = Journal(tmp_path / "journal.sqlite3")
+    yield Pipeline.create(client, journal, tmp_path / "outputs")
+    await client.aclose()
+    journal.close()
+
+
+async def _run(pipeline: Pipeline, request: GenerationRequest) -> list[object]:
+    return [event async for event in pipeline.generate(request, api_key=KEY)]
+
+
+async def test_generate_records_everything(pipeline, sim, landscape_image) -> None:
+    """A generation walks every phase and leaves a completed row with the video on disk."""
+    events = await _run(pipeline, GenerationRequest.create(landscape_image, "zoom in"))
+    names = [type(e).__name__ for e in events]
+    assert names[:5] == ["Validated", "Uploading", "Uploaded", "Submitting", "Submitted"]
+    assert names[-1] == "Done" and "Downloading" in names
+    assert any(isinstance(e, Queued | Processing) for e in events)
+    done = events[-1]
+    assert isinstance(done, Done) and done.video_path.exists()
+    assert done.video_path.name == f"{done.task_id}.mp4"
+    record = pipeline.journal.by_task_id(done.task_id)
+    assert record.state == "completed" and record.video_path == str(done.video_path)
+    assert record.key_fingerprint == KEY.fingerprint and not record.pending
+    states = [s for s, _, _ in pipeline.journal.transitions(record.row_id)]
+    assert states[:2] == ["submitting", "created"] and states[-1] == "completed"
+    assert sim.control.task(done.task_id)["submits"] == 1
+
+
+async def test_task_id_is_journaled_before_the_first_poll(pipeline, sim, landscape_image) -> None:
+    """When Submitted is seen, the journal row already holds the task id."""
+    async for event in pipeline.generate(GenerationRequest.create(landscape_image, "p"),
+                                         api_key=KEY):
+        if isinstance(event, Submitted):
+            assert pipeline.journal.by_task_id(event.task_id).state == "created"
+            assert sim.control.task(event.task_id)["polls"] == 0
+            break
+
+
+async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image) -> None:
+    """A submit whose answer was dropped is found by its input, not resent, and finished."""
+    sim.control.add_fault("submit", "drop", after_processing=True)
+    events = await _run(pipeline, GenerationRequest.create(landscape_image, "lost answer"))
+    submitted = next(e for e in events if isinstance(e, Submitted))
+    assert submitted.recovered and isinstance(events[-1], Done)
+    assert sim.control.stats()["routes"]["submit"] == 1
+    states = [s for s, _, _ in pipeline.journal.transitions(
+        pipeline.journal.by_task_id(submitted.task_id).row_id)]
+    assert states[:3] == ["submitting", "unknown", "created"]
+
+
+@pytest.mark.parametrize(("kind", "error", "code"), [
+    ("task_failed", TaskFailed, 1403),
+    ("moderation", ContentModerated, 1200),
+])
+async def test_failed_tasks_surface_code_and_text(pipeline, sim, landscape_image, kind, error,
+                                                  code) -> None:
+    """A failed task raises with the API's code and text; the row is failed with them."""
+    sim.control.add_fault("submit", kind)
+    with pytest.raises(error) as caught:
+        await _run(pipeline, GenerationRequest.create(landscape_image, "p"))
+    assert caught.value.code == code and caught.value.task_id
+    record = pipeline.journal.by_task_id(caught.value.task_id)
+    assert record.state == "failed" and record.error_code == code
+
+
+async def test_foreign_image_url_fails_with_1402(pipeline, sim) -> None:
+    """An image URL the API cannot fetch fails the task with code 1402."""
+    request = GenerationRequest.create("https://images.example.com/none.png", "p")
+    with pytest.raises(TaskFailed) as caught:
+        await _run(pipeline, request)
+    assert caught.value.code == 1402 and "download" in str(caught.value).lower()
+
+
+async def test_deadline_keeps_the_task_for_resume(pipeline, sim, landscape_image) -> None:
+    """A deadline that expires keeps the task id; resume later saves the video."""
+    pipeline.deadline = 0.2
+    with pytest.raises(DeadlineExceeded) as caught:
+        await _run(pipeline, GenerationRequest.create(landscape_image, "slow", duration=10))
+    task_id = caught.value.task_id
+    assert task_id and task_id in str(caught.value)
+    record = pipeline.journal.by_task_id(task_id)
+    assert record.pending
+    pipeline.deadline = 60
+    events = [e async for e in pipeline.resume(record, api_key=KEY)]
+    assert isinstance(events[-1], Done)
+    assert pipeline.journal.by_task_id(task_id).state == "completed"
+    assert sim.control.task(task_id)["submits"] == 1
+
+
+async def test_jobs_finish_when_nobody_watches(pipeline, sim, landscape_image) -> None:
+    """A follower that stops (a closed tab) does not stop the job: the video is saved."""
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
+    async for event in job.events():
+        if isinstance(event, Submitted):
+            break  # the tab closes
+    done = await job.wait()
+    assert done.video_path.exists()
+
+
+async def test_cancel_stops_at_once_and_tells(pipeline, sim, landscape_image) -> None:
+    """Cancel ends the job, cancels the remote task, and says so."""
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p", duration=10), api_key=KEY)
+    async for event in job.events():
+        if isinstance(event, Submitted):
+            break
+    note = await runner.cancel(job)
+    assert "accepted the cancellation" in note and job.task_id in note
+    assert sim.control.task(job.task_id)["status"] == "cancelled"
+    assert pipeline.journal.by_task_id(job.task_id).state == "cancelled"
+
+
+async def test_cancel_before_submit_costs_nothing(pipeline, sim, landscape_image) -> None:
+    """Cancelling before the submit leaves nothing on the server."""
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
+    note = await runner.cancel(job)
+    assert "nothing was charged" in note
+    await asyncio.sleep(0.1)
+    assert sim.control.tasks() == []
+
+
+async def test_slots_follow_the_account_limit(pipeline, sim, landscape_image) -> None:
+    """With a limit of one task per key, a second job waits for a free slot."""
+    runner = Runner(pipeline, tasks_per_key=1)
+    first = runner.start(GenerationRequest.create(landscape_image, "a"), api_key=KEY)
+    second = runner.start(GenerationRequest.create(landscape_image, "b"), api_key=KEY)
+    seen = [type(e).__name__ async for e in second.events() if e is not None]
+    assert "WaitingForSlot" in seen
+    await first.wait()
+    assert (await second.wait()).video_path.exists()
+
