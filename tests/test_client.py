@@ -220,7 +220,7 @@ async def test_truncated_download_is_retried_then_fails(client, sim, landscape_i
     path = await client.download(final.output_url, tmp_path / "ok.mp4")
     assert path.stat().st_size > 1000
     sim.control.add_fault("output", "truncated", count=-1)
-    with pytest.raises(OutputError, match="interrupted|cut short"):
+    with pytest.raises(OutputError, match=r"interrupted|cut short"):
         await client.download(final.output_url, tmp_path / "bad.mp4")
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["ok.mp4"]
 

@@ -22,7 +22,7 @@ def test_fresh_schema(tmp_path: Path) -> None:
     assert journal.applied_migrations() == ["m001_initial"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(tasks)")]
     assert "task_id" in columns and "key_fingerprint" in columns
-    assert not any("key" == c or "api_key" == c for c in columns)
+    assert not any(c == "key" or c == "api_key" for c in columns)
 
 
 def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
