@@ -38,6 +38,16 @@ def make_image(path: Path, size: tuple[int, int] = (640, 360), fmt: str = "PNG")
     return path
 
 
+@pytest.fixture
+def image_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Makes a test picture: `image_factory(name, size=(w, h), fmt="PNG") -> Path`."""
+
+    def factory(name: str, size: tuple[int, int] = (640, 360), fmt: str = "PNG") -> Path:
+        return make_image(tmp_path / name, size, fmt)
+
+    return factory
+
+
 @pytest.fixture(scope="session")
 def landscape_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_image(tmp_path_factory.mktemp("images") / "landscape.png")

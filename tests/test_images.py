@@ -1,0 +1,103 @@
+"""Input images are checked before anything is sent, and prepared for a fast upload."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from luma_playground import InvalidRequest, Size
+from luma_playground._images import (
+    MAX_IMAGE_BYTES,
+    UPLOAD_MAX_SIDE,
+    check_image,
+    prepare_image,
+    suggested_size,
+)
+
+
+def test_a_good_image_passes(landscape_image: Path) -> None:
+    """A normal PNG passes with its format and size."""
+    info = check_image(landscape_image)
+    assert (info.format, info.width, info.height) == ("PNG", 640, 360)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "GIF", "BMP", "TIFF"])
+def test_documented_formats_pass(image_factory, fmt: str) -> None:
+    """Every documented image format is accepted."""
+    assert check_image(image_factory(f"a.{fmt.lower()}", fmt=fmt)).format == fmt
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    """A text file renamed .png is refused as not an image."""
+    path = tmp_path / "notes.png"
+    path.write_text("hello")
+    with pytest.raises(InvalidRequest, match="not an image"):
+        check_image(path)
+
+
+def test_truncated_image(tmp_path: Path, landscape_image: Path) -> None:
+    """A cut-off file is refused as damaged or incomplete."""
+    buffer = io.BytesIO()
+    Image.open(landscape_image).convert("RGB").save(buffer, "JPEG", quality=95)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(InvalidRequest, match="damaged or incomplete"):
+        check_image(path)
+
+
+def test_too_large_file(tmp_path: Path) -> None:
+    """A file over 20 MB is refused with both sizes in the message."""
+    path = tmp_path / "big.png"
+    path.write_bytes(b"\x89PNG" + b"\0" * (MAX_IMAGE_BYTES + 1))
+    with pytest.raises(InvalidRequest, match=r"limit is 20\.0 MB"):
+        check_image(path)
+
+
+def test_decompression_bomb(tmp_path: Path) -> None:
+    """A small file that claims an enormous canvas is refused before decoding."""
+    path = tmp_path / "bomb.png"
+    Image.new("1", (12_000, 12_000)).save(path, optimize=True)
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(InvalidRequest, match="too many pixels"):
+        check_image(path)
+
+
+def test_tiny_image(image_factory) -> None:
+    """An image too small to animate is refused."""
+    with pytest.raises(InvalidRequest, match="at least 64 px"):
+        check_image(image_factory("t.png", (40, 40)))
+
+
+def test_orientation_picks_the_size(landscape_image: Path, portrait_image: Path,
+                                    tmp_path: Path) -> None:
+    """Upright images suggest portrait, wide ones landscape, EXIF rotation included."""
+    assert suggested_size(landscape_image) is Size.LANDSCAPE
+    assert suggested_size(portrait_image) is Size.PORTRAIT
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored wide, displayed upright
+    Image.open(landscape_image).convert("RGB").save(rotated, "JPEG", exif=exif)
+    assert suggested_size(rotated) is Size.PORTRAIT
+
+
+def test_small_images_are_streamed_from_disk(landscape_image: Path) -> None:
+    """An image that needs no change is uploaded from its file, not re-encoded."""
+    prepared = prepare_image(landscape_image)
+    assert prepared.path == landscape_image and prepared.data is None
+
+
+def test_big_or_rotated_images_are_prepared(image_factory, tmp_path: Path) -> None:
+    """A huge image is scaled down to the upload size; EXIF rotation is applied."""
+    big = image_factory("big.jpg", (4000, 3000), fmt="JPEG")
+    prepared = prepare_image(big)
+    with Image.open(io.BytesIO(prepared.data)) as image:
+        assert max(image.size) == UPLOAD_MAX_SIDE and image.size[0] > image.size[1]
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "r.jpg"
+    Image.open(big).save(rotated, "JPEG", exif=exif)
+    with Image.open(io.BytesIO(prepare_image(rotated).data)) as image:
+        assert image.size[1] > image.size[0]
