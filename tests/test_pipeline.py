@@ -44,7 +44,7 @@ async def _run(pipeline: Pipeline, request: GenerationRequest) -> list[object]:
 
 async def test_generate_records_everything(pipeline, sim, landscape_image) -> None:
     """A generation walks every phase and leaves a completed row with the video on disk."""
-    events = await _run(pipeline, GenerationRequest.create(landscape_image, "zoom in"))
+    events = await _run(pipeline, GenerationRequest.create(landscape_image, "zoom in", duration=10))
     names = [type(e).__name__ for e in events]
     assert names[:5] == ["Validated", "Uploading", "Uploaded", "Submitting", "Submitted"]
     assert names[-1] == "Done" and "Downloading" in names
