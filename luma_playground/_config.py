@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,6 +16,7 @@ __all__ = [
     "Settings",
     "Timeouts",
     "key_fingerprint",
+    "on_space",
     "user_data_dir",
 ]
 
@@ -80,11 +82,22 @@ class Timeouts:
     deadline: float = 30 * 60.0
 
 
+def on_space(environ: Mapping[str, str] | None = None) -> bool:
+    """True when running on a Hugging Face Space."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("SPACE_ID")) or environ.get("SYSTEM") == "spaces"
+
+
 def user_data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """The folder for the journal and outputs: `LUMA_PLAYGROUND_HOME`, else the platform's."""
+    """The folder for the journal and outputs: `LUMA_PLAYGROUND_HOME`, else the platform's.
+
+    On a Space the default is under the system temp folder, the one place always writable there.
+    """
     environ = os.environ if environ is None else environ
     if home := environ.get("LUMA_PLAYGROUND_HOME"):
         return Path(home).expanduser()
+    if on_space(environ):
+        return Path(tempfile.gettempdir()) / "luma-playground"
     if xdg := environ.get("XDG_DATA_HOME"):
         return Path(xdg) / "luma-playground"
     return Path.home() / ".local" / "share" / "luma-playground"
@@ -117,8 +130,17 @@ class Settings:
     share: bool = False
     mcp: bool = False
     auth: tuple[str, str] | None = field(default=None, repr=False)
+    #: True on a Hugging Face Space (public by nature).
+    space: bool = False
+    #: Generations the web UI runs at once, all sessions together (the per-key slots queue the rest).
+    event_concurrency: int = 128
     #: True when no key is configured and the built-in simulator stands in for the API.
     simulated: bool = False
+
+    @property
+    def shared(self) -> bool:
+        """True when people other than the owner can reach the UI: a share link, a Space or a login."""
+        return self.share or self.space or self.auth is not None
 
     @property
     def journal_path(self) -> Path:
@@ -151,6 +173,8 @@ class Settings:
             share=_flag(env.get("LUMA_PLAYGROUND_SHARE")) or _flag(env.get("GRADIO_SHARE")),
             mcp=_flag(env.get("GRADIO_MCP_SERVER")),
             auth=auth,
+            space=on_space(env),
+            event_concurrency=_int(env, "LUMA_PLAYGROUND_EVENT_CONCURRENCY", 128),
         )
 
     def with_changes(self, **changes: object) -> Settings:
