@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -66,7 +67,7 @@ class ApiKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         # Pickling would write the key wherever the pickle goes (Gradio state, caches).
         raise TypeError("an API key cannot be pickled")
 

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
@@ -114,14 +115,14 @@ class Runner:
                   row_id=record.row_id, _api_key=api_key)
         return self._launch(job, self._resume(job, record))
 
-    def _launch(self, job: Job, work: Callable[[], object] | object) -> Job:
+    def _launch(self, job: Job, work: Coroutine[Any, Any, None]) -> Job:
         self.jobs[job.id] = job
-        job._task = asyncio.ensure_future(self._run(job, work))  # type: ignore[arg-type]
+        job._task = asyncio.ensure_future(self._run(job, work))
         return job
 
-    async def _run(self, job: Job, work: object) -> None:
+    async def _run(self, job: Job, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await work  # type: ignore[misc]
+            await work
         except LumaPlaygroundError as error:
             job.error = error
         except asyncio.CancelledError:

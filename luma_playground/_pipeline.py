@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey
@@ -303,7 +303,7 @@ class Pipeline:
             yield event
 
 
-def _same_input(candidate: object, wanted: dict[str, object]) -> bool:
+def _same_input(candidate: object, wanted: Mapping[str, object]) -> bool:
     if not isinstance(candidate, dict):
         return False
     try:
@@ -319,8 +319,9 @@ async def _drain(progress: asyncio.Queue[Downloading],
                  download: asyncio.Future[Path]) -> AsyncIterator[Downloading]:
     """Yield the latest progress while `download` runs (skipping stale updates)."""
     while not download.done():
-        waiter = asyncio.ensure_future(progress.get())
-        await asyncio.wait({waiter, download}, return_when=asyncio.FIRST_COMPLETED)
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(progress.get())
+        pending: set[asyncio.Future[Any]] = {waiter, download}
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         if not waiter.done():
             waiter.cancel()
             continue

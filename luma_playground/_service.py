@@ -110,7 +110,7 @@ class Playground:
 
     def resume_pending(self, user_key: ApiKey | None = None) -> list[Job]:
         """Finish, in the background, every pending task this process has a key for."""
-        jobs = []
+        jobs: list[Job] = []
         backend, key = self.backend_for(user_key)
         if key is None:
             return jobs
