@@ -51,10 +51,10 @@ class TaskRunner:
         self._start(task, self._run_text(task, plan, text))
 
     def finish_now(self, task: Task, plan: TaskPlan, text: str) -> None:
-        """Complete a text task at once (sync mode), reporting its planned inference time."""
+        """Complete a text task at once (sync mode), reporting its planned inference time (scaled)."""
         self._done[task.id] = asyncio.Event()
         task.started_at = task.created_at
-        task.inference_ms = plan.inference_ms
+        task.inference_ms = self._timing.inference_ms(plan)
         self._complete(task, text_output=text)
 
     async def wait(self, task: Task, timeout: float | None) -> bool:
@@ -125,14 +125,14 @@ class TaskRunner:
             path = await asyncio.shield(asyncio.wrap_future(render))
         except Exception:
             return self._fail(task, EXECUTION_FAILED)
-        task.inference_ms = plan.inference_ms
+        task.inference_ms = self._timing.inference_ms(plan)
         self._complete(task, output_path=path, nsfw=outcome.nsfw)
 
     async def _run_text(self, task: Task, plan: TaskPlan, text: str) -> None:
         await self._sleep(plan.queue_s)
         self._processing(task)
         await self._sleep(plan.inference_s)
-        task.inference_ms = plan.inference_ms
+        task.inference_ms = self._timing.inference_ms(plan)
         self._complete(task, text_output=text)
 
     async def _sleep(self, seconds: float) -> None:

@@ -32,11 +32,6 @@ class TaskPlan:
         """Submit to completion, in real-world seconds."""
         return self.queue_s + self.inference_s
 
-    @property
-    def inference_ms(self) -> int:
-        """The inference time as `timings.inference` reports it."""
-        return round(self.inference_s * 1000)
-
 
 class TimingModel:
     """Draws task plans from lognormal distributions with a seeded RNG, and scales waits."""
@@ -63,6 +58,10 @@ class TimingModel:
     def scaled(self, seconds: float) -> float:
         """Turn real-world seconds into the wall-clock seconds the simulator actually waits."""
         return seconds * self.time_scale
+
+    def inference_ms(self, plan: TaskPlan) -> int:
+        """The inference time as `timings.inference` reports it: the time the run really took."""
+        return round(self.scaled(plan.inference_s) * 1000)
 
     def _lognormal(self, median: float, sigma: float) -> float:
         return self._rng.lognormvariate(math.log(median), sigma)
