@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
 import av
@@ -21,8 +22,10 @@ MAX_ZOOM = 1.2
 
 X264_OPTIONS = {"preset": "veryfast", "crf": "24"}
 
-#: Frames prepared ahead of the encoder; bounds memory to a few frames whatever the clip length.
-FRAME_QUEUE_SIZE = 8
+#: Frames are scaled on two threads (Pillow and PyAV release the GIL) while the encoder runs,
+#: at most FRAMES_AHEAD in flight, so memory stays a few frames whatever the clip length.
+FRAME_WORKERS = 2
+FRAMES_AHEAD = 8
 
 
 class Motion(StrEnum):
@@ -79,8 +82,7 @@ def render_clip(image_path: Path, spec: RenderSpec, out_path: Path) -> None:
     """Write an MP4 (H.264, yuv420p, moov first) of `spec` made from the image at `image_path`."""
     source = load_source(image_path, spec.width, spec.height)
     overlay = label_overlay(spec.width, spec.height)
-    frames = _prefetch(lambda: _frames(source, overlay, spec))
-    _encode(frames, spec, out_path)
+    _encode(_frames(source, overlay, spec), spec, out_path)
 
 
 def load_source(image_path: Path, width: int, height: int) -> Image.Image:
@@ -108,7 +110,7 @@ def label_overlay(width: int, height: int) -> Image.Image:
     """The "SIMULATED" label on a translucent plate, drawn once and pasted on every frame."""
     font_size = max(12, min(width, height) // 36)
     font = ImageFont.load_default(size=font_size)
-    left, top, right, bottom = font.getbbox(LABEL)
+    left, top, right, bottom = (round(edge) for edge in font.getbbox(LABEL))
     pad = font_size // 2
     plate = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), (0, 0, 0, 0))
     draw = ImageDraw.Draw(plate)
@@ -147,52 +149,28 @@ def camera_box(motion: Motion, progress: float, base: tuple[int, int], frame: tu
 
 
 def _frames(source: Image.Image, overlay: Image.Image, spec: RenderSpec) -> Iterator[av.VideoFrame]:
+    """The clip's frames in order, prepared FRAME_WORKERS at a time ahead of the encoder."""
+    make_frame = partial(_frame, source, overlay, spec)
+    with ThreadPoolExecutor(FRAME_WORKERS, thread_name_prefix="luma-sim-frame") as pool:
+        pending: deque[Future[av.VideoFrame]] = deque()
+        for index in range(spec.frame_count):
+            pending.append(pool.submit(make_frame, index))
+            if len(pending) >= FRAMES_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _frame(source: Image.Image, overlay: Image.Image, spec: RenderSpec, index: int) -> av.VideoFrame:
     frame_size = (spec.width, spec.height)
     margin = max(8, overlay.height // 2)
     position = (spec.width - overlay.width - margin, spec.height - overlay.height - margin)
-    last = max(spec.frame_count - 1, 1)
-    for index in range(spec.frame_count):
-        box = camera_box(spec.motion, index / last, source.size, frame_size)
-        # A sub-pixel box keeps the move smooth; bilinear from a source at most 1.2x is fast and clean.
-        picture = source.resize(frame_size, Image.Resampling.BILINEAR, box=box)
-        picture.paste(overlay, position, overlay)
-        yield av.VideoFrame.from_image(picture).reformat(format="yuv420p")
-
-
-def _prefetch(make: Callable[[], Iterator[av.VideoFrame]]) -> Iterator[av.VideoFrame]:
-    """Produce frames on a second thread so that scaling overlaps encoding (both release the GIL)."""
-    frames: queue.Queue[av.VideoFrame | BaseException | None] = queue.Queue(FRAME_QUEUE_SIZE)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for frame in make():
-                if stop.is_set():
-                    return
-                frames.put(frame)
-            frames.put(None)
-        except BaseException as exc:  # handed over to the consumer, which re-raises it
-            frames.put(exc)
-
-    producer = threading.Thread(target=produce, name="luma-sim-frames", daemon=True)
-    producer.start()
-    try:
-        while (item := frames.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        _drain(frames)
-        producer.join()
-
-
-def _drain(frames: queue.Queue[av.VideoFrame | BaseException | None]) -> None:
-    while True:
-        try:
-            frames.get_nowait()
-        except queue.Empty:
-            return
+    progress = index / max(spec.frame_count - 1, 1)
+    box = camera_box(spec.motion, progress, source.size, frame_size)
+    # A sub-pixel box keeps the move smooth; bilinear from a source at most 1.2x is fast and clean.
+    picture = source.resize(frame_size, Image.Resampling.BILINEAR, box=box)
+    picture.paste(overlay, position, overlay)
+    return av.VideoFrame.from_image(picture).reformat(format="yuv420p")
 
 
 def _encode(frames: Iterator[av.VideoFrame], spec: RenderSpec, out_path: Path) -> None:
