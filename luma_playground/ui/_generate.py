@@ -1,0 +1,220 @@
+"""The event handlers: generate (the public `/generate` endpoint), cancel, and the small helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from html import escape
+from pathlib import Path
+from typing import Any, Optional
+
+import gradio as gr
+from gradio import processing_utils
+from gradio.utils import get_upload_folder
+
+from .._errors import InvalidRequest, LumaPlaygroundError
+from .._images import check_image, suggested_size
+from .._jobs import Job
+from .._models import GenerationRequest, check_image_url
+from .._service import Backend, Playground
+from ._format import (
+    StatusTracker,
+    badge_html,
+    cancelled_html,
+    details_html,
+    error_html,
+    error_title,
+    summary_html,
+)
+from ._session import SessionStore, Visit
+
+__all__ = ["Handlers", "ui_error"]
+
+#: Seconds between status refreshes while nothing happens (elapsed time keeps moving).
+TICK = 1.0
+
+
+def ui_error(error: LumaPlaygroundError) -> gr.Error:
+    """The error as Gradio shows it: a titled notice, and `AppError` for API callers."""
+    return gr.Error(escape(str(error), quote=False), title=error_title(error),
+                    print_exception=False)
+
+
+class Handlers:
+    """The playground's event handlers, bound to one playground and its sessions."""
+
+    def __init__(self, playground: Playground, store: SessionStore, *, tick: float = TICK) -> None:
+        self.playground = playground
+        self.store = store
+        self.tick = tick
+
+    # -- generate -----------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        image: str | None,
+        prompt: str,
+        size: str,
+        duration: int,
+        request: gr.Request,
+        # Spelled `Optional[...]`: that is the form Gradio's MCP server lists as a header.
+        x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
+    ) -> AsyncIterator[tuple[Any, Any, Any]]:
+        """Animate a still image into a 5 or 10 second video with Luma Ray 2 (image to video).
+
+        The video is made by WaveSpeedAI with the caller's own key when the request carries an
+        `X-WaveSpeed-Key` header, else with the server's key, else by the playground's offline
+        simulator. The call returns when the video is saved; errors come back as one sentence.
+
+        Args:
+            image: The picture to animate: JPG, PNG, WebP, GIF, BMP or TIFF, up to 20 MB.
+            prompt: What should happen: the motion, the camera move, the mood (2,000 chars max).
+            size: The video's width*height: "1280*720" (landscape) or "720*1280" (portrait).
+            duration: The video's length in seconds: 5 or 10.
+
+        Returns:
+            The MP4 video, a status note, and the task's details (task id, model, inference time).
+        """
+        visit = self.store.visit(request, x_wavespeed_key)
+        try:
+            generation = await self._validated(image, prompt, size, duration)
+            self.store.check_limits(visit, self._running(visit))
+        except LumaPlaygroundError as error:
+            yield None, error_html(error), ""
+            raise ui_error(error) from None
+        backend, _ = self.playground.backend_for(visit.user_key)
+        job = self.playground.start(generation, user_key=visit.user_key, owner=visit.owner)
+        self.store.record_start(visit)
+        self.store.follow(visit, job, backend)
+        tracker = StatusTracker(backend_name=_backend_name(backend))
+        yield None, tracker.render(), ""
+        async for update in self._follow(job, generation, backend, tracker):
+            yield update
+
+    async def _follow(self, job: Job, generation: GenerationRequest, backend: Backend,
+                      tracker: StatusTracker) -> AsyncIterator[tuple[Any, Any, Any]]:
+        """The job's progress as UI updates; the last one carries the video.
+
+        Leaving early (a closed tab) leaves the job running: its video is still saved.
+        """
+        async for event in job.events(tick=self.tick):
+            yield gr.skip(), tracker.update(event), gr.skip()
+        if job.done is not None:
+            yield (str(job.done.video_path), tracker.update(job.done),
+                   details_html(job.done, generation, backend_name=_backend_label(backend)))
+        elif job.error is not None:
+            yield gr.skip(), error_html(job.error, elapsed=tracker.elapsed), gr.skip()
+            raise ui_error(job.error)
+        # Otherwise the job was cancelled: the Cancel handler reports what became of it.
+
+    async def _validated(self, image: str | None, prompt: str, size: object,
+                         duration: object) -> GenerationRequest:
+        """The request, checked in full (the image file included) before anything is spent."""
+        generation = GenerationRequest.create(image, prompt, size, duration)
+        if not generation.image_is_url:
+            await asyncio.to_thread(check_image, generation.image_path)
+        return generation
+
+    def _running(self, visit: Visit) -> int:
+        return sum(len(b.runner.running(visit.owner)) for b in self.playground.backends)
+
+    # -- around generate ----------------------------------------------------------------------
+
+    def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
+        """Take the tab's key as it is now, and switch the buttons to "running"."""
+        self.store.set_key(_session(request), key)
+        return (gr.update(value="Generating…", interactive=False), gr.update(visible=True),
+                self._badge(request))
+
+    def finish(self) -> tuple[Any, Any]:
+        """Put the buttons back once a generation ends, however it ends."""
+        return gr.update(value="Generate video", interactive=True), gr.update(visible=False)
+
+    async def cancel(self, request: gr.Request) -> tuple[Any, Any, Any]:
+        """Stop this tab's generation at once and say what became of the remote task."""
+        current = self.store.current(_session(request))
+        if current is None:
+            status = cancelled_html("Nothing was running, so nothing was charged.")
+        else:
+            job, backend = current
+            note = await backend.runner.cancel(job)
+            status = cancelled_html(note, task_id=job.task_id)
+        return (status, *self.finish())
+
+    # -- the key ------------------------------------------------------------------------------
+
+    def set_key(self, key: str | None, remember: bool, request: gr.Request) -> tuple[Any, Any]:
+        """Keep the key for this tab on the server; in the browser too if asked to."""
+        api_key = self.store.set_key(_session(request), key)
+        stored = api_key.reveal() if (api_key is not None and remember) else None
+        return self._badge(request), stored
+
+    def restore_key(self, stored: object, request: gr.Request) -> tuple[Any, Any, Any]:
+        """On page load, take back a key this browser was asked to remember."""
+        if not isinstance(stored, str) or not stored.strip():
+            return gr.skip(), gr.skip(), self._badge(request)
+        self.store.set_key(_session(request), stored)
+        return stored, True, self._badge(request)
+
+    def forget(self, request: gr.Request) -> None:
+        """A tab closed: drop its key (its running job, if any, goes on)."""
+        self.store.forget(_session(request))
+
+    def _badge(self, request: gr.Request | None) -> str:
+        return self.badge(self.store.visit(request).user_key is not None)
+
+    def badge(self, has_user_key: bool) -> str:
+        """The badge line for a tab with or without a key of its own."""
+        kind = "user" if has_user_key else self.store.badge_kind(None)
+        settings = self.store.settings
+        limits = None
+        if kind == "server" and settings.shared:
+            limits = (settings.session_running_limit, settings.session_daily_limit)
+        return badge_html(kind, limits=limits)
+
+    # -- the image ----------------------------------------------------------------------------
+
+    def suggest_size(self, image: str | None) -> Any:
+        """Preselect the size from a new image's orientation; warn about an unusable image."""
+        if not image:
+            return gr.skip()
+        try:
+            return suggested_size(Path(image)).value
+        except InvalidRequest as error:
+            gr.Warning(str(error), title="This image cannot be used")
+            return gr.skip()
+
+    async def use_url(self, url: str | None) -> tuple[Any, Any]:
+        """Fetch an image from a public URL into the image field (and preview it)."""
+        try:
+            if not url or not url.strip():
+                raise InvalidRequest("Paste the address of an image first.", field="image")
+            url = check_image_url(url)
+            try:
+                path = await processing_utils.async_ssrf_protected_download(
+                    url, get_upload_folder())
+            except Exception:
+                raise InvalidRequest(
+                    "The image at that address could not be fetched; check that it is public, "
+                    "or download it and upload the file.", field="image",
+                ) from None
+            await asyncio.to_thread(check_image, Path(path))
+        except InvalidRequest as error:
+            raise ui_error(error) from None
+        return path, gr.Tabs(selected="image-tab")
+
+    @staticmethod
+    def summary(size: str | None, duration: int | None) -> str:
+        return summary_html(size, duration)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "local"
+
+
+def _backend_name(backend: Backend) -> str:
+    return "the offline simulator" if backend.simulated else "WaveSpeed"
+
+
+def _backend_label(backend: Backend) -> str:
+    return "Offline simulator" if backend.simulated else "WaveSpeed"

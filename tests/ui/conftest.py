@@ -1,0 +1,101 @@
+"""Fixtures for the UI: launched playgrounds on 127.0.0.1, clients, and handlers without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from gradio_client import Client
+
+from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.ui import build_demo, launch_options
+from luma_playground.ui._generate import Handlers
+from luma_playground.ui._session import SessionStore
+
+SERVER_KEY = "sk-owner-server-key-0001"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gradio's uploads go to a temporary folder; no analytics calls leave the machine."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        yield
+
+
+@pytest.fixture(scope="session")
+def outside_tmp() -> Iterator[Path]:
+    """A data folder outside the temp folder and the working folder, as on a real machine."""
+    base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path.home()
+    folder = Path(tempfile.mkdtemp(prefix="luma-ui-", dir=base))
+    assert not folder.is_relative_to(tempfile.gettempdir())
+    assert not folder.is_relative_to(Path.cwd())
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def close_playground(playground: Playground) -> None:
+    """Release a playground whose clients ran on the (now stopped) Gradio server's loop."""
+    with contextlib.suppress(Exception):
+        asyncio.run(playground.aclose())
+
+
+@contextlib.contextmanager
+def launched(playground: Playground, **launch: object) -> Iterator[gr.Blocks]:
+    """The playground's UI served on 127.0.0.1 until the block ends."""
+    demo = build_demo(playground)
+    options = launch_options(playground, **launch)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **options)
+    try:
+        yield demo
+    finally:
+        demo.close()
+        close_playground(playground)
+
+
+@pytest.fixture(scope="session")
+def server_app(sim_server, outside_tmp: Path) -> Iterator[gr.Blocks]:  # type: ignore[no-untyped-def]
+    """The UI with the owner's key, pointed at the simulator as if it were WaveSpeed."""
+    settings = Settings(base_url=sim_server.base_url, api_key=ApiKey(SERVER_KEY),
+                        data_dir=outside_tmp / "server-app")
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    with launched(playground) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="session")
+def client(server_app: gr.Blocks) -> Iterator[Client]:
+    """A gradio_client for the server-key app."""
+    api = Client(server_app.local_url, verbose=False)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+async def playground(sim, tmp_path: Path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
+    """A playground on the simulator with the owner's key, for calling handlers directly."""
+    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
+    opened = Playground.open(settings, retry=RetryPolicy(attempts=2, scale=0),
+                             start_simulator=False)
+    yield opened
+    await opened.aclose()
+
+
+@pytest.fixture
+def handlers(playground: Playground) -> Handlers:
+    return Handlers(playground, SessionStore(playground), tick=0.05)
+
+
+def fake_request(session_hash: str = "tab-1", username: str | None = None,
+                 headers: dict[str, str] | None = None) -> gr.Request:
+    """What a handler reads from Gradio's request: the session, the user and the headers."""
+    return SimpleNamespace(session_hash=session_hash, username=username,  # type: ignore[return-value]
+                           headers=headers or {})

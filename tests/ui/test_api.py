@@ -1,0 +1,136 @@
+"""The `/generate` endpoint through gradio_client, against the launched playground."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import av
+import gradio as gr
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from luma_playground.simulator import key_fingerprint
+from luma_playground.ui import KEY_HEADER
+
+from .conftest import SERVER_KEY
+
+PROMPT = "A slow push-in while the light shifts"
+
+
+def video_facts(path: str) -> tuple[int, int, float]:
+    """Width, height and duration in seconds of a decodable MP4."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert frames > 0
+        return stream.width, stream.height, float(container.duration or 0) / av.time_base
+
+
+def task_id_of(details: str) -> str:
+    match = re.search(r"<code>([0-9a-zA-Z_-]+)</code>", details)
+    assert match, details
+    return match.group(1)
+
+
+def test_generate_returns_a_playable_video(client: Client, sim, landscape_image: Path) -> None:  # type: ignore[no-untyped-def]
+    """A call returns the MP4 at the requested size and duration, made with the server's key."""
+    video, status, details = client.predict(
+        handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate"
+    )
+    width, height, seconds = video_facts(video)
+    assert (width, height) == (1280, 720) and seconds == pytest.approx(5, abs=0.2)
+    assert "Done" in status
+    task = sim.control.task(task_id_of(details))
+    assert task["key_fingerprint"] == key_fingerprint(SERVER_KEY)
+    assert "luma/ray-2-i2v" in details and "1280×720" in details
+
+
+def test_two_sessions_use_their_own_keys(server_app: gr.Blocks, sim, landscape_image: Path  # type: ignore[no-untyped-def]
+                                         ) -> None:
+    """Two callers at once, each with a key header: each task is created with its own key."""
+    keys = ["sk-alice-0000000001", "sk-bob-00000000002"]
+
+    def run(key: str) -> str:
+        api = Client(server_app.local_url, headers={KEY_HEADER: key}, verbose=False)
+        try:
+            _, _, details = api.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
+                                        api_name="/generate")
+        finally:
+            api.close()
+        return task_id_of(details)
+
+    with ThreadPoolExecutor(2) as pool:
+        task_ids = list(pool.map(run, keys))
+    for key, task_id in zip(keys, task_ids, strict=True):
+        assert sim.control.task(task_id)["key_fingerprint"] == key_fingerprint(key)
+    assert len(sim.control.tasks()) == 2
+
+
+@pytest.mark.parametrize(("size", "duration", "prompt", "message"), [
+    ("1280x721", 5, PROMPT, "Size must be one of 1280*720, 720*1280"),
+    ("1280*720", 7, PROMPT, "Duration must be 5 or 10 seconds"),
+    ("1280*720", "five", PROMPT, "Duration must be 5 or 10 seconds"),
+    ("1280*720", 5, "   ", "Write a prompt"),
+])
+def test_invalid_values_get_one_clear_error(client: Client, sim, landscape_image: Path,  # type: ignore[no-untyped-def]
+                                            size: object, duration: object, prompt: str,
+                                            message: str) -> None:
+    """A value the model does not take comes back as the playground's sentence; nothing is sent."""
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(handle_file(str(landscape_image)), prompt, size, duration,
+                       api_name="/generate")
+    assert sim.control.stats()["routes"].get("upload", 0) == 0
+
+
+def test_a_file_that_is_not_an_image(client: Client, sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A text file sent as the image gets the playground's message, not Gradio's generic one."""
+    fake = tmp_path / "notes.png"
+    fake.write_text("not a picture")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(handle_file(str(fake)), PROMPT, "1280*720", 5, api_name="/generate")
+    assert not sim.control.tasks()
+
+
+def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) -> None:  # type: ignore[no-untyped-def]
+    """A failed task is reported with its task id; nothing like a traceback reaches the caller."""
+    sim.control.add_fault("submit", "task_failed", error="GPU fell over")
+    with pytest.raises(AppError) as caught:
+        client.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
+                       api_name="/generate")
+    message = str(caught.value)
+    task_id = sim.control.tasks()[0]["id"]
+    assert "GPU fell over" in message and task_id in message
+    assert "Traceback" not in message
+
+
+def test_the_api_page_shows_one_endpoint(server_app: gr.Blocks) -> None:
+    """Only `/generate` is public, with (image, prompt, size, duration) and the video first."""
+    info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
+    assert list(info["named_endpoints"]) == ["/generate"] and not info["unnamed_endpoints"]
+    endpoint = info["named_endpoints"]["/generate"]
+    assert [p["parameter_name"] for p in endpoint["parameters"]] == [
+        "image", "prompt", "size", "duration"]
+    assert endpoint["parameters"][2]["type"]["enum"] == ["1280*720", "720*1280"]
+    assert endpoint["parameters"][3]["type"] == {"enum": [5, 10], "title": "Radio",
+                                                 "type": "integer"}
+    assert endpoint["returns"][0]["component"] == "Video"
+
+
+def test_generate_is_not_limited_to_one_at_a_time(server_app: gr.Blocks) -> None:
+    """The generate event runs many at once; the per-key slots queue what the account cannot."""
+    generate = next(fn for fn in server_app.fns.values() if fn.api_name == "generate")
+    assert generate.concurrency_limit == server_app.playground.settings.event_concurrency >= 64  # type: ignore[attr-defined]
+
+
+def test_key_header_is_not_echoed(server_app: gr.Blocks, landscape_image: Path) -> None:
+    """A key sent in the header appears in neither the config nor the API page after a run."""
+    key = "sk-header-secret-77777"
+    api = Client(server_app.local_url, headers={KEY_HEADER: key}, verbose=False)
+    api.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate")
+    api.close()
+    for path in ("config", "gradio_api/info"):
+        assert key not in httpx.get(f"{server_app.local_url}{path}").text
