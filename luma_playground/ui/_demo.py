@@ -49,7 +49,9 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
         api_name="generate", api_visibility="public", show_progress="hidden",
         concurrency_limit=playground.settings.event_concurrency, concurrency_id="generate",
     )
-    generation.then(handlers.finish, None, [ui.generate, ui.cancel], queue=False, **quiet)
+    # `.then` follows a success only; `.failure` covers the rest.
+    for after in (generation.then, generation.failure):
+        after(handlers.finish, None, [ui.generate, ui.cancel], queue=False, **quiet)
     ui.cancel.click(handlers.cancel, None, [ui.status, ui.generate, ui.cancel],
                     cancels=[generation], concurrency_limit=None, **quiet)
 

@@ -49,7 +49,8 @@ def _header(badge: str) -> gr.HTML:
     with gr.Row(elem_id="lp-header"):
         gr.HTML(
             f'<div><h1><span class="lp-model">{MODEL_NAME}</span> · image to video</h1>'
-            "<p>Animate a still picture with Luma's Ray 2 model, served by WaveSpeedAI.</p></div>"
+            "<p>Animate a still picture with Luma's Ray 2 model, served by WaveSpeedAI.</p></div>",
+            elem_id="lp-title",
         )
         return gr.HTML(badge, elem_id="lp-badge")
 

@@ -33,7 +33,8 @@ CSS = """
 #lp-header h1 .lp-model { background: linear-gradient(90deg, #7c3aed, #4f46e5);
   -webkit-background-clip: text; background-clip: text; color: transparent; }
 #lp-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); font-size: .95rem; }
-#lp-badge { flex: 1 1 320px; }
+#lp-title { flex: 3 1 440px !important; }
+#lp-badge { flex: 2 1 300px !important; }
 #lp-badge .lp-badges { justify-content: flex-end; text-align: right; }
 .lp-badges { display: flex; align-items: center; gap: .5rem; flex-wrap: wrap; font-size: .85rem;
   color: var(--body-text-color-subdued); }
@@ -69,7 +70,7 @@ CSS = """
   background: var(--background-fill-secondary); }
 .lp-bar span { display: block; height: 100%; border-radius: 999px;
   background: linear-gradient(90deg, #7c3aed, #4f46e5); transition: width .6s ease; }
-.lp-done .lp-bar span { background: #16a34a; }
+.lp-done .lp-bar span { background: #16a34a; transition: none; }
 .lp-bar-busy span { width: 35%; animation: lp-slide 1.4s ease-in-out infinite; }
 @keyframes lp-pulse { 50% { opacity: .35; } }
 @keyframes lp-slide { 0% { margin-left: -35%; } 100% { margin-left: 100%; } }

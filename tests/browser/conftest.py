@@ -1,0 +1,100 @@
+"""Headless Chromium (Debian's) driving launched playgrounds on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.simulator import SimulatorConfig, SimulatorServer
+from luma_playground.ui import build_demo, launch_options
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SERVER_KEY = "sk-owner-browser-key-01"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Gradio's queue statistics trip a pandas deprecation warning; it is not ours to fix."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.filterwarnings(
+                "ignore:'future.no_silent_downcasting' is deprecated"))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session; skipped (outside CI) when it is not installed."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing")
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (its own storage) and page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-browser")))
+        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        yield
+
+
+@contextlib.contextmanager
+def launched(playground: Playground) -> Iterator[gr.Blocks]:
+    demo = build_demo(playground)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True,
+                **launch_options(playground))
+    try:
+        yield demo
+    finally:
+        demo.close()
+        with contextlib.suppress(Exception):
+            asyncio.run(playground.aclose())
+
+
+@pytest.fixture(scope="session")
+def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[gr.Blocks]:
+    """No server key: the built-in simulator for visitors without a key, `sim_server` for keys."""
+    settings = Settings(base_url=sim_server.base_url,
+                        data_dir=tmp_path_factory.mktemp("browser-keyless"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
+        playground = Playground.open(settings, retry=RetryPolicy(scale=0))
+    with launched(playground) as demo:
+        yield demo
+
+
+@pytest.fixture(scope="session")
+def slow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[gr.Blocks, SimulatorServer]]:
+    """The owner's key on a simulator slow enough to press Cancel during a task."""
+    with SimulatorServer(SimulatorConfig(time_scale=0.25, seed=5)) as slow_sim:
+        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY),
+                            data_dir=tmp_path_factory.mktemp("browser-slow"))
+        playground = Playground.open(settings, retry=RetryPolicy(scale=0),
+                                     start_simulator=False)
+        with launched(playground) as demo:
+            yield demo, slow_sim
