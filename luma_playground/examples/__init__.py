@@ -155,7 +155,7 @@ def _aurora_forest(width: int = 720, height: int = 1280) -> Image.Image:
     sky[stars & (ys < 0.7)] = (235, 240, 255)
     treeline = 0.86
     for layer, (colour, scale) in enumerate((((14, 34, 40), 0.9), ((4, 12, 16), 1.2))):
-        x = 0
+        x = 0.0
         while x < width:
             tree_height = rng.uniform(0.08, 0.2) * scale
             half = rng.uniform(14, 26) * scale

@@ -31,7 +31,7 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
         layout = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
         _wire(demo, layout, handlers, playground)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
-    demo.playground = playground  # type: ignore[attr-defined]
+    demo.playground = playground
     return demo
 
 

@@ -87,6 +87,8 @@ IDLE_STATUS = _status(
 
 def error_title(error: LumaPlaygroundError) -> str:
     """A short heading for an error, by its kind."""
+    if title := getattr(error, "title", None):
+        return str(title)
     titles: list[tuple[type[LumaPlaygroundError], str]] = [
         (InvalidRequest, "Check the input"),
         (AuthenticationError, "API key refused"),

@@ -28,6 +28,7 @@ class LimitReached(LumaPlaygroundError):
     """A session asked for more tasks than a shared deployment allows on the owner's key."""
 
     kind = "input"
+    title = "Limit reached"
 
 
 @dataclass

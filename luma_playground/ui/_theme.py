@@ -6,8 +6,9 @@ import gradio as gr
 
 __all__ = ["CSS", "THEME"]
 
-_SANS = [gr.themes.LocalFont("IBM Plex Sans"), "ui-sans-serif", "system-ui", "sans-serif"]
-_MONO = [gr.themes.LocalFont("IBM Plex Mono"), "ui-monospace", "monospace"]
+_SANS: list[gr.themes.Font | str] = [
+    gr.themes.LocalFont("IBM Plex Sans"), "ui-sans-serif", "system-ui", "sans-serif"]
+_MONO: list[gr.themes.Font | str] = [gr.themes.LocalFont("IBM Plex Mono"), "ui-monospace", "monospace"]
 
 THEME = gr.themes.Soft(
     primary_hue="violet",

@@ -157,8 +157,9 @@ async def test_shared_deployment_limits_the_owner_key(handlers: Handlers, sim,  
     request = fake_request("tab-limits")
     first = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
     await anext(first)  # the job is running
-    with pytest.raises(gr.Error, match="allows 1 at a time"):
+    with pytest.raises(gr.Error, match="allows 1 at a time") as caught:
         await run_generate(handlers, landscape_image, request)
+    assert caught.value.title == "Limit reached"
     async for _ in first:
         pass
     await run_generate(handlers, landscape_image, request)
