@@ -80,7 +80,7 @@ class Handlers:
             generation = await self._validated(image, prompt, size, duration)
             self.store.check_limits(visit, self._running(visit))
         except LumaPlaygroundError as error:
-            yield None, error_html(error), ""
+            yield gr.skip(), error_html(error), gr.skip()  # the last video stays on screen
             raise ui_error(error) from None
         backend, _ = self.playground.backend_for(visit.user_key)
         job = self.playground.start(generation, user_key=visit.user_key, owner=visit.owner)

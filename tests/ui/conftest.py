@@ -73,8 +73,10 @@ def launched(playground: Playground, **launch: object) -> Iterator[gr.Blocks]:
 @pytest.fixture(scope="session")
 def server_app(sim_server, outside_tmp: Path) -> Iterator[gr.Blocks]:  # type: ignore[no-untyped-def]
     """The UI with the owner's key, pointed at the simulator as if it were WaveSpeed."""
-    settings = Settings(base_url=sim_server.base_url, api_key=ApiKey(SERVER_KEY),
-                        data_dir=outside_tmp / "server-app")
+    settings = Settings.from_env({
+        "WAVESPEED_BASE_URL": sim_server.base_url, "WAVESPEED_API_KEY": SERVER_KEY,
+        "LUMA_PLAYGROUND_HOME": str(outside_tmp / "server-app"),
+    })
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     with launched(playground) as demo:
         yield demo

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 import pytest
+from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
@@ -233,3 +234,22 @@ async def test_image_urls_are_checked(handlers: Handlers, url: str, words: str) 
     """An image URL that is not public is refused before anything is fetched."""
     with pytest.raises(gr.Error, match=words):
         await handlers.use_url(url)
+
+
+async def test_an_image_url_fills_the_image(handlers: Handlers, portrait_image: Path,
+                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    """A public image URL is fetched (through Gradio's guarded download) into the image field."""
+    fetched: list[str] = []
+
+    async def download(url: str, cache_dir: str) -> str:
+        fetched.append(url)
+        copy = tmp_path / "fetched.png"
+        copy.write_bytes(portrait_image.read_bytes())
+        return str(copy)
+
+    monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", download)
+    path, tabs = await handlers.use_url(" https://images.example.com/cat.png ")
+    assert fetched == ["https://images.example.com/cat.png"]
+    assert Path(path).read_bytes() == portrait_image.read_bytes()
+    assert tabs.selected == "image-tab"
