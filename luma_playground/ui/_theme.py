@@ -64,9 +64,9 @@ CSS = """
 .lp-meta code, .lp-details code { font-size: .8rem; padding: .05rem .3rem; border-radius: 6px;
   background: var(--background-fill-secondary); }
 .lp-detail { margin-top: .3rem; font-size: .9rem; color: var(--body-text-color-subdued); }
-.lp-error { border-color: #fca5a5; background: color-mix(in srgb, #fee2e2 45%, transparent); }
+.lp-error { border-color: rgb(239 68 68 / 0.55); background: rgb(239 68 68 / 0.08); }
 .lp-error .lp-detail { color: var(--body-text-color); }
-.lp-cancelled { border-color: #fcd34d; }
+.lp-cancelled { border-color: rgb(245 158 11 / 0.6); background: rgb(245 158 11 / 0.06); }
 .lp-bar { margin-top: .65rem; height: 6px; border-radius: 999px; overflow: hidden;
   background: var(--background-fill-secondary); }
 .lp-bar span { display: block; height: 100%; border-radius: 999px;
