@@ -161,6 +161,18 @@ class Runner:
         async for event in self.pipeline.resume(record, api_key=job._api_key):
             job._publish(event)
 
+    async def aclose(self) -> None:
+        """Stop every job of this event loop without cancelling its remote task.
+
+        Their rows stay pending in the journal, so that the next `resume` finishes them.
+        """
+        loop = asyncio.get_running_loop()
+        tasks = [job._task for job in self.jobs.values()
+                 if job._task is not None and not job._task.done() and job._task.get_loop() is loop]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def running(self, owner: str) -> list[Job]:
         return [job for job in self.jobs.values() if job.owner == owner and not job.finished]
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,8 +244,11 @@ class Journal:
         return found[0] if found else None
 
     def history(self, owner: str | None = None, *, key_fingerprint: str | None = None,
-                limit: int = 200) -> list[TaskRecord]:
-        """Rows newest first; only `owner`'s (or the key's) when given, everyone's otherwise."""
+                states: Sequence[str] | None = None, limit: int = 200) -> list[TaskRecord]:
+        """Rows newest first; only `owner`'s (or the key's) when given, everyone's otherwise.
+
+        `states` keeps the rows in those states only.
+        """
         clauses, params = [], []
         if owner is not None:
             clauses.append("owner = ?")
@@ -253,7 +256,10 @@ class Journal:
         if key_fingerprint is not None:
             clauses.append("key_fingerprint = ?")
             params.append(key_fingerprint)
-        where = f"WHERE {' OR '.join(clauses)}" if clauses else ""
+        where = f"WHERE ({' OR '.join(clauses)})" if clauses else "WHERE 1"
+        if states is not None:
+            where += f" AND state IN ({', '.join('?' * len(states))})"
+            params.extend(states)
         return self._select(where, tuple(params), f"ORDER BY created_at DESC LIMIT {int(limit)}")
 
     def pending(self, key_fingerprint: str | None = None) -> list[TaskRecord]:

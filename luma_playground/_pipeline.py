@@ -48,6 +48,8 @@ __all__ = ["CompletionNotifier", "Pipeline"]
 
 #: How long a lost submit is looked for in the task history before giving up.
 LOST_SUBMIT_SEARCH_SECONDS = 6.0
+#: How long after a lost submit its task may still show up in the history (then it is lost).
+LOST_SUBMIT_GIVE_UP_SECONDS = 15 * 60.0
 #: How soon after submit the first poll goes out.
 FIRST_POLL_DELAY = 0.5
 
@@ -86,7 +88,7 @@ def task_failure(prediction: Prediction) -> TaskFailed:
     if prediction.status != "failed":
         return TaskFailed(f"The task ended with status {prediction.status!r} and no video.",
                           task_id=task_id, status=prediction.status, code=code, error=text)
-    reason = text or "no reason given"
+    reason = text.rstrip(".") or "no reason given"
     return TaskFailed(
         f"The task failed on WaveSpeed: {reason}. Failed tasks are refunded.",
         task_id=task_id, code=code, error=text,
@@ -269,6 +271,27 @@ class Pipeline:
         self.journal.update(row_id, video_path=str(path))
         yield Done(task_id, path, prediction, time.monotonic() - started)
 
+    async def check(self, record: TaskRecord, *, api_key: ApiKey | None) -> AsyncIterator[Event]:
+        """Look at a submitted task once: record its state; save its video if it is complete."""
+        assert record.task_id is not None
+        started = time.monotonic()
+        try:
+            prediction = await self.client.get(record.task_id, api_key=api_key)
+        except TaskNotFound as error:
+            self.journal.update(record.row_id, "expired", detail=error.message,
+                                error=error.message)
+            raise
+        if prediction.is_terminal:
+            async for event in self._finish(record.row_id, prediction, started):
+                yield event
+            return
+        if prediction.status != record.state:
+            self.journal.update(record.row_id, prediction.status)
+        if prediction.status == "processing":
+            yield Processing(record.task_id, 0.0)
+        else:
+            yield Queued(record.task_id, 0.0)
+
     async def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> AsyncIterator[Event]:
         """Finish a journal row left pending by a crash, a closed tab or a timeout."""
         try:
@@ -285,12 +308,13 @@ class Pipeline:
         if record.task_id is None:
             task_id = await self.find_lost_submit(record.row_id, api_key, record.created_at, 0)
             if task_id is None:
-                if time.time() - record.created_at > 15 * 60:
-                    self.journal.update(record.row_id, "lost",
+                message = "No task with this input has appeared in the WaveSpeed history yet."
+                if time.time() - record.created_at > LOST_SUBMIT_GIVE_UP_SECONDS:
+                    self.journal.update(record.row_id, "lost", error=message,
                                         detail="no task with this input was ever created")
-                raise SubmitOutcomeUnknown(
-                    "No task with this input has appeared in the WaveSpeed history.",
-                )
+                else:
+                    self.journal.update(record.row_id, "unknown", detail=message, error=message)
+                raise SubmitOutcomeUnknown(message)
             record = self.journal.get(record.row_id)  # type: ignore[assignment]
             assert record is not None
         yield Submitted(record.task_id or "", recovered=True)

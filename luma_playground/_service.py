@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._client import WaveSpeedClient
-from ._config import ApiKey, Settings
-from ._errors import LumaPlaygroundError
+from ._config import MODEL_ID, ApiKey, Settings
+from ._errors import AuthenticationError, LumaPlaygroundError
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
 from ._pipeline import Pipeline
@@ -19,7 +20,7 @@ from ._retry import RetryPolicy
 if TYPE_CHECKING:
     from .simulator import SimulatorServer
 
-__all__ = ["SIMULATOR_KEY", "Backend", "Playground"]
+__all__ = ["SIMULATOR_KEY", "Backend", "Outcome", "Playground", "check_record", "finish_record"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -80,6 +81,9 @@ class Playground:
         )
 
     async def aclose(self) -> None:
+        """Stop the jobs (their tasks stay pending for `resume`), then close the clients."""
+        for backend in self.backends:
+            await backend.runner.aclose()
         for backend in self.backends:
             await backend.client.aclose()
         if self.simulator is not None:
@@ -108,22 +112,83 @@ class Playground:
         backend, key = self.backend_for(user_key)
         return backend.runner.start(request, api_key=key, owner=owner)  # type: ignore[arg-type]
 
-    def resume_pending(self, user_key: ApiKey | None = None) -> list[Job]:
-        """Finish, in the background, every pending task this process has a key for."""
-        jobs: list[Job] = []
+    def backend_of(self, record: TaskRecord) -> Backend | None:
+        """The backend that ran this row (same name and base URL), if this process has it."""
+        for backend in self.backends:
+            if backend.name == record.backend and backend.client.base_url == record.base_url:
+                return backend
+        return None
+
+    def resumable(self, user_key: ApiKey | None = None) -> list[TaskRecord]:
+        """The pending rows this key created on a backend of this process, oldest first.
+
+        Rows of an offline simulator that has stopped since are marked lost on the way.
+        """
         backend, key = self.backend_for(user_key)
         if key is None:
-            return jobs
+            return []
+        records = []
         for record in self.journal.pending(key.fingerprint):
             if record.backend != backend.name:
                 continue
             if record.base_url != backend.client.base_url:
                 self._forget_if_simulated(record)
                 continue
-            if any(job.row_id == record.row_id for job in backend.runner.jobs.values()):
-                continue
-            jobs.append(backend.runner.resume(record, api_key=key))
+            records.append(record)
+        return records
+
+    def resume_pending(self, user_key: ApiKey | None = None) -> list[Job]:
+        """Finish, in the background, every pending task this key created (see `resumable`).
+
+        Call it on the event loop that serves the faces; a row already being followed is skipped.
+        """
+        backend, key = self.backend_for(user_key)
+        followed = {job.row_id for job in backend.runner.jobs.values()}
+        return [backend.runner.resume(record, api_key=key)
+                for record in self.resumable(user_key) if record.row_id not in followed]
+
+    async def resume_at_startup(self) -> list[Job]:
+        """At a server's start-up: finish every pending task of the server's key in the background.
+
+        Await it on the server's event loop (`lifespan` does). It never fails the start-up:
+        what cannot be resumed now is logged and stays in the journal for the next try.
+        """
+        try:
+            jobs = self.resume_pending()
+        except Exception:
+            logger.exception("resuming the pending tasks failed; they stay in the journal")
+            return []
+        if jobs:
+            logger.info("resuming %d pending task(s)", len(jobs))
         return jobs
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """A web server lifespan that resumes the pending tasks at start-up.
+
+        For Gradio: `demo.launch(app_kwargs={"lifespan": playground.lifespan})`.
+        """
+        await self.resume_at_startup()
+        yield
+
+    async def adopt(self, task_id: str, user_key: ApiKey | None = None,
+                    owner: str = "local") -> TaskRecord:
+        """A journal row for a task created elsewhere, so that it is followed and kept like ours."""
+        backend, key = self.backend_for(user_key)
+        prediction = await backend.client.get(task_id, api_key=key)
+        given = await _task_input(backend.client, prediction.id, key)
+        row_id = self.journal.begin(
+            model=prediction.model or MODEL_ID, backend=backend.name,
+            base_url=backend.client.base_url, owner=owner,
+            key_fingerprint=key.fingerprint if key else "", prompt=str(given.get("prompt") or ""),
+            size=str(given.get("size") or ""), duration=_int_or_zero(given.get("duration")),
+            image="", image_url=given.get("image") if isinstance(given.get("image"), str) else None,
+        )
+        self.journal.update(row_id, "created", detail="created by another client",
+                            task_id=prediction.id)
+        record = self.journal.get(row_id)
+        assert record is not None
+        return record
 
     def _forget_if_simulated(self, record: TaskRecord) -> None:
         if record.backend == "simulator":
@@ -144,15 +209,77 @@ def _backend(name: str, settings: Settings, journal: Journal, base_url: str,
     return Backend(name, client, pipeline, runner, key)
 
 
-async def finish_record(playground: Playground, record: TaskRecord,
-                        key: ApiKey | None) -> TaskRecord:
-    """Resume one row in the foreground (for `resume` and `get`); the updated row."""
-    backend = playground.simulator_backend if record.backend == "simulator" else playground.remote
+async def _task_input(client: WaveSpeedClient, task_id: str,
+                      key: ApiKey | None) -> dict[str, Any]:
+    """The input a task was created with, from the recent task history (empty when not there)."""
+    with contextlib.suppress(LumaPlaygroundError):
+        for item in await client.history(api_key=key):
+            if item.get("id") == task_id and isinstance(item.get("input"), dict):
+                return dict(item["input"])
+    return {}
+
+
+def _int_or_zero(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _runner_for(playground: Playground, record: TaskRecord,
+                key: ApiKey | None) -> tuple[Backend, ApiKey | None]:
+    """The backend and key that can follow this row, or an error that says why none can."""
+    backend = playground.backend_of(record)
     if backend is None:
-        raise LumaPlaygroundError("This task ran on the offline simulator, which is not running.")
-    job = backend.runner.resume(record, api_key=key or backend.default_key)
-    with contextlib.suppress(LumaPlaygroundError):  # the row says what happened
+        if record.backend == "simulator":
+            raise LumaPlaygroundError(
+                "This task ran on an offline simulator that is not running any more.",
+                task_id=record.task_id)
+        raise LumaPlaygroundError(
+            f"This task was created on {record.base_url}; set WAVESPEED_BASE_URL to it to "
+            "follow it.", task_id=record.task_id)
+    key = key or backend.default_key
+    if record.key_fingerprint and (key is None or key.fingerprint != record.key_fingerprint):
+        raise AuthenticationError(
+            "This task was created with another API key; only that key can follow it.",
+            task_id=record.task_id)
+    return backend, key
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of a row followed in the foreground: the row now, and what stopped it."""
+
+    record: TaskRecord
+    error: LumaPlaygroundError | None = None
+
+
+async def finish_record(playground: Playground, record: TaskRecord,
+                        key: ApiKey | None) -> Outcome:
+    """Follow one row to its end in the foreground (for `resume` and `get --wait`)."""
+    backend, key = _runner_for(playground, record, key)
+    job = backend.runner.resume(record, api_key=key)
+    try:
         await job.wait()
+    except LumaPlaygroundError as error:
+        return _outcome(playground, record, error)
+    return _outcome(playground, record)
+
+
+async def check_record(playground: Playground, record: TaskRecord,
+                       key: ApiKey | None) -> Outcome:
+    """Look at one row's task once (for `get`): its state now, and its video if complete."""
+    backend, key = _runner_for(playground, record, key)
+    try:
+        async for _ in backend.pipeline.check(record, api_key=key):
+            pass
+    except LumaPlaygroundError as error:
+        return _outcome(playground, record, error)
+    return _outcome(playground, record)
+
+
+def _outcome(playground: Playground, record: TaskRecord,
+             error: LumaPlaygroundError | None = None) -> Outcome:
     updated = playground.journal.get(record.row_id)
     assert updated is not None
-    return updated
+    return Outcome(updated, error)

@@ -1,0 +1,190 @@
+"""Fixtures for driving `python -m luma_playground` as a subprocess against a simulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from luma_playground.simulator import SimulatorConfig, SimulatorServer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: A 5 s clip takes about 1.5 s here, a 10 s clip about 2.6 s: long enough to kill mid-task.
+TIME_SCALE = 0.03
+#: The longest any one command may take before the test fails.
+COMMAND_TIMEOUT = 60.0
+#: The simulator's answer to a stalled submit is held this long (the test kills before).
+STALL_SECONDS = 30.0
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
+    """The first truthy value `probe` returns, polled until `timeout` seconds have passed."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or probe}")
+
+
+@dataclass
+class Running:
+    """A command started in the background, its output going to files."""
+
+    process: subprocess.Popen[bytes]
+    stdout_path: Path
+    stderr_path: Path
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGKILL, timeout: float = 15.0) -> int:
+        """Send `sig` and wait for the process to end; its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+
+@dataclass
+class Cli:
+    """`python -m luma_playground` with one home, one API key and one simulator."""
+
+    home: Path
+    key: str
+    base_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    started: list[Running] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))}
+        env.update(
+            PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
+            PYTHONUNBUFFERED="1",
+            LUMA_PLAYGROUND_HOME=str(self.home),
+            WAVESPEED_API_KEY=self.key,
+            WAVESPEED_BASE_URL=self.base_url,
+            LUMA_PLAYGROUND_DEADLINE="60",
+        )
+        env.update(self.extra_env)
+        return {name: value for name, value in env.items() if value}
+
+    def _argv(self, args: tuple[object, ...]) -> list[str]:
+        return [sys.executable, "-m", "luma_playground", *map(str, args)]
+
+    def run(self, *args: object, env: dict[str, str] | None = None,
+            timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        """Run a command to its end; its output never holds the key, nor a traceback
+        unless --verbose asked for one."""
+        result = subprocess.run(self._argv(args), cwd=REPO_ROOT, env={**self.env, **(env or {})},
+                                capture_output=True, text=True, timeout=timeout, check=False)
+        self.check_output(result.stdout + result.stderr, verbose="--verbose" in args)
+        return result
+
+    def start(self, *args: object, env: dict[str, str] | None = None) -> Running:
+        """Start a command in the background (ended by the fixture at the latest)."""
+        name = uuid.uuid4().hex[:8]
+        stdout_path, stderr_path = self.home / f"{name}.out", self.home / f"{name}.err"
+        with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+            process = subprocess.Popen(self._argv(args), cwd=REPO_ROOT,
+                                       env={**self.env, **(env or {})},
+                                       stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+        running = Running(process, stdout_path, stderr_path)
+        self.started.append(running)
+        return running
+
+    def check_output(self, text: str, *, verbose: bool = False) -> None:
+        assert self.key not in text
+        if not verbose:
+            assert "Traceback" not in text, text
+
+    def assert_key_nowhere(self) -> None:
+        """No file under the home (journal, its WAL, outputs) holds the key's bytes."""
+        secret = self.key.encode()
+        for path in self.home.rglob("*"):
+            if path.is_file():
+                assert secret not in path.read_bytes(), path
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The journal's rows, oldest first (empty while the journal does not exist yet)."""
+        path = self.home / "journal.sqlite3"
+        if not path.exists():
+            return []
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+                db.row_factory = sqlite3.Row
+                return [dict(row) for row in db.execute("SELECT * FROM tasks ORDER BY row_id")]
+        except sqlite3.OperationalError:  # the first migration has not run yet
+            return []
+
+    def row(self) -> dict[str, Any]:
+        """The one row of the journal."""
+        rows = self.rows()
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    def close(self) -> None:
+        for running in self.started:
+            if running.process.poll() is None:
+                running.process.kill()
+            running.process.wait(10)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def one_error(stderr: str) -> str:
+    """The one `error:` line of a failed command, which is also its last line."""
+    lines = error_lines(stderr)
+    assert len(lines) == 1 and stderr.strip().splitlines()[-1] == lines[0], stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="session")
+def cli_server() -> Iterator[SimulatorServer]:
+    """A simulator for the command-line tests, slow enough to kill a task mid-way."""
+    server = SimulatorServer(SimulatorConfig(time_scale=TIME_SCALE, seed=11)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(cli_server: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The simulator, with no faults or accounts left over from another test."""
+    cli_server.control.clear_faults()
+    yield cli_server
+    cli_server.control.clear_faults()
+
+
+def new_cli(home: Path, server: SimulatorServer) -> Cli:
+    return Cli(home=home, key=f"sk-cli-{uuid.uuid4().hex}", base_url=server.base_url)
+
+
+@pytest.fixture
+def cli(isolated_home: Path, server: SimulatorServer) -> Iterator[Cli]:
+    """The command line with this test's home and a key of its own; leftovers are killed."""
+    runner = new_cli(isolated_home, server)
+    try:
+        yield runner
+    finally:
+        runner.close()

@@ -1,0 +1,97 @@
+"""Nothing paid for is lost: killed, interrupted or half-downloaded tasks are finished by `resume`."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from luma_playground import Journal
+
+from .conftest import STALL_SECONDS, wait_for
+
+
+def _pending_row(cli, state: str) -> dict | None:
+    rows = cli.rows()
+    return rows[0] if rows and rows[0]["state"] == state else None
+
+
+def _resumed(cli, result) -> tuple[str, Path]:
+    """The task id and video of the one line `resume` printed, checked against the journal."""
+    assert result.returncode == 0, result.stderr
+    task_id, state, path = result.stdout.strip().split("\t")
+    row = cli.row()
+    assert state == "completed" == row["state"] and row["video_path"] == path
+    assert Path(path).is_file() and Path(path).stat().st_size > 1000
+    return task_id, Path(path)
+
+
+def test_generate_killed_while_polling_is_finished_by_resume(cli, server,
+                                                             landscape_image) -> None:
+    """SIGKILL during polling leaves the row pending; `resume` saves the video and completes it."""
+    running = cli.start("generate", landscape_image, "-p", "kill me", "--duration", "10")
+    row = wait_for(lambda: _pending_row(cli, "processing"), what="a processing row")
+    assert server.control.task(row["task_id"])["status"] != "completed"
+    assert running.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert running.stdout == "" and cli.row()["state"] == "processing"
+    task_id, _ = _resumed(cli, cli.run("resume"))
+    assert task_id == row["task_id"]
+    assert server.control.task(task_id)["submits"] == 1
+    assert cli.run("resume").stderr.strip() == "nothing to resume"
+
+
+def test_submit_killed_before_its_answer_is_found_and_finished(cli, server,
+                                                                landscape_image) -> None:
+    """A submit whose answer never came (killed while waiting) leaves a `submitting` row
+    without a task id; `resume` finds the task by its input and finishes it, sending nothing."""
+    server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
+    before = {task["id"] for task in server.control.tasks()}
+    running = cli.start("generate", landscape_image, "-p", "answer lost")
+    created = wait_for(lambda: [t for t in server.control.tasks() if t["id"] not in before],
+                       what="the task on the server")
+    assert cli.row()["state"] == "submitting"
+    running.stop(signal.SIGKILL)
+    row = cli.row()
+    assert row["state"] == "submitting" and row["task_id"] is None
+    server.control.clear_faults()
+    task_id, _ = _resumed(cli, cli.run("resume"))
+    assert task_id == created[0]["id"]
+    assert server.control.task(task_id)["submits"] == 1
+
+
+def test_ctrl_c_keeps_the_task_for_resume(cli, server, landscape_image) -> None:
+    """Ctrl-C during polling is exit 130 with one line, leaves the row pending; resume finishes it."""
+    running = cli.start("generate", landscape_image, "-p", "interrupted", "--duration", "10")
+    wait_for(lambda: _pending_row(cli, "processing"), what="a processing row")
+    assert running.stop(signal.SIGINT) == 130
+    assert "interrupted" in running.stderr.splitlines()[-1]
+    cli.check_output(running.stderr)
+    assert cli.row()["state"] == "processing"
+    _resumed(cli, cli.run("resume"))
+
+
+def test_completed_task_without_its_file_is_downloaded_again(cli, landscape_image) -> None:
+    """A completed row whose download never finished is downloaded by `resume`."""
+    path = Path(cli.run("generate", landscape_image, "-p", "twice").stdout.strip())
+    row = cli.row()
+    journal = Journal(cli.home / "journal.sqlite3")
+    journal.update(row["row_id"], video_path=None)  # as if killed mid-download
+    journal.close()
+    path.unlink()
+    task_id, again = _resumed(cli, cli.run("resume"))
+    assert (task_id, again) == (row["task_id"], path)
+
+
+def test_resume_leaves_other_keys_tasks_alone(cli, server, landscape_image) -> None:
+    """Pending tasks of another key are not touched, and the user is told they exist."""
+    running = cli.start("generate", landscape_image, "-p", "mine", "--duration", "10")
+    wait_for(lambda: _pending_row(cli, "processing"), what="a processing row")
+    running.stop(signal.SIGKILL)
+    other = cli.run("resume", env={"WAVESPEED_API_KEY": "sk-someone-else"})
+    assert other.returncode == 0 and other.stdout == ""
+    assert "1 pending task(s) belong to another key" in other.stderr
+    assert cli.row()["state"] == "processing"
+    result = cli.run("resume", "--json")
+    assert result.returncode == 0
+    [record] = json.loads(result.stdout)
+    assert record["state"] == "completed" and Path(record["video_path"]).is_file()
