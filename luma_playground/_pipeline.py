@@ -42,7 +42,8 @@ from ._models import (
     Uploading,
     Validated,
 )
-from ._polling import AdaptiveSchedule, FixedSchedule, PollSchedule, TimingHistory
+from ._polling import AdaptiveSchedule, FixedSchedule, PollSchedule, PushedSchedule, TimingHistory
+from ._webhooks import Subscription
 
 __all__ = ["CompletionNotifier", "Pipeline"]
 
@@ -57,8 +58,8 @@ FIRST_POLL_DELAY = 0.5
 class CompletionNotifier(Protocol):
     """Gives a per-task webhook URL and an event set when the callback for it arrives."""
 
-    def open(self) -> tuple[str, str, asyncio.Event]:
-        """A new (token, callback URL, event) for one submit."""
+    async def open(self, client: WaveSpeedClient, api_key: ApiKey | None) -> Subscription | None:
+        """A new callback URL and wake-up event for one submit; None when callbacks are off."""
         ...
 
     def bind(self, token: str, task_id: str) -> None:
@@ -111,8 +112,14 @@ class Pipeline:
     @classmethod
     def create(cls, client: WaveSpeedClient, journal: Journal, outputs_dir: Path,
                **options: object) -> Pipeline:
-        """A pipeline whose poll schedule starts from the journal's past timings."""
-        history = TimingHistory(journal.inference_samples())
+        """A pipeline whose poll schedule starts from the journal's timings of the same backend."""
+        backend = str(options.get("backend", "wavespeed"))
+        rows = journal.history(limit=400)
+        history = TimingHistory(
+            (row.size, row.duration, row.inference_ms / 1000) for row in reversed(rows)
+            if row.state == "completed" and row.inference_ms and row.backend == backend
+            and row.base_url == client.base_url
+        )
         return cls(client, journal, outputs_dir, history=history, **options)  # type: ignore[arg-type]
 
     def _schedule(self, size: str, duration: int) -> PollSchedule:
@@ -138,25 +145,21 @@ class Pipeline:
             duration=request.duration, image=request.image, image_url=image_url,
         )
         yield Submitting(row_id)
-        token, webhook_url, wake = self._open_notifier()
+        notifier = self.notifier
+        callback = await notifier.open(self.client, api_key) if notifier else None
         try:
-            task_id, recovered = await self._submit(row_id, request, image_url, api_key,
-                                                    webhook_url)
-            if token:
-                self.notifier.bind(token, task_id)  # type: ignore[union-attr]
+            task_id, recovered = await self._submit(
+                row_id, request, image_url, api_key, callback.callback_url if callback else None)
+            if notifier and callback:
+                notifier.bind(callback.token, task_id)
             yield Submitted(task_id, recovered=recovered)
             record = self.journal.get(row_id)
             assert record is not None
-            async for event in self._follow(record, api_key, started, deadline, wake):
+            async for event in self._follow(record, api_key, started, deadline, callback):
                 yield event
         finally:
-            if token:
-                self.notifier.close(token)  # type: ignore[union-attr]
-
-    def _open_notifier(self) -> tuple[str | None, str | None, asyncio.Event | None]:
-        if self.notifier is None:
-            return None, None, None
-        return self.notifier.open()
+            if notifier and callback:
+                notifier.close(callback.token)
 
     async def _submit(self, row_id: int, request: GenerationRequest, image_url: str,
                       api_key: ApiKey | None, webhook_url: str | None) -> tuple[str, bool]:
@@ -209,17 +212,24 @@ class Pipeline:
         return isinstance(task_id, str) and self.journal.by_task_id(task_id) is None
 
     async def _follow(self, record: TaskRecord, api_key: ApiKey | None, started: float,
-                      deadline: float, wake: asyncio.Event | None = None) -> AsyncIterator[Event]:
-        """Poll a submitted task to its end, then save its video."""
+                      deadline: float, callback: Subscription | None = None
+                      ) -> AsyncIterator[Event]:
+        """Poll a submitted task to its end (woken by its callback, if any), then save its video."""
         assert record.task_id is not None
         task_id, row_id = record.task_id, record.row_id
         state = record.state
-        schedule = self._schedule(record.size, record.duration)
+        schedule: PollSchedule
+        if callback is None:
+            schedule, first_delay = self._schedule(record.size, record.duration), FIRST_POLL_DELAY
+        else:
+            schedule = PushedSchedule(lambda: callback.arrived, callback.safety_interval)
+            first_delay = schedule.next_delay(state, 0.0)
         try:
             prediction: Prediction | None = None
             async for prediction in self.client.poll(
                 task_id, api_key=api_key, schedule=schedule, deadline=deadline,
-                submitted_at=started, first_delay=FIRST_POLL_DELAY, wake=wake,
+                submitted_at=started, first_delay=first_delay,
+                wake=callback.wake if callback else None,
             ):
                 elapsed = time.monotonic() - started
                 if prediction.status != state and prediction.status in ("created", "processing"):

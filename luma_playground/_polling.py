@@ -1,22 +1,32 @@
-"""When to ask for a task's status next: dense near its likely end, sparse before.
+"""When to ask for a task's status next: sparse while it surely runs, dense where it likely ends.
 
 The API has no status stream: polling is the only way to learn that a video is ready, and
 every GET counts against the rate limit. A fixed interval wastes requests while the model
 surely still works and adds up to a whole interval of latency at the end. The adaptive
-schedule uses what the client can know: the task's phase, the time since processing was
-first seen, and the inference times of earlier tasks of the same size and duration.
+schedule uses what the client can know: the task's phase, when processing was first seen,
+and the inference times the server reported for earlier tasks of the same size and duration.
+With those it spends no more requests than a fixed 1 s poller, but places them where the
+task is likely to end: each poll's interval shrinks where the chance of completion is high.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["AdaptiveSchedule", "FixedSchedule", "PollSchedule", "TimingHistory"]
+__all__ = [
+    "AdaptiveSchedule",
+    "CompletionModel",
+    "FixedSchedule",
+    "PollSchedule",
+    "PushedSchedule",
+    "TimingHistory",
+]
 
 
 class PollSchedule(Protocol):
@@ -45,82 +55,230 @@ class FixedSchedule:
 
 
 class TimingHistory:
-    """Inference times (seconds) of earlier tasks, per (size, duration); thread-safe."""
+    """Inference times (seconds) of recent tasks, per (size, duration); thread-safe.
 
-    def __init__(self, samples: Iterable[tuple[str, int, float]] = (), keep: int = 200) -> None:
+    Only the newest `keep` per kind are kept, so the schedule follows the service when it
+    gets faster or slower.
+    """
+
+    def __init__(self, samples: Iterable[tuple[str, int, float]] = (), keep: int = 100) -> None:
         self._lock = threading.Lock()
         self._samples: dict[tuple[str, int], deque[float]] = defaultdict(lambda: deque(maxlen=keep))
+        self._recorded: dict[tuple[str, int], int] = defaultdict(int)
         for size, duration, seconds in samples:
             self.record(size, duration, seconds)
 
     def record(self, size: str, duration: int, inference_seconds: float) -> None:
-        if inference_seconds > 0:
+        if inference_seconds > 0 and math.isfinite(inference_seconds):
             with self._lock:
-                self._samples[(size, int(duration))].append(float(inference_seconds))
+                kind = (size, int(duration))
+                self._samples[kind].append(float(inference_seconds))
+                self._recorded[kind] += 1
 
     def samples(self, size: str, duration: int) -> list[float]:
+        """The kept inference times of this kind, smallest first."""
         with self._lock:
             return sorted(self._samples.get((size, int(duration)), ()))
 
+    def recorded(self, size: str, duration: int) -> int:
+        """How many times of this kind were ever recorded (changes whenever `samples` does)."""
+        with self._lock:
+            return self._recorded.get((size, int(duration)), 0)
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    index = q * (len(sorted_values) - 1)
-    low = int(index)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (index - low)
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionModel:
+    """The likely inference time: a kernel density over the logarithms of earlier times.
+
+    A lognormal kernel per sample follows any shape the service shows (two GPU types, a slow
+    tail) and widens by itself when there are few samples. A small share of a much wider
+    lognormal keeps the tails honest: the service may have changed since those samples.
+    """
+
+    logs: tuple[float, ...]
+    bandwidth: float
+    median: float
+    wide: float
+    wide_share: float = 0.05
+
+    @classmethod
+    def fit(cls, samples: list[float], spread: float = 0.0) -> CompletionModel:
+        """The model of `samples` (seconds); `spread`: seconds of doubt about when processing began."""
+        logs = tuple(math.log(s) for s in samples)
+        deviation = statistics.stdev(logs) if len(logs) > 1 else 0.1
+        # Few samples understate the spread: widen by the uncertainty of the estimate.
+        deviation *= 1 + 0.75 / math.sqrt(len(logs))
+        # Silverman's rule, with a floor: a service is never exactly as fast as before.
+        bandwidth = max(0.015, 1.06 * deviation * len(logs) ** -0.2)
+        median = statistics.median(samples)
+        if spread > 0:
+            bandwidth = math.hypot(bandwidth, spread / math.sqrt(12) / median)
+        return cls(logs, bandwidth, median, wide=max(0.25, 3 * math.hypot(deviation, bandwidth)))
+
+    def density(self, seconds: float) -> float:
+        """Probability density (per second) that inference takes `seconds`."""
+        if seconds <= 0:
+            return 0.0
+        x, h = math.log(seconds), self.bandwidth
+        near = sum(math.exp(-0.5 * ((x - m) / h) ** 2) for m in self.logs) / (len(self.logs) * h)
+        far = math.exp(-0.5 * ((x - math.log(self.median)) / self.wide) ** 2) / self.wide
+        return ((1 - self.wide_share) * near + self.wide_share * far) / (_SQRT2PI * seconds)
+
+    def cdf(self, seconds: float) -> float:
+        if seconds <= 0:
+            return 0.0
+        x, h = math.log(seconds), self.bandwidth
+        near = sum(math.erfc((m - x) / (h * _SQRT2)) for m in self.logs) / (2 * len(self.logs))
+        far = math.erfc((math.log(self.median) - x) / (self.wide * _SQRT2)) / 2
+        return (1 - self.wide_share) * near + self.wide_share * far
+
+    def quantile(self, p: float) -> float:
+        low = math.log(self.median) - 8 * self.wide
+        high = math.log(self.median) + 8 * self.wide
+        for _ in range(60):
+            middle = (low + high) / 2
+            if self.cdf(math.exp(middle)) < p:
+                low = middle
+            else:
+                high = middle
+        return math.exp((low + high) / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The poll rate for one task, on a clock that starts where processing most likely began."""
+
+    model: CompletionModel
+    origin: float
+    scale: float
+    focus: float
+    dense: float
+    sparse: float
+    fallback: float
+
+    def interval(self, elapsed: float) -> float:
+        """The spacing of polls around `elapsed`: short where the task likely ends."""
+        seconds = elapsed - self.origin
+        likelihood = max(self.model.density(seconds), 1e-12)
+        longest = self.sparse if seconds < self.model.median else self.fallback
+        return max(self.dense, min(longest, self.scale / likelihood**self.focus))
+
+    def next_delay(self, elapsed: float) -> float:
+        """The wait until the next poll: one interval's worth of the local poll rate."""
+        # Walk forward in small steps, so that a long sleep never jumps over a stretch that
+        # needs dense polls.
+        longest_step = self.model.median / 50
+        waited, share = 0.0, 0.0
+        while share < 1.0:
+            interval = self.interval(elapsed + waited)
+            step = min(interval / 8, longest_step, (1.0 - share) * interval)
+            waited += step
+            share += step / interval
+        return waited
 
 
 @dataclass(slots=True)
 class AdaptiveSchedule:
-    """Polls by phase; with enough history, sleeps through the bulk and polls densely at the end.
+    """Polls by phase; with history, sleeps through the bulk and polls densely where it may end.
 
-    Without history it behaves like the fixed 1 s baseline, so a cold start is no worse.
+    Without history it is the fixed 1 s baseline, so a cold start is no worse; it reads the
+    history again while it waits, so tasks that end later learn from those that ended first.
     """
 
-    samples: list[float] = field(default_factory=list)
-    min_samples: int = 5
-    queued_interval: float = 0.5
+    history: TimingHistory | None = None
+    size: str = "1280*720"
+    duration: int = 5
+    min_samples: int = 8
+    #: Queued: processing is about to begin; one look a second tells when it did.
+    queued_interval: float = 1.0
+    #: Without history, and once the likeliest end has passed: never slower than the baseline.
     fallback_interval: float = 1.0
-    dense_interval: float = 0.25
+    #: Never closer than this, however likely the end.
+    dense_interval: float = 0.05
+    #: Longest sleep before the likely end: a safety net if the service got much faster.
     sparse_interval: float = 8.0
+    #: GETs expected while processing, as a share of the baseline's (one per second).
+    budget: float = 0.8
+    #: How strongly the interval follows the density: 0 is even, 0.5 minimizes the mean wait.
+    focus: float = 0.35
+    min_polls: int = 3
     _processing_seen: float | None = None
-    _last_poll: float = 0.0
     _processing_after: float = 0.0
+    _last_poll: float = 0.0
+    _plan: _Plan | None = None
+    _fitted: int = -1
 
     @classmethod
     def for_task(cls, history: TimingHistory | None, size: str, duration: int) -> AdaptiveSchedule:
-        return cls(samples=history.samples(size, duration) if history else [])
-
-    def _window(self) -> tuple[float, float] | None:
-        """The interval after the start of processing where completion is likely."""
-        if len(self.samples) < self.min_samples:
-            return None
-        spread = statistics.pstdev(self.samples)
-        low = _quantile(self.samples, 0.02) - 0.5 * spread
-        high = _quantile(self.samples, 0.98) + 0.5 * spread
-        return max(0.0, low), high
+        return cls(history=history, size=size, duration=int(duration))
 
     def next_delay(self, status: str, elapsed: float) -> float:
         previous, self._last_poll = self._last_poll, elapsed
         if status != "processing":
-            # Queued: the queue is short; a prompt look tells when processing began.
-            return self.queued_interval if self.samples else self.fallback_interval
+            return self.queued_interval
         if self._processing_seen is None:
+            # Processing began between the previous poll and this one.
             self._processing_seen, self._processing_after = elapsed, previous
-        window = self._window()
-        if window is None:
-            return self.fallback_interval
-        # Processing began between the previous poll and this one: take the earliest start for
-        # the window's beginning and the latest for its end.
-        opens = self._processing_after + window[0]
-        closes = self._processing_seen + window[1]
-        if elapsed < opens:
-            return max(self.dense_interval, min(self.sparse_interval, opens - elapsed))
-        if elapsed < closes:
-            return self.dense_interval
-        return self.fallback_interval
+        plan = self._current_plan()
+        return self.fallback_interval if plan is None else plan.next_delay(elapsed)
 
     def expected_total(self) -> float | None:
-        if len(self.samples) < self.min_samples or self._processing_seen is None:
-            return None
-        return self._processing_seen + statistics.median(self.samples)
+        plan = self._current_plan() if self._processing_seen is not None else None
+        return None if plan is None else plan.origin + plan.model.median
+
+    def _current_plan(self) -> _Plan | None:
+        recorded = self.history.recorded(self.size, self.duration) if self.history else 0
+        # A fit costs milliseconds: redo it when the history grew by an eighth, not every sample.
+        stale = self._plan is None or recorded - self._fitted >= max(1, self._fitted // 8)
+        if recorded != self._fitted and stale:
+            self._fitted = recorded
+            samples = self.history.samples(self.size, self.duration) if self.history else []
+            self._plan = self._make_plan(samples) if len(samples) >= self.min_samples else None
+        return self._plan
+
+    def _make_plan(self, samples: list[float]) -> _Plan:
+        assert self._processing_seen is not None
+        model = CompletionModel.fit(samples, self._processing_seen - self._processing_after)
+        # interval = scale / density ** focus; the scale is chosen so that the GETs expected
+        # before the task ends add up to the budget.
+        polls = max(self.min_polls, self.budget * model.median / self.fallback_interval)
+        low, high = model.quantile(0.001), model.quantile(0.999)
+        steps = 80
+        width = (high - low) / steps
+        weight = 0.0
+        for i in range(steps):
+            seconds = low + (i + 0.5) * width
+            weight += model.density(seconds) ** self.focus * (1 - model.cdf(seconds))
+        return _Plan(
+            model=model,
+            origin=(self._processing_seen + self._processing_after) / 2,
+            scale=weight * width / polls,
+            focus=self.focus,
+            dense=self.dense_interval,
+            sparse=self.sparse_interval,
+            fallback=self.fallback_interval,
+        )
+
+
+@dataclass(slots=True)
+class PushedSchedule:
+    """With a completion callback on its way: rare safety polls, and quick re-checks once it came.
+
+    The callback only wakes the poller; the GET it triggers is what is trusted. Should the
+    service not show the end yet when the callback arrives, it is asked again shortly.
+    """
+
+    callback_arrived: Callable[[], bool]
+    #: How often to look when no callback has come (a lost callback costs at most this).
+    safety_interval: float = 30.0
+    recheck_interval: float = 0.5
+
+    def next_delay(self, status: str, elapsed: float) -> float:
+        return self.recheck_interval if self.callback_arrived() else self.safety_interval
+
+    def expected_total(self) -> float | None:
+        return None

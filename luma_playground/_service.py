@@ -16,6 +16,7 @@ from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
+from ._webhooks import WebhookRegistry
 
 if TYPE_CHECKING:
     from .simulator import SimulatorServer
@@ -52,16 +53,24 @@ class Playground:
     remote: Backend
     simulator_backend: Backend | None = None
     simulator: SimulatorServer | None = field(default=None, repr=False)
+    #: Completion callbacks, when the app has a public URL; mount `webhook_routes(webhooks)`.
+    webhooks: WebhookRegistry | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, retry: RetryPolicy | None = None,
-             start_simulator: bool | None = None) -> Playground:
-        """Open the journal and clients; start the offline simulator when no key is configured."""
+             start_simulator: bool | None = None,
+             webhooks: WebhookRegistry | None = None) -> Playground:
+        """Open the journal and clients; start the offline simulator when no key is configured.
+
+        With `settings.public_url` (https) tasks are submitted with a completion callback;
+        `webhooks` gives a registry explicitly instead (an http URL for loopback tests).
+        """
         settings = settings or Settings.from_env()
+        webhooks = webhooks or _webhooks_for(settings)
         journal = Journal(settings.journal_path)
         remote = _backend("wavespeed", settings, journal, settings.base_url,
-                          settings.api_key, retry)
-        playground = cls(settings, journal, remote)
+                          settings.api_key, retry, notifier=webhooks)
+        playground = cls(settings, journal, remote, webhooks=webhooks)
         if start_simulator is None:
             start_simulator = settings.api_key is None
         if start_simulator:
@@ -77,7 +86,7 @@ class Playground:
         ).start()
         self.simulator_backend = _backend(
             "simulator", self.settings, self.journal, self.simulator.base_url,
-            ApiKey(SIMULATOR_KEY), retry, tasks_per_key=1000,
+            ApiKey(SIMULATOR_KEY), retry, tasks_per_key=1000, notifier=self.webhooks,
         )
 
     async def aclose(self) -> None:
@@ -86,6 +95,8 @@ class Playground:
             await backend.runner.aclose()
         for backend in self.backends:
             await backend.client.aclose()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
         if self.simulator is not None:
             self.simulator.stop()
         self.journal.close()
@@ -199,12 +210,22 @@ class Playground:
             )
 
 
+def _webhooks_for(settings: Settings) -> WebhookRegistry | None:
+    if not settings.public_url:
+        return None
+    try:
+        return WebhookRegistry(settings.public_url)
+    except ValueError:
+        logger.warning("the public URL is not https, so completion callbacks are off")
+        return None
+
+
 def _backend(name: str, settings: Settings, journal: Journal, base_url: str,
-             key: ApiKey | None, retry: RetryPolicy | None, *, tasks_per_key: int | None = None
-             ) -> Backend:
+             key: ApiKey | None, retry: RetryPolicy | None, *, tasks_per_key: int | None = None,
+             notifier: WebhookRegistry | None = None) -> Backend:
     client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry)
     pipeline = Pipeline.create(client, journal, settings.outputs_dir, backend=name,
-                               deadline=settings.timeouts.deadline)
+                               deadline=settings.timeouts.deadline, notifier=notifier)
     runner = Runner(pipeline, tasks_per_key=tasks_per_key or settings.tasks_per_key)
     return Backend(name, client, pipeline, runner, key)
 
