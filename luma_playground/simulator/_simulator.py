@@ -44,7 +44,11 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
-        self._tempdir = None if config.output_dir else tempfile.TemporaryDirectory(prefix="luma-sim-")
+        self._tempdir = (
+            None
+            if config.output_dir
+            else tempfile.TemporaryDirectory(prefix="luma-sim-", ignore_cleanup_errors=True)
+        )
         self.root = Path(config.output_dir or self._tempdir.name)  # type: ignore[union-attr]
         self.accounts = Accounts(config.initial_balance, config.accept_any_key)
         self.tasks = TaskStore()
@@ -152,6 +156,8 @@ class Simulator:
         self.renders.close()
         # Let cancelled runs unwind before the loop goes away.
         await asyncio.sleep(0)
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
 
     def _new_task(
         self, fingerprint: str, model: str, echoed: dict[str, Any], price: int, base_url: str
