@@ -136,7 +136,7 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(self._db)
         # NORMAL survives a killed process (what matters here); FULL only adds power-loss safety.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
@@ -288,6 +288,23 @@ class Journal:
                 (limit,),
             ).fetchall()
         return [(size, duration, ms / 1000) for size, duration, ms in reversed(rows)]
+
+
+def _use_wal(db: sqlite3.Connection, timeout: float = 10.0) -> None:
+    """Switch the file to WAL mode, waiting for other processes that open it at the same time.
+
+    SQLite answers "locked" at once here instead of waiting (to avoid a deadlock between two
+    openers of a new file), so the wait is ours.
+    """
+    give_up = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > give_up:
+                raise
+            time.sleep(0.02)
 
 
 def stamp_once(db: sqlite3.Connection, row_id: int, state: str) -> bool:

@@ -35,6 +35,7 @@ from ._errors import (
     InvalidRequest,
     LumaPlaygroundError,
     OutputError,
+    OutputExpired,
     SubmitOutcomeUnknown,
     TaskFailed,
 )
@@ -84,7 +85,7 @@ def exit_code(error: BaseException) -> int:
     """The exit code that tells a script what kind of failure this was."""
     if isinstance(error, InvalidRequest):
         return EXIT_INPUT
-    if isinstance(error, TaskFailed):
+    if isinstance(error, TaskFailed | OutputExpired):
         return EXIT_TASK
     if isinstance(error, DeadlineExceeded | SubmitOutcomeUnknown):
         return EXIT_PENDING
@@ -485,8 +486,8 @@ def simulator(
             with socket.create_server((host, port)):
                 pass
         except OSError as error:
-            raise InvalidRequest(f"Cannot listen on {host}:{port}: "
-                                 f"{error.strerror or error}.") from None
+            reason = os.strerror(error.errno) if error.errno else str(error)
+            raise InvalidRequest(f"Cannot listen on {host}:{port}: {reason}.") from None
         if isinstance(sys.stdout, io.TextIOWrapper):
             sys.stdout.reconfigure(line_buffering=True)  # the address shows at once in a pipe
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a server is stopped

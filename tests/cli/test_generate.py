@@ -25,6 +25,16 @@ def test_generate_prints_the_saved_video_and_journals_it(cli, server, landscape_
     cli.assert_key_nowhere()
 
 
+def test_lost_submit_answer_is_found_without_resending(cli, server, landscape_image) -> None:
+    """When the submit's answer is lost, generate finds the task by its input and finishes it."""
+    server.control.add_fault("submit", "drop", after_processing=True, key=cli.key)
+    result = cli.run("generate", landscape_image, "-p", "answer dropped")
+    assert result.returncode == 0, result.stderr
+    assert "found again after a lost answer" in result.stderr
+    row = cli.row()
+    assert row["state"] == "completed" and server.control.task(row["task_id"])["submits"] == 1
+
+
 def test_generate_json_and_output_copy(cli, landscape_image, tmp_path) -> None:
     """--json prints the task's record; -o into a folder copies the MP4 there."""
     result = cli.run("generate", landscape_image, "-p", "pan left", "--json", "-o", tmp_path)

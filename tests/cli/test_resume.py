@@ -26,17 +26,25 @@ def _resumed(cli, result) -> tuple[str, Path]:
     return task_id, Path(path)
 
 
-def test_generate_killed_while_polling_is_finished_by_resume(cli, server,
-                                                             landscape_image) -> None:
-    """SIGKILL during polling leaves the row pending; `resume` saves the video and completes it."""
-    running = cli.start("generate", landscape_image, "-p", "kill me", "--duration", "10")
-    row = wait_for(lambda: _pending_row(cli, "processing"), what="a processing row")
-    assert server.control.task(row["task_id"])["status"] != "completed"
-    assert running.stop(signal.SIGKILL) == -signal.SIGKILL
-    assert running.stdout == "" and cli.row()["state"] == "processing"
-    task_id, _ = _resumed(cli, cli.run("resume"))
-    assert task_id == row["task_id"]
-    assert server.control.task(task_id)["submits"] == 1
+def test_generates_killed_while_polling_are_finished_by_resume(cli, server,
+                                                               landscape_image) -> None:
+    """SIGKILL during polling leaves the rows pending; one `resume` saves both videos and
+    completes both rows, without submitting anything again."""
+    running = [cli.start("generate", landscape_image, "-p", f"kill me {n}", "--duration", "10")
+               for n in (1, 2)]
+    rows = wait_for(lambda: [row for row in cli.rows() if row["state"] == "processing"][1:] and
+                    cli.rows(), what="two processing rows")
+    for process in running:
+        assert process.stop(signal.SIGKILL) == -signal.SIGKILL and process.stdout == ""
+    assert all(server.control.task(row["task_id"])["status"] != "completed" for row in rows)
+    assert [row["state"] for row in cli.rows()] == ["processing", "processing"]
+    result = cli.run("resume")
+    assert result.returncode == 0 and "resuming 2 task(s)" in result.stderr
+    lines = sorted(line.split("\t") for line in result.stdout.splitlines())
+    assert [line[:2] for line in lines] == sorted([row["task_id"], "completed"] for row in rows)
+    for row in cli.rows():
+        assert row["state"] == "completed" and Path(row["video_path"]).is_file()
+        assert server.control.task(row["task_id"])["submits"] == 1
     assert cli.run("resume").stderr.strip() == "nothing to resume"
 
 
@@ -57,6 +65,20 @@ def test_submit_killed_before_its_answer_is_found_and_finished(cli, server,
     task_id, _ = _resumed(cli, cli.run("resume"))
     assert task_id == created[0]["id"]
     assert server.control.task(task_id)["submits"] == 1
+
+
+def test_ctrl_c_during_an_unanswered_submit_is_recorded_unknown(cli, server,
+                                                                landscape_image) -> None:
+    """Ctrl-C while the submit's answer is awaited marks the row `unknown` (a task may exist);
+    `resume` finds it and saves its video."""
+    server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
+    before = len(server.control.tasks())
+    running = cli.start("generate", landscape_image, "-p", "interrupted submit")
+    wait_for(lambda: len(server.control.tasks()) > before, what="the task on the server")
+    assert running.stop(signal.SIGINT) == 130
+    assert cli.row()["state"] == "unknown" and cli.row()["task_id"] is None
+    server.control.clear_faults()
+    _resumed(cli, cli.run("resume"))
 
 
 def test_ctrl_c_keeps_the_task_for_resume(cli, server, landscape_image) -> None:
