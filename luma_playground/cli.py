@@ -164,8 +164,7 @@ def _print_json(data: object) -> None:
 
 
 class _Progress:
-    """A generation's progress on stderr: a live status line on a terminal, a line per phase
-    otherwise (logs and pipes)."""
+    """Progress on stderr: a live status line on a terminal, else a line per phase (logs, pipes)."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -328,7 +327,9 @@ def resume(as_json: AsJson = False, simulate: Simulate = False, verbose: Verbose
             # Rows of an offline simulator that has stopped were just marked lost: say so.
             now = [journal.get(record.row_id) for record in before]
             outcomes = [Outcome(row) for row in now if row is not None and not row.pending]
-            _mention_others(len(journal.pending()) - len(records))
+            if others := len(journal.pending()) - len(records):
+                err.print(f"{others} pending task(s) belong to another key or API address: left "
+                          "alone (run resume with that key and WAVESPEED_BASE_URL)", markup=False)
             err.print(f"resuming {len(records)} task(s)" if records else "nothing to resume",
                       markup=False)
             if not as_json:
@@ -345,12 +346,6 @@ def resume(as_json: AsJson = False, simulate: Simulate = False, verbose: Verbose
         return max((_outcome_code(outcome) for outcome in outcomes), default=EXIT_OK)
 
     _run(main, verbose)
-
-
-def _mention_others(count: int) -> None:
-    if count > 0:
-        err.print(f"{count} pending task(s) belong to another key or API address: left alone "
-                  "(run resume with that key and WAVESPEED_BASE_URL)", markup=False)
 
 
 def _with_error(outcome: Outcome) -> dict[str, Any]:

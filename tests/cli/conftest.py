@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from luma_playground import ApiKey, GenerationRequest, Journal, WaveSpeedClient
 from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +137,19 @@ class Cli:
         except sqlite3.OperationalError:  # the first migration has not run yet
             return []
 
+    def add_row(self, task_id: str) -> int:
+        """A pending row for `task_id`, as if a process of ours had submitted it and died."""
+        journal = Journal(self.home / "journal.sqlite3")
+        try:
+            row_id = journal.begin(
+                model="luma/ray-2-i2v", backend="wavespeed", base_url=self.base_url,
+                owner="local", key_fingerprint=ApiKey(self.key).fingerprint, prompt="made here",
+                size="1280*720", duration=5, image="", image_url=None)
+            journal.update(row_id, "created", task_id=task_id)
+        finally:
+            journal.close()
+        return row_id
+
     def row(self) -> dict[str, Any]:
         """The one row of the journal."""
         rows = self.rows()
@@ -147,6 +161,14 @@ class Cli:
             if running.process.poll() is None:
                 running.process.kill()
             running.process.wait(10)
+
+
+async def submit_elsewhere(base_url: str, key: str, image: Path, duration: int = 10) -> str:
+    """Create a task the way another client would (not through the journal); its id."""
+    async with WaveSpeedClient(base_url, ApiKey(key)) as client:
+        image_url = await client.upload_image(image)
+        request = GenerationRequest.create(image, "made on the website", duration=duration)
+        return (await client.submit(request, image_url)).id
 
 
 def error_lines(stderr: str) -> list[str]:

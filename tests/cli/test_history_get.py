@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
-
-from .conftest import new_cli, one_error, wait_for
+from .conftest import new_cli, one_error, submit_elsewhere, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +78,10 @@ def test_get_downloads_a_deleted_video_again(finished) -> None:
     assert Path(completed["video_path"]).is_file()
 
 
-async def _submit_elsewhere(base_url: str, key: str, image: Path) -> str:
-    async with WaveSpeedClient(base_url, ApiKey(key)) as client:
-        image_url = await client.upload_image(image)
-        request = GenerationRequest.create(image, "made on the website", duration=10)
-        return (await client.submit(request, image_url)).id
-
-
 def test_get_follows_a_task_created_elsewhere(cli, server, landscape_image) -> None:
     """get on a task created by another client: status now (exit 5), then --wait saves it;
     the task joins the journal with its parameters."""
-    task_id = asyncio.run(_submit_elsewhere(server.base_url, cli.key, landscape_image))
+    task_id = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image))
     now = cli.run("get", task_id)
     assert now.returncode == 5 and now.stdout == ""
     assert f"task {task_id} is " in now.stderr and "--wait" in now.stderr
@@ -116,7 +107,7 @@ def test_get_refuses_unknown_and_malformed_ids(cli, server) -> None:
 def test_get_of_a_task_that_failed_elsewhere_exits_4(cli, server, landscape_image) -> None:
     """get on a failed task created elsewhere is exit 4 with the API's reason."""
     server.control.add_fault("submit", "task_failed", key=cli.key)
-    task_id = asyncio.run(_submit_elsewhere(server.base_url, cli.key, landscape_image))
+    task_id = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image))
     wait_for(lambda: server.control.task(task_id)["status"] == "failed", what="the failure")
     result = cli.run("get", task_id)
     assert result.returncode == 4 and "failed" in one_error(result.stderr)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from pathlib import Path
 
 from luma_playground import Journal
 
-from .conftest import STALL_SECONDS, wait_for
+from .conftest import STALL_SECONDS, submit_elsewhere, wait_for
 
 
 def _pending_row(cli, state: str) -> dict | None:
@@ -23,6 +24,7 @@ def _resumed(cli, result) -> tuple[str, Path]:
     row = cli.row()
     assert state == "completed" == row["state"] and row["video_path"] == path
     assert Path(path).is_file() and Path(path).stat().st_size > 1000
+    cli.assert_key_nowhere()
     return task_id, Path(path)
 
 
@@ -117,3 +119,24 @@ def test_resume_leaves_other_keys_tasks_alone(cli, server, landscape_image) -> N
     assert result.returncode == 0
     [record] = json.loads(result.stdout)
     assert record["state"] == "completed" and Path(record["video_path"]).is_file()
+
+
+def test_resume_records_failures_and_expiry_with_the_api_reason(cli, server,
+                                                                landscape_image) -> None:
+    """Tasks that cannot end with a video are marked with the API's reason and exit 4: failed
+    while nobody watched, unknown to the API, or an output already deleted."""
+    server.control.add_fault("submit", "task_failed", key=cli.key)
+    failed = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image, 5))
+    deleted = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image, 5))
+    server.control.add_fault("output", "expired")
+    for task_id in (failed, "0000000000000000", deleted):
+        cli.add_row(task_id)
+    result = cli.run("resume")
+    assert result.returncode == 4
+    outcome = {line.split("\t")[0]: line.split("\t")[1:] for line in result.stdout.splitlines()}
+    assert outcome[failed][0] == "failed" and "Task execution failed" in outcome[failed][1]
+    assert outcome["0000000000000000"][0] == "expired"
+    assert "does not know this task" in outcome["0000000000000000"][1]
+    assert outcome[deleted] == ["expired", "The video is no longer available on WaveSpeed "
+                                "(outputs are kept for 7 days). (task " + deleted + ")"]
+    assert {row["state"] for row in cli.rows()} == {"failed", "expired"}
