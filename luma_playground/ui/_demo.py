@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from .._service import Playground
+from .._webhooks import webhook_routes
 from ._generate import Handlers
 from ._layout import Layout, build_layout
 from ._session import SessionStore
@@ -70,8 +71,15 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
 
 
 def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
-    """The `launch()` arguments that go with the demo: look, login, sharing, MCP, file access."""
+    """The `launch()` arguments that go with the demo: look, login, sharing, MCP, file access.
+
+    The server also resumes the pending tasks of the server's key at start-up, and serves the
+    completion callbacks when the playground has a public address.
+    """
     settings = playground.settings
+    app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan}
+    if playground.webhooks is not None:
+        app_kwargs["routes"] = webhook_routes(playground.webhooks)
     options: dict[str, Any] = dict(
         theme=THEME,
         css=CSS,
@@ -80,6 +88,7 @@ def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
         auth_message="This playground spends its owner's credits: sign in to use it.",
         share=settings.share or None,
         mcp_server=settings.mcp or None,
+        app_kwargs=app_kwargs,
     )
     options.update(overrides)
     return options

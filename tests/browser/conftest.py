@@ -23,17 +23,26 @@ SERVER_KEY = "sk-owner-browser-key-01"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Gradio's queue statistics trip a pandas deprecation warning; it is not ours to fix."""
+    """Gradio's queue statistics trip pandas deprecation warnings; they are not ours to fix.
+
+    Raised as errors, they would break the queue's bookkeeping in the server's threads.
+    """
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.filterwarnings(
-                "ignore:'future.no_silent_downcasting' is deprecated"))
+                "ignore::DeprecationWarning:gradio.queueing"))
+            item.add_marker(pytest.mark.filterwarnings(
+                "ignore::pandas.errors.PandasDeprecationWarning"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session; skipped (outside CI) when it is not installed."""
+    """One headless Chromium per module; skipped (outside CI) when it is not installed.
+
+    Module scope: Playwright's sync API holds an event loop on the main thread while it runs,
+    which async tests collected after these ones could not start theirs beside.
+    """
     if not CHROMIUM.exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing")

@@ -23,12 +23,17 @@ SERVER_KEY = "sk-owner-server-key-0001"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Gradio's queue statistics trip a pandas deprecation warning; it is not ours to fix."""
+    """Gradio's queue statistics trip pandas deprecation warnings; they are not ours to fix.
+
+    Raised as errors, they would break the queue's bookkeeping in the server's threads.
+    """
     here = Path(__file__).parent
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.filterwarnings(
-                "ignore:'future.no_silent_downcasting' is deprecated"))
+                "ignore::DeprecationWarning:gradio.queueing"))
+            item.add_marker(pytest.mark.filterwarnings(
+                "ignore::pandas.errors.PandasDeprecationWarning"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,10 +13,11 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from luma_playground import Playground, Settings
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 
-from .conftest import SERVER_KEY
+from .conftest import SERVER_KEY, launched
 
 PROMPT = "A slow push-in while the light shifts"
 
@@ -134,3 +135,20 @@ def test_key_header_is_not_echoed(server_app: gr.Blocks, landscape_image: Path) 
     api.close()
     for path in ("config", "gradio_api/info"):
         assert key not in httpx.get(f"{server_app.local_url}{path}").text
+
+
+def test_completion_callbacks_are_served(sim_server, outside_tmp: Path) -> None:  # type: ignore[no-untyped-def]
+    """With a public address, the app serves WaveSpeed's completion callbacks beside the UI."""
+    settings = Settings.from_env({
+        "WAVESPEED_BASE_URL": sim_server.base_url, "WAVESPEED_API_KEY": SERVER_KEY,
+        "LUMA_PLAYGROUND_HOME": str(outside_tmp / "public-app"),
+        "SPACE_ID": "someone/luma", "SPACE_HOST": "someone-luma.hf.space",
+    })
+    playground = Playground.open(settings, start_simulator=False)
+    assert settings.public_url == "https://someone-luma.hf.space" and settings.shared
+    with launched(playground) as demo:
+        probe = httpx.get(f"{demo.local_url}webhooks/wavespeed").json()
+        assert probe["receiver"] == "luma_playground"
+        refused = httpx.post(f"{demo.local_url}webhooks/wavespeed/not-a-token", content=b"{}")
+        assert refused.status_code == 404 and refused.json()["received"] is False
+        assert httpx.get(f"{demo.local_url}config").status_code == 200
