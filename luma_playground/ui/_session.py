@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -57,7 +58,7 @@ class Visit:
 class SessionStore:
     """The sessions of one playground, and the daily counts of the visitors behind them."""
 
-    def __init__(self, playground: Playground, *, clock: object = time.time) -> None:
+    def __init__(self, playground: Playground, *, clock: Callable[[], float] = time.time) -> None:
         self.playground = playground
         self._sessions: dict[str, Session] = {}
         self._started: dict[str, deque[float]] = {}
@@ -121,11 +122,11 @@ class SessionStore:
 
     def record_start(self, visit: Visit) -> None:
         if self.spends_owner_credits(visit):
-            self._recent(visit.visitor).append(self._clock())  # type: ignore[operator]
+            self._recent(visit.visitor).append(self._clock())
 
     def _recent(self, visitor: str) -> deque[float]:
         starts = self._started.setdefault(visitor, deque())
-        horizon = self._clock() - DAY  # type: ignore[operator]
+        horizon = self._clock() - DAY
         while starts and starts[0] < horizon:
             starts.popleft()
         return starts

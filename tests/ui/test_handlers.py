@@ -13,7 +13,7 @@ from gradio import processing_utils
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
 from luma_playground.ui._generate import Handlers
-from luma_playground.ui._session import SessionStore
+from luma_playground.ui._session import LimitReached, SessionStore
 
 from .conftest import SERVER_KEY, fake_request
 
@@ -253,3 +253,18 @@ async def test_an_image_url_fills_the_image(handlers: Handlers, portrait_image: 
     assert fetched == ["https://images.example.com/cat.png"]
     assert Path(path).read_bytes() == portrait_image.read_bytes()
     assert tabs.selected == "image-tab"
+
+
+async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
+    """Starts older than a day no longer count against the daily limit."""
+    now = [1_000_000.0]
+    playground = handlers.playground
+    playground.settings = playground.settings.with_changes(share=True, session_daily_limit=2)
+    store = SessionStore(playground, clock=lambda: now[0])
+    visit = store.visit(fake_request("tab-day"))
+    for _ in range(2):
+        store.record_start(visit)
+    with pytest.raises(LimitReached):
+        store.check_limits(visit, running=0)
+    now[0] += 24 * 60 * 60 + 1
+    store.check_limits(visit, running=0)
