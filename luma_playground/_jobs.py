@@ -104,10 +104,13 @@ class Runner:
         self.jobs: dict[str, Job] = {}
 
     def start(self, request: GenerationRequest, *, api_key: ApiKey | None,
-              owner: str = "local") -> Job:
-        """Start a generation in the background and return its job at once."""
+              owner: str = "local", image_url: str | None = None) -> Job:
+        """Start a generation in the background and return its job at once.
+
+        `image_url`: the request's image, already uploaded with `api_key` (see `Pipeline.generate`).
+        """
         job = Job(owner=owner, request=request, _api_key=api_key)
-        return self._launch(job, self._generate(job))
+        return self._launch(job, self._generate(job, image_url))
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
         """Finish a pending journal row in the background."""
@@ -143,7 +146,7 @@ class Runner:
             self._slots[name] = asyncio.Semaphore(self.tasks_per_key)
         return name, self._slots[name]
 
-    async def _generate(self, job: Job) -> None:
+    async def _generate(self, job: Job, image_url: str | None = None) -> None:
         assert job.request is not None
         name, slot = self._slot(job._api_key)
         if slot.locked():
@@ -152,7 +155,7 @@ class Runner:
             self._running[name] = self._running.get(name, 0) + 1
             try:
                 async for event in self.pipeline.generate(job.request, api_key=job._api_key,
-                                                          owner=job.owner):
+                                                          owner=job.owner, image_url=image_url):
                     job._publish(event)
             finally:
                 self._running[name] -= 1

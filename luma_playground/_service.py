@@ -118,10 +118,12 @@ class Playground:
             return self.remote, self.remote.default_key
         return self.simulator_backend, self.simulator_backend.default_key
 
-    def start(self, request: object, *, user_key: ApiKey | None, owner: str) -> Job:
-        """Start a generation on the right backend."""
+    def start(self, request: object, *, user_key: ApiKey | None, owner: str,
+              image_url: str | None = None) -> Job:
+        """Start a generation on the right backend (`image_url`: its image, uploaded already)."""
         backend, key = self.backend_for(user_key)
-        return backend.runner.start(request, api_key=key, owner=owner)  # type: ignore[arg-type]
+        return backend.runner.start(request, api_key=key, owner=owner,  # type: ignore[arg-type]
+                                    image_url=image_url)
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""

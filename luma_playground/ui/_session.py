@@ -102,10 +102,12 @@ class SessionStore:
         """True when this visit would spend the server's key on a deployment others can reach."""
         return self.settings.shared and self.badge_kind(visit.user_key) == "server"
 
-    def check_limits(self, visit: Visit, running: int) -> None:
-        """Refuse a start beyond the per-session limits, when the owner's credits are at stake."""
+    def check_limits(self, visit: Visit, running: int, count: int = 1) -> None:
+        """Refuse `count` more starts beyond the per-session limits, when the owner pays."""
         if not self.spends_owner_credits(visit):
             return
+        if count > 1:
+            self._check_batch(visit, running, count)
         running_limit = self.settings.session_running_limit
         if running >= running_limit:
             raise LimitReached(
@@ -120,9 +122,27 @@ class SessionStore:
                 "Enter your own WaveSpeed key to go on."
             )
 
-    def record_start(self, visit: Visit) -> None:
+    def _check_batch(self, visit: Visit, running: int, count: int) -> None:
+        """Refuse several videos at once (variants) when they would not all fit the limits."""
+        running_limit = self.settings.session_running_limit
+        if running < running_limit < running + count:
+            raise LimitReached(
+                f"{count} videos at once are more than this shared playground allows: "
+                f"{running_limit} at a time, {running} already generating. Ask for fewer, or "
+                "enter your own WaveSpeed key."
+            )
+        daily_limit = self.settings.session_daily_limit
+        used = len(self._recent(visit.visitor))
+        if used < daily_limit < used + count:
+            raise LimitReached(
+                f"{count} more videos would pass this shared playground's limit of {daily_limit} "
+                f"a day ({daily_limit - used} left today). Ask for fewer, or enter your own "
+                "WaveSpeed key."
+            )
+
+    def record_start(self, visit: Visit, count: int = 1) -> None:
         if self.spends_owner_credits(visit):
-            self._recent(visit.visitor).append(self._clock())
+            self._recent(visit.visitor).extend([self._clock()] * count)
 
     def _recent(self, visitor: str) -> deque[float]:
         starts = self._started.setdefault(visitor, deque())
