@@ -88,10 +88,14 @@ def main() -> int:
         source = photo_like(work / "photo.jpg")
         # One untimed render warms the codec and the font cache.
         time_render(source, Case(320, 180, 1), work, 1)
-        medians = {case: statistics.median(time_render(source, case, work, args.repeat)) for case in CASES}
+        timings = {case: time_render(source, case, work, args.repeat) for case in CASES}
+    medians = {case: statistics.median(times) for case, times in timings.items()}
     print(f"render benchmark: {args.repeat} runs per clip, 3000x2000 JPEG source, target {TARGET_S:.1f} s")
     for case, median in medians.items():
-        print(f"  {case.label}: median {median:5.2f} s  ({median / TARGET_S:4.2f}x of target)")
+        # The best run shows the cost on an idle machine; the median includes whatever else runs.
+        best = min(timings[case])
+        ratio = median / TARGET_S
+        print(f"  {case.label}: median {median:5.2f} s ({ratio:4.2f}x of target), best {best:5.2f} s")
     if medians[GATE] > TARGET_S:
         print(f"FAIL: {GATE.label} median {medians[GATE]:.2f} s exceeds {TARGET_S:.1f} s")
         return 1

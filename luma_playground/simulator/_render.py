@@ -23,9 +23,10 @@ MAX_ZOOM = 1.2
 
 X264_OPTIONS = {"preset": "veryfast", "crf": "24"}
 
-#: Frames are scaled on two threads (Pillow and PyAV release the GIL) while the encoder runs,
+#: Frames are scaled on a thread of their own (Pillow releases the GIL) while the encoder runs,
 #: at most FRAMES_AHEAD in flight, so memory stays a few frames whatever the clip length.
-FRAME_WORKERS = 2
+#: One is enough: scaling planes is cheaper than encoding, and a second only adds contention.
+FRAME_WORKERS = 1
 FRAMES_AHEAD = 8
 
 
@@ -202,7 +203,7 @@ def _label(plate: Image.Image, spec: RenderSpec) -> Label:
 
 
 def _frames(source: Planes, label: Label, spec: RenderSpec) -> Iterator[av.VideoFrame]:
-    """The clip's frames in order, prepared FRAME_WORKERS at a time ahead of the encoder."""
+    """The clip's frames in order, prepared ahead of the encoder."""
     make_frame = partial(_frame, source, label, spec)
     with ThreadPoolExecutor(FRAME_WORKERS, thread_name_prefix="luma-sim-frame") as pool:
         pending: deque[Future[av.VideoFrame]] = deque()
