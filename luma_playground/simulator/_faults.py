@@ -1,4 +1,17 @@
-"""Fault rules: which requests the simulator answers badly on purpose, and how."""
+"""Fault rules: which requests the simulator answers badly on purpose, and how.
+
+A rule `{route, kind, count=1, skip=0, key=null, ...options}` lets `skip` matching requests pass, then
+affects `count` of them (-1: all). `key` limits it to requests bearing that key. Kinds and options:
+
+- any route: `status` (`status`, `statuses` cycled, `retry_after`, `message`), `html` and `empty`
+  (`status`, default 502; `retry_after`), `malformed` (a 200 whose JSON is cut short), `drop` (close
+  the connection unanswered; `after_processing` runs the request first), `stall` (`seconds`, default
+  30, then answer; a submit is processed before the stall unless `before_processing`);
+- route `output`: `expired` (404), `truncated` (full Content-Length, then `fraction` (0.5) or `bytes`
+  of the body, then close);
+- route `submit`, applied to the next created task: `task_failed` (`error_code` 1403, `error`),
+  `moderation` (fails with 1200, `error`), `nsfw` (completes flagged), `webhook_lost` (never calls back).
+"""
 
 from __future__ import annotations
 

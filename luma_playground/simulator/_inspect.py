@@ -1,4 +1,16 @@
-"""The simulator's own routes under /_simulator/: inspection, reset, accounts and faults."""
+"""The simulator's own routes under /_simulator/: inspection, reset, accounts and faults.
+
+No key is needed, and every answer is the API's envelope `{"code": 200, "message": "success", "data": ...}`:
+
+- `GET /_simulator/tasks`, `GET /_simulator/tasks/{id}`: inspection records (see `inspect_task`).
+- `GET /_simulator/stats`: `{"routes": {route: n}, "keys": {fingerprint: {route: n}}, "total": n,
+  "tasks": {status: n}, "renders": {"rendered": n, "cache_hits": n, "in_progress": n}}`.
+- `POST /_simulator/reset`: forget tasks, counters, faults and accounts (uploads, renders and webhook
+  secrets stay).
+- `POST /_simulator/accounts` `{"key": "...", "balance": 0.0, "valid": false}` (or `key_fingerprint`).
+- `POST /_simulator/faults` `{route, kind, count=1, skip=0, key=null, ...options}` (see `_faults`),
+  `GET /_simulator/faults`, `DELETE /_simulator/faults`.
+"""
 
 from __future__ import annotations
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from luma_playground.simulator import SimulatorControl, SimulatorServer
+from luma_playground.simulator import SimulatorConfig, SimulatorControl, SimulatorServer
+from luma_playground.simulator._simulator import SYNC_TIMEOUT_S
+from luma_playground.simulator._timing import TimingModel
 
 Submit = Callable[..., dict[str, Any]]
 WaitUntilEnded = Callable[..., dict[str, Any]]
@@ -280,3 +283,24 @@ def test_unknown_api_path_is_a_json_404(api: httpx.Client) -> None:
     """An unknown model or path under /api/v3 answers a JSON 404."""
     response = api.post("/api/v3/acme/video-model", json={})
     assert response.status_code == 404 and response.json()["code"] == 404
+
+
+def test_sync_mode_times_out_like_the_gateway(tmp_path: Path, photo_png: bytes) -> None:
+    """A sync submit whose task outlasts 90 s (scaled) gets a 504 with error code 5004; the task runs on."""
+    # The first plan of a fresh server is the first draw of its seeded model: pick a seed where it is long.
+    seed = next(s for s in range(100) if TimingModel(seed=s).plan_video(10).total_s > SYNC_TIMEOUT_S)
+    config = SimulatorConfig(time_scale=0.001, seed=seed, output_dir=tmp_path)
+    with (
+        SimulatorServer(config) as server,
+        httpx.Client(
+            base_url=server.base_url, headers={"Authorization": "Bearer k"}, trust_env=False, timeout=30
+        ) as client,
+    ):
+        files = {"file": ("p.png", photo_png, "image/png")}
+        image = client.post("/api/v3/media/upload/binary", files=files).json()["data"]["download_url"]
+        body = {"image": image, "prompt": "x", "duration": 10, "enable_sync_mode": True}
+        response = client.post("/api/v3/luma/ray-2-i2v", json=body)
+        assert response.status_code == 504
+        assert response.json()["code"] == 504 and response.json()["error_code"] == 5004
+        [task] = server.control.tasks()
+        assert task["status"] in ("created", "processing")
