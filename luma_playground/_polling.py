@@ -148,6 +148,24 @@ class CompletionModel:
         return math.exp((low + high) / 2)
 
 
+def _weight(model: CompletionModel, now: float, focus: float) -> float:
+    """The integral of density ** focus * survival from `now` on, survival counted from `now`.
+
+    On a grid even in log time: fine where the density peaks, coarse in the tails.
+    """
+    low, high = max(now, model.quantile(0.001)), model.quantile(0.999)
+    if high <= low:
+        return 0.0
+    steps, weight = 160, 0.0
+    ratio = (high / low) ** (1 / steps)
+    running = max(1e-9, 1 - model.cdf(now))
+    for i in range(steps):
+        seconds = low * ratio ** (i + 0.5)
+        survival = (1 - model.cdf(seconds)) / running
+        weight += model.density(seconds) ** focus * survival * seconds * (ratio - 1)
+    return weight
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The poll rate for one task, on a clock that starts where processing most likely began."""
@@ -192,7 +210,7 @@ class AdaptiveSchedule:
     history: TimingHistory | None = None
     size: str = "1280*720"
     duration: int = 5
-    min_samples: int = 8
+    min_samples: int = 4
     #: Queued: processing is about to begin; one look a second tells when it did.
     queued_interval: float = 1.0
     #: Without history, and once the likeliest end has passed: never slower than the baseline.
@@ -204,10 +222,11 @@ class AdaptiveSchedule:
     #: GETs expected while processing, as a share of the baseline's (one per second).
     budget: float = 0.8
     #: How strongly the interval follows the density: 0 is even, 0.5 minimizes the mean wait.
-    focus: float = 0.35
+    focus: float = 0.4
     min_polls: int = 3
     _processing_seen: float | None = None
     _processing_after: float = 0.0
+    _processing_polls: int = 0
     _last_poll: float = 0.0
     _plan: _Plan | None = None
     _fitted: int = -1
@@ -223,43 +242,50 @@ class AdaptiveSchedule:
         if self._processing_seen is None:
             # Processing began between the previous poll and this one.
             self._processing_seen, self._processing_after = elapsed, previous
-        plan = self._current_plan()
+        self._processing_polls += 1
+        plan = self._current_plan(elapsed)
         return self.fallback_interval if plan is None else plan.next_delay(elapsed)
 
     def expected_total(self) -> float | None:
-        plan = self._current_plan() if self._processing_seen is not None else None
+        plan = self._plan if self._processing_seen is not None else None
         return None if plan is None else plan.origin + plan.model.median
 
-    def _current_plan(self) -> _Plan | None:
-        recorded = self.history.recorded(self.size, self.duration) if self.history else 0
-        # A fit costs milliseconds: redo it when the history grew by an eighth, not every sample.
-        stale = self._plan is None or recorded - self._fitted >= max(1, self._fitted // 8)
-        if recorded != self._fitted and stale:
-            self._fitted = recorded
-            samples = self.history.samples(self.size, self.duration) if self.history else []
-            self._plan = self._make_plan(samples) if len(samples) >= self.min_samples else None
+    def _current_plan(self, elapsed: float) -> _Plan | None:
+        # A task keeps the plan it made; one that started without enough history makes its
+        # plan as soon as earlier tasks have reported enough times.
+        if self._plan is None and self.history is not None:
+            recorded = self.history.recorded(self.size, self.duration)
+            if recorded != self._fitted:
+                self._fitted = recorded
+                samples = self.history.samples(self.size, self.duration)
+                if len(samples) >= self.min_samples:
+                    self._plan = self._make_plan(samples, elapsed)
         return self._plan
 
-    def _make_plan(self, samples: list[float]) -> _Plan:
+    def _make_plan(self, samples: list[float], elapsed: float) -> _Plan:
         assert self._processing_seen is not None
         model = CompletionModel.fit(samples, self._processing_seen - self._processing_after)
-        # interval = scale / density ** focus; the scale is chosen so that the GETs expected
-        # before the task ends add up to the budget.
-        polls = max(self.min_polls, self.budget * model.median / self.fallback_interval)
-        low, high = model.quantile(0.001), model.quantile(0.999)
-        steps = 80
-        width = (high - low) / steps
-        weight = 0.0
-        for i in range(steps):
-            seconds = low + (i + 0.5) * width
-            weight += model.density(seconds) ** self.focus * (1 - model.cdf(seconds))
+        origin = (self._processing_seen + self._processing_after) / 2
+        now = max(0.0, elapsed - origin)
+        budget = self.budget * model.median / self.fallback_interval
+        late = now >= model.quantile(0.001)
+        # interval = scale / density ** focus, the scale chosen so that the GETs expected
+        # until the task ends fit the budget, less what was already spent. A task that learnt
+        # late, once it may already be ending, takes the plan it would have had from the start.
+        if late:
+            weight, polls = _weight(model, 0.0, self.focus), budget
+        else:
+            weight = _weight(model, now, self.focus)
+            polls = max(self.min_polls, budget - self._processing_polls)
         return _Plan(
             model=model,
-            origin=(self._processing_seen + self._processing_after) / 2,
-            scale=weight * width / polls,
+            origin=origin,
+            scale=weight / polls if weight > 0 else math.inf,
             focus=self.focus,
             dense=self.dense_interval,
-            sparse=self.sparse_interval,
+            # A plan made late, once the task may already be ending, never sleeps longer than
+            # the baseline would.
+            sparse=self.fallback_interval if late else self.sparse_interval,
             fallback=self.fallback_interval,
         )
 

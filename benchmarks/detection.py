@@ -1,0 +1,207 @@
+"""Detection benchmark (targets 1 and 2): how soon a finished task is seen, and for how many GETs.
+
+Three arms follow the same tasks side by side, each on a simulator of its own with the same
+seed (so the i-th submit of every arm gets the same queue and inference time), at the
+realistic time scale 1.0:
+
+- baseline: a fixed 1.0 s poller, first GET right after submit (the official SDK, the app);
+- adaptive: the playground's pipeline polling with its adaptive schedule, first cold (no
+  history: it learns from the tasks that end first), then warm (history from the journal);
+- webhook: the pipeline with completion callbacks to a receiver on 127.0.0.1.
+
+Detection latency is measured by the simulator: the first answer that showed the task
+completed, minus the instant it completed. `python benchmarks/detection.py [--tasks 40]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from _common import (
+    KEY,
+    Figure,
+    SimulatorProcess,
+    arguments,
+    detection_latency,
+    free_port,
+    mean,
+    median,
+    photo,
+    quantile,
+    report,
+    simulators,
+    task_records,
+)
+from starlette.applications import Starlette
+
+from luma_playground import (
+    ApiKey,
+    Done,
+    FixedSchedule,
+    GenerationRequest,
+    Journal,
+    Pipeline,
+    Submitted,
+    WaveSpeedClient,
+)
+from luma_playground._webhooks import WebhookRegistry, webhook_routes
+
+PROMPT = "slow push in over the valley"
+#: Seconds between two submits of an arm: a stream of tasks, not one burst, so that the
+#: three simulators and the clients share this small machine without queueing on the CPU.
+STAGGER_S = 0.25
+
+
+async def baseline_arm(simulator: SimulatorProcess, request: GenerationRequest, count: int,
+                       outputs: Path) -> list[str]:
+    """Submit `count` tasks in order; follow each with a fixed 1 s poller; download the video."""
+    client = WaveSpeedClient(simulator.base_url, KEY)
+
+    async def follow(task_id: str) -> None:
+        polls = [p async for p in client.poll(task_id, schedule=FixedSchedule(1.0))]
+        prediction = polls[-1]
+        assert prediction.output_url
+        await client.download(prediction.output_url, outputs / f"{task_id}.mp4")
+
+    task_ids, followers = [], []
+    try:
+        for _ in range(count):
+            image_url = await client.upload_image(request.image)
+            task_id = (await client.submit(request, image_url)).id
+            task_ids.append(task_id)
+            followers.append(asyncio.ensure_future(follow(task_id)))
+            await asyncio.sleep(STAGGER_S)
+        await asyncio.gather(*followers)
+    finally:
+        await client.aclose()
+    return task_ids
+
+
+async def pipeline_arm(pipeline: Pipeline, request: GenerationRequest, count: int) -> list[str]:
+    """Run `count` generations, each started once the previous one is submitted (same order)."""
+    task_ids: list[str] = []
+
+    async def run(submitted: asyncio.Event) -> None:
+        async for event in pipeline.generate(request, api_key=ApiKey(KEY)):
+            if isinstance(event, Submitted):
+                task_ids.append(event.task_id)
+                submitted.set()
+            elif isinstance(event, Done):
+                assert event.video_path.exists()
+
+    runs = []
+    for _ in range(count):
+        submitted = asyncio.Event()
+        runs.append(asyncio.ensure_future(run(submitted)))
+        await asyncio.wait({runs[-1], asyncio.ensure_future(submitted.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(STAGGER_S)
+    await asyncio.gather(*runs)
+    return task_ids
+
+
+@contextlib.asynccontextmanager
+async def receiver(registry: WebhookRegistry) -> AsyncIterator[None]:
+    """The callback routes served on 127.0.0.1 from this event loop, as a Gradio server would."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", int(registry.public_url.rsplit(":", 1)[1])))
+    listener.listen(128)
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=webhook_routes(registry)),
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.ensure_future(server.serve(sockets=[listener]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+def figures_of(control: object, task_ids: list[str]) -> tuple[list[float], list[int]]:
+    records = task_records(control, task_ids)  # type: ignore[arg-type]
+    assert len(records) == len(task_ids) and all(r["status"] == "completed" for r in records)
+    return [detection_latency(r) for r in records], [int(r["polls"]) for r in records]  # type: ignore[call-overload]
+
+
+async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figure]:
+    image = photo(work / "valley.jpg")
+    request = GenerationRequest.create(image, PROMPT)
+    registry = WebhookRegistry(f"http://127.0.0.1:{free_port()}", allow_http=True)
+    with simulators(3, time_scale=time_scale, seed=11) as (base_sim, poll_sim, hook_sim):
+        journal = Journal(work / "journal.sqlite3")
+        poll_client = WaveSpeedClient(poll_sim.base_url, KEY)
+        hook_client = WaveSpeedClient(hook_sim.base_url, KEY)
+        hook_pipeline = Pipeline.create(hook_client, Journal(work / "hooks.sqlite3"),
+                                        work / "hooks", notifier=registry)
+        results: dict[str, tuple[list[str], list[str], list[str]]] = {}
+        async with receiver(registry):
+            assert await registry.reachable()
+            for phase in ("cold", "warm"):
+                # Cold: an empty journal; warm: a pipeline opened on the journal the cold phase filled.
+                pipeline = Pipeline.create(poll_client, journal, work / "adaptive")
+                started = time.monotonic()
+                results[phase] = await asyncio.gather(
+                    baseline_arm(base_sim, request, count, work / "baseline"),
+                    pipeline_arm(pipeline, request, count),
+                    pipeline_arm(hook_pipeline, request, count),
+                )
+                print(f"  {phase} phase: {count} tasks per arm in {time.monotonic() - started:.0f} s")
+        await poll_client.aclose()
+        await hook_client.aclose()
+        await registry.aclose()
+        figures = []
+        for phase, (base_ids, poll_ids, _) in results.items():
+            base_latency, base_gets = figures_of(base_sim.control, base_ids)
+            poll_latency, poll_gets = figures_of(poll_sim.control, poll_ids)
+            gate = "ratio <= 1.0" if phase == "cold" else None
+            label = f"adaptive polling, {phase}"
+            figures += [
+                Figure("2", f"{label}: median detection", median(poll_latency), "s",
+                       median(base_latency), gate or "ratio <= 0.5"),
+                Figure("2", f"{label}: p95 detection", quantile(poll_latency, 0.95), "s",
+                       quantile(base_latency, 0.95), gate or "ratio <= 0.75"),
+                Figure("2", f"{label}: GETs per task", mean(poll_gets), "",
+                       mean(base_gets), "" if phase == "cold" else "ratio <= 1.0",
+                       "the tasks still running when the first ones end switch to dense polling"
+                       if phase == "cold" else ""),
+            ]
+        base_latency, base_gets = figures_of(
+            base_sim.control, results["cold"][0] + results["warm"][0])
+        hook_latency, hook_gets = figures_of(
+            hook_sim.control, results["cold"][2] + results["warm"][2])
+        figures += [
+            Figure("1", "webhook: median detection", median(hook_latency), "s",
+                   median(base_latency), "value < 0.05",
+                   f"p95 {quantile(hook_latency, 0.95) * 1000:.0f} ms over {len(hook_latency)} tasks"),
+            Figure("1", "webhook: most GETs for one task", max(hook_gets), "",
+                   max(base_gets), "value <= 3", f"mean {mean(hook_gets):.2f}"),
+        ]
+        journal.close()
+        hook_pipeline.journal.close()
+    return figures
+
+
+def main() -> int:
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--tasks", type=int, default=60, help="tasks per arm and phase (>= 40)")
+        parser.add_argument("--time-scale", type=float, default=1.0,
+                            help="1.0 is realistic (about 2 min); smaller only to try it out")
+
+    args = arguments(__doc__.splitlines()[0], options)
+    print(f"detection benchmark: {args.tasks} tasks per arm and phase, time scale {args.time_scale}")
+    with tempfile.TemporaryDirectory(prefix="luma-detection-") as folder:
+        figures = asyncio.run(measure(args.tasks, Path(folder), args.time_scale))
+    return report("Detection (targets 1, 2)", figures, args.json)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
