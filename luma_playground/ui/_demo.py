@@ -10,6 +10,7 @@ from .._service import Playground
 from .._webhooks import webhook_routes
 from ._generate import Handlers
 from ._layout import Layout, build_layout
+from ._power import PowerFeatures
 from ._session import SessionStore
 from ._theme import CSS, THEME
 
@@ -31,6 +32,7 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
         layout = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
         _wire(demo, layout, handlers, playground)
+        PowerFeatures(handlers).wire(demo, layout)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
     demo.playground = playground
     return demo
@@ -66,8 +68,7 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
     ui.image.change(handlers.suggest_size, [ui.image], [ui.size], **quiet)
     ui.use_url.click(handlers.use_url, [ui.image_url], [ui.image, ui.image_tabs], **quiet)
     ui.image_url.submit(handlers.use_url, [ui.image_url], [ui.image, ui.image_tabs], **quiet)
-    for trigger in (ui.size.change, ui.duration.change):
-        trigger(handlers.summary, [ui.size, ui.duration], [ui.summary], queue=False, **quiet)
+    # The summary line (with the cost) is kept up to date by the power features.
 
 
 def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "details_html",
     "error_html",
     "error_title",
+    "status_card",
     "summary_html",
 ]
 
@@ -201,15 +202,22 @@ def details_html(done: Done, request: GenerationRequest, *, backend_name: str) -
     return f'<table class="lp-details">{body}</table>'
 
 
-def summary_html(size: str | None, duration: int | None) -> str:
-    """The line under the settings: what the next generation will make (room for its cost)."""
+def summary_html(size: str | None, duration: int | None, *, videos: int = 1,
+                 cost: str = "") -> str:
+    """The line under the settings: what the next generation will make, then `cost` (HTML)."""
     try:
         label = Size.parse(size).label if size else ""
     except InvalidRequest:
         label = ""
-    parts = [MODEL_NAME, label, f"{duration} s" if duration else ""]
+    parts = [MODEL_NAME, label, f"{duration} s" if duration else "",
+             f"{videos} videos" if videos > 1 else ""]
     text = " · ".join(escape(part) for part in parts if part)
-    return f'<div class="lp-summary">{text}</div>'
+    return f'<div class="lp-summary"><div class="lp-summary-what">{text}</div>{cost}</div>'
+
+
+def status_card(tone: str, title: str, detail: str = "", **meta: object) -> str:
+    """A status card like the generation's (tones: idle, running, done, error, cancelled)."""
+    return _status(tone, title, detail, **meta)  # type: ignore[arg-type]
 
 
 _BADGES = {

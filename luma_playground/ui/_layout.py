@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
@@ -10,6 +10,7 @@ from .._models import Size
 from ..examples import EXAMPLES
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
+from ._power import PowerLayout
 
 __all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Layout", "build_layout"]
 
@@ -43,6 +44,7 @@ class Layout:
     status: gr.HTML
     video: gr.Video
     details: gr.HTML
+    power: PowerLayout = field(default_factory=PowerLayout)
 
 
 def _header(badge: str) -> gr.HTML:
@@ -55,7 +57,7 @@ def _header(badge: str) -> gr.HTML:
         return gr.HTML(badge, elem_id="lp-badge")
 
 
-def _inputs() -> dict[str, gr.components.Component]:
+def _inputs(power: PowerLayout) -> dict[str, gr.components.Component]:
     with gr.Tabs(elem_id="lp-image-tabs") as image_tabs:
         with gr.Tab("Image", id="image-tab"):
             image = image_input(label="Image", sources=["upload", "clipboard", "webcam"],
@@ -66,21 +68,25 @@ def _inputs() -> dict[str, gr.components.Component]:
                 elem_id="lp-image-url",
             )
             use_url = gr.Button("Use this image", scale=1)
+    power.place_crop_preview()
     prompt = gr.Textbox(
         label="Prompt", lines=3, max_lines=8, elem_id="lp-prompt",
         placeholder="Describe the motion: what moves, how the camera travels, the mood…",
     )
-    gr.Row(elem_id="lp-prompt-tools")  # the prompt's tools go here (e.g. an Enhance button)
+    power.place_prompt_tools()
     with gr.Row(equal_height=True):
         size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size",
                            elem_id="lp-size")
         duration = choice_radio(DURATION_CHOICES, value=5, label="Duration", elem_id="lp-duration")
+        power.place_count()
     summary = gr.HTML(summary_html(Size.LANDSCAPE.value, 5), elem_id="lp-summary")
     with gr.Row(elem_id="lp-actions"):
         generate = gr.Button("Generate video", variant="primary", size="lg", scale=3,
                              elem_id="lp-generate")
         cancel = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False,
                            elem_id="lp-cancel")
+        power.place_actions()
+    power.place_share()
     return dict(image_tabs=image_tabs, image=image, image_url=image_url, use_url=use_url,
                 prompt=prompt, size=size, duration=duration, summary=summary, generate=generate,
                 cancel=cancel)
@@ -99,12 +105,13 @@ def _key_panel(open_: bool) -> dict[str, gr.components.Component]:
     return dict(key=key, remember=remember, stored_key=stored_key)
 
 
-def _result() -> dict[str, gr.components.Component]:
+def _result(power: PowerLayout) -> dict[str, gr.components.Component]:
     status = gr.HTML(IDLE_STATUS, label="Status", elem_id="lp-status")
     video = gr.Video(
         label="Video", autoplay=True, loop=True, interactive=False, buttons=["download"],
         height=420, elem_id="lp-video",
     )
+    power.place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
     return dict(status=status, video=video, details=details)
 
@@ -120,15 +127,16 @@ def _examples(inputs: dict[str, gr.components.Component]) -> None:
 def build_layout(badge: str, *, key_panel_open: bool) -> Layout:
     """Place the page: header, then inputs on the left and the result on the right."""
     header_badge = _header(badge)
+    power = PowerLayout()
     # History, prompt variants and comparisons get tabs of their own next to "Generate".
     with gr.Tabs(elem_id="lp-tabs"), gr.Tab("Generate", id="generate"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
-                inputs = _inputs()
+                inputs = _inputs(power)
                 keys = _key_panel(key_panel_open)
             with gr.Column(scale=6, min_width=340):
-                result = _result()
+                result = _result(power)
         _examples(inputs)
     gr.HTML('<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
             "this playground.</div>")
-    return Layout(badge=header_badge, **inputs, **keys, **result)  # type: ignore[arg-type]
+    return Layout(badge=header_badge, **inputs, **keys, **result, power=power)  # type: ignore[arg-type]

@@ -88,4 +88,23 @@ CSS = """
 #lp-video video { background: #0b0b12; }
 #lp-footer { text-align: center; font-size: .8rem; color: var(--body-text-color-subdued);
   margin-top: .5rem; }
+
+/* Power features: cost line, enhance, crop preview, several videos, share link. */
+.lp-cost-line { display: flex; flex-wrap: wrap; align-items: baseline; gap: .15rem .75rem;
+  margin-top: .15rem; font-variant-numeric: tabular-nums; }
+.lp-cost-total { font-weight: 650; color: var(--body-text-color); }
+.lp-sim-mark { display: inline-block; padding: .05rem .5rem; border-radius: 999px;
+  background: #fef3c7; color: #92400e; font-size: .7rem; font-weight: 650;
+  text-transform: uppercase; letter-spacing: .04em; }
+.lp-cost-notice { margin-top: .4rem; padding: .45rem .7rem; border-radius: 10px;
+  border: 1px solid rgb(245 158 11 / 0.6); background: rgb(245 158 11 / 0.1);
+  color: var(--body-text-color); }
+#lp-prompt-tools { gap: .5rem; }
+#lp-suggestion-note .lp-suggestion-note { font-size: .85rem; color: var(--body-text-color-subdued); }
+#lp-crop-note .lp-crop-note p { margin: 0 0 .3rem; font-size: .85rem;
+  color: var(--body-text-color-subdued); }
+#lp-share { align-items: center; gap: .5rem; }
+#lp-share-link textarea, #lp-share-link input { font-size: .8rem; }
+.lp-variant .lp-status { padding: .55rem .75rem; }
+.lp-variant .lp-meta { margin-left: 0; width: 100%; overflow-wrap: anywhere; }
 """

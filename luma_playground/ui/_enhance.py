@@ -1,0 +1,150 @@
+"""Prompt enhancement: WaveSpeed's prompt optimizer in video mode, offered as a suggestion.
+
+The suggestion never replaces the user's prompt by itself: it appears beside it, editable,
+to be used or dismissed. The optimizer sees the picture too: it is uploaded once (free) and the
+same upload serves the generation that follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .._errors import InvalidRequest, LumaPlaygroundError
+from .._images import check_image
+from .._models import check_prompt
+from .._service import Playground
+from ._generate import ui_error
+from ._session import LimitReached, SessionStore
+from ._uploads import UploadCache
+
+__all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place_prompt_tools"]
+
+#: The optimizer's styles, as its route names them.
+STYLE_CHOICES = [("Default", "default"), ("Artistic", "artistic"),
+                 ("Photographic", "photographic"), ("Technical", "technical"),
+                 ("Anime", "anime"), ("Realistic", "realistic")]
+STYLES = frozenset(value for _, value in STYLE_CHOICES)
+#: On a shared deployment, suggestions a visitor may ask for per day on the owner's key.
+DAILY_SUGGESTIONS = 60
+DAY = 24 * 60 * 60.0
+ENHANCE_LABEL = "Enhance prompt"
+
+
+@dataclass
+class EnhanceParts:
+    """The prompt's tools and the suggestion panel under them."""
+
+    style: gr.Dropdown
+    enhance: gr.Button
+    panel: gr.Column
+    suggestion: gr.Textbox
+    note: gr.HTML
+    accept: gr.Button
+    reject: gr.Button
+
+
+def place_prompt_tools() -> EnhanceParts:
+    """The row under the prompt (style and Enhance), then the suggestion panel (hidden)."""
+    with gr.Row(elem_id="lp-prompt-tools", equal_height=True):
+        style = gr.Dropdown(STYLE_CHOICES, value="default", label="Style", show_label=False,
+                            container=False, scale=2, min_width=140, elem_id="lp-style")
+        enhance = gr.Button(ENHANCE_LABEL, size="md", scale=3, min_width=160,
+                            elem_id="lp-enhance")
+    with gr.Column(visible=False, variant="panel", elem_id="lp-suggestion") as panel:
+        note = gr.HTML("", elem_id="lp-suggestion-note")
+        suggestion = gr.Textbox(label="Suggested prompt (edit it before using it)", lines=3,
+                                max_lines=8, elem_id="lp-suggestion-text")
+        with gr.Row():
+            accept = gr.Button("Use this prompt", variant="primary", size="sm",
+                               elem_id="lp-suggestion-use")
+            reject = gr.Button("Keep mine", size="sm", elem_id="lp-suggestion-keep")
+    return EnhanceParts(style, enhance, panel, suggestion, note, accept, reject)
+
+
+class PromptEnhancer:
+    """Asks the prompt optimizer for a better prompt, with the tab's key and picture."""
+
+    def __init__(self, playground: Playground, store: SessionStore, uploads: UploadCache, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.playground = playground
+        self.store = store
+        self.uploads = uploads
+        self._clock = clock
+        self._asked: dict[str, deque[float]] = {}
+
+    @staticmethod
+    def busy() -> Any:
+        return gr.update(value="Enhancing…", interactive=False)
+
+    @staticmethod
+    def idle() -> Any:
+        return gr.update(value=ENHANCE_LABEL, interactive=True)
+
+    async def suggest(self, image: str | None, prompt: str | None, style: str | None,
+                      request: gr.Request) -> tuple[Any, Any, Any]:
+        """A suggestion for the prompt, shown in the panel; the prompt itself is left alone."""
+        visit = self.store.visit(request)
+        try:
+            text = self._checked(prompt)
+            style = style if style in STYLES else "default"
+            self._count(visit.visitor, self.store.spends_owner_credits(visit))
+            backend, key = self.playground.backend_for(visit.user_key)
+            image_url = None
+            if image:
+                await asyncio.to_thread(check_image, Path(image))
+                image_url = await self.uploads.url_for(backend, key, image)
+            suggestion = await backend.client.optimize_prompt(
+                text, image_url=image_url, style=style, api_key=key)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        suggestion = " ".join(suggestion.split())
+        label = dict((value, name) for name, value in STYLE_CHOICES)[style]
+        seen = "your prompt and picture" if image_url else "your prompt"
+        note = (f'<div class="lp-suggestion-note">Suggested from {seen}, in the '
+                f"<b>{escape(label)}</b> style. Edit it if you like, then use it or keep yours."
+                + (' <span class="lp-sim-mark">simulated</span>' if backend.simulated else "")
+                + "</div>")
+        return suggestion, note, gr.update(visible=True)
+
+    @staticmethod
+    def accept(suggestion: str | None) -> tuple[Any, Any]:
+        """Put the (possibly edited) suggestion into the prompt and close the panel."""
+        if not suggestion or not suggestion.strip():
+            gr.Warning("The suggestion is empty: the prompt was kept as it was.")
+            return gr.skip(), gr.update(visible=False)
+        return suggestion.strip(), gr.update(visible=False)
+
+    @staticmethod
+    def reject() -> Any:
+        """Close the panel; the prompt stays as the user wrote it."""
+        return gr.update(visible=False)
+
+    @staticmethod
+    def _checked(prompt: str | None) -> str:
+        if not prompt or not prompt.strip():
+            raise InvalidRequest("Write a few words first: the optimizer improves your prompt, "
+                                 "it does not start from nothing.", field="prompt")
+        return check_prompt(prompt).strip()
+
+    def _count(self, visitor: str, owner_pays: bool) -> None:
+        """On a shared deployment, at most DAILY_SUGGESTIONS a day per visitor on the owner's key."""
+        if not owner_pays:
+            return
+        asked = self._asked.setdefault(visitor, deque())
+        now = self._clock()
+        while asked and asked[0] < now - DAY:
+            asked.popleft()
+        if len(asked) >= DAILY_SUGGESTIONS:
+            raise LimitReached(
+                f"This shared playground allows {DAILY_SUGGESTIONS} prompt suggestions a day. "
+                "Enter your own WaveSpeed key to ask for more.")
+        asked.append(now)
