@@ -8,7 +8,9 @@ import gradio as gr
 
 from .._service import Playground
 from .._webhooks import webhook_routes
+from ._compare import CompareHandlers, wire_compare
 from ._generate import Handlers
+from ._history import HistoryHandlers, wire_history
 from ._layout import Layout, build_layout
 from ._power import PowerFeatures
 from ._session import SessionStore
@@ -55,6 +57,9 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
     # `.then` follows a success only; `.failure` covers the rest.
     for after in (generation.then, generation.failure):
         after(handlers.finish, None, [ui.generate, ui.cancel], queue=False, **quiet)
+    history = HistoryHandlers(playground, handlers.store)
+    wire_history(ui, history, finished=generation)
+    wire_compare(demo, ui, CompareHandlers(history))
     ui.cancel.click(handlers.cancel, None, [ui.status, ui.generate, ui.cancel],
                     cancels=[generation], concurrency_limit=None, **quiet)
 

@@ -8,8 +8,10 @@ import gradio as gr
 
 from .._models import Size
 from ..examples import EXAMPLES
+from ._compare import CompareLayout, build_compare_tab
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
+from ._history import HistoryLayout, build_history_tab
 from ._power import PowerLayout
 
 __all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Layout", "build_layout"]
@@ -44,6 +46,9 @@ class Layout:
     status: gr.HTML
     video: gr.Video
     details: gr.HTML
+    tabs: gr.Tabs
+    history: HistoryLayout
+    compare: CompareLayout
     power: PowerLayout = field(default_factory=PowerLayout)
 
 
@@ -129,7 +134,7 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Layout:
     header_badge = _header(badge)
     power = PowerLayout()
     # History, prompt variants and comparisons get tabs of their own next to "Generate".
-    with gr.Tabs(elem_id="lp-tabs"), gr.Tab("Generate", id="generate"):
+    with gr.Tabs(elem_id="lp-tabs") as tabs, gr.Tab("Generate", id="generate"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
                 inputs = _inputs(power)
@@ -137,6 +142,8 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Layout:
             with gr.Column(scale=6, min_width=340):
                 result = _result(power)
         _examples(inputs)
+    with tabs:
+        pages = dict(tabs=tabs, history=build_history_tab(), compare=build_compare_tab())
     gr.HTML('<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
             "this playground.</div>")
-    return Layout(badge=header_badge, **inputs, **keys, **result, power=power)  # type: ignore[arg-type]
+    return Layout(badge=header_badge, **pages, **inputs, **keys, **result, power=power)  # type: ignore[arg-type]

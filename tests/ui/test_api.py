@@ -109,9 +109,10 @@ def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) 
 
 
 def test_the_api_page_shows_one_endpoint(server_app: gr.Blocks) -> None:
-    """Only `/generate` is public, with (image, prompt, size, duration) and the video first."""
+    """Only `/generate` and the read-only `/history` are public; generate's video comes first."""
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
-    assert list(info["named_endpoints"]) == ["/generate"] and not info["unnamed_endpoints"]
+    assert list(info["named_endpoints"]) == ["/generate", "/history"]
+    assert not info["unnamed_endpoints"]
     endpoint = info["named_endpoints"]["/generate"]
     assert [p["parameter_name"] for p in endpoint["parameters"]] == [
         "image", "prompt", "size", "duration"]

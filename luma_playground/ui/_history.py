@@ -1,0 +1,409 @@
+"""The History tab: a visitor's generations, newest first; fetch a task by id; use settings again.
+
+On a shared deployment a visitor sees the tasks of their session (or login) and of their own key;
+the owner running the playground for themselves sees every task in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+import gradio as gr
+from gradio import processing_utils
+from gradio.utils import get_upload_folder, is_in_or_equal
+
+from .._config import ApiKey
+from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from .._jobs import Job
+from .._journal import TaskRecord
+from .._models import DURATIONS, Size
+from .._service import Playground, check_record
+from ._generate import ui_error
+from ._history_view import (
+    CARDS_CSS,
+    CARDS_JS,
+    FACTS_CSS,
+    NOTHING_SELECTED,
+    Entry,
+    cards_html,
+    facts_html,
+    make_poster,
+    public_entry,
+    summary_html,
+)
+from ._session import SessionStore, Visit
+
+if TYPE_CHECKING:
+    from gradio.events import Dependency
+
+    from ._layout import Layout
+
+__all__ = ["HistoryHandlers", "HistoryLayout", "build_history_tab", "wire_history"]
+
+#: The most generations the tab shows (newest first).
+HISTORY_LIMIT = 60
+#: Seconds "Check for results" waits for tasks that finished remotely to be saved.
+CHECK_WAIT = 8.0
+#: Seconds between refreshes while a task in view is being followed.
+REFRESH_EVERY = 3.0
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+class NotInHistory(LumaPlaygroundError):
+    """The generation asked for is not one of this visitor's."""
+
+    kind = "input"
+    title = "Not in your history"
+
+
+@dataclass
+class HistoryLayout:
+    """The History tab's components."""
+
+    tab: gr.Tab
+    summary: gr.HTML
+    check: gr.Button
+    refresh: gr.Button
+    task_id: gr.Textbox
+    fetch: gr.Button
+    cards: gr.HTML
+    facts: gr.HTML
+    video: gr.Video
+    reuse: gr.Button
+    compare: gr.Button
+    selected: gr.Number
+    timer: gr.Timer
+    shown: gr.State
+
+    @property
+    def detail(self) -> list[gr.components.Component]:
+        """What shows the selected generation."""
+        return [self.facts, self.video, self.reuse, self.compare]
+
+
+def build_history_tab() -> HistoryLayout:
+    """The History tab: summary and actions, then the cards beside the selected generation."""
+    with gr.Tab("History", id="history", elem_id="lp-history-tab") as tab:
+        with gr.Row(equal_height=True, elem_id="lp-history-bar"):
+            summary = gr.HTML(summary_html(0, 0, limit=HISTORY_LIMIT), elem_id="lp-history-summary")
+            check = gr.Button("Check for results", visible=False, scale=0, min_width=200,
+                              elem_id="lp-history-check")
+            refresh = gr.Button("Refresh", scale=0, min_width=110, elem_id="lp-history-refresh")
+        with gr.Accordion("Fetch a task by its id", open=False, elem_id="lp-fetch"), \
+                gr.Row(equal_height=True):
+            task_id = gr.Textbox(
+                label="Task id", scale=4, elem_id="lp-fetch-id",
+                placeholder="A task id from the WaveSpeed site or any other client",
+            )
+            fetch = gr.Button("Fetch", scale=1, elem_id="lp-fetch-go")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=7, min_width=360):
+                cards = gr.HTML(cards_html([]), js_on_load=CARDS_JS, css_template=CARDS_CSS,
+                                max_height=820, elem_id="lp-history")
+            with gr.Column(scale=5, min_width=320):
+                facts = gr.HTML(NOTHING_SELECTED, css_template=FACTS_CSS, js_on_load=None,
+                                elem_id="lp-history-facts")
+                video = gr.Video(label="Video", interactive=False, buttons=["download"],
+                                 height=360, elem_id="lp-history-video")
+                with gr.Row():
+                    reuse = gr.Button("Use these settings again", variant="primary",
+                                      interactive=False, elem_id="lp-reuse")
+                    compare = gr.Button("Compare with…", interactive=False,
+                                        elem_id="lp-history-compare")
+        selected = gr.Number(None, precision=0, visible=False, elem_id="lp-history-selected")
+        timer = gr.Timer(REFRESH_EVERY, active=False)
+        shown = gr.State(None)
+    return HistoryLayout(tab, summary, check, refresh, task_id, fetch, cards, facts, video, reuse,
+                         compare, selected, timer, shown)
+
+
+class HistoryHandlers:
+    """The History tab's handlers, and the `/history` endpoint."""
+
+    def __init__(self, playground: Playground, store: SessionStore, *,
+                 limit: int = HISTORY_LIMIT, check_wait: float = CHECK_WAIT) -> None:
+        self.playground = playground
+        self.store = store
+        self.limit = limit
+        self.check_wait = check_wait
+        self._adopting: asyncio.Lock | None = None
+
+    # -- who sees what --------------------------------------------------------------------
+
+    def records(self, visit: Visit) -> list[TaskRecord]:
+        """The visitor's rows, newest first: every row for the owner of a private playground."""
+        journal = self.playground.journal
+        if not self.playground.settings.shared:
+            return journal.history(limit=self.limit)
+        fingerprint = visit.user_key.fingerprint if visit.user_key else None
+        return journal.history(visit.owner, key_fingerprint=fingerprint, limit=self.limit)
+
+    def owns(self, visit: Visit, record: TaskRecord) -> bool:
+        if not self.playground.settings.shared:
+            return True
+        if record.owner == visit.owner:
+            return True
+        return visit.user_key is not None and record.key_fingerprint == visit.user_key.fingerprint
+
+    def record(self, visit: Visit, row_id: object) -> TaskRecord:
+        """One of the visitor's rows, or the error that says it is not theirs."""
+        record = None
+        with contextlib.suppress(TypeError, ValueError):
+            record = self.playground.journal.get(int(row_id))  # type: ignore[call-overload]
+        if record is None or not self.owns(visit, record):
+            raise ui_error(NotInHistory("That generation is not in your history."))
+        return record
+
+    def entry(self, record: TaskRecord, followed: set[int] | None = None) -> Entry:
+        """The row with its saved video and poster frame (made on first sight)."""
+        video = self.video_of(record)
+        poster = make_poster(video, self.playground.settings.outputs_dir / "posters") if video else None
+        following = followed if followed is not None else self._followed()
+        return Entry(record, video, poster, record.row_id in following)
+
+    def video_of(self, record: TaskRecord) -> Path | None:
+        """The row's MP4, when it is saved in the outputs folder (the one the server serves)."""
+        if record.state != "completed" or not record.video_path:
+            return None
+        path = Path(record.video_path)
+        outputs = self.playground.settings.outputs_dir
+        if not path.is_file() or not is_in_or_equal(str(path), str(outputs)):
+            return None
+        return path
+
+    def _followed(self) -> set[int]:
+        """Rows a job of this process is following right now."""
+        return {job.row_id for job in self._jobs() if job.row_id is not None and not job.finished}
+
+    def _jobs(self) -> list[Job]:
+        return [job for backend in self.playground.backends
+                for job in list(backend.runner.jobs.values())]
+
+    def _key_for(self, visit: Visit, record: TaskRecord) -> ApiKey | None:
+        """The visitor's key when it made the task, else None (the playground's own key)."""
+        key = visit.user_key
+        return key if key is not None and key.fingerprint == record.key_fingerprint else None
+
+    # -- the list ---------------------------------------------------------------------------
+
+    def refresh(self, selected: int | None, shown: object,
+                request: gr.Request) -> tuple[Any, Any, Any, Any, Any]:
+        """Draw the cards again when something changed; keep polling while a task is followed."""
+        records = self.records(self.store.visit(request))
+        followed = self._followed()
+        entries = [self.entry(record, followed) for record in records]
+        signature = (selected, tuple(entry.signature for entry in entries))
+        pending = sum(1 for record in records if record.pending)
+        cards = gr.skip() if signature == shown else cards_html(entries, selected)
+        check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})")
+        watching = any(entry.followed and entry.record.pending for entry in entries)
+        return (cards, summary_html(len(records), pending, limit=self.limit), check,
+                gr.Timer(active=watching), signature)
+
+    def history(self, request: gr.Request,
+                # Spelled `Optional[...]`: that is the form Gradio reads as a header.
+                x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
+                ) -> list[dict[str, Any]]:
+        """Your generations in this playground, newest first (the latest 60).
+
+        Each one has its task id, state, prompt, size, duration, creation and completion times
+        (ISO 8601, UTC), the reason when it failed, whether its video is saved here, and the
+        video's address at WaveSpeed (kept there for 7 days). Pass your key in the
+        `X-WaveSpeed-Key` header to see the tasks of that key too.
+        """
+        visit = self.store.visit(request, x_wavespeed_key)
+        followed = self._followed()
+        return [public_entry(self.entry(record, followed)) for record in self.records(visit)]
+
+    # -- one generation ---------------------------------------------------------------------
+
+    def select(self, event: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
+        """A card was picked: show that generation."""
+        row_id = getattr(event, "_data", {}).get("row") if event is not None else None
+        record = self.record(self.store.visit(request), row_id)
+        return (record.row_id, *self.detail(record))
+
+    def detail(self, record: TaskRecord) -> tuple[Any, Any, Any, Any]:
+        """The facts, the video and the buttons for one generation."""
+        entry = self.entry(record)
+        video = str(entry.video) if entry.video else None
+        return (facts_html(entry), video, gr.Button(interactive=True),
+                gr.Button(interactive=video is not None))
+
+    async def use_again(self, row_id: int | None, request: gr.Request) -> tuple[Any, ...]:
+        """Put a generation's image, prompt, size and duration back into the Generate tab."""
+        record = self.record(self.store.visit(request), row_id)
+        image = await self._image_of(record)
+        if image is None:
+            gr.Warning("The original image is not available any more: add it again.",
+                       title="Settings restored without the image")
+        size = record.size if record.size in {s.value for s in Size} else gr.skip()
+        duration = record.duration if record.duration in DURATIONS else gr.skip()
+        return (image if image is not None else gr.skip(), record.prompt, size, duration,
+                gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
+                gr.Tabs(selected="generate"))
+
+    async def _image_of(self, record: TaskRecord) -> str | None:
+        """The row's image as a file Gradio may show: the local file, else a public copy."""
+        for candidate in (record.image, record.image_url):
+            if not candidate:
+                continue
+            if candidate.startswith(("http://", "https://")):
+                with contextlib.suppress(Exception):  # gone, private, or not an image any more
+                    return str(await processing_utils.async_ssrf_protected_download(
+                        candidate, get_upload_folder()))
+            elif Path(candidate).is_file():
+                return await asyncio.to_thread(_uploadable, Path(candidate))
+        return None
+
+    # -- tasks that are not finished --------------------------------------------------------
+
+    async def check_results(self, request: gr.Request) -> None:
+        """Finish the visitor's pending tasks: follow each again, and wait a little for them."""
+        visit = self.store.visit(request)
+        pending = [record for record in self.records(visit) if record.pending]
+        if not pending:
+            gr.Info("Nothing is waiting for a result.")
+            return
+        server_key = self.playground.backend_for(None)[1]
+        keys: set[ApiKey | None] = set()
+        foreign = 0
+        for record in pending:
+            key = self._key_for(visit, record)
+            if key is not None or (server_key is not None
+                                   and record.key_fingerprint == server_key.fingerprint):
+                keys.add(key)
+            else:
+                foreign += 1
+        for key in keys:
+            self.playground.resume_pending(key)
+        rows = {record.row_id for record in pending}
+        await _settle([job for job in self._jobs() if job.row_id in rows], self.check_wait)
+        gr.Info(self._check_note(pending, foreign), title="Results checked")
+
+    def _check_note(self, before: list[TaskRecord], foreign: int) -> str:
+        after = [self.playground.journal.get(record.row_id) or record for record in before]
+        saved = sum(1 for record in after if record.state == "completed" and record.video_path)
+        ended = sum(1 for record in after if not record.pending) - saved
+        waiting = sum(1 for record in after if record.pending)
+        parts = [f"{saved} video{'s' if saved != 1 else ''} saved"]
+        if ended:
+            parts.append(f"{ended} ended without a video")
+        if waiting:
+            parts.append(f"{waiting} still running (kept up to date here)")
+        note = ", ".join(parts) + "."
+        if foreign:
+            note += (f" {foreign} {'was' if foreign == 1 else 'were'} made with another key: "
+                     "enter that key to finish them.")
+        return note
+
+    async def fetch(self, task_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Show any task of the visitor's key (or the playground's) by id; keep it in History."""
+        visit = self.store.visit(request)
+        wanted = (task_id or "").strip()
+        if not TASK_ID.fullmatch(wanted):
+            raise ui_error(InvalidRequest(
+                "Paste a task id: letters, digits, dashes and underscores." if wanted
+                else "Paste a task id first.", field="task_id"))
+        if self._adopting is None:
+            self._adopting = asyncio.Lock()
+        async with self._adopting:  # two quick clicks must not adopt the same task twice
+            record = self.playground.journal.by_task_id(wanted)
+            if record is None:
+                record = await self._adopt(wanted, visit)
+        if not self.owns(visit, record):
+            raise ui_error(NotInHistory(
+                "This task belongs to someone else on this playground.", task_id=wanted))
+        if record.pending or (record.state == "completed" and self.video_of(record) is None):
+            key = self._key_for(visit, record)
+            outcome = await check_record(self.playground, record, key)
+            record = outcome.record
+            if outcome.error is not None and record.pending:
+                gr.Warning(str(outcome.error), title="The task could not be checked")
+            elif record.pending:
+                self.playground.resume_pending(key)  # it is saved when it ends
+        return (record.row_id, *self.detail(record), "")
+
+    async def _adopt(self, task_id: str, visit: Visit) -> TaskRecord:
+        backend, _ = self.playground.backend_for(visit.user_key)
+        try:
+            return await self.playground.adopt(task_id, visit.user_key, owner=visit.owner)
+        except TaskNotFound:
+            if backend.simulated:
+                where = ("The offline simulator has no task with this id; enter your WaveSpeed "
+                         "key to fetch a task from WaveSpeed.")
+            else:
+                whose = "your key" if visit.user_key is not None else "this playground's key"
+                where = (f"WaveSpeed has no task with this id for {whose}: check the id, or "
+                         "enter the key that created it (tasks are kept for 7 days).")
+            raise ui_error(TaskNotFound(where, task_id=task_id)) from None
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+
+    async def resume_for_key(self, key: str | None, request: gr.Request) -> None:
+        """A key was entered: finish its pending tasks in the background, in this session."""
+        with contextlib.suppress(ValueError):
+            api_key = ApiKey.parse(key)
+            if api_key is not None and (jobs := self.playground.resume_pending(api_key)):
+                count = len(jobs)
+                gr.Info(f"Finishing {count} earlier task{'s' if count != 1 else ''} of your key; "
+                        "they appear in History when done.")
+
+
+def _uploadable(path: Path) -> str:
+    """The file, or a copy in Gradio's upload folder when Gradio would refuse to show it."""
+    uploads = Path(get_upload_folder())
+    if is_in_or_equal(str(path), str(uploads)):
+        return str(path)
+    stamp = f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()
+    folder = uploads / f"reuse-{hashlib.sha256(stamp).hexdigest()[:20]}"
+    copy = folder / path.name
+    if not copy.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    return str(copy)
+
+
+async def _settle(jobs: list[Job], timeout: float) -> None:
+    """Wait until the jobs end, or `timeout` seconds; the jobs go on either way."""
+    if not jobs:
+        return
+    waits = asyncio.gather(*(job.wait() for job in jobs), return_exceptions=True)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(waits, timeout)
+
+
+def wire_history(ui: Layout, handlers: HistoryHandlers, *, finished: Dependency) -> None:
+    """Connect the History tab; `/history` is its one public endpoint (read-only)."""
+    tab = ui.history
+    quiet: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
+    refresh_inputs = [tab.selected, tab.shown]
+    refresh_outputs = [tab.cards, tab.summary, tab.check, tab.timer, tab.shown]
+
+    def then_refresh(event: Dependency) -> None:
+        event.then(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
+
+    for trigger in (tab.tab.select, tab.refresh.click, tab.timer.tick, finished.then,
+                    finished.failure):
+        trigger(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
+
+    tab.cards.select(handlers.select, None, [tab.selected, *tab.detail], **quiet)
+    for trigger in (tab.fetch.click, tab.task_id.submit):
+        then_refresh(trigger(handlers.fetch, [tab.task_id], [tab.selected, *tab.detail, tab.task_id],
+                             api_name="history_fetch", **quiet))
+    then_refresh(tab.check.click(handlers.check_results, None, None, api_name="history_check",
+                                 **quiet))
+    tab.reuse.click(handlers.use_again, [tab.selected],
+                    [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
+                    api_name="history_use_again", **quiet)
+    # The key is an input of a private event only (never in the API or the run history).
+    then_refresh(ui.key.change(handlers.resume_for_key, [ui.key], None,
+                               trigger_mode="always_last", **quiet))
+    gr.api(handlers.history, api_name="history")

@@ -1,0 +1,314 @@
+"""How the History tab shows a generation: its card, its facts, its poster frame."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import av
+
+from .._journal import TaskRecord
+from .._models import Size
+
+__all__ = [
+    "CARDS_CSS",
+    "CARDS_JS",
+    "FACTS_CSS",
+    "NOTHING_SELECTED",
+    "Entry",
+    "cards_html",
+    "facts_html",
+    "file_url",
+    "make_poster",
+    "public_entry",
+    "state_label",
+    "summary_html",
+]
+
+#: The longest side of a card's poster frame, in pixels.
+POSTER_SIZE = 480
+
+#: A row's state as the History tab says it, and the tone of its chip.
+_STATES = {
+    "submitting": ("Submitting", "pending"),
+    "unknown": ("Submit unconfirmed", "pending"),
+    "created": ("Queued", "pending"),
+    "processing": ("Generating", "pending"),
+    "completed": ("Done", "done"),
+    "failed": ("Failed", "error"),
+    "cancelled": ("Cancelled", "muted"),
+    "expired": ("Expired", "muted"),
+    "lost": ("Lost", "error"),
+    "rejected": ("Refused", "error"),
+}
+
+NOTHING_SELECTED = (
+    '<div class="lp-facts-empty">Pick a generation to see its details, play it, download it or '
+    "use its settings again.</div>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A journal row as the History tab shows it: with its files, and whether a job follows it."""
+
+    record: TaskRecord
+    video: Path | None = None
+    poster: Path | None = None
+    followed: bool = False
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """What the card shows; the grid is drawn again only when a signature changes."""
+        r = self.record
+        return (r.row_id, r.state, r.task_id, str(self.video), str(self.poster), self.followed)
+
+
+def file_url(path: Path | str) -> str:
+    """The page-relative address at which Gradio serves a file of the outputs folder."""
+    return "gradio_api/file=" + quote(str(path))
+
+
+def state_label(record: TaskRecord, *, video: bool = True) -> tuple[str, str]:
+    """The state's words and tone ("pending", "done", "error", "muted")."""
+    if record.state == "completed" and not record.video_path:
+        return "Saving the video", "pending"
+    if record.state == "completed" and not video:
+        return "Video missing", "muted"
+    return _STATES.get(record.state, (record.state.capitalize(), "muted"))
+
+
+def _when(timestamp: float | None) -> str:
+    if not timestamp:
+        return ""
+    return time.strftime("%d %b %Y, %H:%M", time.localtime(timestamp))
+
+
+def _size_label(size: str) -> str:
+    with contextlib.suppress(ValueError):
+        return Size(size).label
+    return size or "size unknown"
+
+
+def _duration_label(duration: int) -> str:
+    return f"{duration} s" if duration else "length unknown"
+
+
+def _card(entry: Entry, selected: int | None) -> str:
+    record = entry.record
+    label, tone = state_label(record, video=entry.video is not None)
+    if entry.followed and tone == "pending":
+        label = f"{label}…"
+    if entry.poster is not None:
+        media = f'<img src="{escape(file_url(entry.poster))}" alt="" loading="lazy">'
+    else:
+        media = f'<span class="lp-card-placeholder">{escape(label)}</span>'
+    video = f' data-video="{escape(file_url(entry.video))}"' if entry.video else ""
+    download = ""
+    if entry.video is not None:
+        name = f"luma-ray2-{record.task_id or record.row_id}.mp4"
+        download = (f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
+                    f'download="{escape(name)}" title="Download the MP4">Download</a>')
+    prompt = record.prompt.strip() or "(no prompt recorded)"
+    meta = " · ".join(p for p in (_size_label(record.size), _duration_label(record.duration),
+                                  _when(record.created_at)) if p)
+    return (
+        f'<article class="lp-card" role="button" tabindex="0" data-row="{record.row_id}" '
+        f'data-state="{escape(record.state)}" aria-selected="{str(record.row_id == selected).lower()}"'
+        f"{video}>"
+        f'<div class="lp-card-media">{media}</div>'
+        f'<div class="lp-card-body"><p class="lp-card-prompt" title="{escape(prompt)}">'
+        f"{escape(prompt)}</p>"
+        f'<div class="lp-card-meta"><span class="lp-chip lp-chip-{tone}">{escape(label)}</span>'
+        f"<span>{escape(meta)}</span></div>{download}</div></article>"
+    )
+
+
+def cards_html(entries: list[Entry], selected: int | None = None) -> str:
+    """The grid of cards, newest first; a note when there is nothing yet."""
+    if not entries:
+        return ('<div class="lp-history-empty">No generations yet. Videos you make appear here, '
+                "and stay here after a restart.</div>")
+    return f'<div class="lp-history-grid">{"".join(_card(e, selected) for e in entries)}</div>'
+
+
+def summary_html(total: int, pending: int, *, limit: int) -> str:
+    """The line above the grid: how many generations, how many still waiting."""
+    if total == 0:
+        text = "Your generations appear here."
+    else:
+        text = f"{total} generation{'s' if total != 1 else ''}"
+        if total >= limit:
+            text = f"The latest {limit} generations"
+        if pending:
+            text += f" · {pending} waiting for a result"
+    return f'<div class="lp-history-summary">{escape(text)}</div>'
+
+
+def facts_html(entry: Entry) -> str:
+    """The selected generation's facts as a compact table."""
+    record = entry.record
+    label, tone = state_label(record, video=entry.video is not None)
+    rows = [
+        ("State", f'<span class="lp-chip lp-chip-{tone}">{escape(label)}</span>'),
+        ("Prompt", escape(record.prompt) or "<em>not recorded</em>"),
+        ("Size", escape(_size_label(record.size))),
+        ("Duration", escape(_duration_label(record.duration))),
+        ("Created", escape(_when(record.created_at))),
+    ]
+    if record.completed_at:
+        rows.append(("Finished", escape(_when(record.completed_at))))
+    if record.inference_ms:
+        rows.append(("Inference", f"{record.inference_ms / 1000:.1f} s"))
+    if record.task_id:
+        rows.append(("Task", f"<code>{escape(record.task_id)}</code>"))
+    if record.error and tone != "done":
+        rows.append(("Reason", escape(record.error)))
+    elif record.pending and not entry.followed:
+        rows.append(("Next", "Press “Check for results” to finish it."))
+    body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
+    return f'<table class="lp-facts">{body}</table>'
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if not timestamp:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).isoformat(timespec="seconds")
+
+
+def public_entry(entry: Entry) -> dict[str, Any]:
+    """A generation as the `/history` endpoint gives it: no paths, owners or key fingerprints."""
+    record = entry.record
+    return {
+        "task_id": record.task_id,
+        "state": record.state,
+        "pending": record.pending,
+        "prompt": record.prompt,
+        "size": record.size,
+        "duration": record.duration,
+        "created_at": _iso(record.created_at),
+        "completed_at": _iso(record.completed_at),
+        "error": record.error,
+        "video_saved": entry.video is not None,
+        "output_url": record.output_url,
+    }
+
+
+def make_poster(video: Path, folder: Path) -> Path | None:
+    """A JPEG of the video's first frame in `folder` (made once); None when it cannot be read."""
+    poster = folder / f"{video.stem}.jpg"
+    with contextlib.suppress(OSError):
+        if poster.stat().st_mtime >= video.stat().st_mtime:
+            return poster
+    try:
+        with av.open(str(video)) as container:
+            frame = next(container.decode(video=0))
+            image = frame.to_image()
+    except (av.FFmpegError, StopIteration, OSError, IndexError):
+        return None
+    image.thumbnail((POSTER_SIZE, POSTER_SIZE))
+    folder.mkdir(parents=True, exist_ok=True)
+    # Written aside then renamed: a page asking for it meanwhile never gets half a file.
+    handle, partial = tempfile.mkstemp(suffix=".jpg", dir=folder)
+    os.close(handle)
+    try:
+        image.save(partial, "JPEG", quality=82)
+        os.replace(partial, poster)
+    except OSError:
+        Path(partial).unlink(missing_ok=True)
+        return None
+    return poster
+
+
+# Event delegation on the component: the grid inside is drawn again on every change.
+CARDS_JS = """
+const pick = (card) => {
+  element.querySelectorAll('.lp-card[aria-selected="true"]')
+    .forEach((c) => c.setAttribute('aria-selected', 'false'));
+  card.setAttribute('aria-selected', 'true');
+  trigger('select', {row: Number(card.dataset.row)});
+};
+const preview = (card, on) => {
+  const media = card.querySelector('.lp-card-media');
+  const playing = media && media.querySelector('video');
+  if (!on) { if (playing) playing.remove(); return; }
+  if (!media || playing || !card.dataset.video) return;
+  const video = document.createElement('video');
+  video.muted = true; video.loop = true; video.playsInline = true;
+  video.src = card.dataset.video;
+  media.appendChild(video);
+  video.play().catch(() => {});
+};
+const cardOf = (event) => event.target.closest && event.target.closest('.lp-card');
+element.addEventListener('click', (event) => {
+  if (event.target.closest('a')) return;
+  const card = cardOf(event);
+  if (card) pick(card);
+});
+element.addEventListener('keydown', (event) => {
+  const card = cardOf(event);
+  if (card && (event.key === 'Enter' || event.key === ' ')) { event.preventDefault(); pick(card); }
+});
+element.addEventListener('pointerover', (event) => {
+  const card = cardOf(event);
+  if (card && !card.contains(event.relatedTarget)) preview(card, true);
+});
+element.addEventListener('pointerout', (event) => {
+  const card = cardOf(event);
+  if (card && !card.contains(event.relatedTarget)) preview(card, false);
+});
+"""
+
+_CHIP_CSS = """
+.lp-chip { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-weight: 600;
+  font-size: .72rem; white-space: nowrap; }
+.lp-chip-done { background: #dcfce7; color: #166534; }
+.lp-chip-pending { background: #ede9fe; color: #5b21b6; }
+.lp-chip-error { background: #fee2e2; color: #991b1b; }
+.lp-chip-muted { background: #e2e8f0; color: #334155; }
+"""
+
+CARDS_CSS = _CHIP_CSS + """
+.lp-history-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr));
+  gap: .75rem; padding: .15rem; }
+.lp-card { display: flex; flex-direction: column; border: 1px solid var(--border-color-primary);
+  border-radius: 14px; overflow: hidden; background: var(--block-background-fill); cursor: pointer;
+  transition: border-color .15s, box-shadow .15s; outline: none; }
+.lp-card:hover, .lp-card:focus-visible { border-color: #8b5cf6; }
+.lp-card[aria-selected="true"] { border-color: #7c3aed; box-shadow: 0 0 0 2px rgb(124 58 237 / .35); }
+.lp-card-media { position: relative; aspect-ratio: 16 / 10; background: #0b0b12; display: flex;
+  align-items: center; justify-content: center; }
+.lp-card-media img, .lp-card-media video { position: absolute; inset: 0; width: 100%; height: 100%;
+  object-fit: contain; }
+.lp-card-placeholder { color: #cbd5e1; font-size: .85rem; padding: .5rem; text-align: center; }
+.lp-card-body { padding: .5rem .65rem .6rem; display: flex; flex-direction: column; gap: .3rem; }
+.lp-card-prompt { margin: 0; font-size: .88rem; line-height: 1.3; display: -webkit-box;
+  -webkit-line-clamp: 2; -webkit-box-orient: vertical; overflow: hidden; }
+.lp-card-meta { display: flex; flex-wrap: wrap; align-items: center; gap: .35rem;
+  font-size: .76rem; color: var(--body-text-color-subdued); }
+.lp-card-download { font-size: .78rem; align-self: flex-start; }
+.lp-history-empty { padding: 2.5rem 1rem; text-align: center; color: var(--body-text-color-subdued);
+  border: 1px dashed var(--border-color-primary); border-radius: 14px; }
+"""
+
+FACTS_CSS = _CHIP_CSS + """
+.lp-facts { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0;
+  border-radius: 14px; overflow: hidden; border-style: hidden;
+  box-shadow: 0 0 0 1px var(--border-color-primary); }
+.lp-facts th, .lp-facts td { border: none; background: none; padding: .34rem .9rem; text-align: left;
+  vertical-align: top; }
+.lp-facts th { font-weight: 500; color: var(--body-text-color-subdued); width: 28%; }
+.lp-facts tr + tr > * { border-top: 1px solid var(--border-color-primary); }
+.lp-facts code { font-size: .8rem; padding: .05rem .3rem; border-radius: 6px;
+  background: var(--background-fill-secondary); }
+.lp-facts-empty { padding: 1.2rem 1rem; color: var(--body-text-color-subdued); font-size: .9rem;
+  border: 1px dashed var(--border-color-primary); border-radius: 14px; }
+"""
