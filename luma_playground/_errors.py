@@ -14,7 +14,8 @@ The hierarchy:
     │   └── SubmitOutcomeUnknown       the submit was sent but its answer was lost: a task may exist
     ├── TaskFailed                     the task ended without a video (its own code and text)
     │   └── ContentModerated           ... because the content moderation refused it
-    ├── DeadlineExceeded               the overall wait ran out; the task id is kept to fetch it later
+    ├── DeadlineExceeded               the wait ended first (time ran out, or the API kept failing);
+    │                                  the task id is kept to fetch it later
     └── OutputError                    the video could not be downloaded or is not a valid MP4
         └── OutputExpired              ... because the API no longer has it (kept 7 days)
 
@@ -144,7 +145,7 @@ class ContentModerated(TaskFailed):
 
 
 class DeadlineExceeded(LumaPlaygroundError):
-    """The overall wait ran out; the task may still finish and can be fetched by its id."""
+    """The wait ended before the task (out of time, or the API kept failing); fetch it by its id."""
 
 
 class OutputError(LumaPlaygroundError):

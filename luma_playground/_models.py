@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 import ipaddress
 import re
+import socket
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -120,22 +121,32 @@ def check_image_url(url: str) -> str:
         raise InvalidRequest(
             "An image URL must start with http:// or https://.", field="image"
         )
-    host = (parts.hostname or "").rstrip(".").lower()
+    host = unquote(parts.hostname or "").rstrip(".").lower()
     if not host:
         raise InvalidRequest("The image URL has no host name.", field="image")
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise InvalidRequest("The image URL must point to a public host.", field="image")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return url.strip()
-    if not address.is_global:
+    address = _ip_literal(host)
+    if address is not None and not address.is_global:
         raise InvalidRequest(
             "The image URL points to a private, loopback or link-local address; "
             "use a public URL or upload the file.",
             field="image",
         )
     return url.strip()
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` stands for when it is an IP literal, in any form a resolver reads."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    # `127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`: the C resolver reads these as IPv4.
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 class GenerationRequest(BaseModel):

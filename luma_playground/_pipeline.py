@@ -22,7 +22,10 @@ from ._errors import (
     ContentModerated,
     DeadlineExceeded,
     LumaPlaygroundError,
+    NetworkError,
     OutputExpired,
+    RateLimited,
+    ServerError,
     SubmitOutcomeUnknown,
     TaskFailed,
     TaskNotFound,
@@ -248,6 +251,11 @@ class Pipeline:
         except DeadlineExceeded as error:
             self.journal.update(row_id, detail=error.message, error=error.message)
             raise
+        except (NetworkError, RateLimited, ServerError) as error:
+            # Retries are spent, but the task exists and is paid for: "try again" would pay twice.
+            gave_up = _gave_up_following(error, task_id)
+            self.journal.update(row_id, detail=gave_up.message, error=gave_up.message)
+            raise gave_up from error
         assert prediction is not None
         async for event in self._finish(row_id, prediction, started):
             yield event
@@ -341,6 +349,21 @@ class Pipeline:
             return
         async for event in self._follow(record, api_key, started, deadline):
             yield event
+
+
+def _gave_up_following(error: LumaPlaygroundError, task_id: str) -> DeadlineExceeded:
+    """The error for a task that could no longer be checked: it may finish, and is kept."""
+    if isinstance(error, RateLimited):
+        trouble = "WaveSpeed kept rate limiting this key"
+    elif isinstance(error, ServerError):
+        trouble = f"WaveSpeed kept failing (HTTP {error.status_code})"
+    else:
+        trouble = "WaveSpeed could not be reached"
+    return DeadlineExceeded(
+        f"{trouble} while the task was followed. The task may still finish and is kept: fetch "
+        "it later by its id (History, or `resume`); generating it again would pay twice.",
+        task_id=task_id,
+    )
 
 
 def _same_input(candidate: object, wanted: Mapping[str, object]) -> bool:

@@ -1,0 +1,243 @@
+"""Fixtures for the reliability tests: a simulator, the playground in its own process, callers.
+
+The app runs as a separate process (`_serve_app.py`) on 127.0.0.1 with every logger at DEBUG, so
+that a test can read everything it ever wrote; it is driven only through `gradio_client`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
+from luma_playground.ui import KEY_HEADER
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+SERVER_KEY = "sk-reliability-server-7c1f0e9a2b"
+USER_KEY = "sk-reliability-user-3d85b46a01"
+#: The app's per-request read timeout (s); stall faults last longer than this.
+READ_TIMEOUT = 1.0
+#: Scales the client's retry backoff (the server's Retry-After is honoured in full).
+RETRY_SCALE = 0.02
+START_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class AppProcess:
+    """One playground process: where it listens, where it keeps its files, what it logged."""
+
+    url: str
+    home: Path
+    temp_dir: Path
+    log: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def journal(self) -> Path:
+        return self.home / "journal.sqlite3"
+
+    def rows(self, where: str = "1", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Journal rows read straight from the app's SQLite file, oldest first."""
+        with sqlite3.connect(self.journal, timeout=10) as db:
+            db.row_factory = sqlite3.Row
+            found = db.execute(f"SELECT * FROM tasks WHERE {where} ORDER BY row_id", params)
+            return [dict(row) for row in found]
+
+    def transitions(self, row_id: int) -> list[str]:
+        with sqlite3.connect(self.journal, timeout=10) as db:
+            return [state for (state,) in db.execute(
+                "SELECT state FROM transitions WHERE row_id = ? ORDER BY rowid", (row_id,))]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY,
+              **env: str) -> AppProcess:
+    """Start the playground on a free port, pointed at the simulator; returns once it serves."""
+    port = free_port()
+    home, temp_dir = folder / "home", folder / "gradio"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    environment = {
+        name: value for name, value in os.environ.items()
+        if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))
+    } | {
+        "WAVESPEED_BASE_URL": sim_url,
+        "LUMA_PLAYGROUND_HOME": str(home),
+        "LUMA_PLAYGROUND_READ_TIMEOUT": str(READ_TIMEOUT),
+        "GRADIO_TEMP_DIR": str(temp_dir),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": str(ROOT),
+    } | env
+    if server_key:
+        environment["WAVESPEED_API_KEY"] = server_key
+    log = folder / f"app-{port}.log"
+    app = AppProcess(f"http://127.0.0.1:{port}/", home, temp_dir, log, environment)
+    with log.open("ab") as output:
+        app.process = subprocess.Popen(
+            [sys.executable, str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)],
+            cwd=folder, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            pytest.fail(f"the app exited at start-up:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{app.url}config", timeout=2).status_code == 200:
+                return app
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    app.stop()
+    pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Outcome:
+    """What a caller got back: the video or the error, and every update on the way."""
+
+    video: str | None
+    error: str | None
+    outputs: list[Any]
+    elapsed: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.error or ''} {self.outputs!r}"
+
+
+@dataclass
+class Evidence:
+    """Everything the key must never appear in: the apps' folders and logs, every answer."""
+
+    apps: list[AppProcess] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    cases: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, outcome: Outcome, case: str | None = None) -> None:
+        with self._lock:
+            self.answers.append(outcome.text)
+            if case:
+                self.cases.add(case)
+
+
+@dataclass
+class Caller:
+    """One gradio_client session; `key` is the key its generations are billed to."""
+
+    name: str
+    client: Client
+    key: str
+    evidence: Evidence
+
+    @property
+    def fingerprint(self) -> str:
+        return key_fingerprint(self.key)
+
+    @property
+    def owner(self) -> str:
+        return f"session:{self.client.session_hash}"
+
+    def generate(self, image: Any, prompt: str, size: Any = "1280*720", duration: Any = 5,
+                 *, case: str | None = None, timeout: float = 90) -> Outcome:
+        """Call `/generate` and wait for its end; an `AppError` becomes `Outcome.error`."""
+        started = time.monotonic()
+        if isinstance(image, Path):
+            image = handle_file(str(image))
+        job = self.client.submit(image, prompt, size, duration, api_name="/generate")
+        video = error = None
+        try:
+            video = job.result(timeout=timeout)[0]
+        except AppError as exc:
+            error = str(exc)
+        outcome = Outcome(video, error, list(job.outputs()), time.monotonic() - started)
+        self.evidence.record(outcome, case)
+        return outcome
+
+
+def client_for(app: AppProcess, key: str | None = None) -> Client:
+    headers = {KEY_HEADER: key} if key else None
+    return Client(app.url, headers=headers, verbose=False, download_files=str(app.home.parent /
+                                                                               "downloads"))
+
+
+@pytest.fixture(scope="package")
+def rsim() -> Iterator[SimulatorServer]:
+    """The simulator all reliability tests use: a 5 s clip takes about half a second."""
+    server = SimulatorServer(SimulatorConfig(time_scale=0.01, seed=11)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sim(rsim: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The simulator with no tasks, counters, faults or accounts left over."""
+    rsim.control.reset()
+    yield rsim
+    rsim.control.reset()
+
+
+@pytest.fixture(scope="package")
+def work_folder() -> Iterator[Path]:
+    """A folder outside the temp folder and the project, as a real deployment's home would be."""
+    base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path.home()
+    folder = Path(tempfile.mkdtemp(prefix="luma-reliability-", dir=base))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def evidence() -> Evidence:
+    return Evidence()
+
+
+@pytest.fixture(scope="package")
+def app(rsim: SimulatorServer, work_folder: Path, evidence: Evidence) -> Iterator[AppProcess]:
+    """The playground with the owner's key, in its own process, pointed at the simulator."""
+    launched = start_app(work_folder / "main", rsim.base_url)
+    evidence.apps.append(launched)
+    yield launched
+    launched.stop()
+
+
+@pytest.fixture(scope="package")
+def callers(app: AppProcess, evidence: Evidence) -> Iterator[dict[str, Caller]]:
+    """Two sessions: one on the server's key, one sending its own key in `X-WaveSpeed-Key`."""
+    made = {
+        "server": Caller("server", client_for(app), SERVER_KEY, evidence),
+        "header": Caller("header", client_for(app, USER_KEY), USER_KEY, evidence),
+    }
+    yield made
+    for caller in made.values():
+        caller.client.close()
