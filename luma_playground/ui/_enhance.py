@@ -74,10 +74,12 @@ class PromptEnhancer:
     """Asks the prompt optimizer for a better prompt, with the tab's key and picture."""
 
     def __init__(self, playground: Playground, store: SessionStore, uploads: UploadCache, *,
+                 daily_limit: int = DAILY_SUGGESTIONS,
                  clock: Callable[[], float] = time.time) -> None:
         self.playground = playground
         self.store = store
         self.uploads = uploads
+        self.daily_limit = daily_limit
         self._clock = clock
         self._asked: dict[str, deque[float]] = {}
 
@@ -136,15 +138,15 @@ class PromptEnhancer:
         return check_prompt(prompt).strip()
 
     def _count(self, visitor: str, owner_pays: bool) -> None:
-        """On a shared deployment, at most DAILY_SUGGESTIONS a day per visitor on the owner's key."""
+        """On a shared deployment, at most `daily_limit` a day per visitor on the owner's key."""
         if not owner_pays:
             return
         asked = self._asked.setdefault(visitor, deque())
         now = self._clock()
         while asked and asked[0] < now - DAY:
             asked.popleft()
-        if len(asked) >= DAILY_SUGGESTIONS:
+        if len(asked) >= self.daily_limit:
             raise LimitReached(
-                f"This shared playground allows {DAILY_SUGGESTIONS} prompt suggestions a day. "
+                f"This shared playground allows {self.daily_limit} prompt suggestions a day. "
                 "Enter your own WaveSpeed key to ask for more.")
         asked.append(now)

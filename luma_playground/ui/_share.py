@@ -89,7 +89,7 @@ def link_query(prompt: str | None, size: str | None, duration: object, videos: o
     with contextlib.suppress(InvalidRequest):
         fields["size"] = Size.parse(size).value
     if duration in (5, 10, "5", "10"):
-        fields["duration"] = int(duration)  # type: ignore[call-overload]
+        fields["duration"] = int(duration)
     if str(videos) in {str(n) for n in range(2, MAX_VIDEOS + 1)}:
         fields["videos"] = int(str(videos))
     if style in STYLES and style != "default":

@@ -217,6 +217,8 @@ class Variants:
                ended: set[int], started: float, *, show_cancel: bool = False) -> Update:
         statuses, videos, cancels = (_skip(MAX_VIDEOS) for _ in range(3))
         for index, job in enumerate(jobs):
+            if index in open_slots and job.finished:
+                continue  # ended a moment ago (a Cancel): its own handler has the last word
             if index in open_slots:
                 statuses[index] = trackers[index].render()
                 if show_cancel:

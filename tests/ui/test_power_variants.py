@@ -1,0 +1,134 @@
+"""Several videos at once: one upload, one task each, each slot on its own, limits per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.ui._generate import Handlers
+from luma_playground.ui._session import SessionStore
+from luma_playground.ui._uploads import UploadCache
+from luma_playground.ui._variants import MAX_VIDEOS, Variants, video_count
+
+from .conftest import SERVER_KEY, fake_request
+
+pytestmark = pytest.mark.anyio
+PROMPT = "The camera glides over the water"
+
+
+def variants_for(handlers: Handlers) -> Variants:
+    return Variants(handlers.playground, handlers.store, UploadCache(), tick=0.05)
+
+
+async def run(variants: Variants, image: Path, count: int, request: gr.Request | None = None,
+              ) -> list[tuple[Any, ...]]:
+    """Every update of a run; raises what it raises."""
+    return [update async for update in variants.run(str(image), PROMPT, "1280*720", 5, count,
+                                                    request or fake_request())]
+
+
+def last_values(updates: list[tuple[Any, ...]], position: int) -> Any:
+    """The last value (not a skip) sent to one output."""
+    for update in reversed(updates):
+        value = update[position]
+        if not (isinstance(value, dict) and value.get("__type__") == "update" and len(value) == 1):
+            return value
+    return None
+
+
+def test_the_count_is_kept_within_bounds() -> None:
+    """Anything but 1 to 4 becomes the nearest allowed count (or 1)."""
+    assert [video_count(v) for v in (0, 1, "3", 9, None, "x")] == [1, 1, 3, MAX_VIDEOS, 1, 1]
+
+
+async def test_three_videos_share_one_upload(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
+                                             ) -> None:
+    """Three tasks from one upload; each slot ends with its own video; the overall card says so."""
+    updates = await run(variants_for(handlers), landscape_image, 3)
+    routes = sim.control.stats()["routes"]
+    assert routes["upload"] == 1 and routes["submit"] == 3
+    videos = [last_values(updates, 1 + MAX_VIDEOS + i) for i in range(MAX_VIDEOS)]
+    assert all(Path(v).is_file() for v in videos[:3]) and len(set(videos[:3])) == 3
+    assert "3 videos ready" in updates[-1][0]
+    statuses = [last_values(updates, 1 + i) for i in range(3)]
+    tasks = {task["id"] for task in sim.control.tasks()}
+    assert all("Done" in s for s in statuses)
+    assert all(any(task_id in s for task_id in tasks) for s in statuses)  # each its own task
+
+
+async def test_one_failure_leaves_the_others(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
+                                             ) -> None:
+    """A variant whose task fails shows its error in its slot; the run itself does not fail."""
+    sim.control.add_fault("submit", "task_failed", count=1, error="GPU fell over")
+    updates = await run(variants_for(handlers), landscape_image, 2)
+    statuses = [last_values(updates, 1 + i) for i in range(2)]
+    assert sum("GPU fell over" in s for s in statuses) == 1
+    assert sum("Done" in s for s in statuses) == 1
+    assert "1 of 2 videos ready" in updates[-1][0] and "1 failed" in updates[-1][0]
+
+
+async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path) -> None:
+    """Cancelling one slot stops its task alone; Cancel all then stops the rest."""
+    request = fake_request("tab-cancel")
+    runner = slow_variants.run(str(landscape_image), PROMPT, "1280*720", 5, 2, request)
+    updates = []
+    async for update in runner:
+        updates.append(update)
+        board = slow_variants._boards.get("tab-cancel", [])
+        if len(board) == 2 and all(job.task_id for job, _ in board):
+            break
+    status, _ = await slow_variants.cancel_one(1)(request)
+    assert "Cancelled" in status
+    first, second = (job for job, _ in slow_variants._boards["tab-cancel"])
+    assert second.finished and not first.finished
+    outputs = await slow_variants.cancel_all(2, request)
+    assert "1 of 2 videos stopped" in outputs[0] and first.finished
+    await runner.aclose()
+
+
+async def test_limits_count_each_variant(sim, tmp_path: Path, landscape_image: Path  # type: ignore[no-untyped-def]
+                                         ) -> None:
+    """On a shared deployment 3 videos at once pass a limit of 2; the daily count takes all."""
+    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path,
+                        share=True, session_running_limit=2, session_daily_limit=3)
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    store = SessionStore(playground)
+    variants = Variants(playground, store, UploadCache(), tick=0.05)
+    try:
+        with pytest.raises(gr.Error, match="3 videos at once are more than"):
+            await run(variants, landscape_image, 3)
+        assert sim.control.stats()["routes"].get("upload", 0) == 0  # refused before the upload
+        await run(variants, landscape_image, 2)
+        # Both earlier videos counted: 2 + 2 would pass 3 a day (one counted would not).
+        with pytest.raises(gr.Error, match=r"limit of 3 a day \(1 left today\)"):
+            await run(variants, landscape_image, 2)
+    finally:
+        await playground.aclose()
+    assert sim.control.stats()["routes"]["submit"] == 2
+
+
+async def test_bad_input_starts_nothing(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
+                                        ) -> None:
+    """A blank prompt fails the run before any upload, with the usual sentence."""
+    variants = variants_for(handlers)
+    with pytest.raises(gr.Error, match="Write a prompt"):
+        async for _ in variants.run(str(landscape_image), "  ", "1280*720", 5, 2, fake_request()):
+            pass
+    assert sim.control.stats()["routes"].get("upload", 0) == 0
+
+
+@pytest.fixture
+async def slow_variants(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Variants on a simulator slow enough to cancel a running task."""
+    from luma_playground.simulator import SimulatorConfig, SimulatorServer
+
+    with SimulatorServer(SimulatorConfig(time_scale=0.2, seed=11)) as slow_sim:
+        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY),
+                            data_dir=tmp_path)
+        playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+        yield Variants(playground, SessionStore(playground), UploadCache(), tick=0.05)
+        await playground.aclose()
