@@ -51,12 +51,23 @@ def build_compare_tab() -> CompareLayout:
     return CompareLayout(tab, left, right, left_video, right_video)
 
 
-def _label(record: TaskRecord) -> str:
+def _age(timestamp: float, now: float) -> str:
+    """How long ago, in words that do not depend on the visitor's time zone."""
+    minutes = max(0, int(now - timestamp)) // 60
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{minutes} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h ago"
+    return f"{minutes // (24 * 60)} days ago"
+
+
+def _label(record: TaskRecord, now: float) -> str:
     prompt = " ".join(record.prompt.split()) or "no prompt"
     if len(prompt) > PROMPT_CHARS:
         prompt = prompt[: PROMPT_CHARS - 1] + "…"
-    when = time.strftime("%d %b %H:%M", time.localtime(record.created_at))
-    return f"{when} · {prompt} · {record.duration} s"
+    return f"{prompt} · {record.duration} s · {_age(record.created_at, now)}"
 
 
 class CompareHandlers:
@@ -67,7 +78,8 @@ class CompareHandlers:
 
     def _choices(self, request: gr.Request) -> list[tuple[str, int]]:
         visit = self.history.store.visit(request)
-        return [(_label(record), record.row_id) for record in self.history.records(visit)
+        now = time.time()
+        return [(_label(record, now), record.row_id) for record in self.history.records(visit)
                 if self.history.video_of(record) is not None]
 
     def choices(self, left: int | None, right: int | None,

@@ -30,6 +30,7 @@ from ._history_view import (
     CARDS_CSS,
     CARDS_JS,
     FACTS_CSS,
+    LOCAL_TIMES_JS,
     NOTHING_SELECTED,
     Entry,
     cards_html,
@@ -51,6 +52,8 @@ __all__ = ["HistoryHandlers", "HistoryLayout", "build_history_tab", "wire_histor
 HISTORY_LIMIT = 60
 #: Seconds "Check for results" waits for tasks that finished remotely to be saved.
 CHECK_WAIT = 8.0
+#: Seconds after "use again" by which the Generate tab has reacted to the new image.
+SETTLE = 0.6
 #: Seconds between refreshes while a task in view is being followed.
 REFRESH_EVERY = 3.0
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -93,9 +96,10 @@ def build_history_tab() -> HistoryLayout:
     with gr.Tab("History", id="history", elem_id="lp-history-tab") as tab:
         with gr.Row(equal_height=True, elem_id="lp-history-bar"):
             summary = gr.HTML(summary_html(0, 0, limit=HISTORY_LIMIT), elem_id="lp-history-summary")
-            check = gr.Button("Check for results", visible=False, scale=0, min_width=200,
-                              elem_id="lp-history-check")
-            refresh = gr.Button("Refresh", scale=0, min_width=110, elem_id="lp-history-refresh")
+            check = gr.Button("Check for results", visible=False, size="md", scale=0,
+                              min_width=230, elem_id="lp-history-check")
+            refresh = gr.Button("Refresh", size="md", scale=0, min_width=110,
+                                elem_id="lp-history-refresh")
         with gr.Accordion("Fetch a task by its id", open=False, elem_id="lp-fetch"), \
                 gr.Row(equal_height=True):
             task_id = gr.Textbox(
@@ -108,8 +112,8 @@ def build_history_tab() -> HistoryLayout:
                 cards = gr.HTML(cards_html([]), js_on_load=CARDS_JS, css_template=CARDS_CSS,
                                 max_height=820, elem_id="lp-history")
             with gr.Column(scale=5, min_width=320):
-                facts = gr.HTML(NOTHING_SELECTED, css_template=FACTS_CSS, js_on_load=None,
-                                elem_id="lp-history-facts")
+                facts = gr.HTML(NOTHING_SELECTED, css_template=FACTS_CSS,
+                                js_on_load=LOCAL_TIMES_JS, elem_id="lp-history-facts")
                 video = gr.Video(label="Video", interactive=False, buttons=["download"],
                                  height=360, elem_id="lp-history-video")
                 with gr.Row():
@@ -128,11 +132,13 @@ class HistoryHandlers:
     """The History tab's handlers, and the `/history` endpoint."""
 
     def __init__(self, playground: Playground, store: SessionStore, *,
-                 limit: int = HISTORY_LIMIT, check_wait: float = CHECK_WAIT) -> None:
+                 limit: int = HISTORY_LIMIT, check_wait: float = CHECK_WAIT,
+                 settle: float = SETTLE) -> None:
         self.playground = playground
         self.store = store
         self.limit = limit
         self.check_wait = check_wait
+        self.settle = settle
         self._adopting: asyncio.Lock | None = None
 
     # -- who sees what --------------------------------------------------------------------
@@ -161,12 +167,15 @@ class HistoryHandlers:
             raise ui_error(NotInHistory("That generation is not in your history."))
         return record
 
-    def entry(self, record: TaskRecord, followed: set[int] | None = None) -> Entry:
-        """The row with its saved video and poster frame (made on first sight)."""
+    def entry(self, record: TaskRecord, followed: set[int] | None = None, *,
+              poster: bool = True) -> Entry:
+        """The row with its saved video and its poster frame (made on first sight)."""
         video = self.video_of(record)
-        poster = make_poster(video, self.playground.settings.outputs_dir / "posters") if video else None
+        frame = None
+        if poster and video is not None:
+            frame = make_poster(video, self.playground.settings.outputs_dir / "posters")
         following = followed if followed is not None else self._followed()
-        return Entry(record, video, poster, record.row_id in following)
+        return Entry(record, video, frame, record.row_id in following)
 
     def video_of(self, record: TaskRecord) -> Path | None:
         """The row's MP4, when it is saved in the outputs folder (the one the server serves)."""
@@ -202,7 +211,8 @@ class HistoryHandlers:
         signature = (selected, tuple(entry.signature for entry in entries))
         pending = sum(1 for record in records if record.pending)
         cards = gr.skip() if signature == shown else cards_html(entries, selected)
-        check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})")
+        check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})",
+                          interactive=True)
         watching = any(entry.followed and entry.record.pending for entry in entries)
         return (cards, summary_html(len(records), pending, limit=self.limit), check,
                 gr.Timer(active=watching), signature)
@@ -220,7 +230,8 @@ class HistoryHandlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         followed = self._followed()
-        return [public_entry(self.entry(record, followed)) for record in self.records(visit)]
+        return [public_entry(self.entry(record, followed, poster=False))
+                for record in self.records(visit)]
 
     # -- one generation ---------------------------------------------------------------------
 
@@ -249,6 +260,16 @@ class HistoryHandlers:
         return (image if image is not None else gr.skip(), record.prompt, size, duration,
                 gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
                 gr.Tabs(selected="generate"))
+
+    async def settle_size(self, row_id: int | None, request: gr.Request) -> Any:
+        """The generation's size once more, after the Generate tab's suggestion for the new image.
+
+        A new image makes the Generate tab preselect the size from its orientation; a video made
+        at the other size keeps its own.
+        """
+        await asyncio.sleep(self.settle)
+        record = self.record(self.store.visit(request), row_id)
+        return record.size if record.size in {s.value for s in Size} else gr.skip()
 
     async def _image_of(self, record: TaskRecord) -> str | None:
         """The row's image as a file Gradio may show: the local file, else a public copy."""
@@ -357,6 +378,10 @@ class HistoryHandlers:
                         "they appear in History when done.")
 
 
+def _busy() -> Any:
+    return gr.Button(value="Checking…", interactive=False)
+
+
 def _uploadable(path: Path) -> str:
     """The file, or a copy in Gradio's upload folder when Gradio would refuse to show it."""
     uploads = Path(get_upload_folder())
@@ -397,12 +422,15 @@ def wire_history(ui: Layout, handlers: HistoryHandlers, *, finished: Dependency)
     tab.cards.select(handlers.select, None, [tab.selected, *tab.detail], **quiet)
     for trigger in (tab.fetch.click, tab.task_id.submit):
         then_refresh(trigger(handlers.fetch, [tab.task_id], [tab.selected, *tab.detail, tab.task_id],
-                             api_name="history_fetch", **quiet))
-    then_refresh(tab.check.click(handlers.check_results, None, None, api_name="history_check",
-                                 **quiet))
-    tab.reuse.click(handlers.use_again, [tab.selected],
-                    [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
-                    api_name="history_use_again", **quiet)
+                             api_name="history_fetch", api_visibility="private",
+                             show_progress="minimal", show_progress_on=[tab.facts]))
+    checking = tab.check.click(_busy, None, [tab.check], queue=False, **quiet)
+    then_refresh(checking.then(handlers.check_results, None, None, api_name="history_check",
+                               **quiet))
+    reused = tab.reuse.click(handlers.use_again, [tab.selected],
+                             [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
+                             api_name="history_use_again", **quiet)
+    reused.success(handlers.settle_size, [tab.selected], [ui.size], **quiet)
     # The key is an input of a private event only (never in the API or the run history).
     then_refresh(ui.key.change(handlers.resume_for_key, [ui.key], None,
                                trigger_mode="always_last", **quiet))

@@ -22,6 +22,7 @@ __all__ = [
     "CARDS_CSS",
     "CARDS_JS",
     "FACTS_CSS",
+    "LOCAL_TIMES_JS",
     "NOTHING_SELECTED",
     "Entry",
     "cards_html",
@@ -87,9 +88,11 @@ def state_label(record: TaskRecord, *, video: bool = True) -> tuple[str, str]:
 
 
 def _when(timestamp: float | None) -> str:
+    """The time in the server's zone; the page shows it again in the visitor's own."""
     if not timestamp:
         return ""
-    return time.strftime("%d %b %Y, %H:%M", time.localtime(timestamp))
+    text = time.strftime("%d %b %Y, %H:%M", time.localtime(timestamp))
+    return f'<time datetime="{_iso(timestamp)}">{text}</time>'
 
 
 def _size_label(size: str) -> str:
@@ -110,7 +113,8 @@ def _card(entry: Entry, selected: int | None) -> str:
     if entry.poster is not None:
         media = f'<img src="{escape(file_url(entry.poster))}" alt="" loading="lazy">'
     else:
-        media = f'<span class="lp-card-placeholder">{escape(label)}</span>'
+        note = "The video is on its way" if tone == "pending" else "No video"
+        media = f'<span class="lp-card-placeholder">{note}</span>'
     video = f' data-video="{escape(file_url(entry.video))}"' if entry.video else ""
     download = ""
     if entry.video is not None:
@@ -118,8 +122,9 @@ def _card(entry: Entry, selected: int | None) -> str:
         download = (f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
                     f'download="{escape(name)}" title="Download the MP4">Download</a>')
     prompt = record.prompt.strip() or "(no prompt recorded)"
-    meta = " · ".join(p for p in (_size_label(record.size), _duration_label(record.duration),
-                                  _when(record.created_at)) if p)
+    meta = " · ".join(escape(p) for p in (_size_label(record.size),
+                                          _duration_label(record.duration)))
+    meta += f" · {_when(record.created_at)}" if record.created_at else ""
     return (
         f'<article class="lp-card" role="button" tabindex="0" data-row="{record.row_id}" '
         f'data-state="{escape(record.state)}" aria-selected="{str(record.row_id == selected).lower()}"'
@@ -128,7 +133,7 @@ def _card(entry: Entry, selected: int | None) -> str:
         f'<div class="lp-card-body"><p class="lp-card-prompt" title="{escape(prompt)}">'
         f"{escape(prompt)}</p>"
         f'<div class="lp-card-meta"><span class="lp-chip lp-chip-{tone}">{escape(label)}</span>'
-        f"<span>{escape(meta)}</span></div>{download}</div></article>"
+        f"<span>{meta}</span></div>{download}</div></article>"
     )
 
 
@@ -162,10 +167,10 @@ def facts_html(entry: Entry) -> str:
         ("Prompt", escape(record.prompt) or "<em>not recorded</em>"),
         ("Size", escape(_size_label(record.size))),
         ("Duration", escape(_duration_label(record.duration))),
-        ("Created", escape(_when(record.created_at))),
+        ("Created", _when(record.created_at)),
     ]
     if record.completed_at:
-        rows.append(("Finished", escape(_when(record.completed_at))))
+        rows.append(("Finished", _when(record.completed_at)))
     if record.inference_ms:
         rows.append(("Inference", f"{record.inference_ms / 1000:.1f} s"))
     if record.task_id:
@@ -228,8 +233,19 @@ def make_poster(video: Path, folder: Path) -> Path | None:
     return poster
 
 
+# Times are written in the server's zone and shown again in the visitor's, after every draw.
+LOCAL_TIMES_JS = """
+const localTimes = () => element.querySelectorAll('time[datetime]').forEach((node) => {
+  const when = new Date(node.getAttribute('datetime'));
+  if (!isNaN(when)) node.textContent = when.toLocaleString([], {
+    day: '2-digit', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit'});
+});
+localTimes();
+watch('value', localTimes);
+"""
+
 # Event delegation on the component: the grid inside is drawn again on every change.
-CARDS_JS = """
+CARDS_JS = LOCAL_TIMES_JS + """
 const pick = (card) => {
   element.querySelectorAll('.lp-card[aria-selected="true"]')
     .forEach((c) => c.setAttribute('aria-selected', 'false'));
