@@ -8,6 +8,9 @@ scenarios run the sessions one after the other.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,9 +19,19 @@ from typing import Any
 
 import av
 
-from luma_playground.simulator import SimulatorControl
+from luma_playground.simulator import SimulatorControl, SimulatorServer
 
-from .conftest import READ_TIMEOUT, AppProcess, Caller, Outcome
+from .conftest import (
+    READ_TIMEOUT,
+    SERVER_KEY,
+    USER_KEY,
+    AppProcess,
+    Caller,
+    Evidence,
+    Outcome,
+    client_for,
+    start_app,
+)
 
 Inject = Callable[[SimulatorControl, str], Any]
 
@@ -257,3 +270,64 @@ def assert_playable(path: Path) -> None:
     with av.open(str(path)) as container:
         seconds = float(container.duration or 0) / av.time_base
         assert container.streams.video and abs(seconds - 5) < 0.3, seconds
+
+
+DEADLINE_PROMPT = "Low clouds over the ridge; deadline check for the {} session"
+
+
+def deadline_then_resume(sim: SimulatorServer, folder: Path, evidence: Evidence,
+                         image: Path) -> None:
+    """Both sessions run out of time; a restart (server key) and `resume` (user key) finish."""
+    short = start_app(folder, sim.base_url, LUMA_PLAYGROUND_DEADLINE="0.3")
+    evidence.apps.append(short)
+    callers = [Caller("server", client_for(short), SERVER_KEY, evidence),
+               Caller("header", client_for(short, USER_KEY), USER_KEY, evidence)]
+    with ThreadPoolExecutor(2) as pool:
+        try:
+            outcomes = list(pool.map(lambda caller: caller.generate(
+                image, DEADLINE_PROMPT.format(caller.name), case=f"deadline:{caller.name}"),
+                callers))
+        finally:
+            list(pool.map(lambda caller: caller.client.close(), callers))
+            short.stop()
+    task_ids = {}
+    for caller, outcome in zip(callers, outcomes, strict=True):
+        assert outcome.error is not None and outcome.video is None
+        assert re.search(r"did not finish in the time allowed.*fetch it later by its id",
+                         outcome.error), outcome.error
+        (row,) = short.rows("prompt = ?", (DEADLINE_PROMPT.format(caller.name),))
+        assert row["task_id"] and row["task_id"] in outcome.error
+        assert row["state"] in ("created", "processing") and row["video_path"] is None
+        assert row["key_fingerprint"] == caller.fingerprint
+        task_ids[caller.name] = row["task_id"]
+
+    # The server's key is the app's own: a restart resumes its task by itself.
+    restarted = start_app(folder, sim.base_url)
+    evidence.apps.append(restarted)
+    try:
+        rows = [wait_for_video(restarted, task_ids["server"])]
+    finally:
+        restarted.stop()
+    # A user's key is never kept, so their task waits for that key: `resume` with it.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "luma_playground", "resume"], cwd=folder,
+        env=restarted.env | {"WAVESPEED_API_KEY": USER_KEY}, capture_output=True, timeout=60,
+        check=False)
+    evidence.answers.append((resumed.stdout + resumed.stderr).decode(errors="replace"))
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    rows.append(wait_for_video(restarted, task_ids["header"], timeout=0))
+    for row in rows:
+        assert Path(row["video_path"]).is_file()
+        task = sim.control.task(row["task_id"])
+        assert task["submits"] == 1 and task["status"] == "completed" and task["polls"] >= 1
+
+
+def wait_for_video(app: AppProcess, task_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The journal row of `task_id` once it is completed with its video saved."""
+    give_up = time.monotonic() + timeout
+    while True:
+        (row,) = app.rows("task_id = ?", (task_id,))
+        if row["state"] == "completed" and row["video_path"]:
+            return row
+        assert time.monotonic() < give_up, row
+        time.sleep(0.2)

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,7 @@ class Evidence:
     apps: list[AppProcess] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     cases: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=lambda: {SERVER_KEY, USER_KEY})
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, outcome: Outcome, case: str | None = None) -> None:
@@ -239,5 +241,5 @@ def callers(app: AppProcess, evidence: Evidence) -> Iterator[dict[str, Caller]]:
         "header": Caller("header", client_for(app, USER_KEY), USER_KEY, evidence),
     }
     yield made
-    for caller in made.values():
-        caller.client.close()
+    with ThreadPoolExecutor(len(made)) as pool:
+        list(pool.map(lambda caller: caller.client.close(), made.values()))
