@@ -350,7 +350,7 @@ class HistoryHandlers:
                 gr.Warning(str(outcome.error), title="The task could not be checked")
             elif record.pending:
                 self.playground.resume_pending(key)  # it is saved when it ends
-        return (record.row_id, *self.detail(record), "")
+        return (record.row_id, *await asyncio.to_thread(self.detail, record), "")
 
     async def _adopt(self, task_id: str, visit: Visit) -> TaskRecord:
         backend, _ = self.playground.backend_for(visit.user_key)
