@@ -36,6 +36,9 @@ from ._version import __version__
 
 __all__ = ["WaveSpeedClient"]
 
+#: Idle connections kept for reuse, and for how long.
+KEEPALIVE_CONNECTIONS = 32
+KEEPALIVE_SECONDS = 4.0
 #: Largest video we accept: a 10 s 1280x720 H.264 clip is a few MB; this stops a runaway body.
 MAX_VIDEO_BYTES = 512 * 1024 * 1024
 _MESSAGE_LIMIT = 300
@@ -188,8 +191,14 @@ class WaveSpeedClient:
                 write=self.timeouts.write,
                 pool=self.timeouts.pool,
             ),
+            # Few idle connections: httpx's pool checks every pooled connection on each
+            # request, which costs milliseconds per request with hundreds of them. Idle ones
+            # are dropped before a server's usual 5 s keep-alive ends, so that a request is
+            # never sent on a connection the server is closing (fatal for a submit).
             limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
+                max_connections=max_connections,
+                max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS),
+                keepalive_expiry=KEEPALIVE_SECONDS,
             ),
             headers={"X-Client-Name": "luma_playground", "X-Client-Version": __version__},
             transport=transport,

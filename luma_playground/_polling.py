@@ -11,7 +11,9 @@ task is likely to end: each poll's interval shrinks where the chance of completi
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 import statistics
 import threading
 from collections import defaultdict, deque
@@ -148,22 +150,23 @@ class CompletionModel:
         return math.exp((low + high) / 2)
 
 
-def _weight(model: CompletionModel, now: float, focus: float) -> float:
-    """The integral of density ** focus * survival from `now` on, survival counted from `now`.
+@functools.lru_cache(maxsize=32)
+def _fitted(samples: tuple[float, ...], spread: float, focus: float
+            ) -> tuple[CompletionModel, float, float]:
+    """The model of `samples`, the integral of density ** focus * survival, and where it opens.
 
-    On a grid even in log time: fine where the density peaks, coarse in the tails.
+    Fitting costs milliseconds; the tasks running at once share one fit (cached), so that a
+    burst of them planning together does not stall the event loop.
     """
-    low, high = max(now, model.quantile(0.001)), model.quantile(0.999)
-    if high <= low:
-        return 0.0
-    steps, weight = 160, 0.0
+    model = CompletionModel.fit(list(samples), spread)
+    low, high = model.quantile(0.001), model.quantile(0.999)
+    # On a grid even in log time: fine where the density peaks, coarse in the tails.
+    steps, weight = 120, 0.0
     ratio = (high / low) ** (1 / steps)
-    running = max(1e-9, 1 - model.cdf(now))
     for i in range(steps):
         seconds = low * ratio ** (i + 0.5)
-        survival = (1 - model.cdf(seconds)) / running
-        weight += model.density(seconds) ** focus * survival * seconds * (ratio - 1)
-    return weight
+        weight += model.density(seconds) ** focus * (1 - model.cdf(seconds)) * seconds * (ratio - 1)
+    return model, weight, low
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,7 @@ class AdaptiveSchedule:
     #: How strongly the interval follows the density: 0 is even, 0.5 minimizes the mean wait.
     focus: float = 0.4
     min_polls: int = 3
+    jitter: float = 0.1
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
@@ -238,13 +242,18 @@ class AdaptiveSchedule:
     def next_delay(self, status: str, elapsed: float) -> float:
         previous, self._last_poll = self._last_poll, elapsed
         if status != "processing":
-            return self.queued_interval
+            return self._jittered(self.queued_interval)
         if self._processing_seen is None:
             # Processing began between the previous poll and this one.
             self._processing_seen, self._processing_after = elapsed, previous
         self._processing_polls += 1
         plan = self._current_plan(elapsed)
-        return self.fallback_interval if plan is None else plan.next_delay(elapsed)
+        return self._jittered(self.fallback_interval) if plan is None else plan.next_delay(elapsed)
+
+    def _jittered(self, interval: float) -> float:
+        # The same interval on average, but tasks started together do not stay in step: a
+        # crowd of GETs at the same instant would stall the event loop and the server.
+        return interval * random.uniform(1 - self.jitter, 1 + self.jitter)
 
     def expected_total(self) -> float | None:
         plan = self._plan if self._processing_seen is not None else None
@@ -264,19 +273,15 @@ class AdaptiveSchedule:
 
     def _make_plan(self, samples: list[float], elapsed: float) -> _Plan:
         assert self._processing_seen is not None
-        model = CompletionModel.fit(samples, self._processing_seen - self._processing_after)
+        spread = self._processing_seen - self._processing_after
+        model, weight, opens = _fitted(tuple(samples), round(spread, 1), self.focus)
         origin = (self._processing_seen + self._processing_after) / 2
-        now = max(0.0, elapsed - origin)
         budget = self.budget * model.median / self.fallback_interval
-        late = now >= model.quantile(0.001)
+        late = elapsed - origin >= opens
         # interval = scale / density ** focus, the scale chosen so that the GETs expected
         # until the task ends fit the budget, less what was already spent. A task that learnt
         # late, once it may already be ending, takes the plan it would have had from the start.
-        if late:
-            weight, polls = _weight(model, 0.0, self.focus), budget
-        else:
-            weight = _weight(model, now, self.focus)
-            polls = max(self.min_polls, budget - self._processing_polls)
+        polls = budget if late else max(self.min_polls, budget - self._processing_polls)
         return _Plan(
             model=model,
             origin=origin,

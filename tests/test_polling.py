@@ -32,18 +32,19 @@ def _follow(schedule: PollSchedule, queue: float, inference: float, first: float
 
 
 def test_cold_start_is_the_baseline() -> None:
-    """With no history the schedule polls every second, like the official SDK."""
+    """With no history the schedule polls every second on average (in step with none), like the SDK."""
     schedule = AdaptiveSchedule.for_task(TimingHistory(), SIZE, 5)
-    assert schedule.next_delay("created", 0.5) == 1.0
-    assert schedule.next_delay("processing", 1.5) == 1.0
-    assert schedule.next_delay("processing", 60.0) == 1.0
+    delays = [schedule.next_delay("created", 0.5)]
+    delays += [schedule.next_delay("processing", 1.5 + i) for i in range(400)]
+    assert all(0.9 <= d <= 1.1 for d in delays) and len(set(delays)) > 1
+    assert statistics.mean(delays) == pytest.approx(1.0, abs=0.02)
     assert schedule.expected_total() is None
 
 
 def test_history_makes_it_sparse_then_dense() -> None:
     """With history it sleeps through the bulk, polls densely near the likely end, then at 1 s."""
     schedule = AdaptiveSchedule.for_task(_history(), SIZE, 5)
-    assert schedule.next_delay("created", 0.5) == schedule.queued_interval
+    assert 0.9 <= schedule.next_delay("created", 0.5) <= 1.1
     assert schedule.next_delay("processing", 1.5) == schedule.sparse_interval
     near_the_end = schedule.next_delay("processing", 1.0 + 45.0)
     assert near_the_end < 0.5
@@ -88,7 +89,7 @@ def test_learns_while_it_waits() -> None:
     history = TimingHistory()
     schedule = AdaptiveSchedule.for_task(history, SIZE, 5)
     schedule.next_delay("created", 0.5)
-    assert schedule.next_delay("processing", 1.5) == 1.0
+    assert 0.9 <= schedule.next_delay("processing", 1.5) <= 1.1
     for seconds in _history().samples(SIZE, 5):
         history.record(SIZE, 5, seconds)
     assert schedule.next_delay("processing", 2.5) == schedule.sparse_interval
