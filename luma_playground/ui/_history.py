@@ -295,30 +295,36 @@ class HistoryHandlers:
             return
         server_key = self.playground.backend_for(None)[1]
         keys: set[ApiKey | None] = set()
-        foreign = 0
+        mine, foreign = [], 0
         for record in pending:
             key = self._key_for(visit, record)
             if key is not None or (server_key is not None
                                    and record.key_fingerprint == server_key.fingerprint):
                 keys.add(key)
+                mine.append(record)
             else:
                 foreign += 1
         for key in keys:
             self.playground.resume_pending(key)
-        rows = {record.row_id for record in pending}
+        rows = {record.row_id for record in mine}
         await _settle([job for job in self._jobs() if job.row_id in rows], self.check_wait)
-        gr.Info(self._check_note(pending, foreign), title="Results checked")
+        gr.Info(self._check_note(mine, foreign), title="Results checked")
 
-    def _check_note(self, before: list[TaskRecord], foreign: int) -> str:
-        after = [self.playground.journal.get(record.row_id) or record for record in before]
+    def _check_note(self, checked: list[TaskRecord], foreign: int) -> str:
+        """What a check did: videos saved, tasks ended, still running, not checkable now."""
+        after = [self.playground.journal.get(record.row_id) or record for record in checked]
+        followed = self._followed()
         saved = sum(1 for record in after if record.state == "completed" and record.video_path)
         ended = sum(1 for record in after if not record.pending) - saved
-        waiting = sum(1 for record in after if record.pending)
+        running = sum(1 for record in after if record.pending and record.row_id in followed)
+        stuck = sum(1 for record in after if record.pending and record.row_id not in followed)
         parts = [f"{saved} video{'s' if saved != 1 else ''} saved"]
         if ended:
             parts.append(f"{ended} ended without a video")
-        if waiting:
-            parts.append(f"{waiting} still running (kept up to date here)")
+        if running:
+            parts.append(f"{running} still running (History shows them when done)")
+        if stuck:
+            parts.append(f"{stuck} could not be checked now (see their details)")
         note = ", ".join(parts) + "."
         if foreign:
             note += (f" {foreign} {'was' if foreign == 1 else 'were'} made with another key: "
