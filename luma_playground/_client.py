@@ -28,7 +28,7 @@ from ._errors import (
     SubmitOutcomeUnknown,
     TaskNotFound,
 )
-from ._images import prepare_image
+from ._images import in_image_worker, prepare_image
 from ._models import GenerationRequest, Prediction
 from ._polling import FixedSchedule, PollSchedule
 from ._retry import RetryPolicy
@@ -281,7 +281,7 @@ class WaveSpeedClient:
         """The URL of `image` on WaveSpeed: an http(s) URL as is, a file uploaded (streamed)."""
         if str(image).startswith(("http://", "https://")):
             return str(image)
-        prepared = await asyncio.to_thread(prepare_image, Path(image))
+        prepared = await in_image_worker(prepare_image, Path(image))
         try:
             data = await self._call(
                 "POST",
