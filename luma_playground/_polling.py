@@ -190,24 +190,30 @@ class _Plan:
 
     def next_delay(self, elapsed: float) -> float:
         """The wait until the next poll: one interval's worth of the local poll rate."""
-        # Walk forward in small steps, so that a long sleep never jumps over a stretch that
-        # needs dense polls.
-        longest_step = self.model.median / 50
-        waited, share = 0.0, 0.0
-        while share < 1.0:
+        # Walk forward in steps, so that a long sleep never jumps over a stretch that needs
+        # dense polls; before the likely end, the steps are small next to the task's length.
+        short_step = self.model.median / 50
+        waited, share, interval = 0.0, 0.0, self.dense
+        for _ in range(64):
             interval = self.interval(elapsed + waited)
-            step = min(interval / 8, longest_step, (1.0 - share) * interval)
+            step = min(interval / 8, (1.0 - share) * interval)
+            if elapsed + waited - self.origin < self.model.median:
+                step = min(step, short_step)
             waited += step
             share += step / interval
-        return waited
+            if share >= 1.0 - 1e-9:
+                return waited
+        return waited + (1.0 - share) * interval
 
 
 @dataclass(slots=True)
 class AdaptiveSchedule:
     """Polls by phase; with history, sleeps through the bulk and polls densely where it may end.
 
-    Without history it is the fixed 1 s baseline, so a cold start is no worse; it reads the
-    history again while it waits, so tasks that end later learn from those that ended first.
+    Without history it polls every second like the baseline (jittered by up to 10 %, the same
+    on average), so a cold start is no worse; until it has a plan it reads the history again at
+    every poll, so tasks that end later learn from those that ended first. A 429's Retry-After
+    is honoured by the client's retries, which never wait less than it asks.
     """
 
     history: TimingHistory | None = None
