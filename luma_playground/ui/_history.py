@@ -419,7 +419,8 @@ def wire_history(ui: Layout, handlers: HistoryHandlers, *, finished: Dependency)
     refresh_outputs = [tab.cards, tab.summary, tab.check, tab.timer, tab.shown]
 
     def then_refresh(event: Dependency) -> None:
-        event.then(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
+        for after in (event.then, event.failure):  # after a failure too: the Check button is back
+            after(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
 
     for trigger in (tab.tab.select, tab.refresh.click, tab.timer.tick, finished.then,
                     finished.failure):
