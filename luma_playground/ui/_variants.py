@@ -31,6 +31,8 @@ MAX_VIDEOS = 4
 COUNT_CHOICES = [(str(n), n) for n in range(1, MAX_VIDEOS + 1)]
 #: Seconds between status refreshes while nothing happens (elapsed times keep moving).
 TICK = 1.0
+#: How many 50 ms waits a cancelled slot gives its Cancel handler to say what became of it.
+CANCEL_NOTE_POLLS = 100
 
 Update = tuple[Any, ...]
 
@@ -191,6 +193,12 @@ class Variants:
         async def listen(index: int, job: Job) -> None:
             async for event in job.events(tick=self.tick):
                 arrivals.put_nowait((index, event, False))
+            # Cancelled: the note on the remote task comes a moment later; the slot shows it
+            # too, so that its card is right whichever update reaches the page last.
+            for _ in range(CANCEL_NOTE_POLLS):
+                if job.done or job.error or job.cancel_note:
+                    break
+                await asyncio.sleep(0.05)
             arrivals.put_nowait((index, None, True))
 
         listeners = [asyncio.ensure_future(listen(i, job)) for i, job in enumerate(jobs)]
@@ -230,9 +238,9 @@ class Variants:
                     videos[index] = str(job.done.video_path)
                 elif job.error is not None:
                     statuses[index] = error_html(job.error, elapsed=trackers[index].elapsed)
-                # A cancelled slot: its Cancel button's handler has said what became of it.
-        return (_overall(jobs, open_slots, time.monotonic() - started),
-                *statuses, *videos, *cancels)
+                elif job.cancel_note is not None:  # the same card its Cancel handler showed
+                    statuses[index] = cancelled_html(job.cancel_note, task_id=job.task_id)
+        return (_overall(jobs, time.monotonic() - started), *statuses, *videos, *cancels)
 
     # -- cancel ---------------------------------------------------------------------------------
 
@@ -262,11 +270,7 @@ class Variants:
             overall = cancelled_html("Cancelled before anything was submitted: nothing was "
                                      "charged.")
         else:
-            kept = len(board) - len(running)
-            overall = status_card(
-                "cancelled", "Cancelled",
-                f"{len(running)} of {len(board)} videos stopped"
-                + (f"; {kept} had already ended and keep their result." if kept else "."))
+            overall = _overall([job for job, _ in board])
         return (overall, *statuses, *[gr.update(visible=False)] * MAX_VIDEOS,
                 *self.finished(count))
 
@@ -285,16 +289,20 @@ class Variants:
         return sum(len(b.runner.running(visit.owner)) for b in self.playground.backends)
 
 
-def _overall(jobs: list[Job], open_slots: set[int], elapsed: float) -> str:
-    """The status card above the grid: how many are running, ready, failed or stopped."""
+def _overall(jobs: list[Job], elapsed: float | None = None) -> str:
+    """The status card above the grid: how many are running, ready, failed or stopped.
+
+    Read from the jobs alone, so that the run and the Cancel all button always agree.
+    """
     total = len(jobs)
-    ready = sum(1 for job in jobs if job.done is not None)
-    failed = sum(1 for job in jobs if job.error is not None)
-    stopped = total - ready - failed - len(open_slots)
-    counts = [f"{ready} ready" if ready else "", f"{len(open_slots)} running" if open_slots else "",
+    running = sum(1 for job in jobs if not job.finished)
+    ready = sum(1 for job in jobs if job.finished and job.done is not None)
+    failed = sum(1 for job in jobs if job.finished and job.done is None and job.error is not None)
+    stopped = total - running - ready - failed
+    counts = [f"{ready} ready" if ready else "", f"{running} running" if running else "",
               f"{failed} failed" if failed else "", f"{stopped} cancelled" if stopped else ""]
     detail = " · ".join(part for part in counts if part)
-    if open_slots:
+    if running:
         return status_card("running", f"Generating {total} videos", detail, elapsed=elapsed)
     if ready == total:
         return status_card("done", f"{total} videos ready", "Compare them side by side below.",
@@ -302,8 +310,9 @@ def _overall(jobs: list[Job], open_slots: set[int], elapsed: float) -> str:
     if ready:
         return status_card("done", f"{ready} of {total} videos ready", detail, elapsed=elapsed,
                            progress=1.0)
-    tone = "error" if failed else "cancelled"
-    return status_card(tone, "No video was made", detail, elapsed=elapsed)
+    if failed:
+        return status_card("error", "No video was made", detail, elapsed=elapsed)
+    return status_card("cancelled", "Cancelled", detail, elapsed=elapsed)
 
 
 def _session(request: gr.Request | None) -> str:

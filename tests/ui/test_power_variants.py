@@ -86,7 +86,7 @@ async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path
     first, second = (job for job, _ in slow_variants._boards["tab-cancel"])
     assert second.finished and not first.finished
     outputs = await slow_variants.cancel_all(2, request)
-    assert "1 of 2 videos stopped" in outputs[0] and first.finished
+    assert "Cancelled" in outputs[0] and "2 cancelled" in outputs[0] and first.finished
     await runner.aclose()
 
 
