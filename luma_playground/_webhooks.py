@@ -166,6 +166,8 @@ class WebhookRegistry:
         self._secrets: dict[tuple[str, str], tuple[str | None, float]] = {}
         self._seen: dict[str, float] = {}
         self._http: Any = None
+        # One secret fetch or probe at a time: a crowd of submits waits for the first answer.
+        self._lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"WebhookRegistry({self.public_url!r}, open={len(self._subscriptions)})"
@@ -180,9 +182,12 @@ class WebhookRegistry:
         """A callback URL for one submit, or None when callbacks cannot reach this process now."""
         if not self.mounted or api_key is None:
             return None
-        secret = await self._secret(client, api_key)
-        if secret is None or not await self.reachable():
-            return None
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            secret = await self._secret(client, api_key)
+            if secret is None or not await self.reachable():
+                return None
         token = secrets.token_urlsafe(32)
         subscription = Subscription(
             token=token,
