@@ -38,6 +38,9 @@ READ_TIMEOUT = 1.0
 #: Scales the client's retry backoff (the server's Retry-After is honoured in full).
 RETRY_SCALE = 0.02
 START_TIMEOUT = 90.0
+#: A public deployment (a Hugging Face Space, without a public URL for webhooks).
+SHARED = {"SPACE_ID": "reliability/luma-playground", "LUMA_PLAYGROUND_SESSION_RUNNING": "10",
+          "LUMA_PLAYGROUND_SESSION_DAILY": "10000"}
 
 
 def free_port() -> int:
@@ -92,7 +95,7 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
     temp_dir.mkdir(parents=True, exist_ok=True)
     environment = {
         name: value for name, value in os.environ.items()
-        if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))
+        if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM"))
     } | {
         "WAVESPEED_BASE_URL": sim_url,
         "LUMA_PLAYGROUND_HOME": str(home),
@@ -226,8 +229,12 @@ def evidence() -> Evidence:
 
 @pytest.fixture(scope="package")
 def app(rsim: SimulatorServer, work_folder: Path, evidence: Evidence) -> Iterator[AppProcess]:
-    """The playground with the owner's key, in its own process, pointed at the simulator."""
-    launched = start_app(work_folder / "main", rsim.base_url)
+    """The playground with the owner's key, deployed as on a Space, pointed at the simulator.
+
+    On a Space each visitor sees only their own history; the per-visitor limits on the owner's
+    key are raised so that the many generations of these tests are not refused.
+    """
+    launched = start_app(work_folder / "main", rsim.base_url, **SHARED)
     evidence.apps.append(launched)
     yield launched
     launched.stop()

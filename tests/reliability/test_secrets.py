@@ -53,6 +53,8 @@ def test_no_key_anywhere_after_every_failure(
         for page in PAGES:
             response = httpx.get(f"{app.url}{page}", headers=headers, timeout=30)
             texts[f"/{page} {sorted(headers)}"] = response.text
+    for caller in callers.values():  # the History tab's endpoint, for each session
+        texts[f"/history {caller.name}"] = repr(caller.client.predict(api_name="/history"))
     info = httpx.get(f"{app.url}gradio_api/info").json()
     assert [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]] == [
         "image", "prompt", "size", "duration"]  # the key header is no input: never in run history
