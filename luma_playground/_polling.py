@@ -234,6 +234,8 @@ class AdaptiveSchedule:
     focus: float = 0.4
     min_polls: int = 3
     jitter: float = 0.1
+    #: Longest interval of a plan made late (after the earliest likely end).
+    late_interval: float = 0.7
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
@@ -294,10 +296,10 @@ class AdaptiveSchedule:
             scale=weight / polls if weight > 0 else math.inf,
             focus=self.focus,
             dense=self.dense_interval,
-            # A plan made late, once the task may already be ending, never sleeps longer than
-            # the baseline would.
-            sparse=self.fallback_interval if late else self.sparse_interval,
-            fallback=self.fallback_interval,
+            # A plan made late, once the task may already be ending, never sleeps long: its
+            # earlier polls at the baseline's pace told nothing the plan can use.
+            sparse=self.late_interval if late else self.sparse_interval,
+            fallback=self.late_interval if late else self.fallback_interval,
         )
 
 
