@@ -144,20 +144,25 @@ class Run:
         sim_port, app_port = free_port(), free_port()
         self.sim_url, self.app_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{app_port}/"
         base_env = {name: value for name, value in os.environ.items()
-                    if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))}
+                    if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_"))}
         base_env["PYTHONPATH"] = str(ROOT)
-        start([sys.executable, "-m", "luma_playground", "simulator", "--port", str(sim_port),
-               "--time-scale", str(args.time_scale)], base_env, folder / "simulator.log",
-              f"{self.sim_url}/_simulator/stats", stack)
-        self.control = SimulatorControl(self.sim_url)
-        stack.callback(self.control.close)
-        start([sys.executable, str(ROOT / "app.py"), "--port", str(app_port)], base_env | {
+        simulator = [sys.executable, "-m", "luma_playground", "simulator", "--port", str(sim_port),
+                     "--time-scale", str(args.time_scale)]
+        app_env = base_env | {
             "WAVESPEED_BASE_URL": self.sim_url, "WAVESPEED_API_KEY": SERVER_KEY,
             "LUMA_PLAYGROUND_HOME": str(self.home),
             "LUMA_PLAYGROUND_READ_TIMEOUT": str(READ_TIMEOUT),
             "LUMA_PLAYGROUND_TASKS_PER_KEY": str(max(3, args.sessions)),
             "GRADIO_TEMP_DIR": str(folder / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
-        }, folder / "app.log", f"{self.app_url}config", stack)
+        }
+        self.processes = {
+            "simulator": start(simulator, base_env, folder / "simulator.log",
+                               f"{self.sim_url}/_simulator/stats", stack),
+            "app": start([sys.executable, str(ROOT / "app.py"), "--port", str(app_port)], app_env,
+                         folder / "app.log", f"{self.app_url}config", stack),
+        }
+        self.control = SimulatorControl(self.sim_url)
+        stack.callback(self.control.close)
         self.server_key = args.server_key
         self.run_id = os.urandom(3).hex()
 
@@ -211,6 +216,15 @@ class Run:
             return [dict(row) for row in db.execute("SELECT * FROM tasks")]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -240,6 +254,10 @@ def check(run: Run, results: list[Result], soak: bool) -> list[str]:
     ended = Counter(task["status"] for task in tasks)
     print(f"simulator: {len(tasks)} tasks submitted, {dict(ended)}; "
           f"journal: {len(rows)} rows, {dict(Counter(row['state'] for row in rows))}")
+    inside = [row["updated_at"] - row["created_at"] for row in rows if row["video_path"]]
+    if inside:
+        print("in the app (journal: row written -> video saved, s)  " + "  ".join(
+            f"p{int(q * 100)} {percentile(inside, q):.2f}" for q in (0.5, 0.9, 0.99)))
     problems += [f"created {n} times: {p}" for p, n in per_prompt.items() if n > 1]
     problems += [f"task {t['id']} still {t['status']}" for t in tasks
                  if t["status"] not in ("completed", "failed")]
@@ -286,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.sessions} sessions" + (f", soak {args.soak} min" if args.soak else ""))
             results, wall, applied = drive(run, args)
             report(results, wall)
+            print("CPU seconds: " + ", ".join(
+                f"{name} {cpu_seconds(process.pid):.1f}" for name, process in run.processes.items())
+                + f", load driver {cpu_seconds():.1f}")
             if applied:
                 print(f"faults that hit a request: {sum(applied.values())}: " + ", ".join(
                     f"{name} {count}" for name, count in sorted(applied.items())))
