@@ -193,6 +193,16 @@ class Pipeline:
             # Cancelled or crashed mid-submit: the outcome is unknown, resume will look for it.
             self.journal.update(row_id, "unknown", detail="interrupted during submit")
             raise
+        if self.journal.by_task_id(prediction.id) is not None:
+            # An identical submit sent at once (Variants) lost its answer and took this task for
+            # its own: identical tasks are interchangeable, so this row takes that one's task.
+            task_id = await self.find_lost_submit(row_id, api_key, sent_at)
+            if task_id is None:
+                message = ("An identical generation whose answer was lost took over this task, "
+                           "and no other task with this input was found: look in the history.")
+                self.journal.update(row_id, "unknown", detail=message, error=message)
+                raise SubmitOutcomeUnknown(message, task_id=prediction.id)
+            return task_id, True
         self.journal.update(row_id, "created", task_id=prediction.id)
         return prediction.id, False
 
