@@ -474,7 +474,7 @@ class WaveSpeedClient:
             return dest
         except httpx.TransportError as exc:
             raise OutputError(
-                "The video download was interrupted; it will be retried.", task_id=task_id
+                "The video download was interrupted.", task_id=task_id
             ) from exc
         finally:
             partial.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from ._errors import (
     DeadlineExceeded,
     LumaPlaygroundError,
     NetworkError,
+    OutputError,
     OutputExpired,
     RateLimited,
     ServerError,
@@ -300,6 +301,14 @@ class Pipeline:
         except OutputExpired as error:
             self.journal.update(row_id, "expired", detail=error.message, error=error.message)
             raise
+        except OutputError as error:
+            # The download's own retries are spent; the paid video waits on WaveSpeed for 7 days.
+            kept = OutputError(
+                f"{error.message.removesuffix(f' (task {task_id})')} The task is complete and "
+                "kept: fetch its video later by its id (History, or `resume`) within 7 days.",
+                task_id=task_id)
+            self.journal.update(row_id, detail=kept.message, error=kept.message)
+            raise kept from error
         finally:
             download.cancel()
         self.journal.update(row_id, video_path=str(path))
