@@ -36,6 +36,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 "ignore::pandas.errors.PandasDeprecationWarning"))
 
 
+@pytest.fixture
+def screenshot_path(tmp_path: Path) -> Path:
+    """Where a test saves its screenshot: the README's picture when asked to refresh it.
+
+    `LUMA_PLAYGROUND_SCREENSHOT=1 pytest tests/browser` refreshes `docs/screenshot.png`; a plain
+    run leaves the working tree alone.
+    """
+    if os.environ.get("LUMA_PLAYGROUND_SCREENSHOT"):
+        return Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+    return tmp_path / "screenshot.png"
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium per module; skipped (outside CI) when it is not installed.

@@ -15,8 +15,6 @@ from luma_playground.simulator import SimulatorServer, key_fingerprint
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
 PORTRAIT = next(e for e in EXAMPLES if e.size == "720*1280")
 LANDSCAPE = EXAMPLES[0]
 TIMEOUT_MS = 30_000
@@ -56,7 +54,7 @@ def browser_storage(page: Any) -> str:
     return str(page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])"))
 
 
-def test_generate_and_play(page: Any, keyless_app: gr.Blocks) -> None:
+def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: Path) -> None:
     """Upload, prompt, Generate: the status moves, the video plays, the details show."""
     open_playground(page, keyless_app)
     assert "Offline simulator" in page.locator("#lp-badge").inner_text()
@@ -83,8 +81,8 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks) -> None:
     for close in page.locator(".toast-close").all():
         close.click()
     page.locator(".toast-body").first.wait_for(state="detached", timeout=TIMEOUT_MS)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path), full_page=True)
+    assert screenshot_path.stat().st_size > 10_000
 
 
 def test_typed_key_is_used_and_never_recorded(page: Any, keyless_app: gr.Blocks,
