@@ -183,8 +183,9 @@ class Pipeline:
             task_id = await self.find_lost_submit(row_id, api_key, sent_at)
             if task_id is None:
                 raise SubmitOutcomeUnknown(
-                    f"{error.message} None has appeared yet; the playground keeps looking for "
-                    "it and will finish it if it shows up (History, or `resume`)."
+                    f"{error.message} None has appeared yet; the playground looks again at "
+                    "start-up, on History's \"Check for results\" and on `luma-playground resume`, "
+                    "and finishes it if it shows up."
                 ) from error
             return task_id, True
         except LumaPlaygroundError as error:

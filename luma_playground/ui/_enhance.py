@@ -7,7 +7,6 @@ same upload serves the generation that follows.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 import gradio as gr
 
 from .._errors import InvalidRequest, LumaPlaygroundError
-from .._images import check_image
+from .._images import check_image, in_image_worker
 from .._models import check_prompt
 from .._service import Playground
 from ._generate import ui_error
@@ -102,7 +101,7 @@ class PromptEnhancer:
             backend, key = self.playground.backend_for(visit.user_key)
             image_url = None
             if image:
-                await asyncio.to_thread(check_image, Path(image))
+                await in_image_worker(check_image, Path(image))
                 image_url = await self.uploads.url_for(backend, key, image)
             suggestion = await backend.client.optimize_prompt(
                 text, image_url=image_url, style=style, api_key=key)

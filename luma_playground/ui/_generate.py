@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
@@ -13,7 +12,7 @@ from gradio import processing_utils
 from gradio.utils import get_upload_folder
 
 from .._errors import InvalidRequest, LumaPlaygroundError
-from .._images import check_image, suggested_size
+from .._images import check_image, in_image_worker, suggested_size
 from .._jobs import Job
 from .._models import GenerationRequest, check_image_url
 from .._service import Backend, Playground
@@ -112,7 +111,7 @@ class Handlers:
         """The request, checked in full (the image file included) before anything is spent."""
         generation = GenerationRequest.create(image, prompt, size, duration)
         if not generation.image_is_url:
-            await asyncio.to_thread(check_image, generation.image_path)
+            await in_image_worker(check_image, generation.image_path)
         return generation
 
     def _running(self, visit: Visit) -> int:
@@ -198,7 +197,7 @@ class Handlers:
                     "The image at that address could not be fetched; check that it is public, "
                     "or download it and upload the file.", field="image",
                 ) from None
-            await asyncio.to_thread(check_image, Path(path))
+            await in_image_worker(check_image, Path(path))
         except InvalidRequest as error:
             raise ui_error(error) from None
         return path, gr.Tabs(selected="image-tab")

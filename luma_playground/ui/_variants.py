@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from .._errors import LumaPlaygroundError
-from .._images import check_image
+from .._images import check_image, in_image_worker
 from .._jobs import Job
 from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
@@ -165,7 +165,7 @@ class Variants:
         try:
             generation = GenerationRequest.create(image, prompt, size, duration)
             if not generation.image_is_url:
-                await asyncio.to_thread(check_image, generation.image_path)
+                await in_image_worker(check_image, generation.image_path)
             self.store.check_limits(visit, self._running(visit), count=many)
             backend, key = self.playground.backend_for(visit.user_key)
             yield (status_card("running", f"Generating {many} videos",
