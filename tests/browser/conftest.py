@@ -22,20 +22,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SERVER_KEY = "sk-owner-browser-key-01"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Gradio's queue statistics trip pandas deprecation warnings; they are not ours to fix.
-
-    Raised as errors, they would break the queue's bookkeeping in the server's threads.
-    """
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::DeprecationWarning:gradio.queueing"))
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::pandas.errors.PandasDeprecationWarning"))
-
-
 @pytest.fixture
 def screenshot_path(tmp_path: Path) -> Path:
     """Where a test saves its screenshot: the README's picture when asked to refresh it.

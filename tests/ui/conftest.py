@@ -22,20 +22,6 @@ from luma_playground.ui._session import SessionStore
 SERVER_KEY = "sk-owner-server-key-0001"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Gradio's queue statistics trip pandas deprecation warnings; they are not ours to fix.
-
-    Raised as errors, they would break the queue's bookkeeping in the server's threads.
-    """
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::DeprecationWarning:gradio.queueing"))
-            item.add_marker(pytest.mark.filterwarnings(
-                "ignore::pandas.errors.PandasDeprecationWarning"))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Gradio's uploads go to a temporary folder; no analytics calls leave the machine."""
