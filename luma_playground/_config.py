@@ -16,6 +16,7 @@ __all__ = [
     "ApiKey",
     "Settings",
     "Timeouts",
+    "is_loopback_host",
     "key_fingerprint",
     "on_space",
     "user_data_dir",
@@ -83,6 +84,12 @@ class Timeouts:
     deadline: float = 30 * 60.0
 
 
+def is_loopback_host(host: str | None) -> bool:
+    """True for no host (Gradio's default, 127.0.0.1) or a name of this machine's loopback."""
+    host = (host or "").strip().strip("[]").lower()
+    return host in {"", "localhost", "::1"} or host.startswith("127.")
+
+
 def on_space(environ: Mapping[str, str] | None = None) -> bool:
     """True when running on a Hugging Face Space."""
     environ = os.environ if environ is None else environ
@@ -133,6 +140,8 @@ class Settings:
     auth: tuple[str, str] | None = field(default=None, repr=False)
     #: True on a Hugging Face Space (public by nature).
     space: bool = False
+    #: True when the server listens beyond this machine (`GRADIO_SERVER_NAME`, `--host`).
+    exposed: bool = False
     #: Generations the web UI runs at once, all sessions together (the per-key slots queue the rest).
     event_concurrency: int = 128
     #: True when no key is configured and the built-in simulator stands in for the API.
@@ -140,8 +149,11 @@ class Settings:
 
     @property
     def shared(self) -> bool:
-        """True when people other than the owner can reach the UI: a share link, a Space or a login."""
-        return self.share or self.space or self.auth is not None
+        """True when people other than the owner can reach the UI.
+
+        A share link, a Space, a login, or a server listening beyond this machine.
+        """
+        return self.share or self.space or self.exposed or self.auth is not None
 
     @property
     def journal_path(self) -> Path:
@@ -176,6 +188,7 @@ class Settings:
             mcp=_flag(env.get("GRADIO_MCP_SERVER")),
             auth=auth,
             space=on_space(env),
+            exposed=not is_loopback_host(env.get("GRADIO_SERVER_NAME")),
             event_concurrency=_int(env, "LUMA_PLAYGROUND_EVENT_CONCURRENCY", 128),
         )
 

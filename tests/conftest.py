@@ -21,7 +21,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory,
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LUMA_PLAYGROUND_HOME", str(home))
     for name in ("WAVESPEED_API_KEY", "WAVESPEED_BASE_URL", "LUMA_PLAYGROUND_AUTH",
-                 "LUMA_PLAYGROUND_PUBLIC_URL", "SPACE_HOST", "GRADIO_SHARE"):
+                 "LUMA_PLAYGROUND_PUBLIC_URL", "SPACE_HOST", "GRADIO_SHARE", "GRADIO_SERVER_NAME"):
         monkeypatch.delenv(name, raising=False)
     yield home
 

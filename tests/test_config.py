@@ -38,3 +38,13 @@ def test_settings_from_env(tmp_path) -> None:
     assert settings.journal_path == tmp_path / "journal.sqlite3"
     assert settings.session_daily_limit == 7 and settings.auth == ("ann", "pw")
     assert Settings.from_env({}).base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize(("server_name", "shared"), [
+    (None, False), ("127.0.0.1", False), ("localhost", False), ("::1", False),
+    ("0.0.0.0", True), ("192.168.1.20", True), ("myhost.lan", True),
+])
+def test_listening_beyond_loopback_is_shared(server_name: str | None, shared: bool) -> None:
+    """A server others on the network can reach counts as a shared deployment."""
+    env = {"GRADIO_SERVER_NAME": server_name} if server_name else {}
+    assert Settings.from_env(env).shared is shared
