@@ -55,5 +55,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(playground.aclose())
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and gr.NO_RELOAD:
+    # `gradio app.py` re-runs this file as __main__ in its watcher; only the first run launches.
     main()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,9 +27,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py --mcp` with no key at all, on GRADIO_SERVER_PORT, home outside /tmp."""
+@contextlib.contextmanager
+def running(command: list[str], outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory,
+            name: str, cwd: Path | None = None) -> Iterator[str]:
+    """The app started by `command` with no key at all, home outside /tmp; its URL."""
     port = free_port()
     env = {
         key: value for key, value in os.environ.items()
@@ -35,16 +38,15 @@ def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     } | {
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
-        "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio-app")),
-        "LUMA_PLAYGROUND_HOME": str(outside_tmp / "app-script"),
+        "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp(f"gradio-{name}")),
+        "LUMA_PLAYGROUND_HOME": str(outside_tmp / name),
         "LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE": "0.01",
     }
-    log = tmp_path_factory.mktemp("app-log") / "app.log"
-    # Started from a folder that is neither the project's nor under the temp folder.
+    log = tmp_path_factory.mktemp(f"{name}-log") / "app.log"
+    # Started from a folder that is neither the project's nor under the temp folder, by default.
     with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--mcp"],
-                                   cwd=outside_tmp, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd or outside_tmp, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -56,11 +58,40 @@ def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             except httpx.HTTPError:
                 time.sleep(0.3)
         else:
-            pytest.fail(f"app.py did not start:\n{log.read_text()}")
+            pytest.fail(f"{command} did not start:\n{log.read_text()}")
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # reload mode runs the app in a child process
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py --mcp` with no key at all, on GRADIO_SERVER_PORT, home outside /tmp."""
+    with running([sys.executable, str(ROOT / "app.py"), "--mcp"], outside_tmp,
+                 tmp_path_factory, "app-script") as url:
+        yield url
+
+
+def test_reload_mode_serves_and_generates(outside_tmp: Path,
+                                          tmp_path_factory: pytest.TempPathFactory,
+                                          landscape_image: Path) -> None:
+    """`gradio app.py` (reload mode, run from the project) serves the playground and makes a video."""
+    command = [sys.executable, "-m", "gradio", "app.py"]
+    with running(command, outside_tmp, tmp_path_factory, "reload", cwd=ROOT) as url:
+        api = Client(url, verbose=False)
+        try:
+            video, _, _ = api.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
+                                      api_name="/generate")
+        finally:
+            api.close()
+    width, height, seconds = video_facts(video)
+    assert (width, height) == (1280, 720) and seconds == pytest.approx(5, abs=0.2)
 
 
 def test_offline_simulator_makes_a_video(app_url: str, portrait_image: Path) -> None:
