@@ -208,6 +208,11 @@ class WaveSpeedClient:
     def __repr__(self) -> str:
         return f"WaveSpeedClient(base_url={self.base_url!r})"
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The connection pool: pass it as `http=` so that other clients of the process share it."""
+        return self._http
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()

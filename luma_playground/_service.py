@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
 from ._errors import AuthenticationError, LumaPlaygroundError
@@ -87,6 +89,7 @@ class Playground:
         self.simulator_backend = _backend(
             "simulator", self.settings, self.journal, self.simulator.base_url,
             ApiKey(SIMULATOR_KEY), retry, tasks_per_key=1000, notifier=self.webhooks,
+            http=self.remote.client.http,  # one connection pool per process
         )
 
     async def aclose(self) -> None:
@@ -224,8 +227,9 @@ def _webhooks_for(settings: Settings) -> WebhookRegistry | None:
 
 def _backend(name: str, settings: Settings, journal: Journal, base_url: str,
              key: ApiKey | None, retry: RetryPolicy | None, *, tasks_per_key: int | None = None,
-             notifier: WebhookRegistry | None = None) -> Backend:
-    client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry)
+             notifier: WebhookRegistry | None = None,
+             http: httpx.AsyncClient | None = None) -> Backend:
+    client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry, http=http)
     pipeline = Pipeline.create(client, journal, settings.outputs_dir, backend=name,
                                deadline=settings.timeouts.deadline, notifier=notifier)
     runner = Runner(pipeline, tasks_per_key=tasks_per_key or settings.tasks_per_key)
