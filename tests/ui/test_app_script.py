@@ -70,6 +70,17 @@ def running(command: list[str], outside_tmp: Path, tmp_path_factory: pytest.Temp
             process.wait(timeout=20)
 
 
+def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, str]:
+    """One `/generate` call through gradio_client: the video's path and the details HTML."""
+    api = Client(url, verbose=False)
+    try:
+        video, _, details = api.predict(handle_file(str(image)), PROMPT, size, duration,
+                                        api_name="/generate")
+    finally:
+        api.close()
+    return video, details
+
+
 @pytest.fixture(scope="module")
 def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py --mcp` with no key at all, on GRADIO_SERVER_PORT, home outside /tmp."""
@@ -84,24 +95,14 @@ def test_reload_mode_serves_and_generates(outside_tmp: Path,
     """`gradio app.py` (reload mode, run from the project) serves the playground and makes a video."""
     command = [sys.executable, "-m", "gradio", "app.py"]
     with running(command, outside_tmp, tmp_path_factory, "reload", cwd=ROOT) as url:
-        api = Client(url, verbose=False)
-        try:
-            video, _, _ = api.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
-                                      api_name="/generate")
-        finally:
-            api.close()
+        video, _ = generate(url, landscape_image, "1280*720", 5)
     width, height, seconds = video_facts(video)
     assert (width, height) == (1280, 720) and seconds == pytest.approx(5, abs=0.2)
 
 
 def test_offline_simulator_makes_a_video(app_url: str, portrait_image: Path) -> None:
     """With no key anywhere, the built-in simulator makes the portrait 10 s video asked for."""
-    api = Client(app_url, verbose=False)
-    try:
-        video, _, details = api.predict(handle_file(str(portrait_image)), PROMPT, "720*1280", 10,
-                                        api_name="/generate")
-    finally:
-        api.close()
+    video, details = generate(app_url, portrait_image, "720*1280", 10)
     width, height, seconds = video_facts(video)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(10, abs=0.2)
     assert "Offline simulator" in details
