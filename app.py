@@ -27,14 +27,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="app.py", description="Run the Luma Ray 2 image-to-video playground."
     )
-    parser.add_argument("--share", action="store_true",
-                        help="also serve it on a public gradio.live link")
-    parser.add_argument("--mcp", action="store_true",
-                        help="expose the generate endpoint as an MCP tool")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port to listen on (default: GRADIO_SERVER_PORT, else 7860)")
-    parser.add_argument("--host", default=None,
-                        help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)")
+    parser.add_argument("--share", action="store_true", help="also serve it on a public gradio.live link")
+    parser.add_argument("--mcp", action="store_true", help="expose the generate endpoint as an MCP tool")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: GRADIO_SERVER_PORT, else 7860)"
+    )
+    parser.add_argument(
+        "--host", default=None, help="address to listen on (default: GRADIO_SERVER_NAME, else 127.0.0.1)"
+    )
     return parser.parse_args(argv)
 
 

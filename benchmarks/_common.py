@@ -58,16 +58,19 @@ class Figure:
         measured = self.ratio if subject == "ratio" else self.value
         if measured is None or math.isnan(measured):
             return False
-        return {"<": measured < float(bound), "<=": measured <= float(bound),
-                ">=": measured >= float(bound)}[operator]
+        return {"<": measured < float(bound), "<=": measured <= float(bound), ">=": measured >= float(bound)}[
+            operator
+        ]
 
     def line(self) -> str:
         baseline = "-" if self.baseline is None else _number(self.baseline, self.unit)
         ratio = "-" if self.ratio is None else f"{self.ratio:.2f}x"
         verdict = {None: "info", True: "MET", False: "MISSED"}[self.met]
         goal = f"[{self.goal}]" if self.goal else ""
-        return (f"  {self.target:>2}  {self.name:<46} {_number(self.value, self.unit):>11}  "
-                f"baseline {baseline:>11}  ratio {ratio:>6}  {verdict:<6} {goal}")
+        return (
+            f"  {self.target:>2}  {self.name:<46} {_number(self.value, self.unit):>11}  "
+            f"baseline {baseline:>11}  ratio {ratio:>6}  {verdict:<6} {goal}"
+        )
 
 
 def _number(value: float, unit: str) -> str:
@@ -111,8 +114,9 @@ def report(title: str, figures: list[Figure], json_path: str | None) -> int:
     return 0 if all(f.met is not False for f in figures) else 1
 
 
-def arguments(description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None
-              ) -> argparse.Namespace:
+def arguments(
+    description: str, extra: Callable[[argparse.ArgumentParser], None] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", help="also write the figures to this file (for run.py)")
     if extra is not None:
@@ -133,9 +137,20 @@ class SimulatorProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "luma_playground.simulator", "--port", str(self.port),
-             "--time-scale", str(time_scale), "--seed", str(seed)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "luma_playground.simulator",
+                "--port",
+                str(self.port),
+                "--time-scale",
+                str(time_scale),
+                "--seed",
+                str(seed),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.control = SimulatorControl(self.base_url)
@@ -187,8 +202,15 @@ def simulators(count: int, time_scale: float, seed: int = 0) -> Iterator[list[Si
             simulator.stop()
 
 
-def photo(path: Path, size: tuple[int, int] = (1600, 1000), *, quality: int = 90,
-          noise: float = 6.0, fmt: str = "JPEG", seed: int = 0) -> Path:
+def photo(
+    path: Path,
+    size: tuple[int, int] = (1600, 1000),
+    *,
+    quality: int = 90,
+    noise: float = 6.0,
+    fmt: str = "JPEG",
+    seed: int = 0,
+) -> Path:
     """A picture with the texture of a photo (gradients, shapes, sensor noise)."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFilter

@@ -86,17 +86,25 @@ async def pipeline_arm(base_url: str, count: int, work: Path) -> dict[str, float
     await client.aclose()
     for failure in {repr(r) for r in results if r is not True}:
         print(f"failed: {failure}", file=sys.stderr)
-    return {"completed": sum(r is True for r in results), "lag_p99": quantile(monitor.lags, 0.99),
-            "growth": monitor.peak_rss - before, "threads": monitor.peak_threads,
-            "elapsed": elapsed}
+    return {
+        "completed": sum(r is True for r in results),
+        "lag_p99": quantile(monitor.lags, 0.99),
+        "growth": monitor.peak_rss - before,
+        "threads": monitor.peak_threads,
+        "elapsed": elapsed,
+    }
 
 
 def threads_arm(base_url: str, count: int, work: Path) -> dict[str, float]:
     import httpx
 
     image = photo(work / "lighthouse.jpg")
-    http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"},
-                        timeout=60, limits=httpx.Limits(max_connections=count))
+    http = httpx.Client(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=60,
+        limits=httpx.Limits(max_connections=count),
+    )
 
     def generate(index: int) -> bool:
         with image.open("rb") as file:
@@ -135,9 +143,13 @@ def threads_arm(base_url: str, count: int, work: Path) -> dict[str, float]:
         elapsed = time.monotonic() - started
         monitor.stop()
         await watching
-        return {"completed": sum(results), "lag_p99": quantile(monitor.lags, 0.99),
-                "growth": monitor.peak_rss - before, "threads": monitor.peak_threads,
-                "elapsed": elapsed}
+        return {
+            "completed": sum(results),
+            "lag_p99": quantile(monitor.lags, 0.99),
+            "growth": monitor.peak_rss - before,
+            "threads": monitor.peak_threads,
+            "elapsed": elapsed,
+        }
 
     try:
         return asyncio.run(watch())
@@ -148,9 +160,11 @@ def threads_arm(base_url: str, count: int, work: Path) -> dict[str, float]:
 def run_arm(arm: str, base_url: str, count: int) -> dict[str, float]:
     """One arm in a fresh process, so that its memory and threads are its own."""
     output = subprocess.run(
-        [sys.executable, __file__, "--arm", arm, "--base-url", base_url,
-         "--generations", str(count)],
-        capture_output=True, text=True, timeout=600, check=False,
+        [sys.executable, __file__, "--arm", arm, "--base-url", base_url, "--generations", str(count)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if output.returncode != 0:
         raise RuntimeError(f"the {arm} arm failed:\n{output.stderr[-3000:]}")
@@ -182,16 +196,25 @@ def main() -> int:
         simulator.control.reset()
         simulator.control.set_account(KEY, balance=10_000)
         naive = run_arm("threads", simulator.base_url, count)
-    detail = (f"{count} at once, time scale {TIME_SCALE}: {ours['elapsed']:.1f} s "
-              f"(thread per generation: {naive['elapsed']:.1f} s)")
+    detail = (
+        f"{count} at once, time scale {TIME_SCALE}: {ours['elapsed']:.1f} s "
+        f"(thread per generation: {naive['elapsed']:.1f} s)"
+    )
     figures = [
-        Figure("5", "generations completed", ours["completed"], "", naive["completed"],
-               f"value >= {count}", detail),
+        Figure(
+            "5",
+            "generations completed",
+            ours["completed"],
+            "",
+            naive["completed"],
+            f"value >= {count}",
+            detail,
+        ),
         Figure("5", "event loop lag p99", ours["lag_p99"], "s", naive["lag_p99"], "value < 0.05"),
-        Figure("5", "memory growth of the app process", ours["growth"], "MB", naive["growth"],
-               "value < 150"),
-        Figure("5", "threads in the app process (peak)", ours["threads"], "", naive["threads"],
-               "value <= 20"),
+        Figure("5", "memory growth of the app process", ours["growth"], "MB", naive["growth"], "value < 150"),
+        Figure(
+            "5", "threads in the app process (peak)", ours["threads"], "", naive["threads"], "value <= 20"
+        ),
     ]
     return report("Concurrency (target 5)", figures, args.json)
 

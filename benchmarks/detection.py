@@ -60,8 +60,9 @@ PROMPT = "slow push in over the valley"
 STAGGER_S = 0.25
 
 
-async def baseline_arm(simulator: SimulatorProcess, request: GenerationRequest, count: int,
-                       outputs: Path) -> list[str]:
+async def baseline_arm(
+    simulator: SimulatorProcess, request: GenerationRequest, count: int, outputs: Path
+) -> list[str]:
     """Submit `count` tasks in order; follow each with a fixed 1 s poller; download the video."""
     client = WaveSpeedClient(simulator.base_url, KEY)
 
@@ -101,8 +102,9 @@ async def pipeline_arm(pipeline: Pipeline, request: GenerationRequest, count: in
     for _ in range(count):
         submitted = asyncio.Event()
         runs.append(asyncio.ensure_future(run(submitted)))
-        await asyncio.wait({runs[-1], asyncio.ensure_future(submitted.wait())},
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {runs[-1], asyncio.ensure_future(submitted.wait())}, return_when=asyncio.FIRST_COMPLETED
+        )
         await asyncio.sleep(STAGGER_S)
     await asyncio.gather(*runs)
     return task_ids
@@ -114,8 +116,9 @@ async def receiver(registry: WebhookRegistry) -> AsyncIterator[None]:
     listener = socket.socket()
     listener.bind(("127.0.0.1", int(registry.public_url.rsplit(":", 1)[1])))
     listener.listen(128)
-    server = uvicorn.Server(uvicorn.Config(Starlette(routes=webhook_routes(registry)),
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(Starlette(routes=webhook_routes(registry)), log_level="warning", lifespan="off")
+    )
     serving = asyncio.ensure_future(server.serve(sockets=[listener]))
     while not server.started:
         await asyncio.sleep(0.01)
@@ -140,8 +143,9 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
         journal = Journal(work / "journal.sqlite3")
         poll_client = WaveSpeedClient(poll_sim.base_url, KEY)
         hook_client = WaveSpeedClient(hook_sim.base_url, KEY)
-        hook_pipeline = Pipeline.create(hook_client, Journal(work / "hooks.sqlite3"),
-                                        work / "hooks", notifier=registry)
+        hook_pipeline = Pipeline.create(
+            hook_client, Journal(work / "hooks.sqlite3"), work / "hooks", notifier=registry
+        )
         results: dict[str, tuple[list[str], list[str], list[str]]] = {}
         async with receiver(registry):
             assert await registry.reachable()
@@ -165,25 +169,55 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
             gate = "ratio <= 1.0" if phase == "cold" else None
             label = f"adaptive polling, {phase}"
             figures += [
-                Figure("2", f"{label}: median detection", median(poll_latency), "s",
-                       median(base_latency), gate or "ratio <= 0.5"),
-                Figure("2", f"{label}: p95 detection", quantile(poll_latency, 0.95), "s",
-                       quantile(base_latency, 0.95), gate or "ratio <= 0.75"),
-                Figure("2", f"{label}: GETs per task", mean(poll_gets), "",
-                       mean(base_gets), "" if phase == "cold" else "ratio <= 1.0",
-                       "the tasks still running when the first ones end switch to dense polling"
-                       if phase == "cold" else ""),
+                Figure(
+                    "2",
+                    f"{label}: median detection",
+                    median(poll_latency),
+                    "s",
+                    median(base_latency),
+                    gate or "ratio <= 0.5",
+                ),
+                Figure(
+                    "2",
+                    f"{label}: p95 detection",
+                    quantile(poll_latency, 0.95),
+                    "s",
+                    quantile(base_latency, 0.95),
+                    gate or "ratio <= 0.75",
+                ),
+                Figure(
+                    "2",
+                    f"{label}: GETs per task",
+                    mean(poll_gets),
+                    "",
+                    mean(base_gets),
+                    "" if phase == "cold" else "ratio <= 1.0",
+                    "the tasks still running when the first ones end switch to dense polling"
+                    if phase == "cold"
+                    else "",
+                ),
             ]
-        base_latency, base_gets = figures_of(
-            base_sim.control, results["cold"][0] + results["warm"][0])
-        hook_latency, hook_gets = figures_of(
-            hook_sim.control, results["cold"][2] + results["warm"][2])
+        base_latency, base_gets = figures_of(base_sim.control, results["cold"][0] + results["warm"][0])
+        hook_latency, hook_gets = figures_of(hook_sim.control, results["cold"][2] + results["warm"][2])
         figures += [
-            Figure("1", "webhook: median detection", median(hook_latency), "s",
-                   median(base_latency), "value < 0.05",
-                   f"p95 {quantile(hook_latency, 0.95) * 1000:.0f} ms over {len(hook_latency)} tasks"),
-            Figure("1", "webhook: most GETs for one task", max(hook_gets), "",
-                   max(base_gets), "value <= 3", f"mean {mean(hook_gets):.2f}"),
+            Figure(
+                "1",
+                "webhook: median detection",
+                median(hook_latency),
+                "s",
+                median(base_latency),
+                "value < 0.05",
+                f"p95 {quantile(hook_latency, 0.95) * 1000:.0f} ms over {len(hook_latency)} tasks",
+            ),
+            Figure(
+                "1",
+                "webhook: most GETs for one task",
+                max(hook_gets),
+                "",
+                max(base_gets),
+                "value <= 3",
+                f"mean {mean(hook_gets):.2f}",
+            ),
         ]
         journal.close()
         hook_pipeline.journal.close()
@@ -193,8 +227,12 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
 def main() -> int:
     def options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--tasks", type=int, default=60, help="tasks per arm and phase (>= 40)")
-        parser.add_argument("--time-scale", type=float, default=1.0,
-                            help="1.0 is realistic (about 2 min); smaller only to try it out")
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="1.0 is realistic (about 2 min); smaller only to try it out",
+        )
 
     args = arguments(__doc__.splitlines()[0], options)
     print(f"detection benchmark: {args.tasks} tasks per arm and phase, time scale {args.time_scale}")

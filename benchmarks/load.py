@@ -102,12 +102,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise SystemExit(f"{url} did not start in {START_TIMEOUT:.0f} s")
 
 
-def start(command: list[str], env: dict[str, str], log: Path, ready_url: str,
-          stack: ExitStack) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], env: dict[str, str], log: Path, ready_url: str, stack: ExitStack
+) -> subprocess.Popen[bytes]:
     """A child process logging to `log`, stopped when `stack` closes."""
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=log.parent, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=log.parent, env=env, stdout=output, stderr=subprocess.STDOUT)
     stack.callback(stop, process)
     wait_until_up(ready_url, process, log)
     return process
@@ -143,23 +143,42 @@ class Run:
         self.home = folder / "home"
         sim_port, app_port = free_port(), free_port()
         self.sim_url, self.app_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{app_port}/"
-        base_env = {name: value for name, value in os.environ.items()
-                    if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_"))}
+        base_env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_"))
+        }
         base_env["PYTHONPATH"] = str(ROOT)
-        simulator = [sys.executable, "-m", "luma_playground", "simulator", "--port", str(sim_port),
-                     "--time-scale", str(args.time_scale)]
+        simulator = [
+            sys.executable,
+            "-m",
+            "luma_playground",
+            "simulator",
+            "--port",
+            str(sim_port),
+            "--time-scale",
+            str(args.time_scale),
+        ]
         app_env = base_env | {
-            "WAVESPEED_BASE_URL": self.sim_url, "WAVESPEED_API_KEY": SERVER_KEY,
+            "WAVESPEED_BASE_URL": self.sim_url,
+            "WAVESPEED_API_KEY": SERVER_KEY,
             "LUMA_PLAYGROUND_HOME": str(self.home),
             "LUMA_PLAYGROUND_READ_TIMEOUT": str(READ_TIMEOUT),
             "LUMA_PLAYGROUND_TASKS_PER_KEY": str(max(3, args.sessions)),
-            "GRADIO_TEMP_DIR": str(folder / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False",
+            "GRADIO_TEMP_DIR": str(folder / "gradio"),
+            "GRADIO_ANALYTICS_ENABLED": "False",
         }
         self.processes = {
-            "simulator": start(simulator, base_env, folder / "simulator.log",
-                               f"{self.sim_url}/_simulator/stats", stack),
-            "app": start([sys.executable, str(ROOT / "app.py"), "--port", str(app_port)], app_env,
-                         folder / "app.log", f"{self.app_url}config", stack),
+            "simulator": start(
+                simulator, base_env, folder / "simulator.log", f"{self.sim_url}/_simulator/stats", stack
+            ),
+            "app": start(
+                [sys.executable, str(ROOT / "app.py"), "--port", str(app_port)],
+                app_env,
+                folder / "app.log",
+                f"{self.app_url}config",
+                stack,
+            ),
         }
         self.control = SimulatorControl(self.sim_url)
         stack.callback(self.control.close)
@@ -168,21 +187,22 @@ class Run:
 
     def client(self, session: int) -> Client:
         headers = None if self.server_key else {KEY_HEADER: f"sk-load-{self.run_id}-{session:03d}"}
-        return Client(self.app_url, headers=headers, verbose=False,
-                      download_files=str(self.folder / "downloads"))
+        return Client(
+            self.app_url, headers=headers, verbose=False, download_files=str(self.folder / "downloads")
+        )
 
     def generate(self, client: Client, session: int, number: int) -> Result:
         prompt = f"Waves under a slow sky; run {self.run_id}, session {session}, video {number}"
         started = time.monotonic()
-        job = client.submit(handle_file(str(self.image)), prompt, "1280*720", 5,
-                            api_name="/generate")
+        job = client.submit(handle_file(str(self.image)), prompt, "1280*720", 5, api_name="/generate")
         try:
             video = job.result(timeout=self.args.timeout)[0]
         except AppError as error:
             return Result(session, prompt, time.monotonic() - started, error=str(error))
         except Exception as error:  # a timeout or a broken stream: counted, never hidden
-            return Result(session, prompt, time.monotonic() - started,
-                          error=f"{type(error).__name__}: {error}")
+            return Result(
+                session, prompt, time.monotonic() - started, error=f"{type(error).__name__}: {error}"
+            )
         return Result(session, prompt, time.monotonic() - started, video=str(video))
 
     def session(self, session: int, until: float | None) -> list[Result]:
@@ -234,11 +254,15 @@ def report(results: list[Result], wall: float) -> None:
     done = [r for r in results if r.video]
     errors = Counter(r.error.split(" (task")[0][:110] for r in results if r.error)
     seconds = [r.seconds for r in done] or [0.0]
-    print(f"generations {len(results)}  completed {len(done)}  errors {sum(errors.values())}  "
-          f"wall {wall:.1f} s  throughput {len(done) / wall * 60:.1f} videos/min")
-    print("latency (s, completed)  " + "  ".join(
-        f"p{int(q * 100)} {percentile(seconds, q):.2f}" for q in (0.5, 0.9, 0.95, 0.99))
-        + f"  max {max(seconds):.2f}  mean {sum(seconds) / len(seconds):.2f}")
+    print(
+        f"generations {len(results)}  completed {len(done)}  errors {sum(errors.values())}  "
+        f"wall {wall:.1f} s  throughput {len(done) / wall * 60:.1f} videos/min"
+    )
+    print(
+        "latency (s, completed)  "
+        + "  ".join(f"p{int(q * 100)} {percentile(seconds, q):.2f}" for q in (0.5, 0.9, 0.95, 0.99))
+        + f"  max {max(seconds):.2f}  mean {sum(seconds) / len(seconds):.2f}"
+    )
     for message, count in errors.most_common():
         print(f"  {count:4d} x {message}")
 
@@ -252,21 +276,27 @@ def check(run: Run, results: list[Result], soak: bool) -> list[str]:
     ours = {r.prompt for r in results}
     per_prompt = Counter(task["input"]["prompt"] for task in tasks)
     ended = Counter(task["status"] for task in tasks)
-    print(f"simulator: {len(tasks)} tasks submitted, {dict(ended)}; "
-          f"journal: {len(rows)} rows, {dict(Counter(row['state'] for row in rows))}")
+    print(
+        f"simulator: {len(tasks)} tasks submitted, {dict(ended)}; "
+        f"journal: {len(rows)} rows, {dict(Counter(row['state'] for row in rows))}"
+    )
     inside = [row["updated_at"] - row["created_at"] for row in rows if row["video_path"]]
     if inside:
-        print("in the app (journal: row written -> video saved, s)  " + "  ".join(
-            f"p{int(q * 100)} {percentile(inside, q):.2f}" for q in (0.5, 0.9, 0.99)))
+        print(
+            "in the app (journal: row written -> video saved, s)  "
+            + "  ".join(f"p{int(q * 100)} {percentile(inside, q):.2f}" for q in (0.5, 0.9, 0.99))
+        )
     problems += [f"created {n} times: {p}" for p, n in per_prompt.items() if n > 1]
-    problems += [f"task {t['id']} still {t['status']}" for t in tasks
-                 if t["status"] not in ("completed", "failed")]
+    problems += [
+        f"task {t['id']} still {t['status']}" for t in tasks if t["status"] not in ("completed", "failed")
+    ]
     for task in tasks:
         row = by_task.get(task["id"])
         if row is None:
             problems.append(f"task {task['id']} has no journal row (a lost paid task)")
-        elif task["status"] == "completed" and not (row["state"] == "completed" and row["video_path"]
-                                                    and Path(row["video_path"]).is_file()):
+        elif task["status"] == "completed" and not (
+            row["state"] == "completed" and row["video_path"] and Path(row["video_path"]).is_file()
+        ):
             problems.append(f"task {task['id']} completed but its video was not saved: {row}")
         elif task["status"] == "failed" and not (row["state"] == "failed" and row["error"]):
             problems.append(f"task {task['id']} failed but its row says {row['state']}")
@@ -284,32 +314,56 @@ def check(run: Run, results: list[Result], soak: bool) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=100, help="sessions at once (default 100)")
-    parser.add_argument("--soak", type=float, default=0.0, metavar="MINUTES",
-                        help="generate back to back for this long, with injected faults")
-    parser.add_argument("--fault-every", type=float, default=2.0, metavar="S",
-                        help="seconds between injected faults in a soak (default 2)")
-    parser.add_argument("--time-scale", type=float, default=0.1,
-                        help="simulator speed (default 0.1: a 5 s clip in about 5 s)")
-    parser.add_argument("--server-key", action="store_true",
-                        help="every session on the app's key instead of a key of its own")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="seconds one generation may take before it counts as an error")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="generate back to back for this long, with injected faults",
+    )
+    parser.add_argument(
+        "--fault-every",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between injected faults in a soak (default 2)",
+    )
+    parser.add_argument(
+        "--time-scale", type=float, default=0.1, help="simulator speed (default 0.1: a 5 s clip in about 5 s)"
+    )
+    parser.add_argument(
+        "--server-key", action="store_true", help="every session on the app's key instead of a key of its own"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds one generation may take before it counts as an error",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs, journal)")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="luma-load-"))
     try:
         with ExitStack() as stack:
             run = Run(args, folder, stack)
-            print(f"simulator {run.sim_url} (time scale {args.time_scale}), app {run.app_url}, "
-                  f"{args.sessions} sessions" + (f", soak {args.soak} min" if args.soak else ""))
+            print(
+                f"simulator {run.sim_url} (time scale {args.time_scale}), app {run.app_url}, "
+                f"{args.sessions} sessions" + (f", soak {args.soak} min" if args.soak else "")
+            )
             results, wall, applied = drive(run, args)
             report(results, wall)
-            print("CPU seconds: " + ", ".join(
-                f"{name} {cpu_seconds(process.pid):.1f}" for name, process in run.processes.items())
-                + f", load driver {cpu_seconds():.1f}")
+            print(
+                "CPU seconds: "
+                + ", ".join(
+                    f"{name} {cpu_seconds(process.pid):.1f}" for name, process in run.processes.items()
+                )
+                + f", load driver {cpu_seconds():.1f}"
+            )
             if applied:
-                print(f"faults that hit a request: {sum(applied.values())}: " + ", ".join(
-                    f"{name} {count}" for name, count in sorted(applied.items())))
+                print(
+                    f"faults that hit a request: {sum(applied.values())}: "
+                    + ", ".join(f"{name} {count}" for name, count in sorted(applied.items()))
+                )
             problems = check(run, results, soak=bool(args.soak))
     finally:
         if args.keep:
@@ -318,8 +372,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
     for problem in problems[:30]:
         print(f"PROBLEM {problem}")
-    print("OK: no error, no lost task, none created twice" if not problems
-          else f"FAILED: {len(problems)} problem(s)")
+    print(
+        "OK: no error, no lost task, none created twice"
+        if not problems
+        else f"FAILED: {len(problems)} problem(s)"
+    )
     return 0 if not problems else 1
 
 
@@ -330,8 +387,9 @@ def drive(run: Run, args: argparse.Namespace) -> tuple[list[Result], float, Coun
     until = started + args.soak * 60 if args.soak else None
     injector = None
     if until is not None:
-        injector = threading.Thread(target=run.inject_faults,
-                                    args=(until, args.fault_every, applied), daemon=True)
+        injector = threading.Thread(
+            target=run.inject_faults, args=(until, args.fault_every, applied), daemon=True
+        )
         injector.start()
     with ThreadPoolExecutor(args.sessions) as pool:
         per_session = list(pool.map(lambda n: run.session(n, until), range(args.sessions)))

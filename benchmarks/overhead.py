@@ -70,8 +70,7 @@ async def hand_off(block: object, value: str) -> None:
     await processing_utils.async_move_files_to_cache(data, block, postprocess=True)  # type: ignore[arg-type]
 
 
-async def playground_run(pipeline: Pipeline, request: GenerationRequest,
-                         block: object) -> tuple[float, str]:
+async def playground_run(pipeline: Pipeline, request: GenerationRequest, block: object) -> tuple[float, str]:
     started = time.time()
     async for event in pipeline.generate(request, api_key=ApiKey(KEY)):
         if isinstance(event, Done):
@@ -80,8 +79,7 @@ async def playground_run(pipeline: Pipeline, request: GenerationRequest,
     raise AssertionError("no video")
 
 
-async def naive_run(client: WaveSpeedClient, request: GenerationRequest,
-                    block: object) -> tuple[float, str]:
+async def naive_run(client: WaveSpeedClient, request: GenerationRequest, block: object) -> tuple[float, str]:
     started = time.time()
     image_url = await client.upload_image(request.image)
     task_id = (await client.submit(request, image_url)).id
@@ -91,8 +89,9 @@ async def naive_run(client: WaveSpeedClient, request: GenerationRequest,
     return time.time() - started, task_id
 
 
-async def series(run: Callable[[], Awaitable[tuple[float, str]]], count: int,
-                 simulator: SimulatorProcess) -> list[float]:
+async def series(
+    run: Callable[[], Awaitable[tuple[float, str]]], count: int, simulator: SimulatorProcess
+) -> list[float]:
     """Overheads of `count` runs one after the other."""
     overheads = []
     for _ in range(count):
@@ -110,8 +109,7 @@ async def measure(count: int, work: Path) -> list[Figure]:
     with SimulatorProcess(TIME_SCALE, seed=3) as simulator:
         client = WaveSpeedClient(simulator.base_url, KEY)
         polling = Pipeline.create(client, Journal(work / "polling.sqlite3"), work / "polling")
-        pushed = Pipeline.create(client, Journal(work / "pushed.sqlite3"), work / "pushed",
-                                 notifier=registry)
+        pushed = Pipeline.create(client, Journal(work / "pushed.sqlite3"), work / "pushed", notifier=registry)
         # Warm-up: renders cached, connections open, and a history for the adaptive schedule.
         await asyncio.gather(*(playground_run(polling, request, block) for _ in range(10)))
         async with receiver(registry):
@@ -125,10 +123,24 @@ async def measure(count: int, work: Path) -> list[Figure]:
         await registry.aclose()
     size = f"{image.stat().st_size / 1e6:.1f} MB photo, {count} runs per arm, time scale {TIME_SCALE}"
     return [
-        Figure("4", "overhead, playground polling: median", median(polled), "s", median(naive),
-               "value < 0.5", f"p95 {quantile(polled, 0.95) * 1000:.0f} ms; {size}"),
-        Figure("4", "overhead, playground webhook: median", median(hooked), "s", median(naive),
-               "value < 0.5", f"p95 {quantile(hooked, 0.95) * 1000:.0f} ms"),
+        Figure(
+            "4",
+            "overhead, playground polling: median",
+            median(polled),
+            "s",
+            median(naive),
+            "value < 0.5",
+            f"p95 {quantile(polled, 0.95) * 1000:.0f} ms; {size}",
+        ),
+        Figure(
+            "4",
+            "overhead, playground webhook: median",
+            median(hooked),
+            "s",
+            median(naive),
+            "value < 0.5",
+            f"p95 {quantile(hooked, 0.95) * 1000:.0f} ms",
+        ),
     ]
 
 

@@ -49,8 +49,13 @@ from luma_playground._webhooks import WebhookRegistry, webhook_routes
 TIME_SCALE = 0.05
 PROMPT = "slow push in over the valley"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ARMS = ("webhook", "polling", "naive")
 
 #: Records, per video URL, when an element playing it first reached readyState >= 2.
@@ -85,10 +90,15 @@ class Bench:
         if not self.pipelines:
             self.client = WaveSpeedClient(self.simulator.base_url, KEY)
             self.pipelines = {
-                "webhook": Pipeline.create(self.client, Journal(self.work / "hooks.sqlite3"),
-                                           self.work / "outputs", notifier=self.registry),
-                "polling": Pipeline.create(self.client, Journal(self.work / "polls.sqlite3"),
-                                           self.work / "outputs"),
+                "webhook": Pipeline.create(
+                    self.client,
+                    Journal(self.work / "hooks.sqlite3"),
+                    self.work / "outputs",
+                    notifier=self.registry,
+                ),
+                "polling": Pipeline.create(
+                    self.client, Journal(self.work / "polls.sqlite3"), self.work / "outputs"
+                ),
             }
         return self.pipelines
 
@@ -143,8 +153,9 @@ def build_app(bench: Bench, outputs: Path):  # type: ignore[no-untyped-def]
         gr.Button("warm", elem_id="warm").click(bench.warm_up, None, status)
         for arm in ARMS:
             video = gr.Video(autoplay=True, loop=True, interactive=False, elem_id=f"video-{arm}")
-            gr.Button(arm, elem_id=f"run-{arm}").click(getattr(bench, arm), None, video,
-                                                       concurrency_limit=None)
+            gr.Button(arm, elem_id=f"run-{arm}").click(
+                getattr(bench, arm), None, video, concurrency_limit=None
+            )
     return demo
 
 
@@ -158,22 +169,22 @@ def drive(url: str, bench: Bench, runs: int) -> dict[str, list[float]]:
         page.add_init_script(WATCH_VIDEOS)
         page.goto(url)
         page.click("#warm")
-        page.wait_for_function("document.querySelector('#status textarea').value === 'warm'",
-                               timeout=120_000)
+        page.wait_for_function("document.querySelector('#status textarea').value === 'warm'", timeout=120_000)
         for run in range(runs + 1):  # the first round warms the browser's decoder
             for arm in ARMS:
                 seen = page.evaluate("Object.keys(window.__ready).length")
                 page.click(f"#run-{arm}")
-                page.wait_for_function(f"Object.keys(window.__ready).length > {seen}",
-                                       timeout=120_000)
+                page.wait_for_function(f"Object.keys(window.__ready).length > {seen}", timeout=120_000)
                 ready_ms = page.evaluate("Math.max(...Object.values(window.__ready))")
                 task = bench.simulator.control.task(bench.task_ids[-1])
                 if run > 0:
                     latencies[arm].append(ready_ms / 1000 - task["completed_at"])
                 else:
-                    shape = page.evaluate(f"(() => {{ const v = document.querySelector("
-                                          f"'#video-{arm} video'); return [v.videoWidth, "
-                                          "v.videoHeight, Math.round(v.duration)]; })()")
+                    shape = page.evaluate(
+                        f"(() => {{ const v = document.querySelector("
+                        f"'#video-{arm} video'); return [v.videoWidth, "
+                        "v.videoHeight, Math.round(v.duration)]; })()"
+                    )
                     assert shape == [1280, 720, 5], shape
                 time.sleep(0.3)
         browser.close()
@@ -189,8 +200,13 @@ def measure(runs: int, work: Path) -> list[Figure]:
         bench = Bench(simulator, registry, work)
         demo = build_app(bench, outputs)
         demo.queue(default_concurrency_limit=None)
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                    quiet=True, app_kwargs={"routes": webhook_routes(registry)})
+        demo.launch(
+            server_name="127.0.0.1",
+            server_port=port,
+            prevent_thread_lock=True,
+            quiet=True,
+            app_kwargs={"routes": webhook_routes(registry)},
+        )
         try:
             latencies = drive(f"http://127.0.0.1:{port}/", bench, runs)
         finally:
@@ -198,17 +214,40 @@ def measure(runs: int, work: Path) -> list[Figure]:
     naive = latencies["naive"]
     detail = f"{runs} runs per arm, 5 s 1280x720 clip, time scale {TIME_SCALE}"
     return [
-        Figure("3", "completion to playing, webhook: median", median(latencies["webhook"]), "s",
-               median(naive), "value < 1.0",
-               f"p95 {quantile(latencies['webhook'], 0.95) * 1000:.0f} ms; {detail}"),
-        Figure("3", "completion to playing, webhook: vs naive", median(latencies["webhook"]), "s",
-               median(naive), "ratio <= 0.5"),
-        Figure("3", "completion to playing, polling: median", median(latencies["polling"]), "s",
-               median(naive), "value < 1.0",
-               f"p95 {quantile(latencies['polling'], 0.95) * 1000:.0f} ms (no public URL: "
-               "adaptive polling)"),
-        Figure("3", "completion to playing, polling: vs naive", median(latencies["polling"]), "s",
-               median(naive), ""),
+        Figure(
+            "3",
+            "completion to playing, webhook: median",
+            median(latencies["webhook"]),
+            "s",
+            median(naive),
+            "value < 1.0",
+            f"p95 {quantile(latencies['webhook'], 0.95) * 1000:.0f} ms; {detail}",
+        ),
+        Figure(
+            "3",
+            "completion to playing, webhook: vs naive",
+            median(latencies["webhook"]),
+            "s",
+            median(naive),
+            "ratio <= 0.5",
+        ),
+        Figure(
+            "3",
+            "completion to playing, polling: median",
+            median(latencies["polling"]),
+            "s",
+            median(naive),
+            "value < 1.0",
+            f"p95 {quantile(latencies['polling'], 0.95) * 1000:.0f} ms (no public URL: adaptive polling)",
+        ),
+        Figure(
+            "3",
+            "completion to playing, polling: vs naive",
+            median(latencies["polling"]),
+            "s",
+            median(naive),
+            "",
+        ),
     ]
 
 

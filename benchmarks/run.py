@@ -38,8 +38,9 @@ def run_one(name: str, folder: Path) -> tuple[list[Figure], str | None]:
         return render_figures(result.stdout), None if result.stdout else result.stderr[-2000:]
     if not output.exists():
         return [], f"exit {result.returncode}: {result.stderr[-2000:]}"
-    figures = [Figure(**{k: v for k, v in item.items() if k != "met"})
-               for item in json.loads(output.read_text())]
+    figures = [
+        Figure(**{k: v for k, v in item.items() if k != "met"}) for item in json.loads(output.read_text())
+    ]
     return figures, None
 
 
@@ -48,8 +49,17 @@ def render_figures(stdout: str) -> list[Figure]:
     match = re.search(r"5 s 1280x720: median\s+([\d.]+) s", stdout)
     if match is None:
         return []
-    return [Figure("8", "simulator render, 5 s 1280x720: median", float(match.group(1)), "s",
-                   RENDER_TARGET_S, "value < 2.0", "baseline: the 2 s budget")]
+    return [
+        Figure(
+            "8",
+            "simulator render, 5 s 1280x720: median",
+            float(match.group(1)),
+            "s",
+            RENDER_TARGET_S,
+            "value < 2.0",
+            "baseline: the 2 s budget",
+        )
+    ]
 
 
 def main() -> int:
@@ -70,8 +80,10 @@ def main() -> int:
     for name, failure in failures.items():
         print(f"  FAILED to run: {name}: {failure}")
     missed = [f for f in figures if f.met is False]
-    print(f"\n{len(figures) - len(missed)} of {len(figures)} figures within target"
-          + (f"; missed: {', '.join(f.name for f in missed)}" if missed else ""))
+    print(
+        f"\n{len(figures) - len(missed)} of {len(figures)} figures within target"
+        + (f"; missed: {', '.join(f.name for f in missed)}" if missed else "")
+    )
     return 1 if missed or failures else 0
 
 

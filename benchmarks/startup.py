@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from _common import ROOT, Figure, arguments, free_port, median, report
 
-HELLO = '''import gradio as gr
+HELLO = """import gradio as gr
 
 
 def greet(name):
@@ -32,7 +32,7 @@ demo = gr.Interface(fn=greet, inputs="text", outputs="text")
 
 if __name__ == "__main__":
     demo.launch()
-'''
+"""
 
 TIMEOUT_S = 120.0
 
@@ -40,14 +40,25 @@ TIMEOUT_S = 120.0
 def first_page(script: Path, home: Path) -> float:
     """Seconds from starting `python script` to its first page; the process is stopped after."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1",
-           "LUMA_PLAYGROUND_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "LUMA_PLAYGROUND_HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("WAVESPEED_API_KEY", None)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(script)], cwd=script.parent, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=script.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         with httpx.Client(timeout=2.0, trust_env=False) as http:
             while True:
@@ -88,10 +99,18 @@ def main() -> int:
         for run in range(args.runs):
             ours.append(first_page(app, work / f"home-{run}"))
             bare.append(first_page(hello, work / f"home-{run}"))
-    figures = [Figure("6", "python app.py to first page: median", median(ours), "s", median(bare),
-                      "ratio <= 1.3",
-                      f"{args.runs} starts each; app {min(ours):.2f}-{max(ours):.2f} s, "
-                      f"hello world {min(bare):.2f}-{max(bare):.2f} s")]
+    figures = [
+        Figure(
+            "6",
+            "python app.py to first page: median",
+            median(ours),
+            "s",
+            median(bare),
+            "ratio <= 1.3",
+            f"{args.runs} starts each; app {min(ours):.2f}-{max(ours):.2f} s, "
+            f"hello world {min(bare):.2f}-{max(bare):.2f} s",
+        )
+    ]
     return report("Start-up (target 6)", figures, args.json)
 
 

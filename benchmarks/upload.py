@@ -95,23 +95,36 @@ async def measure(work: Path) -> list[Figure]:
 
             async def naive() -> None:
                 encoded = base64.b64encode(image.read_bytes()).decode()
-                body = json.dumps({"image": f"data:image/png;base64,{encoded}",
-                                   "prompt": "zoom in"})
-                await http.post(f"{simulator.base_url}/api/v3/luma/ray-2-i2v", content=body,
-                                headers={"Authorization": f"Bearer {KEY}",
-                                         "Content-Type": "application/json"})
+                body = json.dumps({"image": f"data:image/png;base64,{encoded}", "prompt": "zoom in"})
+                await http.post(
+                    f"{simulator.base_url}/api/v3/luma/ray-2-i2v",
+                    content=body,
+                    headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+                )
 
             naive_peak = await measured(naive)
         naive_bytes = naive_counter.sent
     mb = 1_000_000
     return [
-        Figure("7", "bytes sent per byte of a 10 MB image", streamed_bytes / size, "x",
-               naive_bytes / size, "value <= 1.01",
-               f"file {size / mb:.2f} MB, sent {streamed_bytes / mb:.2f} MB (base64 JSON: "
-               f"{naive_bytes / mb:.2f} MB); stored as {stored}"),
-        Figure("7", "peak Python memory / file size", streamed_peak / size, "x",
-               naive_peak / size, "value <= 1.0",
-               f"{streamed_peak / mb:.2f} MB while uploading (base64 JSON: {naive_peak / mb:.1f} MB)"),
+        Figure(
+            "7",
+            "bytes sent per byte of a 10 MB image",
+            streamed_bytes / size,
+            "x",
+            naive_bytes / size,
+            "value <= 1.01",
+            f"file {size / mb:.2f} MB, sent {streamed_bytes / mb:.2f} MB (base64 JSON: "
+            f"{naive_bytes / mb:.2f} MB); stored as {stored}",
+        ),
+        Figure(
+            "7",
+            "peak Python memory / file size",
+            streamed_peak / size,
+            "x",
+            naive_peak / size,
+            "value <= 1.0",
+            f"{streamed_peak / mb:.2f} MB while uploading (base64 JSON: {naive_peak / mb:.1f} MB)",
+        ),
     ]
 
 

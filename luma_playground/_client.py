@@ -85,8 +85,7 @@ def _error_for_status(
     suffix = f" The API said: {said}" if said else ""
     if status == 402 or "balance" in said_lower or "insufficient" in said_lower:
         return InsufficientBalance(
-            "Your WaveSpeed balance is too low for this task: top up your account and try again."
-            + suffix,
+            "Your WaveSpeed balance is too low for this task: top up your account and try again." + suffix,
             status_code=status,
         )
     if status in (401, 403):
@@ -228,17 +227,13 @@ class WaveSpeedClient:
     def _key(self, api_key: str | ApiKey | None) -> ApiKey:
         key = ApiKey.parse(api_key) or self._api_key
         if key is None:
-            raise AuthenticationError(
-                "No WaveSpeed API key: set WAVESPEED_API_KEY or enter your key."
-            )
+            raise AuthenticationError("No WaveSpeed API key: set WAVESPEED_API_KEY or enter your key.")
         return key
 
     def _url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    async def _send(
-        self, method: str, path: str, key: ApiKey, **kwargs: Any
-    ) -> httpx.Response:
+    async def _send(self, method: str, path: str, key: ApiKey, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key.reveal()}"}
         return await self._http.request(method, self._url(path), headers=headers, **kwargs)
 
@@ -280,9 +275,7 @@ class WaveSpeedClient:
 
     # -- the model ------------------------------------------------------------------------
 
-    async def upload_image(
-        self, image: str | Path, *, api_key: str | ApiKey | None = None
-    ) -> str:
+    async def upload_image(self, image: str | Path, *, api_key: str | ApiKey | None = None) -> str:
         """The URL of `image` on WaveSpeed: an http(s) URL as is, a file uploaded (streamed)."""
         if str(image).startswith(("http://", "https://")):
             return str(image)
@@ -318,9 +311,7 @@ class WaveSpeedClient:
         while True:
             attempt += 1
             try:
-                response = await self._send(
-                    "POST", f"/api/v3/{MODEL_ID}", key, json=body, params=params
-                )
+                response = await self._send("POST", f"/api/v3/{MODEL_ID}", key, json=body, params=params)
             except httpx.TransportError as exc:
                 if _never_reached_server(exc) and attempt < self.retry.attempts:
                     await asyncio.sleep(self.retry.initial * self.retry.scale)
@@ -461,8 +452,7 @@ class WaveSpeedClient:
             async with self._http.stream("GET", url) as response:
                 if response.status_code in (403, 404, 410):
                     raise OutputExpired(
-                        "The video is no longer available on WaveSpeed (outputs are kept for "
-                        "7 days).",
+                        "The video is no longer available on WaveSpeed (outputs are kept for 7 days).",
                         task_id=task_id,
                     )
                 if response.status_code >= 400:
@@ -478,9 +468,7 @@ class WaveSpeedClient:
             os.replace(partial, dest)
             return dest
         except httpx.TransportError as exc:
-            raise OutputError(
-                "The video download was interrupted.", task_id=task_id
-            ) from exc
+            raise OutputError("The video download was interrupted.", task_id=task_id) from exc
         finally:
             partial.unlink(missing_ok=True)
 
@@ -519,9 +507,7 @@ class WaveSpeedClient:
 
     async def balance(self, *, api_key: str | ApiKey | None = None) -> dict[str, Any]:
         """The account's balance (`balance` in USD)."""
-        return await self._call(
-            "GET", "/api/v3/balance", api_key=api_key, what="asking for the balance"
-        )
+        return await self._call("GET", "/api/v3/balance", api_key=api_key, what="asking for the balance")
 
     async def history(
         self,
@@ -555,8 +541,7 @@ class WaveSpeedClient:
         timeout: float = 60.0,
     ) -> str:
         """A rewritten prompt from the prompt-optimizer route, in video mode."""
-        body: dict[str, Any] = {"text": text, "mode": "video", "style": style,
-                                "enable_sync_mode": True}
+        body: dict[str, Any] = {"text": text, "mode": "video", "style": style, "enable_sync_mode": True}
         if image_url:
             body["image"] = image_url
         deadline = time.monotonic() + timeout
@@ -571,7 +556,10 @@ class WaveSpeedClient:
         prediction = self._prediction(data, "improving the prompt")
         if not prediction.is_terminal:
             async for update in self.poll(
-                prediction.id, api_key=api_key, deadline=deadline, first_delay=0.3,
+                prediction.id,
+                api_key=api_key,
+                deadline=deadline,
+                first_delay=0.3,
                 schedule=FixedSchedule(0.5),
             ):
                 prediction = update
@@ -595,4 +583,3 @@ def _check_mp4(path: Path, task_id: str | None) -> None:
         head = file.read(12)
     if len(head) < 12 or head[4:8] != b"ftyp":
         raise OutputError("The downloaded file is not an MP4 video.", task_id=task_id)
-

@@ -177,8 +177,10 @@ class Settings:
         return cls(
             base_url=(env.get("WAVESPEED_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
             api_key=ApiKey.parse(env.get("WAVESPEED_API_KEY")),
-            timeouts=Timeouts(read=float(env.get("LUMA_PLAYGROUND_READ_TIMEOUT") or 30.0),
-                              deadline=float(env.get("LUMA_PLAYGROUND_DEADLINE") or 30 * 60)),
+            timeouts=Timeouts(
+                read=float(env.get("LUMA_PLAYGROUND_READ_TIMEOUT") or 30.0),
+                deadline=float(env.get("LUMA_PLAYGROUND_DEADLINE") or 30 * 60),
+            ),
             data_dir=user_data_dir(env),
             public_url=public_url.rstrip("/") if public_url else None,
             tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", 3),

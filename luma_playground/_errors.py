@@ -74,9 +74,7 @@ class InvalidRequest(LumaPlaygroundError):
 class ApiError(LumaPlaygroundError):
     """The API answered, with an error."""
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, task_id: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, task_id: str | None = None) -> None:
         super().__init__(message, task_id=task_id)
         self.status_code = status_code
 

@@ -40,6 +40,7 @@ async def in_image_worker(function: Callable[..., T], *args: object) -> T:
     """Run an image check or re-encode off the event loop, at most two at a time."""
     return await asyncio.get_running_loop().run_in_executor(_IMAGE_WORKERS, function, *args)
 
+
 #: The upload limit WaveSpeed documents for images.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 #: Beyond this an image is refused as a likely decompression bomb (a 50-megapixel photo passes).
@@ -56,8 +57,15 @@ ALLOWED_FORMATS = {
     "BMP": "image/bmp",
     "TIFF": "image/tiff",
 }
-_EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif",
-               "BMP": "bmp", "TIFF": "tiff"}
+_EXTENSIONS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +104,7 @@ def check_image(path: Path) -> ImageInfo:
         try:
             with Image.open(path) as image:
                 return _check_open_image(image, size_bytes)
-        except (UnidentifiedImageError, Image.DecompressionBombError,
-                Image.DecompressionBombWarning) as exc:
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             if isinstance(exc, UnidentifiedImageError):
                 raise InvalidRequest(
                     "The file is not an image (JPG, PNG, WebP, GIF, BMP or TIFF).", field="image"
@@ -112,8 +119,7 @@ def check_image(path: Path) -> ImageInfo:
 
 def _bomb() -> InvalidRequest:
     return InvalidRequest(
-        f"The image has too many pixels (the limit is {MAX_IMAGE_PIXELS // 1_000_000} "
-        "megapixels).",
+        f"The image has too many pixels (the limit is {MAX_IMAGE_PIXELS // 1_000_000} megapixels).",
         field="image",
     )
 
@@ -121,8 +127,7 @@ def _bomb() -> InvalidRequest:
 def _check_open_image(image: Image.Image, size_bytes: int) -> ImageInfo:
     if image.format not in ALLOWED_FORMATS:
         raise InvalidRequest(
-            f"{image.format or 'This'} images are not accepted: use JPG, PNG, WebP, GIF, BMP "
-            "or TIFF.",
+            f"{image.format or 'This'} images are not accepted: use JPG, PNG, WebP, GIF, BMP or TIFF.",
             field="image",
         )
     width, height = image.size
@@ -185,9 +190,7 @@ def prepare_image(path: Path) -> PreparedImage:
         upright = ImageOps.exif_transpose(image)
         upright.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
-        has_alpha = upright.mode in ("RGBA", "LA") or (
-            upright.mode == "P" and "transparency" in upright.info
-        )
+        has_alpha = upright.mode in ("RGBA", "LA") or (upright.mode == "P" and "transparency" in upright.info)
         if has_alpha:
             upright.save(buffer, "PNG", optimize=False)
             return PreparedImage("image.png", "image/png", data=buffer.getvalue())

@@ -103,8 +103,14 @@ class Runner:
         self._running: dict[str, int] = {}
         self.jobs: dict[str, Job] = {}
 
-    def start(self, request: GenerationRequest, *, api_key: ApiKey | None,
-              owner: str = "local", image_url: str | None = None) -> Job:
+    def start(
+        self,
+        request: GenerationRequest,
+        *,
+        api_key: ApiKey | None,
+        owner: str = "local",
+        image_url: str | None = None,
+    ) -> Job:
         """Start a generation in the background and return its job at once.
 
         `image_url`: the request's image, already uploaded with `api_key` (see `Pipeline.generate`).
@@ -114,8 +120,9 @@ class Runner:
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
         """Finish a pending journal row in the background."""
-        job = Job(owner=record.owner, request=None, task_id=record.task_id,
-                  row_id=record.row_id, _api_key=api_key)
+        job = Job(
+            owner=record.owner, request=None, task_id=record.task_id, row_id=record.row_id, _api_key=api_key
+        )
         return self._launch(job, self._resume(job, record))
 
     def _launch(self, job: Job, work: Coroutine[Any, Any, None]) -> Job:
@@ -133,8 +140,8 @@ class Runner:
         except Exception:  # a bug: keep the server up, say so in the log without the key
             logger.exception("generation %s crashed", job.id)
             job.error = LumaPlaygroundError(
-                "Something went wrong inside the playground; the task, if any, is kept in "
-                "History.", task_id=job.task_id,
+                "Something went wrong inside the playground; the task, if any, is kept in History.",
+                task_id=job.task_id,
             )
         finally:
             job._publish(None)
@@ -154,8 +161,9 @@ class Runner:
         async with slot:
             self._running[name] = self._running.get(name, 0) + 1
             try:
-                async for event in self.pipeline.generate(job.request, api_key=job._api_key,
-                                                          owner=job.owner, image_url=image_url):
+                async for event in self.pipeline.generate(
+                    job.request, api_key=job._api_key, owner=job.owner, image_url=image_url
+                ):
                     job._publish(event)
             finally:
                 self._running[name] -= 1
@@ -170,8 +178,11 @@ class Runner:
         Their rows stay pending in the journal, so that the next `resume` finishes them.
         """
         loop = asyncio.get_running_loop()
-        tasks = [job._task for job in self.jobs.values()
-                 if job._task is not None and not job._task.done() and job._task.get_loop() is loop]
+        tasks = [
+            job._task
+            for job in self.jobs.values()
+            if job._task is not None and not job._task.done() and job._task.get_loop() is loop
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -193,18 +204,25 @@ class Runner:
         if job.task_id is None:
             if job.row_id is None:
                 return "Cancelled before anything was submitted: nothing was charged."
-            return ("Cancelled while the task was being submitted: if WaveSpeed created it, "
-                    "the playground will find it and save its video (see History).")
+            return (
+                "Cancelled while the task was being submitted: if WaveSpeed created it, "
+                "the playground will find it and save its video (see History)."
+            )
         journal = self.pipeline.journal
         record = journal.by_task_id(job.task_id)
         accepted = await self.pipeline.client.cancel(job.task_id, api_key=job._api_key)
         if accepted and record is not None:
-            journal.update(record.row_id, "cancelled", detail="cancelled by the user",
-                           error="Cancelled by the user.")
-            return (f"Cancelled. WaveSpeed accepted the cancellation of task {job.task_id}; "
-                    "it will not produce a video.")
+            journal.update(
+                record.row_id, "cancelled", detail="cancelled by the user", error="Cancelled by the user."
+            )
+            return (
+                f"Cancelled. WaveSpeed accepted the cancellation of task {job.task_id}; "
+                "it will not produce a video."
+            )
         if record is not None and record.pending:
             self.resume(record, api_key=job._api_key)
-        return (f"Stopped. WaveSpeed did not confirm the cancellation of task {job.task_id}, so "
-                "it may still run and be charged: its video will be saved to History when it "
-                "finishes.")
+        return (
+            f"Stopped. WaveSpeed did not confirm the cancellation of task {job.task_id}, so "
+            "it may still run and be charged: its video will be saved to History when it "
+            "finishes."
+        )

@@ -163,9 +163,7 @@ class Journal:
 
     def _migrate(self) -> None:
         with self._transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)"
-            )
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
             applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
             for migration in MIGRATIONS:
                 name = migration.__name__.lstrip("_")
@@ -200,33 +198,43 @@ class Journal:
                 "INSERT INTO tasks (model, backend, base_url, owner, key_fingerprint, prompt, size,"
                 " duration, image, image_url, state, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)",
-                (model, backend, base_url, owner, key_fingerprint, prompt, size, duration, image,
-                 image_url, now, now),
+                (
+                    model,
+                    backend,
+                    base_url,
+                    owner,
+                    key_fingerprint,
+                    prompt,
+                    size,
+                    duration,
+                    image,
+                    image_url,
+                    now,
+                    now,
+                ),
             )
             row_id = int(cursor.lastrowid or 0)
-            db.execute(
-                "INSERT INTO transitions VALUES (?, 'submitting', ?, NULL)", (row_id, now)
-            )
+            db.execute("INSERT INTO transitions VALUES (?, 'submitting', ?, NULL)", (row_id, now))
         return row_id
 
-    def update(self, row_id: int, state: str | None = None, detail: str | None = None,
-               **fields: Any) -> None:
+    def update(self, row_id: int, state: str | None = None, detail: str | None = None, **fields: Any) -> None:
         """Change a row's fields; a new `state` is recorded as a transition with its time."""
         now = time.time()
         if state is not None:
             fields["state"] = state
-            stamp = {"created": "submitted_at", "processing": "processing_at",
-                     "completed": "completed_at"}.get(state)
+            stamp = {
+                "created": "submitted_at",
+                "processing": "processing_at",
+                "completed": "completed_at",
+            }.get(state)
             if stamp and stamp not in fields:
                 fields[stamp] = now
         fields["updated_at"] = now
         assignments = ", ".join(f"{name} = ?" for name in fields)
         with self._transaction() as db:
             if state is not None and stamp_once(db, row_id, state):
-                db.execute("INSERT INTO transitions VALUES (?, ?, ?, ?)",
-                           (row_id, state, now, detail))
-            db.execute(f"UPDATE tasks SET {assignments} WHERE row_id = ?",
-                       (*fields.values(), row_id))
+                db.execute("INSERT INTO transitions VALUES (?, ?, ?, ?)", (row_id, state, now, detail))
+            db.execute(f"UPDATE tasks SET {assignments} WHERE row_id = ?", (*fields.values(), row_id))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -243,8 +251,14 @@ class Journal:
         found = self._select("WHERE task_id = ?", (task_id,))
         return found[0] if found else None
 
-    def history(self, owner: str | None = None, *, key_fingerprint: str | None = None,
-                states: Sequence[str] | None = None, limit: int = 200) -> list[TaskRecord]:
+    def history(
+        self,
+        owner: str | None = None,
+        *,
+        key_fingerprint: str | None = None,
+        states: Sequence[str] | None = None,
+        limit: int = 200,
+    ) -> list[TaskRecord]:
         """Rows newest first; only `owner`'s (or the key's) when given, everyone's otherwise.
 
         `states` keeps the rows in those states only.
@@ -274,10 +288,12 @@ class Journal:
 
     def transitions(self, row_id: int) -> list[tuple[str, float, str | None]]:
         with self._lock:
-            return list(self._db.execute(
-                "SELECT state, at, detail FROM transitions WHERE row_id = ? ORDER BY rowid",
-                (row_id,),
-            ))
+            return list(
+                self._db.execute(
+                    "SELECT state, at, detail FROM transitions WHERE row_id = ? ORDER BY rowid",
+                    (row_id,),
+                )
+            )
 
     def inference_samples(self, limit: int = 200) -> list[tuple[str, int, float]]:
         """(size, duration, inference seconds) of recent completed tasks, for the poll schedule."""

@@ -84,9 +84,7 @@ def _parse_duration(value: object) -> int:
     except ValueError:
         number = None
     if number is None or number not in DURATIONS:
-        raise InvalidRequest(
-            f"Duration must be 5 or 10 seconds, not {str(value)[:40]!r}.", field="duration"
-        )
+        raise InvalidRequest(f"Duration must be 5 or 10 seconds, not {str(value)[:40]!r}.", field="duration")
     return int(number)
 
 
@@ -118,9 +116,7 @@ def check_image_url(url: str) -> str:
     """The URL if it is a public http(s) address; `InvalidRequest` otherwise (no network used)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in {"http", "https"}:
-        raise InvalidRequest(
-            "An image URL must start with http:// or https://.", field="image"
-        )
+        raise InvalidRequest("An image URL must start with http:// or https://.", field="image")
     host = unquote(parts.hostname or "").rstrip(".").lower()
     if not host:
         raise InvalidRequest("The image URL has no host name.", field="image")
@@ -174,7 +170,10 @@ class GenerationRequest(BaseModel):
 
     @classmethod
     def create(
-        cls, image: str | Path | None, prompt: object, size: object = Size.LANDSCAPE,
+        cls,
+        image: str | Path | None,
+        prompt: object,
+        size: object = Size.LANDSCAPE,
         duration: object = 5,
     ) -> GenerationRequest:
         """Validate user input into a request, raising one `InvalidRequest` for the first fault."""
@@ -335,6 +334,14 @@ class Done:
 
 
 Event = (
-    Validated | WaitingForSlot | Uploading | Uploaded | Submitting | Submitted | Queued
-    | Processing | Downloading | Done
+    Validated
+    | WaitingForSlot
+    | Uploading
+    | Uploaded
+    | Submitting
+    | Submitted
+    | Queued
+    | Processing
+    | Downloading
+    | Done
 )

@@ -70,8 +70,7 @@ class CompletionNotifier(Protocol):
         """Tie the token to the task id the submit returned."""
         ...
 
-    def close(self, token: str) -> None:
-        ...
+    def close(self, token: str) -> None: ...
 
 
 def task_failure(prediction: Prediction) -> TaskFailed:
@@ -79,24 +78,43 @@ def task_failure(prediction: Prediction) -> TaskFailed:
     code, text = prediction.error_code, (prediction.error or "").strip()
     task_id = prediction.id
     if prediction.status in ("cancelled", "deleted"):
-        return TaskFailed(f"The task was {prediction.status} on WaveSpeed.", task_id=task_id,
-                          status=prediction.status, code=code, error=text)
+        return TaskFailed(
+            f"The task was {prediction.status} on WaveSpeed.",
+            task_id=task_id,
+            status=prediction.status,
+            code=code,
+            error=text,
+        )
     if prediction.status == "timeout":
-        return TaskFailed("The task timed out on WaveSpeed's side; try again.", task_id=task_id,
-                          status="timeout", code=code, error=text)
+        return TaskFailed(
+            "The task timed out on WaveSpeed's side; try again.",
+            task_id=task_id,
+            status="timeout",
+            code=code,
+            error=text,
+        )
     if code == 1200 or "moderat" in text.lower() or "nsfw" in text.lower():
         return ContentModerated(
             "WaveSpeed's content moderation refused this image or prompt; change them and retry."
             + (f" It said: {text}" if text else ""),
-            task_id=task_id, code=code, error=text,
+            task_id=task_id,
+            code=code,
+            error=text,
         )
     if prediction.status != "failed":
-        return TaskFailed(f"The task ended with status {prediction.status!r} and no video.",
-                          task_id=task_id, status=prediction.status, code=code, error=text)
+        return TaskFailed(
+            f"The task ended with status {prediction.status!r} and no video.",
+            task_id=task_id,
+            status=prediction.status,
+            code=code,
+            error=text,
+        )
     reason = text.rstrip(".") or "no reason given"
     return TaskFailed(
         f"The task failed on WaveSpeed: {reason}. Failed tasks are refunded.",
-        task_id=task_id, code=code, error=text,
+        task_id=task_id,
+        code=code,
+        error=text,
     )
 
 
@@ -114,14 +132,18 @@ class Pipeline:
     adaptive: bool = True
 
     @classmethod
-    def create(cls, client: WaveSpeedClient, journal: Journal, outputs_dir: Path,
-               **options: object) -> Pipeline:
+    def create(
+        cls, client: WaveSpeedClient, journal: Journal, outputs_dir: Path, **options: object
+    ) -> Pipeline:
         """A pipeline whose poll schedule starts from the journal's timings of the same backend."""
         backend = str(options.get("backend", "wavespeed"))
         rows = journal.history(limit=400)
         history = TimingHistory(
-            (row.size, row.duration, row.inference_ms / 1000) for row in reversed(rows)
-            if row.state == "completed" and row.inference_ms and row.backend == backend
+            (row.size, row.duration, row.inference_ms / 1000)
+            for row in reversed(rows)
+            if row.state == "completed"
+            and row.inference_ms
+            and row.backend == backend
             and row.base_url == client.base_url
         )
         return cls(client, journal, outputs_dir, history=history, **options)  # type: ignore[arg-type]
@@ -132,7 +154,11 @@ class Pipeline:
         return AdaptiveSchedule.for_task(self.history, size, duration)
 
     async def generate(
-        self, request: GenerationRequest, *, api_key: ApiKey | None, owner: str = "local",
+        self,
+        request: GenerationRequest,
+        *,
+        api_key: ApiKey | None,
+        owner: str = "local",
         image_url: str | None = None,
     ) -> AsyncIterator[Event]:
         """Run one generation from input to saved video, yielding an event at every step.
@@ -150,16 +176,24 @@ class Pipeline:
         yield Uploaded(image_url)
         fingerprint = api_key.fingerprint if api_key else ""
         row_id = self.journal.begin(
-            model=MODEL_ID, backend=self.backend, base_url=self.client.base_url, owner=owner,
-            key_fingerprint=fingerprint, prompt=request.prompt, size=request.size.value,
-            duration=request.duration, image=request.image, image_url=image_url,
+            model=MODEL_ID,
+            backend=self.backend,
+            base_url=self.client.base_url,
+            owner=owner,
+            key_fingerprint=fingerprint,
+            prompt=request.prompt,
+            size=request.size.value,
+            duration=request.duration,
+            image=request.image,
+            image_url=image_url,
         )
         yield Submitting(row_id)
         notifier = self.notifier
         callback = await notifier.open(self.client, api_key) if notifier else None
         try:
             task_id, recovered = await self._submit(
-                row_id, request, image_url, api_key, callback.callback_url if callback else None)
+                row_id, request, image_url, api_key, callback.callback_url if callback else None
+            )
             if notifier and callback:
                 notifier.bind(callback.token, task_id)
             yield Submitted(task_id, recovered=recovered)
@@ -171,20 +205,27 @@ class Pipeline:
             if notifier and callback:
                 notifier.close(callback.token)
 
-    async def _submit(self, row_id: int, request: GenerationRequest, image_url: str,
-                      api_key: ApiKey | None, webhook_url: str | None) -> tuple[str, bool]:
+    async def _submit(
+        self,
+        row_id: int,
+        request: GenerationRequest,
+        image_url: str,
+        api_key: ApiKey | None,
+        webhook_url: str | None,
+    ) -> tuple[str, bool]:
         """Submit once; when the answer is lost, look for the task instead of resending."""
         sent_at = time.time()
         try:
-            prediction = await self.client.submit(request, image_url, api_key=api_key,
-                                                  webhook_url=webhook_url)
+            prediction = await self.client.submit(
+                request, image_url, api_key=api_key, webhook_url=webhook_url
+            )
         except SubmitOutcomeUnknown as error:
             self.journal.update(row_id, "unknown", detail=error.message, error=error.message)
             task_id = await self.find_lost_submit(row_id, api_key, sent_at)
             if task_id is None:
                 raise SubmitOutcomeUnknown(
                     f"{error.message} None has appeared yet; the playground looks again at "
-                    "start-up, on History's \"Check for results\" and on `luma-playground resume`, "
+                    'start-up, on History\'s "Check for results" and on `luma-playground resume`, '
                     "and finishes it if it shows up."
                 ) from error
             return task_id, True
@@ -200,21 +241,32 @@ class Pipeline:
             # its own: identical tasks are interchangeable, so this row takes that one's task.
             task_id = await self.find_lost_submit(row_id, api_key, sent_at)
             if task_id is None:
-                message = ("An identical generation whose answer was lost took over this task, "
-                           "and no other task with this input was found: look in the history.")
+                message = (
+                    "An identical generation whose answer was lost took over this task, "
+                    "and no other task with this input was found: look in the history."
+                )
                 self.journal.update(row_id, "unknown", detail=message, error=message)
                 raise SubmitOutcomeUnknown(message, task_id=prediction.id)
             return task_id, True
         self.journal.update(row_id, "created", task_id=prediction.id)
         return prediction.id, False
 
-    async def find_lost_submit(self, row_id: int, api_key: ApiKey | None, sent_at: float,
-                               search_seconds: float = LOST_SUBMIT_SEARCH_SECONDS) -> str | None:
+    async def find_lost_submit(
+        self,
+        row_id: int,
+        api_key: ApiKey | None,
+        sent_at: float,
+        search_seconds: float = LOST_SUBMIT_SEARCH_SECONDS,
+    ) -> str | None:
         """Find the task a lost submit created, by its exact input in the task history."""
         record = self.journal.get(row_id)
         assert record is not None
-        wanted = {"prompt": record.prompt, "image": record.image_url, "size": record.size,
-                  "duration": record.duration}
+        wanted = {
+            "prompt": record.prompt,
+            "image": record.image_url,
+            "size": record.size,
+            "duration": record.duration,
+        }
         since = dt.datetime.fromtimestamp(sent_at - 120, tz=dt.UTC).isoformat()
         give_up = time.monotonic() + search_seconds
         while True:
@@ -222,8 +274,9 @@ class Pipeline:
                 for item in await self.client.history(api_key=api_key, created_after=since):
                     if _same_input(item.get("input"), wanted) and self._unclaimed(item.get("id")):
                         task_id = str(item["id"])
-                        self.journal.update(row_id, "created", detail="found in the task history",
-                                            task_id=task_id, error=None)
+                        self.journal.update(
+                            row_id, "created", detail="found in the task history", task_id=task_id, error=None
+                        )
                         return task_id
             if time.monotonic() >= give_up:
                 return None
@@ -232,9 +285,14 @@ class Pipeline:
     def _unclaimed(self, task_id: object) -> bool:
         return isinstance(task_id, str) and self.journal.by_task_id(task_id) is None
 
-    async def _follow(self, record: TaskRecord, api_key: ApiKey | None, started: float,
-                      deadline: float, callback: Subscription | None = None
-                      ) -> AsyncIterator[Event]:
+    async def _follow(
+        self,
+        record: TaskRecord,
+        api_key: ApiKey | None,
+        started: float,
+        deadline: float,
+        callback: Subscription | None = None,
+    ) -> AsyncIterator[Event]:
         """Poll a submitted task to its end (woken by its callback, if any), then save its video."""
         assert record.task_id is not None
         task_id, row_id = record.task_id, record.row_id
@@ -248,8 +306,12 @@ class Pipeline:
         try:
             prediction: Prediction | None = None
             async for prediction in self.client.poll(
-                task_id, api_key=api_key, schedule=schedule, deadline=deadline,
-                submitted_at=started, first_delay=first_delay,
+                task_id,
+                api_key=api_key,
+                schedule=schedule,
+                deadline=deadline,
+                submitted_at=started,
+                first_delay=first_delay,
                 wake=callback.wake if callback else None,
             ):
                 elapsed = time.monotonic() - started
@@ -272,29 +334,38 @@ class Pipeline:
         async for event in self._finish(row_id, prediction, started):
             yield event
 
-    async def _finish(self, row_id: int, prediction: Prediction,
-                      started: float) -> AsyncIterator[Event]:
+    async def _finish(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
         """Record a terminal prediction; download the video of a completed one."""
         if prediction.status != "completed" or not prediction.output_url:
             failure = task_failure(prediction)
             state = "cancelled" if prediction.status in ("cancelled", "deleted") else "failed"
-            self.journal.update(row_id, state, detail=failure.message, error=failure.message,
-                                error_code=failure.code)
+            self.journal.update(
+                row_id, state, detail=failure.message, error=failure.message, error_code=failure.code
+            )
             raise failure
         record = self.journal.get(row_id)
         assert record is not None
-        self.journal.update(row_id, "completed", output_url=prediction.output_url,
-                            inference_ms=prediction.inference_ms, nsfw=prediction.nsfw,
-                            error=None)
+        self.journal.update(
+            row_id,
+            "completed",
+            output_url=prediction.output_url,
+            inference_ms=prediction.inference_ms,
+            nsfw=prediction.nsfw,
+            error=None,
+        )
         if prediction.inference_ms:
             self.history.record(record.size, record.duration, prediction.inference_ms / 1000)
         task_id = prediction.id
         progress: asyncio.Queue[Downloading] = asyncio.Queue()
         yield Downloading(task_id, 0, None)
-        download = asyncio.ensure_future(self.client.download(
-            prediction.output_url, self.outputs_dir / f"{task_id}.mp4", task_id=task_id,
-            on_progress=lambda got, total: progress.put_nowait(Downloading(task_id, got, total)),
-        ))
+        download = asyncio.ensure_future(
+            self.client.download(
+                prediction.output_url,
+                self.outputs_dir / f"{task_id}.mp4",
+                task_id=task_id,
+                on_progress=lambda got, total: progress.put_nowait(Downloading(task_id, got, total)),
+            )
+        )
         try:
             async for event in _drain(progress, download):
                 yield event
@@ -307,7 +378,8 @@ class Pipeline:
             kept = OutputError(
                 f"{error.message.removesuffix(f' (task {task_id})')} The task is complete and "
                 "kept: fetch its video later by its id (History, or `resume`) within 7 days.",
-                task_id=task_id)
+                task_id=task_id,
+            )
             self.journal.update(row_id, detail=kept.message, error=kept.message)
             raise kept from error
         finally:
@@ -322,8 +394,7 @@ class Pipeline:
         try:
             prediction = await self.client.get(record.task_id, api_key=api_key)
         except TaskNotFound as error:
-            self.journal.update(record.row_id, "expired", detail=error.message,
-                                error=error.message)
+            self.journal.update(record.row_id, "expired", detail=error.message, error=error.message)
             raise
         if prediction.is_terminal:
             async for event in self._finish(record.row_id, prediction, started):
@@ -342,8 +413,7 @@ class Pipeline:
             async for event in self._resume(record, api_key):
                 yield event
         except TaskNotFound as error:
-            self.journal.update(record.row_id, "expired", detail=error.message,
-                                error=error.message)
+            self.journal.update(record.row_id, "expired", detail=error.message, error=error.message)
             raise
 
     async def _resume(self, record: TaskRecord, api_key: ApiKey | None) -> AsyncIterator[Event]:
@@ -354,8 +424,12 @@ class Pipeline:
             if task_id is None:
                 message = "No task with this input has appeared in the WaveSpeed history yet."
                 if time.time() - record.created_at > LOST_SUBMIT_GIVE_UP_SECONDS:
-                    self.journal.update(record.row_id, "lost", error=message,
-                                        detail="no task with this input was ever created")
+                    self.journal.update(
+                        record.row_id,
+                        "lost",
+                        error=message,
+                        detail="no task with this input was ever created",
+                    )
                 else:
                     self.journal.update(record.row_id, "unknown", detail=message, error=message)
                 raise SubmitOutcomeUnknown(message)
@@ -390,16 +464,19 @@ def _same_input(candidate: object, wanted: Mapping[str, object]) -> bool:
     if not isinstance(candidate, dict):
         return False
     try:
-        return (candidate.get("prompt") == wanted["prompt"]
-                and candidate.get("image") == wanted["image"]
-                and str(candidate.get("size", "1280*720")) == wanted["size"]
-                and int(candidate.get("duration", 5)) == wanted["duration"])
+        return (
+            candidate.get("prompt") == wanted["prompt"]
+            and candidate.get("image") == wanted["image"]
+            and str(candidate.get("size", "1280*720")) == wanted["size"]
+            and int(candidate.get("duration", 5)) == wanted["duration"]
+        )
     except (TypeError, ValueError):
         return False
 
 
-async def _drain(progress: asyncio.Queue[Downloading],
-                 download: asyncio.Future[Path]) -> AsyncIterator[Downloading]:
+async def _drain(
+    progress: asyncio.Queue[Downloading], download: asyncio.Future[Path]
+) -> AsyncIterator[Downloading]:
     """Yield the latest progress while `download` runs (skipping stale updates)."""
     while not download.done():
         waiter: asyncio.Future[Any] = asyncio.ensure_future(progress.get())

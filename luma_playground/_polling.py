@@ -151,8 +151,7 @@ class CompletionModel:
 
 
 @functools.lru_cache(maxsize=32)
-def _fitted(samples: tuple[float, ...], spread: float, focus: float
-            ) -> tuple[CompletionModel, float, float]:
+def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> tuple[CompletionModel, float, float]:
     """The model of `samples`, the integral of density ** focus * survival, and where it opens.
 
     Fitting costs milliseconds; the tasks running at once share one fit (cached), so that a

@@ -59,9 +59,14 @@ class Playground:
     webhooks: WebhookRegistry | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, retry: RetryPolicy | None = None,
-             start_simulator: bool | None = None,
-             webhooks: WebhookRegistry | None = None) -> Playground:
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        start_simulator: bool | None = None,
+        webhooks: WebhookRegistry | None = None,
+    ) -> Playground:
         """Open the journal and clients; start the offline simulator when no key is configured.
 
         With `settings.public_url` (https) tasks are submitted with a completion callback;
@@ -70,8 +75,9 @@ class Playground:
         settings = settings or Settings.from_env()
         webhooks = webhooks or _webhooks_for(settings)
         journal = Journal(settings.journal_path)
-        remote = _backend("wavespeed", settings, journal, settings.base_url,
-                          settings.api_key, retry, notifier=webhooks)
+        remote = _backend(
+            "wavespeed", settings, journal, settings.base_url, settings.api_key, retry, notifier=webhooks
+        )
         playground = cls(settings, journal, remote, webhooks=webhooks)
         if start_simulator is None:
             start_simulator = settings.api_key is None
@@ -87,8 +93,14 @@ class Playground:
             SimulatorConfig(time_scale=scale, output_dir=self.settings.data_dir / "simulator")
         ).start()
         self.simulator_backend = _backend(
-            "simulator", self.settings, self.journal, self.simulator.base_url,
-            ApiKey(SIMULATOR_KEY), retry, tasks_per_key=1000, notifier=self.webhooks,
+            "simulator",
+            self.settings,
+            self.journal,
+            self.simulator.base_url,
+            ApiKey(SIMULATOR_KEY),
+            retry,
+            tasks_per_key=1000,
+            notifier=self.webhooks,
             http=self.remote.client.http,  # one connection pool per process
         )
 
@@ -121,12 +133,17 @@ class Playground:
             return self.remote, self.remote.default_key
         return self.simulator_backend, self.simulator_backend.default_key
 
-    def start(self, request: object, *, user_key: ApiKey | None, owner: str,
-              image_url: str | None = None) -> Job:
+    def start(
+        self, request: object, *, user_key: ApiKey | None, owner: str, image_url: str | None = None
+    ) -> Job:
         """Start a generation on the right backend (`image_url`: its image, uploaded already)."""
         backend, key = self.backend_for(user_key)
-        return backend.runner.start(request, api_key=key, owner=owner,  # type: ignore[arg-type]
-                                    image_url=image_url)
+        return backend.runner.start(
+            request,
+            api_key=key,
+            owner=owner,  # type: ignore[arg-type]
+            image_url=image_url,
+        )
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""
@@ -160,8 +177,11 @@ class Playground:
         """
         backend, key = self.backend_for(user_key)
         followed = {job.row_id for job in backend.runner.jobs.values()}
-        return [backend.runner.resume(record, api_key=key)
-                for record in self.resumable(user_key) if record.row_id not in followed]
+        return [
+            backend.runner.resume(record, api_key=key)
+            for record in self.resumable(user_key)
+            if record.row_id not in followed
+        ]
 
     async def resume_at_startup(self) -> list[Job]:
         """At a server's start-up: finish every pending task of the server's key in the background.
@@ -187,21 +207,24 @@ class Playground:
         await self.resume_at_startup()
         yield
 
-    async def adopt(self, task_id: str, user_key: ApiKey | None = None,
-                    owner: str = "local") -> TaskRecord:
+    async def adopt(self, task_id: str, user_key: ApiKey | None = None, owner: str = "local") -> TaskRecord:
         """A journal row for a task created elsewhere, so that it is followed and kept like ours."""
         backend, key = self.backend_for(user_key)
         prediction = await backend.client.get(task_id, api_key=key)
         given = await _task_input(backend.client, prediction.id, key)
         row_id = self.journal.begin(
-            model=prediction.model or MODEL_ID, backend=backend.name,
-            base_url=backend.client.base_url, owner=owner,
-            key_fingerprint=key.fingerprint if key else "", prompt=str(given.get("prompt") or ""),
-            size=str(given.get("size") or ""), duration=_int_or_zero(given.get("duration")),
-            image="", image_url=given.get("image") if isinstance(given.get("image"), str) else None,
+            model=prediction.model or MODEL_ID,
+            backend=backend.name,
+            base_url=backend.client.base_url,
+            owner=owner,
+            key_fingerprint=key.fingerprint if key else "",
+            prompt=str(given.get("prompt") or ""),
+            size=str(given.get("size") or ""),
+            duration=_int_or_zero(given.get("duration")),
+            image="",
+            image_url=given.get("image") if isinstance(given.get("image"), str) else None,
         )
-        self.journal.update(row_id, "created", detail="created by another client",
-                            task_id=prediction.id)
+        self.journal.update(row_id, "created", detail="created by another client", task_id=prediction.id)
         record = self.journal.get(row_id)
         assert record is not None
         return record
@@ -209,7 +232,8 @@ class Playground:
     def _forget_if_simulated(self, record: TaskRecord) -> None:
         if record.backend == "simulator":
             self.journal.update(
-                record.row_id, "lost",
+                record.row_id,
+                "lost",
                 detail="the offline simulator that ran this task has stopped",
                 error="The offline simulator that ran this task has stopped.",
             )
@@ -225,19 +249,32 @@ def _webhooks_for(settings: Settings) -> WebhookRegistry | None:
         return None
 
 
-def _backend(name: str, settings: Settings, journal: Journal, base_url: str,
-             key: ApiKey | None, retry: RetryPolicy | None, *, tasks_per_key: int | None = None,
-             notifier: WebhookRegistry | None = None,
-             http: httpx.AsyncClient | None = None) -> Backend:
+def _backend(
+    name: str,
+    settings: Settings,
+    journal: Journal,
+    base_url: str,
+    key: ApiKey | None,
+    retry: RetryPolicy | None,
+    *,
+    tasks_per_key: int | None = None,
+    notifier: WebhookRegistry | None = None,
+    http: httpx.AsyncClient | None = None,
+) -> Backend:
     client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry, http=http)
-    pipeline = Pipeline.create(client, journal, settings.outputs_dir, backend=name,
-                               deadline=settings.timeouts.deadline, notifier=notifier)
+    pipeline = Pipeline.create(
+        client,
+        journal,
+        settings.outputs_dir,
+        backend=name,
+        deadline=settings.timeouts.deadline,
+        notifier=notifier,
+    )
     runner = Runner(pipeline, tasks_per_key=tasks_per_key or settings.tasks_per_key)
     return Backend(name, client, pipeline, runner, key)
 
 
-async def _task_input(client: WaveSpeedClient, task_id: str,
-                      key: ApiKey | None) -> dict[str, Any]:
+async def _task_input(client: WaveSpeedClient, task_id: str, key: ApiKey | None) -> dict[str, Any]:
     """The input a task was created with, from the recent task history (empty when not there)."""
     with contextlib.suppress(LumaPlaygroundError):
         for item in await client.history(api_key=key):
@@ -253,23 +290,25 @@ def _int_or_zero(value: object) -> int:
         return 0
 
 
-def _runner_for(playground: Playground, record: TaskRecord,
-                key: ApiKey | None) -> tuple[Backend, ApiKey | None]:
+def _runner_for(
+    playground: Playground, record: TaskRecord, key: ApiKey | None
+) -> tuple[Backend, ApiKey | None]:
     """The backend and key that can follow this row, or an error that says why none can."""
     backend = playground.backend_of(record)
     if backend is None:
         if record.backend == "simulator":
             raise LumaPlaygroundError(
-                "This task ran on an offline simulator that is not running any more.",
-                task_id=record.task_id)
+                "This task ran on an offline simulator that is not running any more.", task_id=record.task_id
+            )
         raise LumaPlaygroundError(
-            f"This task was created on {record.base_url}; set WAVESPEED_BASE_URL to it to "
-            "follow it.", task_id=record.task_id)
+            f"This task was created on {record.base_url}; set WAVESPEED_BASE_URL to it to follow it.",
+            task_id=record.task_id,
+        )
     key = key or backend.default_key
     if record.key_fingerprint and (key is None or key.fingerprint != record.key_fingerprint):
         raise AuthenticationError(
-            "This task was created with another API key; only that key can follow it.",
-            task_id=record.task_id)
+            "This task was created with another API key; only that key can follow it.", task_id=record.task_id
+        )
     return backend, key
 
 
@@ -281,8 +320,7 @@ class Outcome:
     error: LumaPlaygroundError | None = None
 
 
-async def finish_record(playground: Playground, record: TaskRecord,
-                        key: ApiKey | None) -> Outcome:
+async def finish_record(playground: Playground, record: TaskRecord, key: ApiKey | None) -> Outcome:
     """Follow one row to its end in the foreground (for `resume` and `get --wait`)."""
     backend, key = _runner_for(playground, record, key)
     job = backend.runner.resume(record, api_key=key)
@@ -293,8 +331,7 @@ async def finish_record(playground: Playground, record: TaskRecord,
     return _outcome(playground, record)
 
 
-async def check_record(playground: Playground, record: TaskRecord,
-                       key: ApiKey | None) -> Outcome:
+async def check_record(playground: Playground, record: TaskRecord, key: ApiKey | None) -> Outcome:
     """Look at one row's task once (for `get`): its state now, and its video if complete."""
     backend, key = _runner_for(playground, record, key)
     try:
@@ -305,8 +342,7 @@ async def check_record(playground: Playground, record: TaskRecord,
     return _outcome(playground, record)
 
 
-def _outcome(playground: Playground, record: TaskRecord,
-             error: LumaPlaygroundError | None = None) -> Outcome:
+def _outcome(playground: Playground, record: TaskRecord, error: LumaPlaygroundError | None = None) -> Outcome:
     updated = playground.journal.get(record.row_id)
     assert updated is not None
     return Outcome(updated, error)

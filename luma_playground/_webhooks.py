@@ -90,8 +90,14 @@ def _signatures(header: str) -> list[bytes]:
     return found
 
 
-def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, *,
-                     now: float | None = None, tolerance: float = TOLERANCE_SECONDS) -> str:
+def verify_signature(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float | None = None,
+    tolerance: float = TOLERANCE_SECONDS,
+) -> str:
     """The callback's `webhook-id` if its signature and timestamp are right; else WebhookRejected."""
     webhook_id = headers.get("webhook-id", "")
     stamp = headers.get("webhook-timestamp", "")
@@ -151,8 +157,9 @@ class WebhookRegistry:
     and tasks are polled as usual.
     """
 
-    def __init__(self, public_url: str, *, allow_http: bool = False, probe: bool = True,
-                 safety_interval: float = 30.0) -> None:
+    def __init__(
+        self, public_url: str, *, allow_http: bool = False, probe: bool = True, safety_interval: float = 30.0
+    ) -> None:
         parts = urlsplit(public_url.strip())
         if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.netloc:
             raise ValueError(f"webhooks need a public https URL, not {public_url!r}")
@@ -248,8 +255,7 @@ class WebhookRegistry:
         except (httpx.HTTPError, ValueError, AttributeError):
             reached = False
         if not reached:
-            logger.warning("webhooks off: %s does not reach this app; polling instead",
-                           self.public_url)
+            logger.warning("webhooks off: %s does not reach this app; polling instead", self.public_url)
         ttl = PROBE_TTL_SECONDS if reached else PROBE_RETRY_SECONDS
         self._reachable = (reached, time.monotonic() + ttl)
         return reached
@@ -306,8 +312,7 @@ def webhook_routes(registry: WebhookRegistry) -> list[BaseRoute]:
             body = await _read_body(request)
             registry.receive(request.path_params["token"], request.headers, body)
         except WebhookRejected as rejected:
-            return JSONResponse({"received": False, "reason": rejected.reason},
-                                status_code=rejected.status)
+            return JSONResponse({"received": False, "reason": rejected.reason}, status_code=rejected.status)
         return JSONResponse({"received": True})
 
     async def probe(request: Request) -> Response:

@@ -107,8 +107,7 @@ def _run(main: Callable[[], Coroutine[Any, Any, int] | int], verbose: bool) -> N
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
-        err.print("interrupted: a submitted task is kept; `luma-playground resume` finishes it",
-                  markup=False)
+        err.print("interrupted: a submitted task is kept; `luma-playground resume` finishes it", markup=False)
         code = EXIT_INTERRUPTED
     except Exception as error:  # a bug, or the system refusing (a full disk): one line all the same
         hint = "" if verbose else " (--verbose shows where)"
@@ -125,8 +124,11 @@ def _fail(message: str, verbose: bool) -> None:
 
 def _configure_logging(verbose: bool) -> None:
     # Without --verbose, failures reach the user as the one error line, not as log records.
-    logging.basicConfig(level=logging.INFO if verbose else logging.CRITICAL, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.CRITICAL,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if verbose:
         logging.getLogger("luma_playground").setLevel(logging.DEBUG)
 
@@ -251,19 +253,20 @@ def _deliver(video: Path, output: Path | None) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         return Path(shutil.copyfile(video, target))
     except OSError as error:
-        raise OutputError(f"The video is saved at {video}, but copying it to {target} failed: "
-                          f"{error.strerror or error}.") from None
+        raise OutputError(
+            f"The video is saved at {video}, but copying it to {target} failed: {error.strerror or error}."
+        ) from None
 
 
 @app.command()
 def generate(
     image: Annotated[str, typer.Argument(help="An image file, or a public http(s) image URL.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The motion to create.")],
-    size: Annotated[str, typer.Option(help="1280*720 (landscape) or 720*1280 (portrait).")]
-    = "1280*720",
+    size: Annotated[str, typer.Option(help="1280*720 (landscape) or 720*1280 (portrait).")] = "1280*720",
     duration: Annotated[str, typer.Option(help="5 or 10 seconds.")] = "5",
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Also copy the MP4 to this file or folder.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also copy the MP4 to this file or folder.")
+    ] = None,
     as_json: AsJson = False,
     simulate: Simulate = False,
     verbose: Verbose = False,
@@ -328,15 +331,18 @@ def resume(as_json: AsJson = False, simulate: Simulate = False, verbose: Verbose
             now = [journal.get(record.row_id) for record in before]
             outcomes = [Outcome(row) for row in now if row is not None and not row.pending]
             if others := len(journal.pending()) - len(records):
-                err.print(f"{others} pending task(s) belong to another key or API address: left "
-                          "alone (run resume with that key and WAVESPEED_BASE_URL)", markup=False)
-            err.print(f"resuming {len(records)} task(s)" if records else "nothing to resume",
-                      markup=False)
+                err.print(
+                    f"{others} pending task(s) belong to another key or API address: left "
+                    "alone (run resume with that key and WAVESPEED_BASE_URL)",
+                    markup=False,
+                )
+            err.print(f"resuming {len(records)} task(s)" if records else "nothing to resume", markup=False)
             if not as_json:
                 for outcome in outcomes:
                     print(_summary(outcome), flush=True)
             for finished in asyncio.as_completed(
-                    [finish_record(playground, record, key) for record in records]):
+                [finish_record(playground, record, key) for record in records]
+            ):
                 outcome = await finished
                 outcomes.append(outcome)
                 if not as_json:
@@ -404,8 +410,10 @@ def _report(outcome: Outcome, as_json: bool) -> int:
         if not as_json:
             print(record.video_path)
     elif code == EXIT_PENDING and outcome.error is None:
-        err.print(f"task {record.task_id} is {record.state}: `get {record.task_id} --wait` or "
-                  "`resume` finishes it", markup=False)
+        err.print(
+            f"task {record.task_id} is {record.state}: `get {record.task_id} --wait` or `resume` finishes it",
+            markup=False,
+        )
     else:
         message = outcome.error.message if outcome.error and record.pending else record.error
         _fail(message or f"The task ended as {record.state}.", verbose=False)
@@ -418,8 +426,9 @@ def _report(outcome: Outcome, as_json: bool) -> int:
 @app.command()
 def history(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per task.")] = False,
-    state: Annotated[str | None, typer.Option(
-        help=f"Only tasks in this state: {', '.join(HISTORY_STATES)}.")] = None,
+    state: Annotated[
+        str | None, typer.Option(help=f"Only tasks in this state: {', '.join(HISTORY_STATES)}.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many tasks, newest first.")] = 50,
     verbose: Verbose = False,
 ) -> None:
@@ -454,9 +463,15 @@ def _print_table(records: list[TaskRecord]) -> None:
     table = Table("task", "state", "created", "size", "s", "prompt", "video or reason")
     for r in records:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
-        table.add_row(r.task_id or f"row-{r.row_id}", r.state, created, r.size,
-                      str(r.duration or ""), escape(r.prompt[:40]),
-                      escape(r.video_path or (r.error or "")[:80]))
+        table.add_row(
+            r.task_id or f"row-{r.row_id}",
+            r.state,
+            created,
+            r.size,
+            str(r.duration or ""),
+            escape(r.prompt[:40]),
+            escape(r.video_path or (r.error or "")[:80]),
+        )
     out.print(table)
 
 
@@ -467,8 +482,9 @@ def _print_table(records: list[TaskRecord]) -> None:
 def simulator(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
-    time_scale: Annotated[float, typer.Option(
-        min=0.0, help="Multiplies every simulated wait (0.1: a 48 s task takes 4.8 s).")] = 1.0,
+    time_scale: Annotated[
+        float, typer.Option(min=0.0, help="Multiplies every simulated wait (0.1: a 48 s task takes 4.8 s).")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seeds the timing model.")] = 0,
     verbose: Verbose = False,
 ) -> None:

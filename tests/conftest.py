@@ -15,13 +15,21 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own journal and outputs folder, and no key from the environment."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LUMA_PLAYGROUND_HOME", str(home))
-    for name in ("WAVESPEED_API_KEY", "WAVESPEED_BASE_URL", "LUMA_PLAYGROUND_AUTH",
-                 "LUMA_PLAYGROUND_PUBLIC_URL", "SPACE_HOST", "GRADIO_SHARE", "GRADIO_SERVER_NAME"):
+    for name in (
+        "WAVESPEED_API_KEY",
+        "WAVESPEED_BASE_URL",
+        "LUMA_PLAYGROUND_AUTH",
+        "LUMA_PLAYGROUND_PUBLIC_URL",
+        "SPACE_HOST",
+        "GRADIO_SHARE",
+        "GRADIO_SERVER_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     yield home
 

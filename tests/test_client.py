@@ -35,8 +35,9 @@ KEY = "sk-client-test-0123456789"
 
 @pytest.fixture
 async def client(sim):  # type: ignore[no-untyped-def]
-    async with WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(attempts=6, scale=0),
-                               timeouts=Timeouts(read=2.0)) as client:
+    async with WaveSpeedClient(
+        sim.base_url, KEY, retry=RetryPolicy(attempts=6, scale=0), timeouts=Timeouts(read=2.0)
+    ) as client:
         yield client
 
 
@@ -109,8 +110,9 @@ async def test_insufficient_balance(client, sim, landscape_image) -> None:
 async def test_server_side_validation(client, sim, landscape_image) -> None:
     """A request the API refuses (400) is an InvalidRequest carrying the server's words."""
     url = await client.upload_image(landscape_image)
-    bad = GenerationRequest.model_construct(image=str(landscape_image), prompt="p",
-                                            size=Size.LANDSCAPE, duration=7)
+    bad = GenerationRequest.model_construct(
+        image=str(landscape_image), prompt="p", size=Size.LANDSCAPE, duration=7
+    )
     with pytest.raises(InvalidRequest, match="duration"):
         await client.submit(bad, url)
 
@@ -155,16 +157,18 @@ async def test_unreachable_server_is_a_network_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    async with WaveSpeedClient(f"http://127.0.0.1:{port}", KEY,
-                               retry=RetryPolicy(attempts=2, scale=0)) as client:
+    async with WaveSpeedClient(
+        f"http://127.0.0.1:{port}", KEY, retry=RetryPolicy(attempts=2, scale=0)
+    ) as client:
         with pytest.raises(NetworkError, match="connect"):
             await client.balance()
 
 
 async def test_a_submit_that_timed_out_is_not_sent_again(sim, landscape_image) -> None:
     """A submit whose answer never came is not resent, and the error says a task may exist."""
-    async with WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0),
-                               timeouts=Timeouts(read=0.5)) as client:
+    async with WaveSpeedClient(
+        sim.base_url, KEY, retry=RetryPolicy(scale=0), timeouts=Timeouts(read=0.5)
+    ) as client:
         url = await client.upload_image(landscape_image)
         sim.control.add_fault("submit", "stall", seconds=1.5)
         with pytest.raises(SubmitOutcomeUnknown, match="a task may exist") as caught:
@@ -175,13 +179,15 @@ async def test_a_submit_that_timed_out_is_not_sent_again(sim, landscape_image) -
     assert len(tasks) == 1 and tasks[0]["submits"] == 1
 
 
-@pytest.mark.parametrize(("kind", "options"), [
-    ("drop", {"after_processing": True}),
-    ("status", {"status": 500}),
-    ("html", {"status": 504}),
-])
-async def test_lost_submit_answers_are_never_resent(client, sim, landscape_image, kind,
-                                                   options) -> None:
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("drop", {"after_processing": True}),
+        ("status", {"status": 500}),
+        ("html", {"status": 504}),
+    ],
+)
+async def test_lost_submit_answers_are_never_resent(client, sim, landscape_image, kind, options) -> None:
     """A dropped connection or a 5xx on submit is an unknown outcome, sent exactly once."""
     url = await client.upload_image(landscape_image)
     sim.control.add_fault("submit", kind, **options)
@@ -210,8 +216,7 @@ async def test_expired_output(client, sim, landscape_image, tmp_path) -> None:
     assert caught.value.task_id == task.id and not (tmp_path / "v.mp4").exists()
 
 
-async def test_truncated_download_is_retried_then_fails(client, sim, landscape_image,
-                                                        tmp_path) -> None:
+async def test_truncated_download_is_retried_then_fails(client, sim, landscape_image, tmp_path) -> None:
     """A download cut short is retried; if it keeps failing, OutputError, and no partial file."""
     url = await client.upload_image(landscape_image)
     task = await client.submit(GenerationRequest.create(landscape_image, "p"), url)

@@ -27,11 +27,16 @@ def test_blank_key_is_no_key() -> None:
 
 def test_settings_from_env(tmp_path) -> None:
     """Base URL, key, public URL and limits are read from the environment."""
-    settings = Settings.from_env({
-        "WAVESPEED_BASE_URL": "http://127.0.0.1:9/", "WAVESPEED_API_KEY": "k",
-        "SPACE_HOST": "me-luma.hf.space", "LUMA_PLAYGROUND_HOME": str(tmp_path),
-        "LUMA_PLAYGROUND_SESSION_DAILY": "7", "LUMA_PLAYGROUND_AUTH": "ann:pw",
-    })
+    settings = Settings.from_env(
+        {
+            "WAVESPEED_BASE_URL": "http://127.0.0.1:9/",
+            "WAVESPEED_API_KEY": "k",
+            "SPACE_HOST": "me-luma.hf.space",
+            "LUMA_PLAYGROUND_HOME": str(tmp_path),
+            "LUMA_PLAYGROUND_SESSION_DAILY": "7",
+            "LUMA_PLAYGROUND_AUTH": "ann:pw",
+        }
+    )
     assert settings.base_url == "http://127.0.0.1:9"
     assert settings.api_key == ApiKey("k")
     assert settings.public_url == "https://me-luma.hf.space"
@@ -40,10 +45,18 @@ def test_settings_from_env(tmp_path) -> None:
     assert Settings.from_env({}).base_url == DEFAULT_BASE_URL
 
 
-@pytest.mark.parametrize(("server_name", "shared"), [
-    (None, False), ("127.0.0.1", False), ("localhost", False), ("::1", False),
-    ("0.0.0.0", True), ("192.168.1.20", True), ("myhost.lan", True),
-])
+@pytest.mark.parametrize(
+    ("server_name", "shared"),
+    [
+        (None, False),
+        ("127.0.0.1", False),
+        ("localhost", False),
+        ("::1", False),
+        ("0.0.0.0", True),
+        ("192.168.1.20", True),
+        ("myhost.lan", True),
+    ],
+)
 def test_listening_beyond_loopback_is_shared(server_name: str | None, shared: bool) -> None:
     """A server others on the network can reach counts as a shared deployment."""
     env = {"GRADIO_SERVER_NAME": server_name} if server_name else {}

@@ -71,8 +71,7 @@ def test_tiny_image(image_factory) -> None:
         check_image(image_factory("t.png", (40, 40)))
 
 
-def test_orientation_picks_the_size(landscape_image: Path, portrait_image: Path,
-                                    tmp_path: Path) -> None:
+def test_orientation_picks_the_size(landscape_image: Path, portrait_image: Path, tmp_path: Path) -> None:
     """Upright images suggest portrait, wide ones landscape, EXIF rotation included."""
     assert suggested_size(landscape_image) is Size.LANDSCAPE
     assert suggested_size(portrait_image) is Size.PORTRAIT

@@ -7,9 +7,18 @@ from pathlib import Path
 
 from luma_playground import Journal
 
-BASE = dict(model="luma/ray-2-i2v", backend="wavespeed", base_url="http://x", owner="me",
-            key_fingerprint="abc", prompt="p", size="1280*720", duration=5, image="a.png",
-            image_url="http://x/u.png")
+BASE = dict(
+    model="luma/ray-2-i2v",
+    backend="wavespeed",
+    base_url="http://x",
+    owner="me",
+    key_fingerprint="abc",
+    prompt="p",
+    size="1280*720",
+    duration=5,
+    image="a.png",
+    image_url="http://x/u.png",
+)
 
 
 def test_fresh_schema(tmp_path: Path) -> None:
@@ -46,8 +55,7 @@ def test_lifecycle_and_transitions(tmp_path: Path) -> None:
     assert record.pending and record.submitted_at and record.completed_at
     journal.update(row, video_path="/v/t1.mp4")
     assert not journal.get(row).pending
-    assert [s for s, _, _ in journal.transitions(row)] == ["submitting", "created", "processing",
-                                                           "completed"]
+    assert [s for s, _, _ in journal.transitions(row)] == ["submitting", "created", "processing", "completed"]
     assert journal.inference_samples() == [("1280*720", 5, 1.5)]
 
 

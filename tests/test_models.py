@@ -12,8 +12,7 @@ def test_defaults_follow_the_api() -> None:
     """Size and duration default to the API's own defaults."""
     request = GenerationRequest.create("https://example.com/cat.png", "a cat")
     assert request.size is Size.LANDSCAPE and request.duration == 5
-    assert request.api_input("u") == {"image": "u", "prompt": "a cat", "size": "1280*720",
-                                      "duration": 5}
+    assert request.api_input("u") == {"image": "u", "prompt": "a cat", "size": "1280*720", "duration": 5}
 
 
 @pytest.mark.parametrize("size", ["720*1280", "720x1280", " 720 × 1280 ", Size.PORTRAIT])
@@ -73,15 +72,21 @@ def test_windows_paths_are_files_not_urls() -> None:
 def test_prediction_reads_tolerantly() -> None:
     """Missing and null fields get safe defaults; the error code is found in the text."""
     prediction = Prediction.model_validate(
-        {"id": "t1", "status": "FAILED", "outputs": None, "error": "1402: Failed to download",
-         "timings": {"inference": 0}}
+        {
+            "id": "t1",
+            "status": "FAILED",
+            "outputs": None,
+            "error": "1402: Failed to download",
+            "timings": {"inference": 0},
+        }
     )
     assert prediction.is_terminal and prediction.error_code == 1402
     assert prediction.outputs == [] and prediction.inference_ms is None
 
 
-@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "timeout", "deleted",
-                                    "something-new"])
+@pytest.mark.parametrize(
+    "status", ["completed", "failed", "cancelled", "timeout", "deleted", "something-new"]
+)
 def test_every_other_status_is_terminal(status: str) -> None:
     """Only created and processing keep a poll going."""
     assert Prediction(id="t", status=status).is_terminal

@@ -30,8 +30,7 @@ KEY = ApiKey("sk-pipeline-test")
 
 @pytest.fixture
 async def pipeline(sim, tmp_path):  # type: ignore[no-untyped-def]
-    client = WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0),
-                             timeouts=Timeouts(read=1.0))
+    client = WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0), timeouts=Timeouts(read=1.0))
     journal = Journal(tmp_path / "journal.sqlite3")
     yield Pipeline.create(client, journal, tmp_path / "outputs")
     await client.aclose()
@@ -62,8 +61,7 @@ async def test_generate_records_everything(pipeline, sim, landscape_image) -> No
 
 async def test_task_id_is_journaled_before_the_first_poll(pipeline, sim, landscape_image) -> None:
     """When Submitted is seen, the journal row already holds the task id."""
-    async for event in pipeline.generate(GenerationRequest.create(landscape_image, "p"),
-                                         api_key=KEY):
+    async for event in pipeline.generate(GenerationRequest.create(landscape_image, "p"), api_key=KEY):
         if isinstance(event, Submitted):
             assert pipeline.journal.by_task_id(event.task_id).state == "created"
             assert sim.control.task(event.task_id)["polls"] == 0
@@ -77,17 +75,20 @@ async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image) -
     submitted = next(e for e in events if isinstance(e, Submitted))
     assert submitted.recovered and isinstance(events[-1], Done)
     assert sim.control.stats()["routes"]["submit"] == 1
-    states = [s for s, _, _ in pipeline.journal.transitions(
-        pipeline.journal.by_task_id(submitted.task_id).row_id)]
+    states = [
+        s for s, _, _ in pipeline.journal.transitions(pipeline.journal.by_task_id(submitted.task_id).row_id)
+    ]
     assert states[:3] == ["submitting", "unknown", "created"]
 
 
-@pytest.mark.parametrize(("kind", "error", "code"), [
-    ("task_failed", TaskFailed, 1403),
-    ("moderation", ContentModerated, 1200),
-])
-async def test_failed_tasks_surface_code_and_text(pipeline, sim, landscape_image, kind, error,
-                                                  code) -> None:
+@pytest.mark.parametrize(
+    ("kind", "error", "code"),
+    [
+        ("task_failed", TaskFailed, 1403),
+        ("moderation", ContentModerated, 1200),
+    ],
+)
+async def test_failed_tasks_surface_code_and_text(pipeline, sim, landscape_image, kind, error, code) -> None:
     """A failed task raises with the API's code and text; the row is failed with them."""
     sim.control.add_fault("submit", kind)
     with pytest.raises(error) as caught:
@@ -164,4 +165,3 @@ async def test_slots_follow_the_account_limit(pipeline, sim, landscape_image) ->
     assert "WaitingForSlot" in seen
     await first.wait()
     assert (await second.wait()).video_path.exists()
-

@@ -15,8 +15,11 @@ def test_all_is_sorted_and_importable() -> None:
 
 def test_errors_share_one_base() -> None:
     """Every public error derives from LumaPlaygroundError."""
-    errors = [getattr(luma_playground, n) for n in luma_playground.__all__
-              if isinstance(getattr(luma_playground, n), type)
-              and issubclass(getattr(luma_playground, n), Exception)]
+    errors = [
+        getattr(luma_playground, n)
+        for n in luma_playground.__all__
+        if isinstance(getattr(luma_playground, n), type)
+        and issubclass(getattr(luma_playground, n), Exception)
+    ]
     assert len(errors) >= 15
     assert all(issubclass(e, luma_playground.LumaPlaygroundError) for e in errors)

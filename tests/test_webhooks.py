@@ -48,8 +48,7 @@ class AppServer:
         listener.listen(64)
         self.base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listener]},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [listener]}, daemon=True)
         self._thread.start()
         while not self._server.started:
             time.sleep(0.01)
@@ -91,28 +90,31 @@ async def pipeline(client, registry, tmp_path: Path):  # type: ignore[no-untyped
 
 
 async def _generate(pipeline: Pipeline, image: Path) -> Done:
-    events = [e async for e in pipeline.generate(GenerationRequest.create(image, "pan left"),
-                                                 api_key=KEY)]
+    events = [e async for e in pipeline.generate(GenerationRequest.create(image, "pan left"), api_key=KEY)]
     assert isinstance(events[-1], Done)
     return events[-1]
 
 
-def _signed(secret: str, body: bytes, *, webhook_id: str = "msg_1",
-            timestamp: int | None = None) -> dict[str, str]:
+def _signed(
+    secret: str, body: bytes, *, webhook_id: str = "msg_1", timestamp: int | None = None
+) -> dict[str, str]:
     stamp = int(time.time()) if timestamp is None else timestamp
-    return {"webhook-id": webhook_id, "webhook-timestamp": str(stamp),
-            "webhook-signature": sign_webhook(secret, webhook_id, stamp, body),
-            "content-type": "application/json"}
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign_webhook(secret, webhook_id, stamp, body),
+        "content-type": "application/json",
+    }
 
 
-async def _post(registry: WebhookRegistry, subscription: Subscription, body: bytes,
-                headers: dict[str, str]) -> httpx.Response:
+async def _post(
+    registry: WebhookRegistry, subscription: Subscription, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
     async with httpx.AsyncClient(trust_env=False) as http:
         return await http.post(subscription.callback_url, content=body, headers=headers)
 
 
-async def test_callback_wakes_the_task_which_is_confirmed_by_one_get(pipeline, sim,
-                                                                     landscape_image) -> None:
+async def test_callback_wakes_the_task_which_is_confirmed_by_one_get(pipeline, sim, landscape_image) -> None:
     """The simulator's signed callback is accepted; one GET confirms; nothing is polled before."""
     done = await _generate(pipeline, landscape_image)
     record = sim.control.task(done.task_id)
@@ -148,11 +150,15 @@ async def test_forged_callbacks_are_refused(registry, client) -> None:
     stale = _signed(subscription.secret, body, timestamp=int(time.time()) - 301)
     assert (await _post(registry, subscription, body, stale)).status_code == 400
     other_task = json.dumps({"id": "task-9", "status": "completed"}).encode()
-    response = await _post(registry, subscription, other_task,
-                           _signed(subscription.secret, other_task))
+    response = await _post(registry, subscription, other_task, _signed(subscription.secret, other_task))
     assert response.status_code == 400
-    unknown = Subscription("nope", subscription.callback_url.rsplit("/", 1)[0] + "/nope",
-                           asyncio.Event(), subscription.secret, asyncio.get_running_loop())
+    unknown = Subscription(
+        "nope",
+        subscription.callback_url.rsplit("/", 1)[0] + "/nope",
+        asyncio.Event(),
+        subscription.secret,
+        asyncio.get_running_loop(),
+    )
     assert (await _post(registry, unknown, body, _signed(subscription.secret, body))).status_code == 404
     assert not subscription.wake.is_set() and not subscription.arrived
     registry.close(subscription.token)
@@ -175,8 +181,7 @@ async def test_replayed_callback_is_refused(registry, client) -> None:
     assert (await _post(registry, subscription, body, fresh)).status_code == 404
 
 
-async def test_unreachable_public_url_falls_back_to_polling(client, sim, tmp_path,
-                                                            landscape_image) -> None:
+async def test_unreachable_public_url_falls_back_to_polling(client, sim, tmp_path, landscape_image) -> None:
     """If the public URL does not reach this process, tasks are submitted without a callback."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -203,10 +208,12 @@ def test_production_needs_https(tmp_path) -> None:
     with pytest.raises(ValueError, match="https"):
         WebhookRegistry("http://my-host:7860")
     assert WebhookRegistry("http://127.0.0.1:7860", allow_http=True).public_url
-    plain = Playground.open(Settings(data_dir=tmp_path / "a", public_url="http://my-host"),
-                            start_simulator=False)
-    secure = Playground.open(Settings(data_dir=tmp_path / "b", public_url="https://me.hf.space"),
-                             start_simulator=False)
+    plain = Playground.open(
+        Settings(data_dir=tmp_path / "a", public_url="http://my-host"), start_simulator=False
+    )
+    secure = Playground.open(
+        Settings(data_dir=tmp_path / "b", public_url="https://me.hf.space"), start_simulator=False
+    )
     try:
         assert plain.webhooks is None
         assert secure.webhooks is not None and secure.remote.pipeline.notifier is secure.webhooks
@@ -219,8 +226,11 @@ def test_signature_matches_the_contract() -> None:
     """HMAC-SHA256 over id.timestamp.body with the secret minus `whsec_`; any listed signature may match."""
     body, now = b'{"id":"t"}', 1_700_000_000
     good = sign_webhook("whsec_abc", "msg_1", now, body)
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
-               "webhook-signature": f"v3,{'0' * 64} {good}"}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": f"v3,{'0' * 64} {good}",
+    }
     assert verify_signature("whsec_abc", headers, body, now=now + 299) == "msg_1"
     with pytest.raises(WebhookRejected) as refused:
         verify_signature("whsec_abc", headers, body, now=now + 301)

@@ -36,19 +36,22 @@ EXAMPLES = (
         "mountain-lake.jpg",
         "A slow cinematic push-in over a calm mountain lake at sunset; gentle ripples spread "
         "across the water and the sun sinks behind the peaks.",
-        "1280*720", 5,
+        "1280*720",
+        5,
     ),
     Example(
         "aurora-forest.jpg",
         "The green aurora ripples and sways across the starry sky while the camera tilts up "
         "slowly from the pine trees.",
-        "720*1280", 5,
+        "720*1280",
+        5,
     ),
     Example(
         "desert-dunes.jpg",
         "Wind lifts fine sand off the crests of the dunes; a smooth aerial glide towards the "
         "low golden sun, with long shadows shifting.",
-        "1280*720", 10,
+        "1280*720",
+        10,
     ),
 )
 
@@ -56,8 +59,9 @@ EXAMPLES = (
 # -- drawing ---------------------------------------------------------------------------------
 
 
-def _vertical_gradient(height: int, width: int, stops: list[tuple[float, tuple[int, int, int]]]
-                       ) -> np.ndarray:
+def _vertical_gradient(
+    height: int, width: int, stops: list[tuple[float, tuple[int, int, int]]]
+) -> np.ndarray:
     """An RGB float image whose rows blend through `stops` (position 0..1, colour)."""
     positions = np.array([p for p, _ in stops])
     colours = np.array([c for _, c in stops], dtype=np.float64)
@@ -66,21 +70,23 @@ def _vertical_gradient(height: int, width: int, stops: list[tuple[float, tuple[i
     return np.repeat(column[:, None, :], width, axis=1)
 
 
-def _ridge(width: int, rng: np.random.Generator, base: float, roughness: float,
-           octaves: int = 5) -> np.ndarray:
+def _ridge(
+    width: int, rng: np.random.Generator, base: float, roughness: float, octaves: int = 5
+) -> np.ndarray:
     """A mountain skyline: a height (0..1 from the top) for each column, from summed sines."""
     x = np.linspace(0.0, 1.0, width)
     line = np.full(width, base)
     amplitude = roughness
     for octave in range(octaves):
-        frequency = 2.0 ** octave * rng.uniform(1.5, 3.0)
+        frequency = 2.0**octave * rng.uniform(1.5, 3.0)
         line += amplitude * np.sin(2 * np.pi * (frequency * x + rng.uniform()))
         amplitude *= 0.5
     return line
 
 
-def _fill_below(image: np.ndarray, line: np.ndarray, colour: tuple[float, float, float],
-                haze: float = 0.0) -> None:
+def _fill_below(
+    image: np.ndarray, line: np.ndarray, colour: tuple[float, float, float], haze: float = 0.0
+) -> None:
     """Paint everything under the skyline `line` with `colour`, blended with the sky by `haze`."""
     height = image.shape[0]
     rows = np.arange(height)[:, None] / height
@@ -89,8 +95,13 @@ def _fill_below(image: np.ndarray, line: np.ndarray, colour: tuple[float, float,
     image[mask] = paint[mask]
 
 
-def _glow(image: np.ndarray, centre: tuple[float, float], radius: float,
-          colour: tuple[int, int, int], strength: float) -> None:
+def _glow(
+    image: np.ndarray,
+    centre: tuple[float, float],
+    radius: float,
+    colour: tuple[int, int, int],
+    strength: float,
+) -> None:
     height, width = image.shape[:2]
     ys, xs = np.mgrid[0:height, 0:width]
     distance = np.hypot(xs - centre[0] * width, ys - centre[1] * height) / (radius * width)
@@ -107,10 +118,17 @@ def _grain(image: np.ndarray, rng: np.random.Generator, amount: float = 3.0) -> 
 def _mountain_lake(width: int = 1280, height: int = 720) -> Image.Image:
     rng = np.random.default_rng(7)
     horizon = 0.62
-    sky = _vertical_gradient(height, width, [
-        (0.0, (38, 44, 104)), (0.3, (116, 84, 150)), (0.5, (236, 128, 96)),
-        (horizon, (252, 196, 120)), (1.0, (252, 196, 120)),
-    ])
+    sky = _vertical_gradient(
+        height,
+        width,
+        [
+            (0.0, (38, 44, 104)),
+            (0.3, (116, 84, 150)),
+            (0.5, (236, 128, 96)),
+            (horizon, (252, 196, 120)),
+            (1.0, (252, 196, 120)),
+        ],
+    )
     _glow(sky, (0.62, 0.5), 0.35, (255, 214, 150), 0.9)
     layers = [
         (0.40, 0.07, (122, 88, 138), 0.45),
@@ -131,22 +149,28 @@ def _mountain_lake(width: int = 1280, height: int = 720) -> Image.Image:
         spread = 40 + row * 1.2
         centre = int(np.clip(rng.normal(sun_column, spread), 0, width - 1))
         length = int(rng.integers(6, 24))
-        glint = reflection[row, centre:centre + length]
-        reflection[row, centre:centre + length] = glint * 0.4 + np.array([255, 222, 170]) * 0.6
+        glint = reflection[row, centre : centre + length]
+        reflection[row, centre : centre + length] = glint * 0.4 + np.array([255, 222, 170]) * 0.6
     picture = np.concatenate([top, reflection], axis=0)
-    return Image.fromarray(_grain(picture, rng).astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(0.6))
+    return Image.fromarray(_grain(picture, rng).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
 
 
 def _aurora_forest(width: int = 720, height: int = 1280) -> Image.Image:
     rng = np.random.default_rng(11)
-    sky = _vertical_gradient(height, width, [
-        (0.0, (6, 10, 30)), (0.55, (14, 34, 64)), (0.8, (24, 60, 84)), (1.0, (10, 20, 30)),
-    ])
+    sky = _vertical_gradient(
+        height,
+        width,
+        [
+            (0.0, (6, 10, 30)),
+            (0.55, (14, 34, 64)),
+            (0.8, (24, 60, 84)),
+            (1.0, (10, 20, 30)),
+        ],
+    )
     ys, xs = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
     for phase, colour, centre in ((0.0, (80, 250, 170), 0.33), (1.7, (120, 220, 255), 0.24)):
         curve = centre + 0.06 * np.sin(2 * np.pi * (xs * 1.3 + phase)) + 0.03 * np.sin(9 * xs)
-        band = np.exp(-((ys - curve) / 0.035) ** 2)
+        band = np.exp(-(((ys - curve) / 0.035) ** 2))
         curtain = np.exp(-np.clip(curve - ys, 0, None) / 0.16) * (ys < curve)
         light = np.clip(band * 0.9 + curtain * 0.55, 0, 1)[..., None]
         light *= 0.82 + 0.18 * np.sin(xs * 55 + phase)[..., None] ** 2
@@ -170,22 +194,34 @@ def _aurora_forest(width: int = 720, height: int = 1280) -> Image.Image:
             section[mask] = colour
             sky[:, cols] = section
             x += rng.uniform(0.6, 1.1) * half
-        sky[int((treeline + 0.03 * layer + 0.01) * height):] = colour
-    return Image.fromarray(_grain(sky, rng, 2.0).astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(0.5))
+        sky[int((treeline + 0.03 * layer + 0.01) * height) :] = colour
+    return Image.fromarray(_grain(sky, rng, 2.0).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.5))
 
 
 def _desert_dunes(width: int = 1280, height: int = 720) -> Image.Image:
     rng = np.random.default_rng(3)
-    sky = _vertical_gradient(height, width, [
-        (0.0, (92, 150, 210)), (0.35, (180, 200, 214)), (0.5, (250, 214, 160)), (1.0, (250, 214, 160)),
-    ])
+    sky = _vertical_gradient(
+        height,
+        width,
+        [
+            (0.0, (92, 150, 210)),
+            (0.35, (180, 200, 214)),
+            (0.5, (250, 214, 160)),
+            (1.0, (250, 214, 160)),
+        ],
+    )
     _glow(sky, (0.28, 0.44), 0.3, (255, 226, 170), 0.8)
     xs = np.linspace(0, 1, width)
-    for base, colour, shade in ((0.52, (226, 164, 104), 0.12), (0.62, (214, 138, 78), 0.2),
-                                (0.76, (196, 112, 58), 0.3)):
-        crest = base + 0.05 * np.sin(2 * np.pi * (xs * rng.uniform(0.8, 1.6) + rng.uniform())) \
+    for base, colour, shade in (
+        (0.52, (226, 164, 104), 0.12),
+        (0.62, (214, 138, 78), 0.2),
+        (0.76, (196, 112, 58), 0.3),
+    ):
+        crest = (
+            base
+            + 0.05 * np.sin(2 * np.pi * (xs * rng.uniform(0.8, 1.6) + rng.uniform()))
             + 0.02 * np.sin(2 * np.pi * (xs * rng.uniform(3, 5) + rng.uniform()))
+        )
         rows = np.arange(height)[:, None] / height
         mask = rows >= crest[None, :]
         slope = np.gradient(crest)[None, :] * width
@@ -195,8 +231,7 @@ def _desert_dunes(width: int = 1280, height: int = 720) -> Image.Image:
         tone = np.array(colour)[None, None, :] * light[..., None]
         tone = tone * (1 - 0.18 * np.clip(below * 5, 0, 1))[..., None]
         sky = np.where(mask[..., None], tone, sky)
-    return Image.fromarray(_grain(sky, rng, 2.5).astype(np.uint8)).filter(
-        ImageFilter.GaussianBlur(0.7))
+    return Image.fromarray(_grain(sky, rng, 2.5).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
 
 
 _PAINTERS: dict[str, Callable[[], Image.Image]] = {

@@ -35,17 +35,21 @@ class CompareLayout:
 def build_compare_tab() -> CompareLayout:
     """Two pickers, each above its player."""
     with gr.Tab("Compare", id="compare", elem_id="lp-compare-tab") as tab:
-        gr.HTML('<div class="lp-compare-note">Pick two videos from your history. They play side '
-                "by side, in step: play, pause or seek either one and the other follows.</div>",
-                js_on_load=None)
+        gr.HTML(
+            '<div class="lp-compare-note">Pick two videos from your history. They play side '
+            "by side, in step: play, pause or seek either one and the other follows.</div>",
+            js_on_load=None,
+        )
         with gr.Row(equal_height=False):
             sides = []
             for side, player in zip(("Left", "Right"), PLAYERS, strict=True):
                 with gr.Column(min_width=320):
-                    picker = gr.Dropdown(label=side, choices=[], value=None, interactive=True,
-                                         elem_id=f"{player}-pick")
-                    video = gr.Video(label=side, interactive=False, autoplay=False, loop=False,
-                                     height=400, elem_id=player)
+                    picker = gr.Dropdown(
+                        label=side, choices=[], value=None, interactive=True, elem_id=f"{player}-pick"
+                    )
+                    video = gr.Video(
+                        label=side, interactive=False, autoplay=False, loop=False, height=400, elem_id=player
+                    )
                 sides.append((picker, video))
     (left, left_video), (right, right_video) = sides
     return CompareLayout(tab, left, right, left_video, right_video)
@@ -79,21 +83,21 @@ class CompareHandlers:
     def _choices(self, request: gr.Request) -> list[tuple[str, int]]:
         visit = self.history.store.visit(request)
         now = time.time()
-        return [(_label(record, now), record.row_id) for record in self.history.records(visit)
-                if self.history.video_of(record) is not None]
+        return [
+            (_label(record, now), record.row_id)
+            for record in self.history.records(visit)
+            if self.history.video_of(record) is not None
+        ]
 
-    def choices(self, left: int | None, right: int | None,
-                request: gr.Request) -> tuple[Any, Any]:
+    def choices(self, left: int | None, right: int | None, request: gr.Request) -> tuple[Any, Any]:
         """Offer the saved videos; keep the picks that are still there, else the two newest."""
         choices = self._choices(request)
         rows = [row for _, row in choices]
         left = left if left in rows else (rows[0] if rows else None)
-        right = right if right in rows and right != left else next(
-            (row for row in rows if row != left), None)
+        right = right if right in rows and right != left else next((row for row in rows if row != left), None)
         return gr.Dropdown(choices=choices, value=left), gr.Dropdown(choices=choices, value=right)
 
-    def open_with(self, row_id: int | None, right: int | None,
-                  request: gr.Request) -> tuple[Any, Any, Any]:
+    def open_with(self, row_id: int | None, right: int | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """From History: the picked video on the left, and the Compare tab in front."""
         record = self.history.record(self.history.store.visit(request), row_id)
         left_update, right_update = self.choices(record.row_id, right, request)
@@ -163,6 +167,7 @@ def wire_compare(demo: gr.Blocks, ui: Layout, handlers: CompareHandlers) -> None
     tab.tab.select(handlers.choices, [tab.left, tab.right], [tab.left, tab.right], **quiet)
     tab.left.change(handlers.show, [tab.left], [tab.left_video], **quiet)
     tab.right.change(handlers.show, [tab.right], [tab.right_video], **quiet)
-    ui.history.compare.click(handlers.open_with, [ui.history.selected, tab.right],
-                             [tab.left, tab.right, ui.tabs], **quiet)
+    ui.history.compare.click(
+        handlers.open_with, [ui.history.selected, tab.right], [tab.left, tab.right, ui.tabs], **quiet
+    )
     demo.load(None, None, None, js=SYNC_JS)

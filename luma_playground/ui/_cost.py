@@ -83,16 +83,20 @@ def cost_html(quote: Quote) -> str:
     """The cost part of the summary line: total, how it adds up, balance, and any notice."""
     sim = ' <span class="lp-sim-mark">simulated</span>' if quote.simulated else ""
     if quote.total is None or quote.unit_price is None:
-        price = ('<span class="lp-cost-total">Price unavailable</span>'
-                 f'<span class="lp-cost-why">{escape(quote.price_problem or "")} '
-                 "No estimate is shown rather than a guess.</span>")
+        price = (
+            '<span class="lp-cost-total">Price unavailable</span>'
+            f'<span class="lp-cost-why">{escape(quote.price_problem or "")} '
+            "No estimate is shown rather than a guess.</span>"
+        )
     else:
         steps = []
         if quote.videos > 1:
             steps.append(f"{quote.videos} videos × {_usd(quote.per_video or 0)}")
         steps.append(f"{_usd(quote.unit_price)} per 5 s")
-        price = (f'<span class="lp-cost-total">{_usd(quote.total)}</span>'
-                 f'<span class="lp-cost-how">{escape(" · ".join(steps))}</span>')
+        price = (
+            f'<span class="lp-cost-total">{_usd(quote.total)}</span>'
+            f'<span class="lp-cost-how">{escape(" · ".join(steps))}</span>'
+        )
     if quote.balance_private:
         balance = '<span class="lp-cost-balance">paid by this playground</span>'
     elif quote.balance is not None:
@@ -108,9 +112,11 @@ def cost_html(quote: Quote) -> str:
         )
     covered = {None: "unknown", True: "yes", False: "no"}[quote.covered]
     total = "" if quote.total is None else f"{quote.total:.4f}"
-    return (f'<div class="lp-cost" data-total="{total}" data-covered="{covered}" '
-            f'data-simulated="{str(quote.simulated).lower()}">'
-            f'<div class="lp-cost-line">{price}{balance}{sim}</div>{notice}</div>')
+    return (
+        f'<div class="lp-cost" data-total="{total}" data-covered="{covered}" '
+        f'data-simulated="{str(quote.simulated).lower()}">'
+        f'<div class="lp-cost-line">{price}{balance}{sim}</div>{notice}</div>'
+    )
 
 
 def _number(data: dict[str, Any], *names: str) -> float | None:
@@ -137,8 +143,14 @@ def _problem(error: BaseException, what: str) -> str:
 class CostBook:
     """Prices and balances as the summary line shows them, cached per backend and key."""
 
-    def __init__(self, playground: Playground, store: SessionStore, *,
-                 clock: Callable[[], float] = time.monotonic, debounce: float = DEBOUNCE) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        store: SessionStore,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        debounce: float = DEBOUNCE,
+    ) -> None:
         self.playground = playground
         self.store = store
         self.debounce = debounce
@@ -148,38 +160,53 @@ class CostBook:
 
     # -- handlers -------------------------------------------------------------------------------
 
-    async def summary(self, size: str | None, duration: int | None, videos: int | None,
-                      request: gr.Request) -> str:
+    async def summary(
+        self, size: str | None, duration: int | None, videos: int | None, request: gr.Request
+    ) -> str:
         """The summary line with the cost of these settings (after a short debounce)."""
         await asyncio.sleep(self.debounce)
         return await self._summary(size, duration, videos, request, fresh_balance=False)
 
-    async def after_run(self, size: str | None, duration: int | None, videos: int | None,
-                        request: gr.Request) -> str:
+    async def after_run(
+        self, size: str | None, duration: int | None, videos: int | None, request: gr.Request
+    ) -> str:
         """The summary line once a run has ended: the balance is asked for again."""
         return await self._summary(size, duration, videos, request, fresh_balance=True)
 
-    async def _summary(self, size: str | None, duration: int | None, videos: int | None,
-                       request: gr.Request, *, fresh_balance: bool) -> str:
+    async def _summary(
+        self,
+        size: str | None,
+        duration: int | None,
+        videos: int | None,
+        request: gr.Request,
+        *,
+        fresh_balance: bool,
+    ) -> str:
         count = video_count(videos)
         try:
             size_value = Size.parse(size).value
             seconds = int(duration or 5)
         except (LumaPlaygroundError, TypeError, ValueError):
             return summary_html(size, duration, videos=count)
-        quote = await self.quote(self.store.visit(request), size_value, seconds, count,
-                                 fresh_balance=fresh_balance)
+        quote = await self.quote(
+            self.store.visit(request), size_value, seconds, count, fresh_balance=fresh_balance
+        )
         return summary_html(size_value, seconds, videos=count, cost=cost_html(quote))
 
     # -- figures --------------------------------------------------------------------------------
 
-    async def quote(self, visit: Visit, size: str, duration: int, videos: int = 1, *,
-                    fresh_balance: bool = False) -> Quote:
+    async def quote(
+        self, visit: Visit, size: str, duration: int, videos: int = 1, *, fresh_balance: bool = False
+    ) -> Quote:
         """The cost of `videos` videos of this size and duration, for whoever pays for `visit`."""
         backend, key = self.playground.backend_for(visit.user_key)
         if key is None:
-            return Quote(duration, videos, price_problem="Enter your WaveSpeed key to see prices.",
-                         balance_problem="no key")
+            return Quote(
+                duration,
+                videos,
+                price_problem="Enter your WaveSpeed key to see prices.",
+                balance_problem="no key",
+            )
         owner = key.fingerprint
         private = self.store.spends_owner_credits(visit)
         price_task = self._price(backend, owner, key, size)
@@ -187,15 +214,24 @@ class CostBook:
             unit_price, sim_price, price_problem = await price_task
             balance, sim_balance, balance_problem = None, False, None
         else:
-            (unit_price, sim_price, price_problem), (balance, sim_balance, balance_problem) = (
-                await asyncio.gather(price_task, self._balance(backend, owner, key, fresh_balance)))
-        return Quote(duration, videos, unit_price, balance,
-                     simulated=backend.simulated or sim_price or sim_balance,
-                     price_problem=price_problem, balance_problem=balance_problem,
-                     balance_private=private)
+            (
+                (unit_price, sim_price, price_problem),
+                (balance, sim_balance, balance_problem),
+            ) = await asyncio.gather(price_task, self._balance(backend, owner, key, fresh_balance))
+        return Quote(
+            duration,
+            videos,
+            unit_price,
+            balance,
+            simulated=backend.simulated or sim_price or sim_balance,
+            price_problem=price_problem,
+            balance_problem=balance_problem,
+            balance_private=private,
+        )
 
-    async def _price(self, backend: Backend, owner: str, key: Any,
-                     size: str) -> tuple[float | None, bool, str | None]:
+    async def _price(
+        self, backend: Backend, owner: str, key: Any, size: str
+    ) -> tuple[float | None, bool, str | None]:
         slot = (backend.name, backend.client.base_url, owner, size)
 
         async def ask() -> tuple[float | None, bool, str | None]:
@@ -207,8 +243,9 @@ class CostBook:
 
         return await self._cached(self._prices, slot, ask, PRICE_TTL, "price")
 
-    async def _balance(self, backend: Backend, owner: str, key: Any,
-                       fresh: bool) -> tuple[float | None, bool, str | None]:
+    async def _balance(
+        self, backend: Backend, owner: str, key: Any, fresh: bool
+    ) -> tuple[float | None, bool, str | None]:
         slot = (backend.name, backend.client.base_url, owner)
         if fresh:
             self._balances.pop(slot, None)
@@ -222,9 +259,14 @@ class CostBook:
 
         return await self._cached(self._balances, slot, ask, BALANCE_TTL, "balance")
 
-    async def _cached(self, book: dict[tuple[str, ...], tuple[float | None, bool, str | None, float]],
-                      slot: tuple[str, ...], ask: Callable[[], Any], ttl: float,
-                      what: str) -> tuple[float | None, bool, str | None]:
+    async def _cached(
+        self,
+        book: dict[tuple[str, ...], tuple[float | None, bool, str | None, float]],
+        slot: tuple[str, ...],
+        ask: Callable[[], Any],
+        ttl: float,
+        what: str,
+    ) -> tuple[float | None, bool, str | None]:
         now = self._clock()
         if slot in book:
             value, simulated, problem, at = book[slot]

@@ -40,11 +40,18 @@ class CropParts:
 
 def place_crop_preview() -> CropParts:
     """The preview, placed under the image input (hidden until there is a picture)."""
-    with gr.Column(visible=False, variant="panel", elem_id="lp-crop") as group, gr.Row(
-            equal_height=True):
-        image = gr.Image(label="What the model sees", type="pil", format="jpeg",
-                         interactive=False, height=150, buttons=[], scale=1, min_width=120,
-                         elem_id="lp-crop-image")
+    with gr.Column(visible=False, variant="panel", elem_id="lp-crop") as group, gr.Row(equal_height=True):
+        image = gr.Image(
+            label="What the model sees",
+            type="pil",
+            format="jpeg",
+            interactive=False,
+            height=150,
+            buttons=[],
+            scale=1,
+            min_width=120,
+            elem_id="lp-crop-image",
+        )
         note = gr.HTML("", elem_id="lp-crop-note", scale=2, min_width=160)
     return CropParts(group, image, note)
 
@@ -76,8 +83,7 @@ def _dimmed(picture: Image.Image, size: Size) -> tuple[Image.Image, float]:
     shade = Image.new("L", picture.size, DIM)
     ImageDraw.Draw(shade).rectangle([left, top, right - 1, bottom - 1], fill=0)
     preview = Image.composite(Image.new("RGB", picture.size, (8, 8, 16)), picture, shade)
-    ImageDraw.Draw(preview).rectangle([left, top, right - 1, bottom - 1],
-                                      outline=(255, 255, 255), width=2)
+    ImageDraw.Draw(preview).rectangle([left, top, right - 1, bottom - 1], outline=(255, 255, 255), width=2)
     cut = 1 - ((right - left) * (bottom - top)) / (picture.width * picture.height)
     return preview, cut
 
@@ -89,14 +95,17 @@ def _note(size: Size, cut: float, full: tuple[int, int], orientation_fixed: bool
     if cut < 0.01:
         lines = [f"The whole picture fits the {shape} {orientation} frame."]
     else:
-        sides = ("left and right" if width / height > size.width / size.height
-                 else "top and bottom")
-        lines = [f"The {shape} {orientation} frame keeps the bright part: "
-                 f"{cut:.0%} of the picture is cut off at the {sides}."]
+        sides = "left and right" if width / height > size.width / size.height else "top and bottom"
+        lines = [
+            f"The {shape} {orientation} frame keeps the bright part: "
+            f"{cut:.0%} of the picture is cut off at the {sides}."
+        ]
     if max(width, height) > UPLOAD_MAX_SIDE:
         scale = UPLOAD_MAX_SIDE / max(width, height)
-        lines.append(f"Sent at {round(width * scale)}×{round(height * scale)} "
-                     f"(scaled down from {width}×{height}, high quality) so the upload is quick.")
+        lines.append(
+            f"Sent at {round(width * scale)}×{round(height * scale)} "
+            f"(scaled down from {width}×{height}, high quality) so the upload is quick."
+        )
     if orientation_fixed:
         lines.append("Turned upright from its camera orientation (EXIF).")
     body = "".join(f"<p>{escape(line)}</p>" for line in lines)

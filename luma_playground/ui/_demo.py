@@ -47,12 +47,18 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
 
     # The key is an input of private events only: those are neither in the API nor in the run
     # history, which records public endpoints alone.
-    prepared = ui.generate.click(handlers.prepare, [ui.key], [ui.generate, ui.cancel, ui.badge],
-                                 queue=False, **quiet)
+    prepared = ui.generate.click(
+        handlers.prepare, [ui.key], [ui.generate, ui.cancel, ui.badge], queue=False, **quiet
+    )
     generation = prepared.then(
-        handlers.generate, generate_inputs, [ui.video, ui.status, ui.details],
-        api_name="generate", api_visibility="public", show_progress="hidden",
-        concurrency_limit=playground.settings.event_concurrency, concurrency_id="generate",
+        handlers.generate,
+        generate_inputs,
+        [ui.video, ui.status, ui.details],
+        api_name="generate",
+        api_visibility="public",
+        show_progress="hidden",
+        concurrency_limit=playground.settings.event_concurrency,
+        concurrency_id="generate",
     )
     # `.then` follows a success only; `.failure` covers the rest.
     for after in (generation.then, generation.failure):
@@ -60,14 +66,25 @@ def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playgroun
     history = HistoryHandlers(playground, handlers.store)
     wire_history(ui, history, finished=generation)
     wire_compare(demo, ui, CompareHandlers(history))
-    ui.cancel.click(handlers.cancel, None, [ui.status, ui.generate, ui.cancel],
-                    cancels=[generation], concurrency_limit=None, **quiet)
+    ui.cancel.click(
+        handlers.cancel,
+        None,
+        [ui.status, ui.generate, ui.cancel],
+        cancels=[generation],
+        concurrency_limit=None,
+        **quiet,
+    )
 
     for trigger in (ui.key.input, ui.remember.input):
-        trigger(handlers.set_key, [ui.key, ui.remember], [ui.badge, ui.stored_key],
-                trigger_mode="always_last", queue=False, **quiet)
-    demo.load(handlers.restore_key, [ui.stored_key], [ui.key, ui.remember, ui.badge],
-              queue=False, **quiet)
+        trigger(
+            handlers.set_key,
+            [ui.key, ui.remember],
+            [ui.badge, ui.stored_key],
+            trigger_mode="always_last",
+            queue=False,
+            **quiet,
+        )
+    demo.load(handlers.restore_key, [ui.stored_key], [ui.key, ui.remember, ui.badge], queue=False, **quiet)
     demo.unload(handlers.forget)
 
     ui.image.change(handlers.suggest_size, [ui.image], [ui.size], **quiet)

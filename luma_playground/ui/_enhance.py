@@ -28,9 +28,14 @@ from ._uploads import UploadCache
 __all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place_prompt_tools"]
 
 #: The optimizer's styles, as its route names them.
-STYLE_CHOICES = [("Default", "default"), ("Artistic", "artistic"),
-                 ("Photographic", "photographic"), ("Technical", "technical"),
-                 ("Anime", "anime"), ("Realistic", "realistic")]
+STYLE_CHOICES = [
+    ("Default", "default"),
+    ("Artistic", "artistic"),
+    ("Photographic", "photographic"),
+    ("Technical", "technical"),
+    ("Anime", "anime"),
+    ("Realistic", "realistic"),
+]
 STYLES = frozenset(value for _, value in STYLE_CHOICES)
 #: On a shared deployment, suggestions a visitor may ask for per day on the owner's key.
 DAILY_SUGGESTIONS = 60
@@ -54,17 +59,27 @@ class EnhanceParts:
 def place_prompt_tools() -> EnhanceParts:
     """The row under the prompt (style and Enhance), then the suggestion panel (hidden)."""
     with gr.Row(elem_id="lp-prompt-tools", equal_height=True):
-        style = gr.Dropdown(STYLE_CHOICES, value="default", label="Style", show_label=False,
-                            container=False, scale=2, min_width=140, elem_id="lp-style")
-        enhance = gr.Button(ENHANCE_LABEL, size="md", scale=3, min_width=160,
-                            elem_id="lp-enhance")
+        style = gr.Dropdown(
+            STYLE_CHOICES,
+            value="default",
+            label="Style",
+            show_label=False,
+            container=False,
+            scale=2,
+            min_width=140,
+            elem_id="lp-style",
+        )
+        enhance = gr.Button(ENHANCE_LABEL, size="md", scale=3, min_width=160, elem_id="lp-enhance")
     with gr.Column(visible=False, variant="panel", elem_id="lp-suggestion") as panel:
         note = gr.HTML("", elem_id="lp-suggestion-note")
-        suggestion = gr.Textbox(label="Suggested prompt (edit it before using it)", lines=3,
-                                max_lines=8, elem_id="lp-suggestion-text")
+        suggestion = gr.Textbox(
+            label="Suggested prompt (edit it before using it)",
+            lines=3,
+            max_lines=8,
+            elem_id="lp-suggestion-text",
+        )
         with gr.Row():
-            accept = gr.Button("Use this prompt", variant="primary", size="sm",
-                               elem_id="lp-suggestion-use")
+            accept = gr.Button("Use this prompt", variant="primary", size="sm", elem_id="lp-suggestion-use")
             reject = gr.Button("Keep mine", size="sm", elem_id="lp-suggestion-keep")
     return EnhanceParts(style, enhance, panel, suggestion, note, accept, reject)
 
@@ -72,9 +87,15 @@ def place_prompt_tools() -> EnhanceParts:
 class PromptEnhancer:
     """Asks the prompt optimizer for a better prompt, with the tab's key and picture."""
 
-    def __init__(self, playground: Playground, store: SessionStore, uploads: UploadCache, *,
-                 daily_limit: int = DAILY_SUGGESTIONS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        store: SessionStore,
+        uploads: UploadCache,
+        *,
+        daily_limit: int = DAILY_SUGGESTIONS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.playground = playground
         self.store = store
         self.uploads = uploads
@@ -90,8 +111,9 @@ class PromptEnhancer:
     def idle() -> Any:
         return gr.update(value=ENHANCE_LABEL, interactive=True)
 
-    async def suggest(self, image: str | None, prompt: str | None, style: str | None,
-                      request: gr.Request) -> tuple[Any, Any, Any]:
+    async def suggest(
+        self, image: str | None, prompt: str | None, style: str | None, request: gr.Request
+    ) -> tuple[Any, Any, Any]:
         """A suggestion for the prompt, shown in the panel; the prompt itself is left alone."""
         visit = self.store.visit(request)
         try:
@@ -104,16 +126,19 @@ class PromptEnhancer:
                 await in_image_worker(check_image, Path(image))
                 image_url = await self.uploads.url_for(backend, key, image)
             suggestion = await backend.client.optimize_prompt(
-                text, image_url=image_url, style=style, api_key=key)
+                text, image_url=image_url, style=style, api_key=key
+            )
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         suggestion = " ".join(suggestion.split())
         label = dict((value, name) for name, value in STYLE_CHOICES)[style]
         seen = "your prompt and picture" if image_url else "your prompt"
-        note = (f'<div class="lp-suggestion-note">Suggested from {seen}, in the '
-                f"<b>{escape(label)}</b> style. Edit it if you like, then use it or keep yours."
-                + (' <span class="lp-sim-mark">simulated</span>' if backend.simulated else "")
-                + "</div>")
+        note = (
+            f'<div class="lp-suggestion-note">Suggested from {seen}, in the '
+            f"<b>{escape(label)}</b> style. Edit it if you like, then use it or keep yours."
+            + (' <span class="lp-sim-mark">simulated</span>' if backend.simulated else "")
+            + "</div>"
+        )
         return suggestion, note, gr.update(visible=True)
 
     @staticmethod
@@ -132,8 +157,11 @@ class PromptEnhancer:
     @staticmethod
     def _checked(prompt: str | None) -> str:
         if not prompt or not prompt.strip():
-            raise InvalidRequest("Write a few words first: the optimizer improves your prompt, "
-                                 "it does not start from nothing.", field="prompt")
+            raise InvalidRequest(
+                "Write a few words first: the optimizer improves your prompt, "
+                "it does not start from nothing.",
+                field="prompt",
+            )
         return check_prompt(prompt).strip()
 
     def _count(self, visitor: str, owner_pays: bool) -> None:
@@ -147,5 +175,6 @@ class PromptEnhancer:
         if len(asked) >= self.daily_limit:
             raise LimitReached(
                 f"This shared playground allows {self.daily_limit} prompt suggestions a day. "
-                "Enter your own WaveSpeed key to ask for more.")
+                "Enter your own WaveSpeed key to ask for more."
+            )
         asked.append(now)

@@ -58,8 +58,15 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB" if size >= 100_000 else f"{max(1, size // 1024)} KB"
 
 
-def _status(tone: str, title: str, detail: str = "", *, elapsed: float | None = None,
-            task_id: str | None = None, progress: float | None = None) -> str:
+def _status(
+    tone: str,
+    title: str,
+    detail: str = "",
+    *,
+    elapsed: float | None = None,
+    task_id: str | None = None,
+    progress: float | None = None,
+) -> str:
     """The status card: a title, a line of detail, the task id, and a progress bar."""
     meta = []
     if elapsed is not None:
@@ -77,13 +84,12 @@ def _status(tone: str, title: str, detail: str = "", *, elapsed: float | None = 
         f'<span class="lp-phase">{escape(title)}</span>'
         f'<span class="lp-meta">{" · ".join(meta)}</span></div>'
         + (f'<div class="lp-detail">{escape(detail)}</div>' if detail else "")
-        + bar + "</div>"
+        + bar
+        + "</div>"
     )
 
 
-IDLE_STATUS = _status(
-    "idle", "Ready", "Add an image, describe the motion, then press Generate."
-)
+IDLE_STATUS = _status("idle", "Ready", "Add an image, describe the motion, then press Generate.")
 
 
 def error_title(error: LumaPlaygroundError) -> str:
@@ -107,8 +113,7 @@ def error_title(error: LumaPlaygroundError) -> str:
 
 
 def error_html(error: LumaPlaygroundError, *, elapsed: float | None = None) -> str:
-    return _status("error", error_title(error), str(error), elapsed=elapsed,
-                   task_id=error.task_id)
+    return _status("error", error_title(error), str(error), elapsed=elapsed, task_id=error.task_id)
 
 
 def cancelled_html(note: str, *, task_id: str | None = None) -> str:
@@ -139,8 +144,7 @@ class StatusTracker:
     def render(self) -> str:
         title, detail, progress = self._phase(self._event)
         tone = "done" if isinstance(self._event, Done) else "running"
-        return _status(tone, title, detail, elapsed=self.elapsed, task_id=self.task_id,
-                       progress=progress)
+        return _status(tone, title, detail, elapsed=self.elapsed, task_id=self.task_id, progress=progress)
 
     def _phase(self, event: Event | None) -> tuple[str, str, float | None]:
         where = self.backend_name
@@ -148,9 +152,12 @@ class StatusTracker:
             case None | Validated():
                 return "Starting", "Checking the image and the prompt.", 0.02
             case WaitingForSlot(running=running, limit=limit):
-                return ("Waiting for a free slot",
-                        f"{running} of {limit} tasks allowed at once are running on this key; "
-                        "this one starts as soon as one ends.", 0.02)
+                return (
+                    "Waiting for a free slot",
+                    f"{running} of {limit} tasks allowed at once are running on this key; "
+                    "this one starts as soon as one ends.",
+                    0.02,
+                )
             case Uploading(size_bytes=size):
                 return "Uploading", f"Sending the image ({_megabytes(size)}) to {where}.", 0.05
             case Uploaded():
@@ -158,8 +165,11 @@ class StatusTracker:
             case Submitting():
                 return "Submitting", f"Creating the task on {where}.", 0.1
             case Submitted(recovered=recovered):
-                detail = ("The task was found again after a lost answer."
-                          if recovered else "Task created; waiting for it to start.")
+                detail = (
+                    "The task was found again after a lost answer."
+                    if recovered
+                    else "Task created; waiting for it to start."
+                )
                 return "Queued", detail, 0.12
             case Queued():
                 return "Queued", f"Waiting for {where} to start the task.", 0.14
@@ -179,8 +189,11 @@ class StatusTracker:
             return "Generating", f"{MODEL_NAME} is rendering the video.", None
         share = min(elapsed / expected, 0.97)
         remaining = expected - elapsed
-        detail = (f"About {_seconds(remaining)} left." if remaining > 1
-                  else "Almost there: taking a little longer than usual.")
+        detail = (
+            f"About {_seconds(remaining)} left."
+            if remaining > 1
+            else "Almost there: taking a little longer than usual."
+        )
         return "Generating", detail, 0.15 + 0.75 * share
 
 
@@ -202,15 +215,13 @@ def details_html(done: Done, request: GenerationRequest, *, backend_name: str) -
     return f'<table class="lp-details">{body}</table>'
 
 
-def summary_html(size: str | None, duration: int | None, *, videos: int = 1,
-                 cost: str = "") -> str:
+def summary_html(size: str | None, duration: int | None, *, videos: int = 1, cost: str = "") -> str:
     """The line under the settings: what the next generation will make, then `cost` (HTML)."""
     try:
         label = Size.parse(size).label if size else ""
     except InvalidRequest:
         label = ""
-    parts = [MODEL_NAME, label, f"{duration} s" if duration else "",
-             f"{videos} videos" if videos > 1 else ""]
+    parts = [MODEL_NAME, label, f"{duration} s" if duration else "", f"{videos} videos" if videos > 1 else ""]
     text = " · ".join(escape(part) for part in parts if part)
     return f'<div class="lp-summary"><div class="lp-summary-what">{text}</div>{cost}</div>'
 
@@ -221,8 +232,7 @@ def status_card(tone: str, title: str, detail: str = "", **meta: object) -> str:
 
 
 _BADGES = {
-    "simulator": ("Offline simulator",
-                  "No API key is set: videos are simulated previews and cost nothing."),
+    "simulator": ("Offline simulator", "No API key is set: videos are simulated previews and cost nothing."),
     "user": ("Your key", "Generations are billed to your own WaveSpeed account."),
     "server": ("Server key", "Generations use this playground's WaveSpeed account."),
 }
@@ -235,5 +245,7 @@ def badge_html(kind: str, *, limits: tuple[int, int] | None = None) -> str:
     if limits is not None:
         running, daily = limits
         text += f" Up to {running} at a time and {daily} a day per visitor."
-    return (f'<div class="lp-badges" data-kind="{kind}">{"".join(chips)}'
-            f'<span class="lp-badge-note">{escape(text)}</span></div>')
+    return (
+        f'<div class="lp-badges" data-kind="{kind}">{"".join(chips)}'
+        f'<span class="lp-badge-note">{escape(text)}</span></div>'
+    )

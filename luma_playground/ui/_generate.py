@@ -35,8 +35,7 @@ TICK = 1.0
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
     """The error as Gradio shows it: a titled notice, and `AppError` for API callers."""
-    return gr.Error(escape(str(error), quote=False), title=error_title(error),
-                    print_exception=False)
+    return gr.Error(escape(str(error), quote=False), title=error_title(error), print_exception=False)
 
 
 class Handlers:
@@ -90,8 +89,9 @@ class Handlers:
         async for update in self._follow(job, generation, backend, tracker):
             yield update
 
-    async def _follow(self, job: Job, generation: GenerationRequest, backend: Backend,
-                      tracker: StatusTracker) -> AsyncIterator[tuple[Any, Any, Any]]:
+    async def _follow(
+        self, job: Job, generation: GenerationRequest, backend: Backend, tracker: StatusTracker
+    ) -> AsyncIterator[tuple[Any, Any, Any]]:
         """The job's progress as UI updates; the last one carries the video.
 
         Leaving early (a closed tab) leaves the job running: its video is still saved.
@@ -99,15 +99,19 @@ class Handlers:
         async for event in job.events(tick=self.tick):
             yield gr.skip(), tracker.update(event), gr.skip()
         if job.done is not None:
-            yield (str(job.done.video_path), tracker.update(job.done),
-                   details_html(job.done, generation, backend_name=_backend_label(backend)))
+            yield (
+                str(job.done.video_path),
+                tracker.update(job.done),
+                details_html(job.done, generation, backend_name=_backend_label(backend)),
+            )
         elif job.error is not None:
             yield gr.skip(), error_html(job.error, elapsed=tracker.elapsed), gr.skip()
             raise ui_error(job.error)
         # Otherwise the job was cancelled: the Cancel handler reports what became of it.
 
-    async def _validated(self, image: str | None, prompt: str, size: object,
-                         duration: object) -> GenerationRequest:
+    async def _validated(
+        self, image: str | None, prompt: str, size: object, duration: object
+    ) -> GenerationRequest:
         """The request, checked in full (the image file included) before anything is spent."""
         generation = GenerationRequest.create(image, prompt, size, duration)
         if not generation.image_is_url:
@@ -122,8 +126,11 @@ class Handlers:
     def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """Take the tab's key as it is now, and switch the buttons to "running"."""
         self.store.set_key(_session(request), key)
-        return (gr.update(value="Generating…", interactive=False), gr.update(visible=True),
-                self._badge(request))
+        return (
+            gr.update(value="Generating…", interactive=False),
+            gr.update(visible=True),
+            self._badge(request),
+        )
 
     def finish(self) -> tuple[Any, Any]:
         """Put the buttons back once a generation ends, however it ends."""
@@ -190,12 +197,12 @@ class Handlers:
                 raise InvalidRequest("Paste the address of an image first.", field="image")
             url = check_image_url(url)
             try:
-                path = await processing_utils.async_ssrf_protected_download(
-                    url, get_upload_folder())
+                path = await processing_utils.async_ssrf_protected_download(url, get_upload_folder())
             except Exception:
                 raise InvalidRequest(
                     "The image at that address could not be fetched; check that it is public, "
-                    "or download it and upload the file.", field="image",
+                    "or download it and upload the file.",
+                    field="image",
                 ) from None
             await in_image_worker(check_image, Path(path))
         except InvalidRequest as error:

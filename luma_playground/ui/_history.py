@@ -96,44 +96,87 @@ def build_history_tab() -> HistoryLayout:
     with gr.Tab("History", id="history", elem_id="lp-history-tab") as tab:
         with gr.Row(equal_height=True, elem_id="lp-history-bar"):
             summary = gr.HTML(summary_html(0, 0, limit=HISTORY_LIMIT), elem_id="lp-history-summary")
-            check = gr.Button("Check for results", visible=False, size="md", scale=0,
-                              min_width=230, elem_id="lp-history-check")
-            refresh = gr.Button("Refresh", size="md", scale=0, min_width=110,
-                                elem_id="lp-history-refresh")
-        with gr.Accordion("Fetch a task by its id", open=False, elem_id="lp-fetch"), \
-                gr.Row(equal_height=True):
+            check = gr.Button(
+                "Check for results",
+                visible=False,
+                size="md",
+                scale=0,
+                min_width=230,
+                elem_id="lp-history-check",
+            )
+            refresh = gr.Button("Refresh", size="md", scale=0, min_width=110, elem_id="lp-history-refresh")
+        with (
+            gr.Accordion("Fetch a task by its id", open=False, elem_id="lp-fetch"),
+            gr.Row(equal_height=True),
+        ):
             task_id = gr.Textbox(
-                label="Task id", scale=4, elem_id="lp-fetch-id",
+                label="Task id",
+                scale=4,
+                elem_id="lp-fetch-id",
                 placeholder="A task id from the WaveSpeed site or any other client",
             )
             fetch = gr.Button("Fetch", scale=1, elem_id="lp-fetch-go")
         with gr.Row(equal_height=False):
             with gr.Column(scale=7, min_width=360):
-                cards = gr.HTML(cards_html([]), js_on_load=CARDS_JS, css_template=CARDS_CSS,
-                                max_height=820, elem_id="lp-history")
+                cards = gr.HTML(
+                    cards_html([]),
+                    js_on_load=CARDS_JS,
+                    css_template=CARDS_CSS,
+                    max_height=820,
+                    elem_id="lp-history",
+                )
             with gr.Column(scale=5, min_width=320):
-                facts = gr.HTML(NOTHING_SELECTED, css_template=FACTS_CSS,
-                                js_on_load=LOCAL_TIMES_JS, elem_id="lp-history-facts")
-                video = gr.Video(label="Video", interactive=False, buttons=["download"],
-                                 height=360, elem_id="lp-history-video")
+                facts = gr.HTML(
+                    NOTHING_SELECTED,
+                    css_template=FACTS_CSS,
+                    js_on_load=LOCAL_TIMES_JS,
+                    elem_id="lp-history-facts",
+                )
+                video = gr.Video(
+                    label="Video",
+                    interactive=False,
+                    buttons=["download"],
+                    height=360,
+                    elem_id="lp-history-video",
+                )
                 with gr.Row():
-                    reuse = gr.Button("Use these settings again", variant="primary",
-                                      interactive=False, elem_id="lp-reuse")
-                    compare = gr.Button("Compare with…", interactive=False,
-                                        elem_id="lp-history-compare")
+                    reuse = gr.Button(
+                        "Use these settings again", variant="primary", interactive=False, elem_id="lp-reuse"
+                    )
+                    compare = gr.Button("Compare with…", interactive=False, elem_id="lp-history-compare")
         selected = gr.Number(None, precision=0, visible=False, elem_id="lp-history-selected")
         timer = gr.Timer(REFRESH_EVERY, active=False)
         shown = gr.State(None)
-    return HistoryLayout(tab, summary, check, refresh, task_id, fetch, cards, facts, video, reuse,
-                         compare, selected, timer, shown)
+    return HistoryLayout(
+        tab,
+        summary,
+        check,
+        refresh,
+        task_id,
+        fetch,
+        cards,
+        facts,
+        video,
+        reuse,
+        compare,
+        selected,
+        timer,
+        shown,
+    )
 
 
 class HistoryHandlers:
     """The History tab's handlers, and the `/history` endpoint."""
 
-    def __init__(self, playground: Playground, store: SessionStore, *,
-                 limit: int = HISTORY_LIMIT, check_wait: float = CHECK_WAIT,
-                 settle: float = SETTLE) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        store: SessionStore,
+        *,
+        limit: int = HISTORY_LIMIT,
+        check_wait: float = CHECK_WAIT,
+        settle: float = SETTLE,
+    ) -> None:
         self.playground = playground
         self.store = store
         self.limit = limit
@@ -167,8 +210,7 @@ class HistoryHandlers:
             raise ui_error(NotInHistory("That generation is not in your history."))
         return record
 
-    def entry(self, record: TaskRecord, followed: set[int] | None = None, *,
-              poster: bool = True) -> Entry:
+    def entry(self, record: TaskRecord, followed: set[int] | None = None, *, poster: bool = True) -> Entry:
         """The row with its saved video and its poster frame (made on first sight)."""
         video = self.video_of(record)
         frame = None
@@ -192,8 +234,7 @@ class HistoryHandlers:
         return {job.row_id for job in self._jobs() if job.row_id is not None and not job.finished}
 
     def _jobs(self) -> list[Job]:
-        return [job for backend in self.playground.backends
-                for job in list(backend.runner.jobs.values())]
+        return [job for backend in self.playground.backends for job in list(backend.runner.jobs.values())]
 
     def _key_for(self, visit: Visit, record: TaskRecord) -> ApiKey | None:
         """The visitor's key when it made the task, else None (the playground's own key)."""
@@ -202,8 +243,9 @@ class HistoryHandlers:
 
     # -- the list ---------------------------------------------------------------------------
 
-    def refresh(self, selected: int | None, shown: object,
-                request: gr.Request) -> tuple[Any, Any, Any, Any, Any]:
+    def refresh(
+        self, selected: int | None, shown: object, request: gr.Request
+    ) -> tuple[Any, Any, Any, Any, Any]:
         """Draw the cards again when something changed; keep polling while a task is followed."""
         records = self.records(self.store.visit(request))
         followed = self._followed()
@@ -211,16 +253,22 @@ class HistoryHandlers:
         signature = (selected, tuple(entry.signature for entry in entries))
         pending = sum(1 for record in records if record.pending)
         cards = gr.skip() if signature == shown else cards_html(entries, selected)
-        check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})",
-                          interactive=True)
+        check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})", interactive=True)
         watching = any(entry.followed and entry.record.pending for entry in entries)
-        return (cards, summary_html(len(records), pending, limit=self.limit), check,
-                gr.Timer(active=watching), signature)
+        return (
+            cards,
+            summary_html(len(records), pending, limit=self.limit),
+            check,
+            gr.Timer(active=watching),
+            signature,
+        )
 
-    def history(self, request: gr.Request,
-                # Spelled `Optional[...]`: that is the form Gradio reads as a header.
-                x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
-                ) -> list[dict[str, Any]]:
+    def history(
+        self,
+        request: gr.Request,
+        # Spelled `Optional[...]`: that is the form Gradio reads as a header.
+        x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
+    ) -> list[dict[str, Any]]:
         """Your generations in this playground, newest first (the latest 60).
 
         Each one has its task id, state, prompt, size, duration, creation and completion times
@@ -230,8 +278,7 @@ class HistoryHandlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         followed = self._followed()
-        return [public_entry(self.entry(record, followed, poster=False))
-                for record in self.records(visit)]
+        return [public_entry(self.entry(record, followed, poster=False)) for record in self.records(visit)]
 
     # -- one generation ---------------------------------------------------------------------
 
@@ -245,21 +292,32 @@ class HistoryHandlers:
         """The facts, the video and the buttons for one generation."""
         entry = self.entry(record)
         video = str(entry.video) if entry.video else None
-        return (facts_html(entry), video, gr.Button(interactive=True),
-                gr.Button(interactive=video is not None))
+        return (
+            facts_html(entry),
+            video,
+            gr.Button(interactive=True),
+            gr.Button(interactive=video is not None),
+        )
 
     async def use_again(self, row_id: int | None, request: gr.Request) -> tuple[Any, ...]:
         """Put a generation's image, prompt, size and duration back into the Generate tab."""
         record = self.record(self.store.visit(request), row_id)
         image = await self._image_of(record)
         if image is None:
-            gr.Warning("The original image is not available any more: add it again.",
-                       title="Settings restored without the image")
+            gr.Warning(
+                "The original image is not available any more: add it again.",
+                title="Settings restored without the image",
+            )
         size = record.size if record.size in {s.value for s in Size} else gr.skip()
         duration = record.duration if record.duration in DURATIONS else gr.skip()
-        return (image if image is not None else gr.skip(), record.prompt, size, duration,
-                gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
-                gr.Tabs(selected="generate"))
+        return (
+            image if image is not None else gr.skip(),
+            record.prompt,
+            size,
+            duration,
+            gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
+            gr.Tabs(selected="generate"),
+        )
 
     async def settle_size(self, row_id: int | None, request: gr.Request) -> Any:
         """The generation's size once more, after the Generate tab's suggestion for the new image.
@@ -278,8 +336,9 @@ class HistoryHandlers:
                 continue
             if candidate.startswith(("http://", "https://")):
                 with contextlib.suppress(Exception):  # gone, private, or not an image any more
-                    return str(await processing_utils.async_ssrf_protected_download(
-                        candidate, get_upload_folder()))
+                    return str(
+                        await processing_utils.async_ssrf_protected_download(candidate, get_upload_folder())
+                    )
             elif Path(candidate).is_file():
                 return await asyncio.to_thread(_uploadable, Path(candidate))
         return None
@@ -298,8 +357,9 @@ class HistoryHandlers:
         mine, foreign = [], 0
         for record in pending:
             key = self._key_for(visit, record)
-            if key is not None or (server_key is not None
-                                   and record.key_fingerprint == server_key.fingerprint):
+            if key is not None or (
+                server_key is not None and record.key_fingerprint == server_key.fingerprint
+            ):
                 keys.add(key)
                 mine.append(record)
             else:
@@ -327,8 +387,10 @@ class HistoryHandlers:
             parts.append(f"{stuck} could not be checked now (see their details)")
         note = ", ".join(parts) + "."
         if foreign:
-            note += (f" {foreign} {'was' if foreign == 1 else 'were'} made with another key: "
-                     "enter that key to finish them.")
+            note += (
+                f" {foreign} {'was' if foreign == 1 else 'were'} made with another key: "
+                "enter that key to finish them."
+            )
         return note
 
     async def fetch(self, task_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -336,9 +398,14 @@ class HistoryHandlers:
         visit = self.store.visit(request)
         wanted = (task_id or "").strip()
         if not TASK_ID.fullmatch(wanted):
-            raise ui_error(InvalidRequest(
-                "Paste a task id: letters, digits, dashes and underscores." if wanted
-                else "Paste a task id first.", field="task_id"))
+            raise ui_error(
+                InvalidRequest(
+                    "Paste a task id: letters, digits, dashes and underscores."
+                    if wanted
+                    else "Paste a task id first.",
+                    field="task_id",
+                )
+            )
         if self._adopting is None:
             self._adopting = asyncio.Lock()
         async with self._adopting:  # two quick clicks must not adopt the same task twice
@@ -346,8 +413,9 @@ class HistoryHandlers:
             if record is None:
                 record = await self._adopt(wanted, visit)
         if not self.owns(visit, record):
-            raise ui_error(NotInHistory(
-                "This task belongs to someone else on this playground.", task_id=wanted))
+            raise ui_error(
+                NotInHistory("This task belongs to someone else on this playground.", task_id=wanted)
+            )
         if record.pending or (record.state == "completed" and self.video_of(record) is None):
             key = self._key_for(visit, record)
             outcome = await check_record(self.playground, record, key)
@@ -364,12 +432,16 @@ class HistoryHandlers:
             return await self.playground.adopt(task_id, visit.user_key, owner=visit.owner)
         except TaskNotFound:
             if backend.simulated:
-                where = ("The offline simulator has no task with this id; enter your WaveSpeed "
-                         "key to fetch a task from WaveSpeed.")
+                where = (
+                    "The offline simulator has no task with this id; enter your WaveSpeed "
+                    "key to fetch a task from WaveSpeed."
+                )
             else:
                 whose = "your key" if visit.user_key is not None else "this playground's key"
-                where = (f"WaveSpeed has no task with this id for {whose}: check the id, or "
-                         "enter the key that created it (tasks are kept for 7 days).")
+                where = (
+                    f"WaveSpeed has no task with this id for {whose}: check the id, or "
+                    "enter the key that created it (tasks are kept for 7 days)."
+                )
             raise ui_error(TaskNotFound(where, task_id=task_id)) from None
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
@@ -380,8 +452,10 @@ class HistoryHandlers:
             api_key = ApiKey.parse(key)
             if api_key is not None and (jobs := self.playground.resume_pending(api_key)):
                 count = len(jobs)
-                gr.Info(f"Finishing {count} earlier task{'s' if count != 1 else ''} of your key; "
-                        "they appear in History when done.")
+                gr.Info(
+                    f"Finishing {count} earlier task{'s' if count != 1 else ''} of your key; "
+                    "they appear in History when done."
+                )
 
 
 def _busy() -> Any:
@@ -422,23 +496,32 @@ def wire_history(ui: Layout, handlers: HistoryHandlers, *, finished: Dependency)
         for after in (event.then, event.failure):  # after a failure too: the Check button is back
             after(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
 
-    for trigger in (tab.tab.select, tab.refresh.click, tab.timer.tick, finished.then,
-                    finished.failure):
+    for trigger in (tab.tab.select, tab.refresh.click, tab.timer.tick, finished.then, finished.failure):
         trigger(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
 
     tab.cards.select(handlers.select, None, [tab.selected, *tab.detail], **quiet)
     for trigger in (tab.fetch.click, tab.task_id.submit):
-        then_refresh(trigger(handlers.fetch, [tab.task_id], [tab.selected, *tab.detail, tab.task_id],
-                             api_name="history_fetch", api_visibility="private",
-                             show_progress="minimal", show_progress_on=[tab.facts]))
+        then_refresh(
+            trigger(
+                handlers.fetch,
+                [tab.task_id],
+                [tab.selected, *tab.detail, tab.task_id],
+                api_name="history_fetch",
+                api_visibility="private",
+                show_progress="minimal",
+                show_progress_on=[tab.facts],
+            )
+        )
     checking = tab.check.click(_busy, None, [tab.check], queue=False, **quiet)
-    then_refresh(checking.then(handlers.check_results, None, None, api_name="history_check",
-                               **quiet))
-    reused = tab.reuse.click(handlers.use_again, [tab.selected],
-                             [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
-                             api_name="history_use_again", **quiet)
+    then_refresh(checking.then(handlers.check_results, None, None, api_name="history_check", **quiet))
+    reused = tab.reuse.click(
+        handlers.use_again,
+        [tab.selected],
+        [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
+        api_name="history_use_again",
+        **quiet,
+    )
     reused.success(handlers.settle_size, [tab.selected], [ui.size], **quiet)
     # The key is an input of a private event only (never in the API or the run history).
-    then_refresh(ui.key.change(handlers.resume_for_key, [ui.key], None,
-                               trigger_mode="always_last", **quiet))
+    then_refresh(ui.key.change(handlers.resume_for_key, [ui.key], None, trigger_mode="always_last", **quiet))
     gr.api(handlers.history, api_name="history")

@@ -119,11 +119,12 @@ def _card(entry: Entry, selected: int | None) -> str:
     download = ""
     if entry.video is not None:
         name = f"luma-ray2-{record.task_id or record.row_id}.mp4"
-        download = (f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
-                    f'download="{escape(name)}" title="Download the MP4">Download</a>')
+        download = (
+            f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
+            f'download="{escape(name)}" title="Download the MP4">Download</a>'
+        )
     prompt = record.prompt.strip() or "(no prompt recorded)"
-    meta = " · ".join(escape(p) for p in (_size_label(record.size),
-                                          _duration_label(record.duration)))
+    meta = " · ".join(escape(p) for p in (_size_label(record.size), _duration_label(record.duration)))
     meta += f" · {_when(record.created_at)}" if record.created_at else ""
     return (
         f'<article class="lp-card" role="button" tabindex="0" data-row="{record.row_id}" '
@@ -140,8 +141,10 @@ def _card(entry: Entry, selected: int | None) -> str:
 def cards_html(entries: list[Entry], selected: int | None = None) -> str:
     """The grid of cards, newest first; a note when there is nothing yet."""
     if not entries:
-        return ('<div class="lp-history-empty">No generations yet. Videos you make appear here, '
-                "and stay here after a restart.</div>")
+        return (
+            '<div class="lp-history-empty">No generations yet. Videos you make appear here, '
+            "and stay here after a restart.</div>"
+        )
     return f'<div class="lp-history-grid">{"".join(_card(e, selected) for e in entries)}</div>'
 
 
@@ -245,7 +248,9 @@ watch('value', localTimes);
 """
 
 # Event delegation on the component: the grid inside is drawn again on every change.
-CARDS_JS = LOCAL_TIMES_JS + """
+CARDS_JS = (
+    LOCAL_TIMES_JS
+    + """
 const pick = (card) => {
   element.querySelectorAll('.lp-card[aria-selected="true"]')
     .forEach((c) => c.setAttribute('aria-selected', 'false'));
@@ -282,6 +287,7 @@ element.addEventListener('pointerout', (event) => {
   if (card && !card.contains(event.relatedTarget)) preview(card, false);
 });
 """
+)
 
 _CHIP_CSS = """
 .lp-chip { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-weight: 600;
@@ -292,7 +298,9 @@ _CHIP_CSS = """
 .lp-chip-muted { background: #e2e8f0; color: #334155; }
 """
 
-CARDS_CSS = _CHIP_CSS + """
+CARDS_CSS = (
+    _CHIP_CSS
+    + """
 .lp-history-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr));
   gap: .75rem; padding: .15rem; }
 .lp-card { display: flex; flex-direction: column; border: 1px solid var(--border-color-primary);
@@ -314,8 +322,11 @@ CARDS_CSS = _CHIP_CSS + """
 .lp-history-empty { padding: 2.5rem 1rem; text-align: center; color: var(--body-text-color-subdued);
   border: 1px dashed var(--border-color-primary); border-radius: 14px; }
 """
+)
 
-FACTS_CSS = _CHIP_CSS + """
+FACTS_CSS = (
+    _CHIP_CSS
+    + """
 .lp-facts { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0;
   border-radius: 14px; overflow: hidden; border-style: hidden;
   box-shadow: 0 0 0 1px var(--border-color-primary); }
@@ -328,3 +339,4 @@ FACTS_CSS = _CHIP_CSS + """
 .lp-facts-empty { padding: 1.2rem 1rem; color: var(--body-text-color-subdued); font-size: .9rem;
   border: 1px dashed var(--border-color-primary); border-radius: 14px; }
 """
+)

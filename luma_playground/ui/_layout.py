@@ -65,47 +65,60 @@ def _header(badge: str) -> gr.HTML:
 def _inputs(power: PowerLayout) -> dict[str, gr.components.Component]:
     with gr.Tabs(elem_id="lp-image-tabs") as image_tabs:
         with gr.Tab("Image", id="image-tab"):
-            image = image_input(label="Image", sources=["upload", "clipboard", "webcam"],
-                                height=300, elem_id="lp-image")
+            image = image_input(
+                label="Image", sources=["upload", "clipboard", "webcam"], height=300, elem_id="lp-image"
+            )
         with gr.Tab("From a URL", id="url-tab"), gr.Row(equal_height=True):
             image_url = gr.Textbox(
-                label="Image URL", placeholder="https://example.com/picture.jpg", scale=4,
+                label="Image URL",
+                placeholder="https://example.com/picture.jpg",
+                scale=4,
                 elem_id="lp-image-url",
             )
             use_url = gr.Button("Use this image", scale=1)
     power.place_crop_preview()
     prompt = gr.Textbox(
-        label="Prompt", lines=3, max_lines=8, elem_id="lp-prompt",
+        label="Prompt",
+        lines=3,
+        max_lines=8,
+        elem_id="lp-prompt",
         placeholder="Describe the motion: what moves, how the camera travels, the mood…",
     )
     power.place_prompt_tools()
     with gr.Row(equal_height=True):
-        size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size",
-                           elem_id="lp-size")
+        size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-size")
         duration = choice_radio(DURATION_CHOICES, value=5, label="Duration", elem_id="lp-duration")
         power.place_count()
     summary = gr.HTML(summary_html(Size.LANDSCAPE.value, 5), elem_id="lp-summary")
     with gr.Row(elem_id="lp-actions"):
-        generate = gr.Button("Generate video", variant="primary", size="lg", scale=3,
-                             elem_id="lp-generate")
-        cancel = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False,
-                           elem_id="lp-cancel")
+        generate = gr.Button("Generate video", variant="primary", size="lg", scale=3, elem_id="lp-generate")
+        cancel = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="lp-cancel")
         power.place_actions()
     power.place_share()
-    return dict(image_tabs=image_tabs, image=image, image_url=image_url, use_url=use_url,
-                prompt=prompt, size=size, duration=duration, summary=summary, generate=generate,
-                cancel=cancel)
+    return dict(
+        image_tabs=image_tabs,
+        image=image,
+        image_url=image_url,
+        use_url=use_url,
+        prompt=prompt,
+        size=size,
+        duration=duration,
+        summary=summary,
+        generate=generate,
+        cancel=cancel,
+    )
 
 
 def _key_panel(open_: bool) -> dict[str, gr.components.Component]:
     with gr.Accordion("Your WaveSpeed API key", open=open_, elem_id="lp-key-panel"):
         key = gr.Textbox(
-            label="API key", type="password", placeholder="Paste a key from wavespeed.ai",
+            label="API key",
+            type="password",
+            placeholder="Paste a key from wavespeed.ai",
             elem_id="lp-key",
             info="Used for this browser tab only; never saved on the server.",
         )
-        remember = gr.Checkbox(label="Remember it in this browser", value=False,
-                               elem_id="lp-remember")
+        remember = gr.Checkbox(label="Remember it in this browser", value=False, elem_id="lp-remember")
     stored_key = gr.BrowserState(None, storage_key=KEY_STORAGE)
     return dict(key=key, remember=remember, stored_key=stored_key)
 
@@ -113,8 +126,13 @@ def _key_panel(open_: bool) -> dict[str, gr.components.Component]:
 def _result(power: PowerLayout) -> dict[str, gr.components.Component]:
     status = gr.HTML(IDLE_STATUS, label="Status", elem_id="lp-status")
     video = gr.Video(
-        label="Video", autoplay=True, loop=True, interactive=False, buttons=["download"],
-        height=420, elem_id="lp-video",
+        label="Video",
+        autoplay=True,
+        loop=True,
+        interactive=False,
+        buttons=["download"],
+        height=420,
+        elem_id="lp-video",
     )
     power.place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
@@ -125,7 +143,9 @@ def _examples(inputs: dict[str, gr.components.Component]) -> None:
     gr.Examples(
         examples=[[str(e.path), e.prompt, e.size, e.duration] for e in EXAMPLES],
         inputs=[inputs["image"], inputs["prompt"], inputs["size"], inputs["duration"]],
-        label="Try an example", cache_examples=False, examples_per_page=6,
+        label="Try an example",
+        cache_examples=False,
+        examples_per_page=6,
     )
 
 
@@ -144,6 +164,8 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Layout:
         _examples(inputs)
     with tabs:
         pages = dict(tabs=tabs, history=build_history_tab(), compare=build_compare_tab())
-    gr.HTML('<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
-            "this playground.</div>")
+    gr.HTML(
+        '<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
+        "this playground.</div>"
+    )
     return Layout(badge=header_badge, **pages, **inputs, **keys, **result, power=power)  # type: ignore[arg-type]

@@ -87,64 +87,102 @@ class PowerFeatures:
     def _wire_crop(self, ui: Layout) -> None:
         crop = ui.power.crop
         for trigger in (ui.image.change, ui.size.change):
-            trigger(update_preview, [ui.image, ui.size], [crop.group, crop.image, crop.note],
-                    trigger_mode="always_last", **_QUIET)
+            trigger(
+                update_preview,
+                [ui.image, ui.size],
+                [crop.group, crop.image, crop.note],
+                trigger_mode="always_last",
+                **_QUIET,
+            )
 
     def _wire_enhance(self, ui: Layout) -> None:
         parts, enhancer = ui.power.enhance, self.enhancer
         busy = parts.enhance.click(enhancer.busy, None, [parts.enhance], queue=False, **_QUIET)
-        asked = busy.then(enhancer.suggest, [ui.image, ui.prompt, parts.style],
-                          [parts.suggestion, parts.note, parts.panel], **_QUIET)
+        asked = busy.then(
+            enhancer.suggest,
+            [ui.image, ui.prompt, parts.style],
+            [parts.suggestion, parts.note, parts.panel],
+            **_QUIET,
+        )
         for after in (asked.then, asked.failure):
             after(enhancer.idle, None, [parts.enhance], queue=False, **_QUIET)
-        parts.accept.click(enhancer.accept, [parts.suggestion], [ui.prompt, parts.panel],
-                           queue=False, **_QUIET)
+        parts.accept.click(
+            enhancer.accept, [parts.suggestion], [ui.prompt, parts.panel], queue=False, **_QUIET
+        )
         parts.reject.click(enhancer.reject, None, [parts.panel], queue=False, **_QUIET)
 
     def _wire_cost(self, demo: gr.Blocks, ui: Layout) -> None:
         settings = [ui.size, ui.duration, ui.power.count]
-        for trigger in (ui.size.change, ui.duration.change, ui.power.count.change,
-                        ui.badge.change, ui.key.blur):
-            trigger(self.cost.summary, settings, [ui.summary], trigger_mode="always_last",
-                    **_QUIET)
+        for trigger in (
+            ui.size.change,
+            ui.duration.change,
+            ui.power.count.change,
+            ui.badge.change,
+            ui.key.blur,
+        ):
+            trigger(self.cost.summary, settings, [ui.summary], trigger_mode="always_last", **_QUIET)
         demo.load(self.cost.summary, settings, [ui.summary], **_QUIET)
         # A finished one-video run changes the video: the balance has changed too.
-        ui.video.change(self.cost.after_run, settings, [ui.summary],
-                        trigger_mode="always_last", **_QUIET)
+        ui.video.change(self.cost.after_run, settings, [ui.summary], trigger_mode="always_last", **_QUIET)
 
     def _wire_variants(self, demo: gr.Blocks, ui: Layout) -> None:
         power, variants = ui.power, self.variants
         statuses = [slot.status for slot in power.slots]
         videos = [slot.video for slot in power.slots]
         cancels = [slot.cancel for slot in power.slots]
-        power.count.change(variants.buttons, [power.count], [ui.generate, power.generate_many],
-                           queue=False, **_QUIET)
-        ui.generate.click(variants.show_single, None, [ui.video, power.grid], queue=False,
-                          **_QUIET)
+        power.count.change(
+            variants.buttons, [power.count], [ui.generate, power.generate_many], queue=False, **_QUIET
+        )
+        ui.generate.click(variants.show_single, None, [ui.video, power.grid], queue=False, **_QUIET)
         begun = power.generate_many.click(
-            variants.begin, [power.count, ui.key],
-            [power.generate_many, power.cancel_all, ui.video, ui.details, power.grid,
-             *[slot.column for slot in power.slots], *statuses, *videos, *cancels],
-            queue=False, **_QUIET)
+            variants.begin,
+            [power.count, ui.key],
+            [
+                power.generate_many,
+                power.cancel_all,
+                ui.video,
+                ui.details,
+                power.grid,
+                *[slot.column for slot in power.slots],
+                *statuses,
+                *videos,
+                *cancels,
+            ],
+            queue=False,
+            **_QUIET,
+        )
         settings = self.handlers.playground.settings
         run = begun.then(
-            variants.run, [ui.image, ui.prompt, ui.size, ui.duration, power.count],
+            variants.run,
+            [ui.image, ui.prompt, ui.size, ui.duration, power.count],
             [ui.status, *statuses, *videos, *cancels],
-            concurrency_limit=settings.event_concurrency, concurrency_id="generate", **_QUIET)
-        run.then(variants.finished, [power.count], [power.generate_many, power.cancel_all],
-                 queue=False, **_QUIET)
-        run.then(self.cost.after_run, [ui.size, ui.duration, power.count], [ui.summary],
-                 **_QUIET)
-        run.failure(variants.failed, [power.count],
-                    [power.generate_many, power.cancel_all, ui.video, power.grid],
-                    queue=False, **_QUIET)
+            concurrency_limit=settings.event_concurrency,
+            concurrency_id="generate",
+            **_QUIET,
+        )
+        run.then(
+            variants.finished, [power.count], [power.generate_many, power.cancel_all], queue=False, **_QUIET
+        )
+        run.then(self.cost.after_run, [ui.size, ui.duration, power.count], [ui.summary], **_QUIET)
+        run.failure(
+            variants.failed,
+            [power.count],
+            [power.generate_many, power.cancel_all, ui.video, power.grid],
+            queue=False,
+            **_QUIET,
+        )
         for index, slot in enumerate(power.slots):
-            slot.cancel.click(variants.cancel_one(index), None, [slot.status, slot.cancel],
-                              concurrency_limit=None, **_QUIET)
+            slot.cancel.click(
+                variants.cancel_one(index), None, [slot.status, slot.cancel], concurrency_limit=None, **_QUIET
+            )
         power.cancel_all.click(
-            variants.cancel_all, [power.count],
+            variants.cancel_all,
+            [power.count],
             [ui.status, *statuses, *cancels, power.generate_many, power.cancel_all],
-            cancels=[run], concurrency_limit=None, **_QUIET)
+            cancels=[run],
+            concurrency_limit=None,
+            **_QUIET,
+        )
         demo.unload(variants.forget)
 
     def _wire_share(self, demo: gr.Blocks, ui: Layout) -> None:
@@ -152,15 +190,21 @@ class PowerFeatures:
         share = power.share
         built = share.copy.click(
             link_query,
-            [ui.prompt, ui.size, ui.duration, power.count, power.enhance.style, ui.image,
-             ui.image_url],
-            [share.link], queue=False, **_QUIET)
+            [ui.prompt, ui.size, ui.duration, power.count, power.enhance.style, ui.image, ui.image_url],
+            [share.link],
+            queue=False,
+            **_QUIET,
+        )
         built.then(None, [share.link], [share.link], js=COPY_JS, queue=False, **_QUIET)
-        opened = demo.load(read_link, None,
-                           [ui.prompt, ui.size, ui.duration, power.count, power.enhance.style,
-                            power.shared_image], **_QUIET)
-        opened.then(self._fetch_shared_image, [power.shared_image],
-                    [ui.image_url, ui.image, ui.image_tabs], **_QUIET)
+        opened = demo.load(
+            read_link,
+            None,
+            [ui.prompt, ui.size, ui.duration, power.count, power.enhance.style, power.shared_image],
+            **_QUIET,
+        )
+        opened.then(
+            self._fetch_shared_image, [power.shared_image], [ui.image_url, ui.image, ui.image_tabs], **_QUIET
+        )
 
     async def _fetch_shared_image(self, url: str | None) -> tuple[Any, Any, Any]:
         """A link's public picture, fetched like "Use this image" does (nothing without one)."""

@@ -49,18 +49,22 @@ class ShareParts:
 def place_share() -> ShareParts:
     """The Copy link button with the link beside it, placed under the actions."""
     with gr.Row(elem_id="lp-share", equal_height=True):
-        copy = gr.Button("Copy link to this setup", size="sm", scale=0, min_width=200,
-                         elem_id="lp-copy-link")
-        link = gr.Textbox(show_label=False, container=False, interactive=False, scale=3,
-                          placeholder="A link that reopens this prompt, size and duration",
-                          buttons=["copy"], elem_id="lp-share-link")
+        copy = gr.Button("Copy link to this setup", size="sm", scale=0, min_width=200, elem_id="lp-copy-link")
+        link = gr.Textbox(
+            show_label=False,
+            container=False,
+            interactive=False,
+            scale=3,
+            placeholder="A link that reopens this prompt, size and duration",
+            buttons=["copy"],
+            elem_id="lp-share-link",
+        )
     return ShareParts(copy, link)
 
 
 def _fetched_copy(url: str) -> Path:
     """Where the image field's "Use this image" saved the picture at `url` (Gradio's cache)."""
-    name = client_utils.strip_invalid_filename_characters(
-        Path(urlsplit(url).path.rstrip("/")).name) or "file"
+    name = client_utils.strip_invalid_filename_characters(Path(urlsplit(url).path.rstrip("/")).name) or "file"
     return Path(get_upload_folder()) / processing_utils.hash_url(url) / name
 
 
@@ -80,8 +84,15 @@ def public_image(image: str | None, image_url: str | None) -> str | None:
     return url if same else None
 
 
-def link_query(prompt: str | None, size: str | None, duration: object, videos: object,
-               style: str | None, image: str | None, image_url: str | None) -> str:
+def link_query(
+    prompt: str | None,
+    size: str | None,
+    duration: object,
+    videos: object,
+    style: str | None,
+    image: str | None,
+    image_url: str | None,
+) -> str:
     """The query string ("?prompt=…") that reopens these settings; never a key or a local file."""
     fields: dict[str, Any] = {}
     if prompt and prompt.strip():
@@ -140,5 +151,11 @@ def read_link(request: gr.Request) -> tuple[Any, ...]:
     def given(value: object) -> Any:
         return gr.skip() if value is None else value
 
-    return (given(setup.prompt), given(setup.size), given(setup.duration),
-            given(setup.videos), given(setup.style), given(setup.image))
+    return (
+        given(setup.prompt),
+        given(setup.size),
+        given(setup.duration),
+        given(setup.videos),
+        given(setup.style),
+        given(setup.image),
+    )

@@ -7,7 +7,11 @@ import gradio as gr
 __all__ = ["CSS", "THEME"]
 
 _SANS: list[gr.themes.Font | str] = [
-    gr.themes.LocalFont("IBM Plex Sans"), "ui-sans-serif", "system-ui", "sans-serif"]
+    gr.themes.LocalFont("IBM Plex Sans"),
+    "ui-sans-serif",
+    "system-ui",
+    "sans-serif",
+]
 _MONO: list[gr.themes.Font | str] = [gr.themes.LocalFont("IBM Plex Mono"), "ui-monospace", "monospace"]
 
 THEME = gr.themes.Soft(

@@ -32,9 +32,13 @@ def _digest(path: Path) -> str:
 class UploadCache:
     """The URL of each picture uploaded by this process, by backend, key and content."""
 
-    def __init__(self, *, reuse_seconds: float = UPLOAD_REUSE_SECONDS,
-                 size: int = UPLOAD_CACHE_SIZE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        reuse_seconds: float = UPLOAD_REUSE_SECONDS,
+        size: int = UPLOAD_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.reuse_seconds = reuse_seconds
         self.size = size
         self._clock = clock
@@ -50,8 +54,7 @@ class UploadCache:
         if image.startswith(("http://", "https://")):
             return image
         digest = await asyncio.to_thread(_digest, Path(image))
-        slot = (backend.name, backend.client.base_url, api_key.fingerprint if api_key else "",
-                digest)
+        slot = (backend.name, backend.client.base_url, api_key.fingerprint if api_key else "", digest)
         # Two clicks at once (Enhance, then Generate) wait for one upload instead of making two.
         lock = self._locks.setdefault(slot, asyncio.Lock())
         try:

@@ -66,10 +66,12 @@ def place_count() -> gr.Radio:
 
 def place_actions() -> tuple[gr.Button, gr.Button]:
     """The Generate button for several videos and its Cancel all, placed in the actions row."""
-    generate = gr.Button(run_label(2), variant="primary", size="lg", scale=3, visible=False,
-                         elem_id="lp-generate-many")
-    cancel_all = gr.Button("Cancel all", variant="stop", size="lg", scale=1, visible=False,
-                           elem_id="lp-cancel-all")
+    generate = gr.Button(
+        run_label(2), variant="primary", size="lg", scale=3, visible=False, elem_id="lp-generate-many"
+    )
+    cancel_all = gr.Button(
+        "Cancel all", variant="stop", size="lg", scale=1, visible=False, elem_id="lp-cancel-all"
+    )
     return generate, cancel_all
 
 
@@ -78,14 +80,26 @@ def place_grid() -> tuple[gr.Row, list[VariantSlot]]:
     slots = []
     with gr.Row(visible=False, elem_id="lp-variants", equal_height=False) as grid:
         for index in range(MAX_VIDEOS):
-            with gr.Column(min_width=280, visible=False, elem_id=f"lp-variant-{index + 1}",
-                           elem_classes=["lp-variant"]) as column:
+            with gr.Column(
+                min_width=280, visible=False, elem_id=f"lp-variant-{index + 1}", elem_classes=["lp-variant"]
+            ) as column:
                 status = gr.HTML("", elem_id=f"lp-variant-{index + 1}-status")
-                video = gr.Video(label=f"Video {index + 1}", autoplay=True, loop=True,
-                                 interactive=False, buttons=["download"], height=240,
-                                 elem_id=f"lp-variant-{index + 1}-video")
-                cancel = gr.Button("Cancel this one", variant="stop", size="sm", visible=False,
-                                   elem_id=f"lp-variant-{index + 1}-cancel")
+                video = gr.Video(
+                    label=f"Video {index + 1}",
+                    autoplay=True,
+                    loop=True,
+                    interactive=False,
+                    buttons=["download"],
+                    height=240,
+                    elem_id=f"lp-variant-{index + 1}-video",
+                )
+                cancel = gr.Button(
+                    "Cancel this one",
+                    variant="stop",
+                    size="sm",
+                    visible=False,
+                    elem_id=f"lp-variant-{index + 1}-cancel",
+                )
             slots.append(VariantSlot(column, status, video, cancel))
     return grid, slots
 
@@ -97,8 +111,9 @@ def _skip(count: int) -> list[Any]:
 class Variants:
     """The handlers of a several-videos run, and the jobs each tab is running."""
 
-    def __init__(self, playground: Playground, store: SessionStore, uploads: UploadCache, *,
-                 tick: float = TICK) -> None:
+    def __init__(
+        self, playground: Playground, store: SessionStore, uploads: UploadCache, *, tick: float = TICK
+    ) -> None:
         self.playground = playground
         self.store = store
         self.uploads = uploads
@@ -111,8 +126,7 @@ class Variants:
     def buttons(count: object) -> tuple[Any, Any]:
         """One video: the usual Generate button; several: the Generate-N button instead."""
         many = video_count(count)
-        return (gr.update(visible=many == 1),
-                gr.update(visible=many > 1, value=run_label(max(many, 2))))
+        return (gr.update(visible=many == 1), gr.update(visible=many > 1, value=run_label(max(many, 2))))
 
     def begin(self, count: object, key: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Take the tab's key, switch the buttons to "running" and lay out an empty slot per video."""
@@ -125,7 +139,8 @@ class Variants:
         return (
             gr.update(value=f"Generating {many} videos…", interactive=False),
             gr.update(visible=True),
-            gr.update(visible=False), "",  # the single video and its details make room
+            gr.update(visible=False),
+            "",  # the single video and its details make room
             gr.update(visible=True),
             *[gr.update(visible=index < many) for index in range(MAX_VIDEOS)],
             *[waiting] * MAX_VIDEOS,
@@ -136,8 +151,10 @@ class Variants:
     @staticmethod
     def finished(count: object) -> tuple[Any, Any]:
         """Put the buttons back once a run ends, however it ends."""
-        return (gr.update(value=run_label(max(video_count(count), 2)), interactive=True),
-                gr.update(visible=False))
+        return (
+            gr.update(value=run_label(max(video_count(count), 2)), interactive=True),
+            gr.update(visible=False),
+        )
 
     @staticmethod
     def failed(count: object) -> tuple[Any, ...]:
@@ -151,8 +168,9 @@ class Variants:
 
     # -- the run --------------------------------------------------------------------------------
 
-    async def run(self, image: str | None, prompt: str, size: str, duration: int, count: object,
-                  request: gr.Request) -> AsyncIterator[Update]:
+    async def run(
+        self, image: str | None, prompt: str, size: str, duration: int, count: object, request: gr.Request
+    ) -> AsyncIterator[Update]:
         """Make `count` videos of the same inputs at once; each slot shows its own progress.
 
         Yields (overall status, slot statuses, slot videos, slot cancel buttons). A video that
@@ -168,16 +186,22 @@ class Variants:
                 await in_image_worker(check_image, generation.image_path)
             self.store.check_limits(visit, self._running(visit), count=many)
             backend, key = self.playground.backend_for(visit.user_key)
-            yield (status_card("running", f"Generating {many} videos",
-                               "Sending the image once for all of them."), *rest)
+            yield (
+                status_card(
+                    "running", f"Generating {many} videos", "Sending the image once for all of them."
+                ),
+                *rest,
+            )
             image_url = await self.uploads.url_for(backend, key, generation.image)
             # Checked again now, with no pause before the starts: another tab may have started.
             self.store.check_limits(visit, self._running(visit), count=many)
         except LumaPlaygroundError as error:
             yield (error_html(error), *rest)
             raise ui_error(error) from None
-        jobs = [self.playground.start(generation, user_key=visit.user_key, owner=visit.owner,
-                                      image_url=image_url) for _ in range(many)]
+        jobs = [
+            self.playground.start(generation, user_key=visit.user_key, owner=visit.owner, image_url=image_url)
+            for _ in range(many)
+        ]
         self.store.record_start(visit, count=many)
         self._boards[visit.session_hash] = [(job, backend) for job in jobs]
         async for update in self._follow(jobs, backend):
@@ -221,8 +245,16 @@ class Variants:
             for listener in listeners:
                 listener.cancel()
 
-    def _frame(self, jobs: list[Job], trackers: list[StatusTracker], open_slots: set[int],
-               ended: set[int], started: float, *, show_cancel: bool = False) -> Update:
+    def _frame(
+        self,
+        jobs: list[Job],
+        trackers: list[StatusTracker],
+        open_slots: set[int],
+        ended: set[int],
+        started: float,
+        *,
+        show_cancel: bool = False,
+    ) -> Update:
         statuses, videos, cancels = (_skip(MAX_VIDEOS) for _ in range(3))
         for index, job in enumerate(jobs):
             if index in open_slots and job.finished:
@@ -260,19 +292,16 @@ class Variants:
     async def cancel_all(self, count: object, request: gr.Request) -> tuple[Any, ...]:
         """Stop every video of this tab's run at once; finished ones keep their result."""
         board = self._boards.get(_session(request)) or []
-        running = [(index, job, backend) for index, (job, backend) in enumerate(board)
-                   if not job.finished]
+        running = [(index, job, backend) for index, (job, backend) in enumerate(board) if not job.finished]
         notes = await asyncio.gather(*(backend.runner.cancel(job) for _, job, backend in running))
         statuses = _skip(MAX_VIDEOS)
         for (index, job, _), note in zip(running, notes, strict=True):
             statuses[index] = cancelled_html(note, task_id=job.task_id)
         if not board:
-            overall = cancelled_html("Cancelled before anything was submitted: nothing was "
-                                     "charged.")
+            overall = cancelled_html("Cancelled before anything was submitted: nothing was charged.")
         else:
             overall = _overall([job for job, _ in board])
-        return (overall, *statuses, *[gr.update(visible=False)] * MAX_VIDEOS,
-                *self.finished(count))
+        return (overall, *statuses, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finished(count))
 
     # -- sessions -------------------------------------------------------------------------------
 
@@ -299,17 +328,21 @@ def _overall(jobs: list[Job], elapsed: float | None = None) -> str:
     ready = sum(1 for job in jobs if job.finished and job.done is not None)
     failed = sum(1 for job in jobs if job.finished and job.done is None and job.error is not None)
     stopped = total - running - ready - failed
-    counts = [f"{ready} ready" if ready else "", f"{running} running" if running else "",
-              f"{failed} failed" if failed else "", f"{stopped} cancelled" if stopped else ""]
+    counts = [
+        f"{ready} ready" if ready else "",
+        f"{running} running" if running else "",
+        f"{failed} failed" if failed else "",
+        f"{stopped} cancelled" if stopped else "",
+    ]
     detail = " · ".join(part for part in counts if part)
     if running:
         return status_card("running", f"Generating {total} videos", detail, elapsed=elapsed)
     if ready == total:
-        return status_card("done", f"{total} videos ready", "Compare them side by side below.",
-                           elapsed=elapsed, progress=1.0)
+        return status_card(
+            "done", f"{total} videos ready", "Compare them side by side below.", elapsed=elapsed, progress=1.0
+        )
     if ready:
-        return status_card("done", f"{ready} of {total} videos ready", detail, elapsed=elapsed,
-                           progress=1.0)
+        return status_card("done", f"{ready} of {total} videos ready", detail, elapsed=elapsed, progress=1.0)
     if failed:
         return status_card("error", "No video was made", detail, elapsed=elapsed)
     return status_card("cancelled", "Cancelled", detail, elapsed=elapsed)

@@ -17,8 +17,13 @@ from luma_playground.simulator import SimulatorConfig, SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 SERVER_KEY = "sk-owner-browser-key-01"
 
 
@@ -72,8 +77,7 @@ def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 @contextlib.contextmanager
 def launched(playground: Playground) -> Iterator[gr.Blocks]:
     demo = build_demo(playground)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True,
-                **launch_options(playground))
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_options(playground))
     try:
         yield demo
     finally:
@@ -83,11 +87,9 @@ def launched(playground: Playground) -> Iterator[gr.Blocks]:
 
 
 @pytest.fixture(scope="session")
-def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[gr.Blocks]:
+def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gr.Blocks]:
     """No server key: the built-in simulator for visitors without a key, `sim_server` for keys."""
-    settings = Settings(base_url=sim_server.base_url,
-                        data_dir=tmp_path_factory.mktemp("browser-keyless"))
+    settings = Settings(base_url=sim_server.base_url, data_dir=tmp_path_factory.mktemp("browser-keyless"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
         playground = Playground.open(settings, retry=RetryPolicy(scale=0))
@@ -99,9 +101,11 @@ def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFa
 def slow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[gr.Blocks, SimulatorServer]]:
     """The owner's key on a simulator slow enough to press Cancel during a task."""
     with SimulatorServer(SimulatorConfig(time_scale=0.25, seed=5)) as slow_sim:
-        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY),
-                            data_dir=tmp_path_factory.mktemp("browser-slow"))
-        playground = Playground.open(settings, retry=RetryPolicy(scale=0),
-                                     start_simulator=False)
+        settings = Settings(
+            base_url=slow_sim.base_url,
+            api_key=ApiKey(SERVER_KEY),
+            data_dir=tmp_path_factory.mktemp("browser-slow"),
+        )
+        playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
         with launched(playground) as demo:
             yield demo, slow_sim

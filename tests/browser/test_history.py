@@ -24,9 +24,12 @@ def open_tab(page: Any, name: str) -> None:
 
 def players(page: Any) -> list[dict[str, Any]]:
     """Both compare players' time and state."""
-    return list(page.evaluate(
-        f"() => [...document.querySelectorAll('{PLAYERS}')]"
-        ".map(v => ({time: v.currentTime, paused: v.paused}))"))
+    return list(
+        page.evaluate(
+            f"() => [...document.querySelectorAll('{PLAYERS}')]"
+            ".map(v => ({time: v.currentTime, paused: v.paused}))"
+        )
+    )
 
 
 def test_history_shows_a_generation_and_reuses_it(page: Any, keyless_app: gr.Blocks) -> None:
@@ -34,10 +37,12 @@ def test_history_shows_a_generation_and_reuses_it(page: Any, keyless_app: gr.Blo
     prompt = "History keeps this one: lanterns in the dusk"
     open_playground(page, keyless_app)
     fill_form(page, LANDSCAPE.path, prompt)
-    landscape, portrait = (page.locator(f"#lp-size input[value='{size}']")
-                           for size in ("1280*720", "720*1280"))
-    page.wait_for_function("() => document.querySelector(\"#lp-size input[value='1280*720']\")"
-                           "?.checked", timeout=TIMEOUT_MS)  # suggested by the picture
+    landscape, portrait = (
+        page.locator(f"#lp-size input[value='{size}']") for size in ("1280*720", "720*1280")
+    )
+    page.wait_for_function(
+        "() => document.querySelector(\"#lp-size input[value='1280*720']\")?.checked", timeout=TIMEOUT_MS
+    )  # suggested by the picture
     portrait.check()  # a portrait video of a landscape picture: the size is the user's
     page.click("#lp-generate")
     watch_phases(page, "Done")
@@ -48,18 +53,23 @@ def test_history_shows_a_generation_and_reuses_it(page: Any, keyless_app: gr.Blo
     card = page.locator("#lp-history .lp-card").first
     card.locator(".lp-card-prompt", has_text=prompt).wait_for(timeout=TIMEOUT_MS)
     assert "Done" in card.inner_text() and "720×1280" in card.inner_text()
-    page.wait_for_function("() => document.querySelector('#lp-history .lp-card img')"
-                           "?.naturalWidth > 0", timeout=TIMEOUT_MS)  # the poster frame
+    page.wait_for_function(
+        "() => document.querySelector('#lp-history .lp-card img')?.naturalWidth > 0", timeout=TIMEOUT_MS
+    )  # the poster frame
     card.click()
     page.wait_for_function(
         "() => { const v = document.querySelector('#lp-history-video video');"
-        " return v && v.readyState >= 2 && v.videoHeight === 1280; }", timeout=TIMEOUT_MS)
+        " return v && v.readyState >= 2 && v.videoHeight === 1280; }",
+        timeout=TIMEOUT_MS,
+    )
     assert prompt in page.locator("#lp-history-facts").inner_text()
 
     page.click("#lp-reuse")
     page.wait_for_function(
         "(prompt) => document.querySelector('#lp-prompt textarea')?.value === prompt",
-        arg=prompt, timeout=TIMEOUT_MS)
+        arg=prompt,
+        timeout=TIMEOUT_MS,
+    )
     assert page.locator("#lp-generate").is_visible()  # back on the Generate tab
     page.wait_for_timeout(1000)  # the picture's own suggestion has come and gone
     assert portrait.is_checked()
@@ -70,30 +80,33 @@ def test_compare_plays_two_videos_in_step(page: Any, keyless_app: gr.Blocks) -> 
     """Playing one compare player plays both at the same time; seeking and pausing follow."""
     api = Client(keyless_app.local_url, verbose=False)
     for prompt in ("Compare me: the left one", "Compare me: the right one"):
-        api.predict(handle_file(str(LANDSCAPE.path)), prompt, "1280*720", 5,
-                    api_name="/generate")
+        api.predict(handle_file(str(LANDSCAPE.path)), prompt, "1280*720", 5, api_name="/generate")
     api.close()
     open_playground(page, keyless_app)
     open_tab(page, "Compare")
     page.wait_for_function(
         f"() => {{ const v = [...document.querySelectorAll('{PLAYERS}')];"
         " return v.length === 2 && v.every(x => x.readyState >= 2)"
-        " && v[0].src !== v[1].src; }", timeout=TIMEOUT_MS)
+        " && v[0].src !== v[1].src; }",
+        timeout=TIMEOUT_MS,
+    )
 
     page.evaluate("() => document.querySelector('#lp-compare-a video').play()")
     page.wait_for_function(
         f"() => [...document.querySelectorAll('{PLAYERS}')].every(v => v.currentTime > 0.8)",
-        timeout=TIMEOUT_MS)
+        timeout=TIMEOUT_MS,
+    )
     left, right = players(page)
     assert not left["paused"] and not right["paused"]
     assert abs(left["time"] - right["time"]) < 0.3, (left, right)
 
     page.evaluate("() => document.querySelector('#lp-compare-b video').pause()")
     page.wait_for_function(
-        f"() => [...document.querySelectorAll('{PLAYERS}')].every(v => v.paused)",
-        timeout=TIMEOUT_MS)
+        f"() => [...document.querySelectorAll('{PLAYERS}')].every(v => v.paused)", timeout=TIMEOUT_MS
+    )
     page.evaluate("() => { document.querySelector('#lp-compare-a video').currentTime = 3.5; }")
     page.wait_for_function(
-        f"() => [...document.querySelectorAll('{PLAYERS}')]"
-        ".every(v => Math.abs(v.currentTime - 3.5) < 0.2)", timeout=TIMEOUT_MS)
+        f"() => [...document.querySelectorAll('{PLAYERS}')].every(v => Math.abs(v.currentTime - 3.5) < 0.2)",
+        timeout=TIMEOUT_MS,
+    )
     assert all(player["paused"] for player in players(page))

@@ -60,20 +60,21 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: P
     assert "Offline simulator" in page.locator("#lp-badge").inner_text()
     fill_form(page, PORTRAIT.path, "")
     page.wait_for_function(
-        "() => document.querySelector(\"#lp-size input[value='720*1280']\")?.checked",
-        timeout=TIMEOUT_MS)  # preselected from the image's orientation
+        "() => document.querySelector(\"#lp-size input[value='720*1280']\")?.checked", timeout=TIMEOUT_MS
+    )  # preselected from the image's orientation
     page.click("#lp-generate")
     watch_phases(page, "Check the input")
     assert "Write a prompt" in page.locator("#lp-status").inner_text()
-    page.wait_for_function("() => !document.querySelector('#lp-generate').disabled",
-                           timeout=TIMEOUT_MS)
+    page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)
     page.locator("#lp-prompt textarea").fill(PORTRAIT.prompt)
     page.click("#lp-generate")
     phases = watch_phases(page, "Done")
     assert len(phases) >= 3, phases
     page.wait_for_function(
         "() => { const v = document.querySelector('#lp-video video');"
-        " return v && v.readyState >= 2 && v.videoHeight === 1280; }", timeout=TIMEOUT_MS)
+        " return v && v.readyState >= 2 && v.videoHeight === 1280; }",
+        timeout=TIMEOUT_MS,
+    )
     details = page.locator("#lp-details").inner_text()
     assert "luma/ray-2-i2v" in details and "720×1280 portrait" in details
     assert page.locator("#lp-generate").is_enabled()
@@ -85,31 +86,35 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: P
     assert screenshot_path.stat().st_size > 10_000
 
 
-def test_typed_key_is_used_and_never_recorded(page: Any, keyless_app: gr.Blocks,
-                                              sim_server: SimulatorServer) -> None:
+def test_typed_key_is_used_and_never_recorded(
+    page: Any, keyless_app: gr.Blocks, sim_server: SimulatorServer
+) -> None:
     """A typed key pays for the task and appears nowhere: storage, run history, config, API page."""
     key = "sk-typed-in-the-browser-4242"
     open_playground(page, keyless_app)
     page.locator("#lp-key input").fill(key)
     page.locator("#lp-remember input").check()
-    page.wait_for_function("() => document.querySelector('#lp-badge')?.innerText"
-                           ".includes('Your key')", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#lp-badge')?.innerText.includes('Your key')", timeout=TIMEOUT_MS
+    )
     fill_form(page, LANDSCAPE.path, "A typed key, then a slow pan")
     page.click("#lp-generate")
     watch_phases(page, "Done")
     task_id = page.locator("#lp-details code").first.inner_text()
     assert sim_server.control.task(task_id)["key_fingerprint"] == key_fingerprint(key)
 
-    page.wait_for_function("() => Object.values(localStorage).some("
-                           "v => v.includes('A typed key, then a slow pan'))",
-                           timeout=TIMEOUT_MS)  # the run history did record this run
+    page.wait_for_function(
+        "() => Object.values(localStorage).some(v => v.includes('A typed key, then a slow pan'))",
+        timeout=TIMEOUT_MS,
+    )  # the run history did record this run
     assert key not in browser_storage(page)
     for path in ("config", "gradio_api/info", "gradio_api/runs"):
         assert key not in httpx.get(f"{keyless_app.local_url}{path}").text, path
 
     page.reload()
-    page.wait_for_function("() => document.querySelector('#lp-badge')?.innerText"
-                           ".includes('Your key')", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#lp-badge')?.innerText.includes('Your key')", timeout=TIMEOUT_MS
+    )
     assert page.locator("#lp-key input").input_value() == key  # remembered in this browser
 
 
@@ -121,8 +126,9 @@ def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServ
     page.click("#lp-generate")
     page.locator("#lp-status .lp-task").wait_for(timeout=TIMEOUT_MS)
     page.click("#lp-cancel")
-    page.wait_for_function("() => document.querySelector('#lp-status .lp-phase')"
-                           ".innerText === 'Cancelled'", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#lp-status .lp-phase').innerText === 'Cancelled'", timeout=TIMEOUT_MS
+    )
     note = page.locator("#lp-status .lp-detail").inner_text()
     assert "accepted the cancellation" in note
     task = slow_sim.control.tasks()[-1]

@@ -35,16 +35,19 @@ def choose(page: Any, radio: str, label: str) -> None:
 
 def wait_text(page: Any, selector: str, text: str) -> None:
     page.wait_for_function(
-        "([s, t]) => document.querySelector(s)?.innerText.includes(t)", arg=[selector, text],
-        timeout=TIMEOUT_MS)
+        "([s, t]) => document.querySelector(s)?.innerText.includes(t)",
+        arg=[selector, text],
+        timeout=TIMEOUT_MS,
+    )
 
 
 def routes(server: SimulatorServer) -> dict[str, int]:
     return dict(server.control.stats()["routes"])
 
 
-def test_cost_follows_the_settings_and_the_key(page: Any, keyless_app: gr.Blocks,
-                                               sim_server: SimulatorServer) -> None:
+def test_cost_follows_the_settings_and_the_key(
+    page: Any, keyless_app: gr.Blocks, sim_server: SimulatorServer
+) -> None:
     """The price is multiplied out as settings change, marked simulated; a short balance warns."""
     builtin = keyless_app.playground.simulator  # type: ignore[attr-defined]
     open_playground(page, keyless_app.local_url)
@@ -83,19 +86,20 @@ def test_share_link_reopens_the_setup(page: Any, keyless_app: gr.Blocks) -> None
     page.click("#lp-copy-link")
     page.wait_for_function(
         "() => document.querySelector('#lp-share-link textarea, #lp-share-link input')"
-        "?.value.startsWith('http')", timeout=TIMEOUT_MS)
+        "?.value.startsWith('http')",
+        timeout=TIMEOUT_MS,
+    )
     link = page.locator("#lp-share-link textarea, #lp-share-link input").first.input_value()
     assert page.evaluate("navigator.clipboard.readText()") == link
     query = {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
-    assert query == {"prompt": prompt, "size": "720*1280", "duration": "10", "videos": "2",
-                     "style": "anime"}
+    assert query == {"prompt": prompt, "size": "720*1280", "duration": "10", "videos": "2", "style": "anime"}
     assert key not in link
 
     fresh = page.context.new_page()
     open_playground(fresh, link)
     fresh.wait_for_function(
-        "(p) => document.querySelector('#lp-prompt textarea')?.value === p", arg=prompt,
-        timeout=TIMEOUT_MS)
+        "(p) => document.querySelector('#lp-prompt textarea')?.value === p", arg=prompt, timeout=TIMEOUT_MS
+    )
     assert fresh.locator("#lp-size input[value='720*1280']").is_checked()
     assert fresh.locator("#lp-duration input[value='10']").is_checked()
     fresh.locator("#lp-generate-many").wait_for(timeout=TIMEOUT_MS)
@@ -104,8 +108,7 @@ def test_share_link_reopens_the_setup(page: Any, keyless_app: gr.Blocks) -> None
     assert fresh.locator("#lp-style input").input_value() == "Anime"
 
 
-def test_crop_preview_respects_orientation(page: Any, keyless_app: gr.Blocks,
-                                           tmp_path: Path) -> None:
+def test_crop_preview_respects_orientation(page: Any, keyless_app: gr.Blocks, tmp_path: Path) -> None:
     """A sideways camera photo previews upright, dimmed where the frame cuts, scaled for upload."""
     photo = tmp_path / "camera.jpg"
     exif = Image.Exif()
@@ -119,14 +122,16 @@ def test_crop_preview_respects_orientation(page: Any, keyless_app: gr.Blocks,
     size = page.wait_for_function(
         "() => { const i = document.querySelector('#lp-crop-image img');"
         " return i && i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]; }",
-        timeout=TIMEOUT_MS).json_value()
+        timeout=TIMEOUT_MS,
+    ).json_value()
     assert size[1] > size[0]
     choose(page, "lp-size", "Landscape")
     wait_text(page, "#lp-crop-note", "top and bottom")
 
 
-def test_enhance_then_two_videos_side_by_side(page: Any, keyless_app: gr.Blocks,
-                                             tmp_path: Path, screenshot_path: Path) -> None:
+def test_enhance_then_two_videos_side_by_side(
+    page: Any, keyless_app: gr.Blocks, tmp_path: Path, screenshot_path: Path
+) -> None:
     """A suggestion is offered, edited and used; two videos then run at once on one upload."""
     builtin = keyless_app.playground.simulator  # type: ignore[attr-defined]
     before = routes(builtin)
@@ -141,14 +146,17 @@ def test_enhance_then_two_videos_side_by_side(page: Any, keyless_app: gr.Blocks,
     page.click("#lp-enhance")
     suggestion = page.locator("#lp-suggestion-text textarea")
     suggestion.wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_function("() => document.querySelector('#lp-suggestion-text textarea')"
-                           "?.value.includes('reference image')", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('#lp-suggestion-text textarea')?.value.includes('reference image')",
+        timeout=TIMEOUT_MS,
+    )
     assert page.locator("#lp-prompt textarea").input_value() == mine  # not replaced by itself
     edited = suggestion.input_value() + " Birds cross the frame."
     suggestion.fill(edited)
     page.click("#lp-suggestion-use")
-    page.wait_for_function("(p) => document.querySelector('#lp-prompt textarea').value === p",
-                           arg=edited, timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "(p) => document.querySelector('#lp-prompt textarea').value === p", arg=edited, timeout=TIMEOUT_MS
+    )
     page.locator("#lp-suggestion").wait_for(state="hidden", timeout=TIMEOUT_MS)
 
     choose(page, "lp-count", "2")
@@ -158,8 +166,10 @@ def test_enhance_then_two_videos_side_by_side(page: Any, keyless_app: gr.Blocks,
         assert "Done" in page.locator(f"#lp-variant-{slot}-status").inner_text()
         page.wait_for_function(
             "(s) => { const v = document.querySelector(`#lp-variant-${s}-video video`);"
-            " return v && v.readyState >= 2 && v.videoWidth === 1280; }", arg=slot,
-            timeout=TIMEOUT_MS)
+            " return v && v.readyState >= 2 && v.videoWidth === 1280; }",
+            arg=slot,
+            timeout=TIMEOUT_MS,
+        )
     assert not page.locator("#lp-variant-3").is_visible()
     assert page.locator("#lp-generate-many").is_enabled()
     after = routes(builtin)
@@ -175,8 +185,7 @@ def test_enhance_then_two_videos_side_by_side(page: Any, keyless_app: gr.Blocks,
     assert screenshot_path.stat().st_size > 10_000
 
 
-def test_cancel_one_video_then_the_rest(page: Any,
-                                        slow_app: tuple[gr.Blocks, SimulatorServer]) -> None:
+def test_cancel_one_video_then_the_rest(page: Any, slow_app: tuple[gr.Blocks, SimulatorServer]) -> None:
     """Each video has its own Cancel; Cancel all stops what is left and frees the button."""
     demo, slow_sim = slow_app
     open_playground(page, demo.local_url)

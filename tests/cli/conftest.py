@@ -76,8 +76,11 @@ class Cli:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))}
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))
+        }
         env.update(
             PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
             PYTHONUNBUFFERED="1",
@@ -92,12 +95,20 @@ class Cli:
     def _argv(self, args: tuple[object, ...]) -> list[str]:
         return [sys.executable, "-m", "luma_playground", *map(str, args)]
 
-    def run(self, *args: object, env: dict[str, str] | None = None,
-            timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: object, env: dict[str, str] | None = None, timeout: float = COMMAND_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command to its end; its output never holds the key, nor a traceback
         unless --verbose asked for one."""
-        result = subprocess.run(self._argv(args), cwd=REPO_ROOT, env={**self.env, **(env or {})},
-                                capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            self._argv(args),
+            cwd=REPO_ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
         self.check_output(result.stdout + result.stderr, verbose="--verbose" in args)
         return result
 
@@ -106,9 +117,14 @@ class Cli:
         name = uuid.uuid4().hex[:8]
         stdout_path, stderr_path = self.home / f"{name}.out", self.home / f"{name}.err"
         with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(self._argv(args), cwd=REPO_ROOT,
-                                       env={**self.env, **(env or {})},
-                                       stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+            process = subprocess.Popen(
+                self._argv(args),
+                cwd=REPO_ROOT,
+                env={**self.env, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
         running = Running(process, stdout_path, stderr_path)
         self.started.append(running)
         return running
@@ -142,9 +158,17 @@ class Cli:
         journal = Journal(self.home / "journal.sqlite3")
         try:
             row_id = journal.begin(
-                model="luma/ray-2-i2v", backend="wavespeed", base_url=self.base_url,
-                owner="local", key_fingerprint=ApiKey(self.key).fingerprint, prompt="made here",
-                size="1280*720", duration=5, image="", image_url=None)
+                model="luma/ray-2-i2v",
+                backend="wavespeed",
+                base_url=self.base_url,
+                owner="local",
+                key_fingerprint=ApiKey(self.key).fingerprint,
+                prompt="made here",
+                size="1280*720",
+                duration=5,
+                image="",
+                image_url=None,
+            )
             journal.update(row_id, "created", task_id=task_id)
         finally:
             journal.close()

@@ -47,13 +47,15 @@ def test_generate_json_and_output_copy(cli, landscape_image, tmp_path) -> None:
     assert copy.read_bytes() == Path(record["video_path"]).read_bytes()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["-p", "   "], "Write a prompt"),
-    (["-p", "zoom", "--size", "640*480"], "Size must be one of"),
-    (["-p", "zoom", "--duration", "7"], "Duration must be 5 or 10"),
-])
-def test_bad_input_exits_2_before_anything_is_spent(cli, server, landscape_image, args,
-                                                     message) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "   "], "Write a prompt"),
+        (["-p", "zoom", "--size", "640*480"], "Size must be one of"),
+        (["-p", "zoom", "--duration", "7"], "Duration must be 5 or 10"),
+    ],
+)
+def test_bad_input_exits_2_before_anything_is_spent(cli, server, landscape_image, args, message) -> None:
     """Bad input is one error line and exit 2; nothing reaches the API or the journal."""
     before = server.control.stats()["routes"].get("upload", 0)
     result = cli.run("generate", landscape_image, *args)
@@ -96,8 +98,7 @@ def test_rejected_key_with_verbose_shows_the_traceback(cli, server, landscape_im
     assert result.stderr.strip().splitlines()[-1].startswith("error:")
 
 
-def test_insufficient_balance_exits_3_and_the_row_says_rejected(cli, server,
-                                                                landscape_image) -> None:
+def test_insufficient_balance_exits_3_and_the_row_says_rejected(cli, server, landscape_image) -> None:
     """An account that cannot pay is exit 3; the row is rejected with the reason."""
     server.control.set_account(cli.key, balance=0)
     result = cli.run("generate", landscape_image, "-p", "zoom")
@@ -120,8 +121,9 @@ def test_failed_task_exits_4_with_the_api_reason(cli, server, landscape_image) -
 
 def test_deadline_exits_5_and_resume_finishes_the_task(cli, server, landscape_image) -> None:
     """A deadline that runs out is exit 5 with the task id; `resume` later saves the video."""
-    result = cli.run("generate", landscape_image, "-p", "zoom", "--duration", "10",
-                     env={"LUMA_PLAYGROUND_DEADLINE": "1"})
+    result = cli.run(
+        "generate", landscape_image, "-p", "zoom", "--duration", "10", env={"LUMA_PLAYGROUND_DEADLINE": "1"}
+    )
     assert result.returncode == 5 and result.stdout == ""
     row = cli.row()
     line = one_error(result.stderr)

@@ -30,8 +30,11 @@ def test_history_json_has_one_object_per_task(finished) -> None:
     assert result.returncode == 0 and result.stderr == ""
     failed, completed = json.loads(result.stdout)
     assert (failed["state"], completed["state"]) == ("failed", "completed")
-    assert completed["parameters"] == {"prompt": "a | [bold]tricky[/bold] prompt",
-                                       "size": "1280*720", "duration": 5}
+    assert completed["parameters"] == {
+        "prompt": "a | [bold]tricky[/bold] prompt",
+        "size": "1280*720",
+        "duration": 5,
+    }
     assert Path(completed["video_path"]).is_file() and failed["video_path"] is None
     assert failed["error"] and all(record["task_id"] for record in (failed, completed))
     assert "sk-" not in result.stdout

@@ -12,13 +12,24 @@ from luma_playground import Journal
 ROUNDS, PROCESSES = 15, 3
 
 
-def _open_and_write(path: Path, barrier: multiprocessing.synchronize.Barrier,
-                    results: multiprocessing.Queue) -> None:
+def _open_and_write(
+    path: Path, barrier: multiprocessing.synchronize.Barrier, results: multiprocessing.Queue
+) -> None:
     barrier.wait()
     try:
         journal = Journal(path)
-        journal.begin(model="m", backend="b", base_url="u", owner="o", key_fingerprint="",
-                      prompt="p", size="1280*720", duration=5, image="", image_url=None)
+        journal.begin(
+            model="m",
+            backend="b",
+            base_url="u",
+            owner="o",
+            key_fingerprint="",
+            prompt="p",
+            size="1280*720",
+            duration=5,
+            image="",
+            image_url=None,
+        )
         journal.close()
         results.put("ok")
     except Exception as error:
@@ -32,8 +43,9 @@ def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path) -> None:
     for round_number in range(ROUNDS):
         path = tmp_path / f"journal-{round_number}.sqlite3"
         barrier, results = context.Barrier(PROCESSES), context.Queue()
-        processes = [context.Process(target=_open_and_write, args=(path, barrier, results))
-                     for _ in range(PROCESSES)]
+        processes = [
+            context.Process(target=_open_and_write, args=(path, barrier, results)) for _ in range(PROCESSES)
+        ]
         for process in processes:
             process.start()
         outcomes = [results.get(timeout=30) for _ in processes]

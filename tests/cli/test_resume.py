@@ -28,14 +28,16 @@ def _resumed(cli, result) -> tuple[str, Path]:
     return task_id, Path(path)
 
 
-def test_generates_killed_while_polling_are_finished_by_resume(cli, server,
-                                                               landscape_image) -> None:
+def test_generates_killed_while_polling_are_finished_by_resume(cli, server, landscape_image) -> None:
     """SIGKILL during polling leaves the rows pending; one `resume` saves both videos and
     completes both rows, without submitting anything again."""
-    running = [cli.start("generate", landscape_image, "-p", f"kill me {n}", "--duration", "10")
-               for n in (1, 2)]
-    rows = wait_for(lambda: [row for row in cli.rows() if row["state"] == "processing"][1:] and
-                    cli.rows(), what="two processing rows")
+    running = [
+        cli.start("generate", landscape_image, "-p", f"kill me {n}", "--duration", "10") for n in (1, 2)
+    ]
+    rows = wait_for(
+        lambda: [row for row in cli.rows() if row["state"] == "processing"][1:] and cli.rows(),
+        what="two processing rows",
+    )
     for process in running:
         assert process.stop(signal.SIGKILL) == -signal.SIGKILL and process.stdout == ""
     assert all(server.control.task(row["task_id"])["status"] != "completed" for row in rows)
@@ -50,15 +52,15 @@ def test_generates_killed_while_polling_are_finished_by_resume(cli, server,
     assert cli.run("resume").stderr.strip() == "nothing to resume"
 
 
-def test_submit_killed_before_its_answer_is_found_and_finished(cli, server,
-                                                                landscape_image) -> None:
+def test_submit_killed_before_its_answer_is_found_and_finished(cli, server, landscape_image) -> None:
     """A submit whose answer never came (killed while waiting) leaves a `submitting` row
     without a task id; `resume` finds the task by its input and finishes it, sending nothing."""
     server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
     before = {task["id"] for task in server.control.tasks()}
     running = cli.start("generate", landscape_image, "-p", "answer lost")
-    created = wait_for(lambda: [t for t in server.control.tasks() if t["id"] not in before],
-                       what="the task on the server")
+    created = wait_for(
+        lambda: [t for t in server.control.tasks() if t["id"] not in before], what="the task on the server"
+    )
     assert cli.row()["state"] == "submitting"
     running.stop(signal.SIGKILL)
     row = cli.row()
@@ -69,8 +71,7 @@ def test_submit_killed_before_its_answer_is_found_and_finished(cli, server,
     assert server.control.task(task_id)["submits"] == 1
 
 
-def test_ctrl_c_during_an_unanswered_submit_is_recorded_unknown(cli, server,
-                                                                landscape_image) -> None:
+def test_ctrl_c_during_an_unanswered_submit_is_recorded_unknown(cli, server, landscape_image) -> None:
     """Ctrl-C while the submit's answer is awaited marks the row `unknown` (a task may exist);
     `resume` finds it and saves its video."""
     server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
@@ -121,8 +122,7 @@ def test_resume_leaves_other_keys_tasks_alone(cli, server, landscape_image) -> N
     assert record["state"] == "completed" and Path(record["video_path"]).is_file()
 
 
-def test_resume_records_failures_and_expiry_with_the_api_reason(cli, server,
-                                                                landscape_image) -> None:
+def test_resume_records_failures_and_expiry_with_the_api_reason(cli, server, landscape_image) -> None:
     """Tasks that cannot end with a video are marked with the API's reason and exit 4: failed
     while nobody watched, unknown to the API, or an output already deleted."""
     server.control.add_fault("submit", "task_failed", key=cli.key)
@@ -137,6 +137,8 @@ def test_resume_records_failures_and_expiry_with_the_api_reason(cli, server,
     assert outcome[failed][0] == "failed" and "Task execution failed" in outcome[failed][1]
     assert outcome["0000000000000000"][0] == "expired"
     assert "does not know this task" in outcome["0000000000000000"][1]
-    assert outcome[deleted] == ["expired", "The video is no longer available on WaveSpeed "
-                                "(outputs are kept for 7 days). (task " + deleted + ")"]
+    assert outcome[deleted] == [
+        "expired",
+        "The video is no longer available on WaveSpeed (outputs are kept for 7 days). (task " + deleted + ")",
+    ]
     assert {row["state"] for row in cli.rows()} == {"failed", "expired"}

@@ -34,8 +34,7 @@ def test_standalone_simulator_serves_generate_then_stops(cli, landscape_image) -
     assert base_url in wait_for(lambda: server.stdout, what="the address line")
     taken = cli.run("simulator", "--port", port)
     assert taken.returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in one_error(taken.stderr)
-    result = cli.run("generate", landscape_image, "-p", "offline", env={"WAVESPEED_BASE_URL":
-                                                                         base_url})
+    result = cli.run("generate", landscape_image, "-p", "offline", env={"WAVESPEED_BASE_URL": base_url})
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()).is_file()
     assert server.stop(signal.SIGINT) == 0
@@ -43,8 +42,7 @@ def test_standalone_simulator_serves_generate_then_stops(cli, landscape_image) -
     cli.check_output(server.stdout + server.stderr)
 
 
-def test_simulate_needs_no_key_and_its_stopped_tasks_are_reported_lost(cli, landscape_image
-                                                                        ) -> None:
+def test_simulate_needs_no_key_and_its_stopped_tasks_are_reported_lost(cli, landscape_image) -> None:
     """generate --simulate works without a key; a later `resume --simulate` reports a task of
     the simulator that died with its process as lost (exit 4)."""
     no_key = {"WAVESPEED_API_KEY": "", "LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE": "0.02"}

@@ -22,14 +22,14 @@ def _settings(cli, key: str | None = None) -> Settings:
 
 def _kill_mid_task(cli, image) -> dict:
     running = cli.start("generate", image, "-p", "restart me", "--duration", "10")
-    row = wait_for(lambda: cli.rows() and cli.rows()[0]["state"] == "processing" and cli.row(),
-                   what="a processing row")
+    row = wait_for(
+        lambda: cli.rows() and cli.rows()[0]["state"] == "processing" and cli.row(), what="a processing row"
+    )
     running.stop(signal.SIGKILL)
     return row
 
 
-async def test_startup_resume_finishes_a_killed_process_task(cli, server,
-                                                             landscape_image) -> None:
+async def test_startup_resume_finishes_a_killed_process_task(cli, server, landscape_image) -> None:
     """A new Playground on the same home resumes, at start-up, the task of a killed process:
     the video is saved and the row completed, with nobody watching."""
     row = _kill_mid_task(cli, landscape_image)
@@ -46,8 +46,7 @@ async def test_startup_resume_finishes_a_killed_process_task(cli, server,
     assert server.control.task(row["task_id"])["submits"] == 1
 
 
-async def test_lifespan_resumes_and_skips_rows_already_followed(cli, server,
-                                                                landscape_image) -> None:
+async def test_lifespan_resumes_and_skips_rows_already_followed(cli, server, landscape_image) -> None:
     """`Playground.lifespan` (for a web server) resumes pending tasks when the server starts,
     and a second resume does not follow the same row twice."""
     row = _kill_mid_task(cli, landscape_image)
@@ -63,12 +62,10 @@ async def test_lifespan_resumes_and_skips_rows_already_followed(cli, server,
         await playground.aclose()
 
 
-async def test_startup_leaves_other_keys_tasks_for_their_sessions(cli, server,
-                                                                  landscape_image) -> None:
+async def test_startup_leaves_other_keys_tasks_for_their_sessions(cli, server, landscape_image) -> None:
     """Without the key that created a task, start-up does not touch it; with it, it resumes."""
     row = _kill_mid_task(cli, landscape_image)
-    playground = Playground.open(_settings(cli, "sk-server-owner"),
-                                 start_simulator=False)
+    playground = Playground.open(_settings(cli, "sk-server-owner"), start_simulator=False)
     try:
         assert await playground.resume_at_startup() == []
         [job] = playground.resume_pending(ApiKey(cli.key))  # the user's own session
@@ -84,9 +81,17 @@ async def test_startup_marks_tasks_of_a_stopped_simulator_lost(isolated_home) ->
     playground = Playground.open(settings, start_simulator=True)
     try:
         row_id = playground.journal.begin(
-            model="luma/ray-2-i2v", backend="simulator", base_url="http://127.0.0.1:9",
-            owner="local", key_fingerprint=ApiKey(SIMULATOR_KEY).fingerprint, prompt="p",
-            size="1280*720", duration=5, image="", image_url=None)
+            model="luma/ray-2-i2v",
+            backend="simulator",
+            base_url="http://127.0.0.1:9",
+            owner="local",
+            key_fingerprint=ApiKey(SIMULATOR_KEY).fingerprint,
+            prompt="p",
+            size="1280*720",
+            duration=5,
+            image="",
+            image_url=None,
+        )
         playground.journal.update(row_id, "processing", task_id="gone-with-its-process")
         assert await playground.resume_at_startup() == []
         record = playground.journal.get(row_id)

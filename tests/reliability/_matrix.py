@@ -121,6 +121,7 @@ def failure_code(code: int) -> Callable[[Case], None]:
     def check(case: Case) -> None:
         assert case.row["error_code"] == code and case.task["error_code"] == code
         assert case.task["refunded"]
+
     return check
 
 
@@ -138,60 +139,145 @@ def resent_after_refusals(case: Case) -> None:
 
 
 SCENARIOS = [
-    Scenario("429 with Retry-After while polling",
-             fault("result", "status", status=429, retry_after=1), check=waited_for_retry_after),
-    Scenario("429 without Retry-After while polling", fault("result", "status", status=429, count=3),
-             check=lambda case: applied(case, 3)),
-    Scenario("429 on submit, refused so sent again", fault("submit", "status", status=429, count=2,
-             retry_after=0.2), submits=3, check=resent_after_refusals),
-    Scenario("502, 503, 504 while polling",
-             fault("result", "status", statuses=[502, 503, 504], count=3),
-             check=lambda case: applied(case, 3)),
-    Scenario("500 on submit", fault("submit", "status", status=500),
-             error=r"HTTP 500.*may or may not exist: it is not sent again\. Look for it in the history",
-             state="unknown", tasks=0, check=looked_in_history),
-    Scenario("503 on every poll", fault("result", "status", status=503, count=-1),
-             error=r"kept failing \(HTTP 503\).*fetch it later by its id.*pay twice",
-             state="created"),
-    Scenario("429 on every poll", fault("result", "status", status=429, count=-1),
-             error=r"kept rate limiting.*fetch it later by its id.*pay twice", state="created"),
-    Scenario("connection dropped on every poll", fault("result", "drop", count=-1),
-             error=r"could not be reached.*fetch it later by its id.*pay twice", state="created"),
-    Scenario("gateway HTML while polling", fault("result", "html", count=2),
-             check=lambda case: applied(case, 2)),
-    Scenario("malformed JSON while polling", fault("result", "malformed", count=2),
-             check=lambda case: applied(case, 2)),
-    Scenario("connection dropped during a poll", fault("result", "drop", count=2),
-             check=lambda case: applied(case, 2)),
-    Scenario("connection dropped after the submit was sent",
-             fault("submit", "drop", after_processing=True), check=found_again),
-    Scenario("poll stalled past the read timeout",
-             fault("result", "stall", seconds=READ_TIMEOUT * 2.5), check=lambda case: applied(case, 1)),
-    Scenario("submit answer stalled past the read timeout",
-             fault("submit", "stall", seconds=READ_TIMEOUT * 2.5), check=found_again),
-    Scenario("task fails", fault("submit", "task_failed", error_code=1403,
-                                 error="Task execution failed: the GPU ran out of memory."),
-             error=r"failed on WaveSpeed: 1403: Task execution failed: the GPU ran out of memory"
-                   r".*refunded", state="failed", check=failure_code(1403)),
-    Scenario("content moderation", fault("submit", "moderation"),
-             error=r"content moderation refused this image or prompt; change them and retry.*1200",
-             state="failed", check=failure_code(1200)),
+    Scenario(
+        "429 with Retry-After while polling",
+        fault("result", "status", status=429, retry_after=1),
+        check=waited_for_retry_after,
+    ),
+    Scenario(
+        "429 without Retry-After while polling",
+        fault("result", "status", status=429, count=3),
+        check=lambda case: applied(case, 3),
+    ),
+    Scenario(
+        "429 on submit, refused so sent again",
+        fault("submit", "status", status=429, count=2, retry_after=0.2),
+        submits=3,
+        check=resent_after_refusals,
+    ),
+    Scenario(
+        "502, 503, 504 while polling",
+        fault("result", "status", statuses=[502, 503, 504], count=3),
+        check=lambda case: applied(case, 3),
+    ),
+    Scenario(
+        "500 on submit",
+        fault("submit", "status", status=500),
+        error=r"HTTP 500.*may or may not exist: it is not sent again\. Look for it in the history",
+        state="unknown",
+        tasks=0,
+        check=looked_in_history,
+    ),
+    Scenario(
+        "503 on every poll",
+        fault("result", "status", status=503, count=-1),
+        error=r"kept failing \(HTTP 503\).*fetch it later by its id.*pay twice",
+        state="created",
+    ),
+    Scenario(
+        "429 on every poll",
+        fault("result", "status", status=429, count=-1),
+        error=r"kept rate limiting.*fetch it later by its id.*pay twice",
+        state="created",
+    ),
+    Scenario(
+        "connection dropped on every poll",
+        fault("result", "drop", count=-1),
+        error=r"could not be reached.*fetch it later by its id.*pay twice",
+        state="created",
+    ),
+    Scenario(
+        "gateway HTML while polling", fault("result", "html", count=2), check=lambda case: applied(case, 2)
+    ),
+    Scenario(
+        "malformed JSON while polling",
+        fault("result", "malformed", count=2),
+        check=lambda case: applied(case, 2),
+    ),
+    Scenario(
+        "connection dropped during a poll",
+        fault("result", "drop", count=2),
+        check=lambda case: applied(case, 2),
+    ),
+    Scenario(
+        "connection dropped after the submit was sent",
+        fault("submit", "drop", after_processing=True),
+        check=found_again,
+    ),
+    Scenario(
+        "poll stalled past the read timeout",
+        fault("result", "stall", seconds=READ_TIMEOUT * 2.5),
+        check=lambda case: applied(case, 1),
+    ),
+    Scenario(
+        "submit answer stalled past the read timeout",
+        fault("submit", "stall", seconds=READ_TIMEOUT * 2.5),
+        check=found_again,
+    ),
+    Scenario(
+        "task fails",
+        fault(
+            "submit",
+            "task_failed",
+            error_code=1403,
+            error="Task execution failed: the GPU ran out of memory.",
+        ),
+        error=r"failed on WaveSpeed: 1403: Task execution failed: the GPU ran out of memory"
+        r".*refunded",
+        state="failed",
+        check=failure_code(1403),
+    ),
+    Scenario(
+        "content moderation",
+        fault("submit", "moderation"),
+        error=r"content moderation refused this image or prompt; change them and retry.*1200",
+        state="failed",
+        check=failure_code(1200),
+    ),
     Scenario("NSFW-flagged output", fault("submit", "nsfw"), check=nsfw_flagged),
-    Scenario("output expired (404)", lambda control, key: control.add_fault("output", "expired"),
-             error=r"no longer available on WaveSpeed", state="expired", keyed=False),
-    Scenario("output cut short once", lambda control, key: control.add_fault("output", "truncated"),
-             keyed=False),
-    Scenario("output cut short every time",
-             lambda control, key: control.add_fault("output", "truncated", count=-1),
-             error=r"download was (cut short|interrupted)\. The task is complete and kept: fetch "
-                   r"its video later by its id", state="completed", keyed=False, check=no_video_yet),
-    Scenario("upload fails", fault("upload", "status", status=500, count=-1),
-             error=r"server error \(HTTP 500\): try again shortly", state=None, tasks=0, submits=0,
-             check=retried_upload),
-    Scenario("bad key", account(valid=False), error=r"API key was refused: check it",
-             state=None, tasks=0, submits=0),
-    Scenario("insufficient balance", account(balance=0.0),
-             error=r"balance is too low for this task: top up", state="rejected", tasks=0),
+    Scenario(
+        "output expired (404)",
+        lambda control, key: control.add_fault("output", "expired"),
+        error=r"no longer available on WaveSpeed",
+        state="expired",
+        keyed=False,
+    ),
+    Scenario(
+        "output cut short once", lambda control, key: control.add_fault("output", "truncated"), keyed=False
+    ),
+    Scenario(
+        "output cut short every time",
+        lambda control, key: control.add_fault("output", "truncated", count=-1),
+        error=r"download was (cut short|interrupted)\. The task is complete and kept: fetch "
+        r"its video later by its id",
+        state="completed",
+        keyed=False,
+        check=no_video_yet,
+    ),
+    Scenario(
+        "upload fails",
+        fault("upload", "status", status=500, count=-1),
+        error=r"server error \(HTTP 500\): try again shortly",
+        state=None,
+        tasks=0,
+        submits=0,
+        check=retried_upload,
+    ),
+    Scenario(
+        "bad key",
+        account(valid=False),
+        error=r"API key was refused: check it",
+        state=None,
+        tasks=0,
+        submits=0,
+    ),
+    Scenario(
+        "insufficient balance",
+        account(balance=0.0),
+        error=r"balance is too low for this task: top up",
+        state="rejected",
+        tasks=0,
+    ),
 ]
 
 
@@ -199,13 +285,13 @@ def prompt_for(scenario: Scenario, caller: Caller) -> str:
     return f"Quiet harbour at dawn; case: {scenario.name}; session: {caller.name}"
 
 
-def run_scenario(scenario: Scenario, callers: Sequence[Caller], control: SimulatorControl,
-                 app: AppProcess, image: Path) -> list[Case]:
+def run_scenario(
+    scenario: Scenario, callers: Sequence[Caller], control: SimulatorControl, app: AppProcess, image: Path
+) -> list[Case]:
     """Run the scenario for every caller and gather what the server and the journal hold."""
 
     def generate(caller: Caller) -> Outcome:
-        return caller.generate(image, prompt_for(scenario, caller),
-                               case=f"{scenario.name}:{caller.name}")
+        return caller.generate(image, prompt_for(scenario, caller), case=f"{scenario.name}:{caller.name}")
 
     if scenario.keyed:
         for caller in callers:
@@ -222,14 +308,19 @@ def run_scenario(scenario: Scenario, callers: Sequence[Caller], control: Simulat
     for caller, outcome in zip(callers, outcomes, strict=True):
         prompt = prompt_for(scenario, caller)
         rows = app.rows("prompt = ?", (prompt,))
-        cases.append(Case(
-            scenario, caller, prompt, outcome,
-            tasks=[task for task in tasks if task["input"].get("prompt") == prompt],
-            key_stats=stats["keys"].get(caller.fingerprint, {}),
-            rows=rows, transitions=app.transitions(rows[0]["row_id"]) if rows else [],
-            faults=[rule for rule in faults
-                    if rule["key_fingerprint"] in (None, caller.fingerprint)],
-        ))
+        cases.append(
+            Case(
+                scenario,
+                caller,
+                prompt,
+                outcome,
+                tasks=[task for task in tasks if task["input"].get("prompt") == prompt],
+                key_stats=stats["keys"].get(caller.fingerprint, {}),
+                rows=rows,
+                transitions=app.transitions(rows[0]["row_id"]) if rows else [],
+                faults=[rule for rule in faults if rule["key_fingerprint"] in (None, caller.fingerprint)],
+            )
+        )
     return cases
 
 
@@ -283,26 +374,33 @@ def assert_playable(path: Path) -> None:
 DEADLINE_PROMPT = "Low clouds over the ridge; deadline check for the {} session"
 
 
-def deadline_then_resume(sim: SimulatorServer, folder: Path, evidence: Evidence,
-                         image: Path) -> None:
+def deadline_then_resume(sim: SimulatorServer, folder: Path, evidence: Evidence, image: Path) -> None:
     """Both sessions run out of time; a restart (server key) and `resume` (user key) finish."""
     short = start_app(folder, sim.base_url, LUMA_PLAYGROUND_DEADLINE="0.3")
     evidence.apps.append(short)
-    callers = [Caller("server", client_for(short), SERVER_KEY, evidence),
-               Caller("header", client_for(short, USER_KEY), USER_KEY, evidence)]
+    callers = [
+        Caller("server", client_for(short), SERVER_KEY, evidence),
+        Caller("header", client_for(short, USER_KEY), USER_KEY, evidence),
+    ]
     with ThreadPoolExecutor(2) as pool:
         try:
-            outcomes = list(pool.map(lambda caller: caller.generate(
-                image, DEADLINE_PROMPT.format(caller.name), case=f"deadline:{caller.name}"),
-                callers))
+            outcomes = list(
+                pool.map(
+                    lambda caller: caller.generate(
+                        image, DEADLINE_PROMPT.format(caller.name), case=f"deadline:{caller.name}"
+                    ),
+                    callers,
+                )
+            )
         finally:
             list(pool.map(lambda caller: caller.client.close(), callers))
             short.stop()
     task_ids = {}
     for caller, outcome in zip(callers, outcomes, strict=True):
         assert outcome.error is not None and outcome.video is None
-        assert re.search(r"did not finish in the time allowed.*fetch it later by its id",
-                         outcome.error), outcome.error
+        assert re.search(r"did not finish in the time allowed.*fetch it later by its id", outcome.error), (
+            outcome.error
+        )
         (row,) = short.rows("prompt = ?", (DEADLINE_PROMPT.format(caller.name),))
         assert row["task_id"] and row["task_id"] in outcome.error
         assert row["state"] in ("created", "processing") and row["video_path"] is None
@@ -318,9 +416,13 @@ def deadline_then_resume(sim: SimulatorServer, folder: Path, evidence: Evidence,
         restarted.stop()
     # A user's key is never kept, so their task waits for that key: `resume` with it.
     resumed = subprocess.run(
-        [sys.executable, "-m", "luma_playground", "resume"], cwd=folder,
-        env=restarted.env | {"WAVESPEED_API_KEY": USER_KEY}, capture_output=True, timeout=60,
-        check=False)
+        [sys.executable, "-m", "luma_playground", "resume"],
+        cwd=folder,
+        env=restarted.env | {"WAVESPEED_API_KEY": USER_KEY},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     evidence.answers.append((resumed.stdout + resumed.stderr).decode(errors="replace"))
     assert resumed.returncode == 0, resumed.stderr.decode()
     rows.append(wait_for_video(restarted, task_ids["header"], timeout=0))

@@ -24,11 +24,13 @@ def debug_everything() -> None:
 
 def main(port: int, retry_scale: float) -> None:
     logging.basicConfig(level=logging.DEBUG, format=FORMAT, stream=sys.stderr)
-    playground = Playground.open(Settings.from_env(), retry=RetryPolicy(scale=retry_scale),
-                                 start_simulator=False)
+    playground = Playground.open(
+        Settings.from_env(), retry=RetryPolicy(scale=retry_scale), start_simulator=False
+    )
     demo = build_demo(playground)
-    demo.launch(prevent_thread_lock=True,
-                **launch_options(playground, server_name="127.0.0.1", server_port=port))
+    demo.launch(
+        prevent_thread_lock=True, **launch_options(playground, server_name="127.0.0.1", server_port=port)
+    )
     # uvicorn sets its own loggers to Gradio's level at start-up: lift them again.
     debug_everything()
     logging.getLogger("luma_playground").info("reliability app ready on port %d", port)

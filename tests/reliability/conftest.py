@@ -39,8 +39,11 @@ READ_TIMEOUT = 1.0
 RETRY_SCALE = 0.02
 START_TIMEOUT = 90.0
 #: A public deployment (a Hugging Face Space, without a public URL for webhooks).
-SHARED = {"SPACE_ID": "reliability/luma-playground", "LUMA_PLAYGROUND_SESSION_RUNNING": "10",
-          "LUMA_PLAYGROUND_SESSION_DAILY": "10000"}
+SHARED = {
+    "SPACE_ID": "reliability/luma-playground",
+    "LUMA_PLAYGROUND_SESSION_RUNNING": "10",
+    "LUMA_PLAYGROUND_SESSION_DAILY": "10000",
+}
 
 
 def free_port() -> int:
@@ -73,8 +76,12 @@ class AppProcess:
 
     def transitions(self, row_id: int) -> list[str]:
         with sqlite3.connect(self.journal, timeout=10) as db:
-            return [state for (state,) in db.execute(
-                "SELECT state FROM transitions WHERE row_id = ? ORDER BY rowid", (row_id,))]
+            return [
+                state
+                for (state,) in db.execute(
+                    "SELECT state FROM transitions WHERE row_id = ? ORDER BY rowid", (row_id,)
+                )
+            ]
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -87,23 +94,27 @@ class AppProcess:
         self.process = None
 
 
-def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY,
-              **env: str) -> AppProcess:
+def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY, **env: str) -> AppProcess:
     """Start the playground on a free port, pointed at the simulator; returns once it serves."""
     port = free_port()
     home, temp_dir = folder / "home", folder / "gradio"
     temp_dir.mkdir(parents=True, exist_ok=True)
-    environment = {
-        name: value for name, value in os.environ.items()
-        if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM"))
-    } | {
-        "WAVESPEED_BASE_URL": sim_url,
-        "LUMA_PLAYGROUND_HOME": str(home),
-        "LUMA_PLAYGROUND_READ_TIMEOUT": str(READ_TIMEOUT),
-        "GRADIO_TEMP_DIR": str(temp_dir),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "PYTHONPATH": str(ROOT),
-    } | env
+    environment = (
+        {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM"))
+        }
+        | {
+            "WAVESPEED_BASE_URL": sim_url,
+            "LUMA_PLAYGROUND_HOME": str(home),
+            "LUMA_PLAYGROUND_READ_TIMEOUT": str(READ_TIMEOUT),
+            "GRADIO_TEMP_DIR": str(temp_dir),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": str(ROOT),
+        }
+        | env
+    )
     if server_key:
         environment["WAVESPEED_API_KEY"] = server_key
     log = folder / f"app-{port}.log"
@@ -111,7 +122,11 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
     with log.open("ab") as output:
         app.process = subprocess.Popen(
             [sys.executable, str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)],
-            cwd=folder, env=environment, stdout=output, stderr=subprocess.STDOUT)
+            cwd=folder,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
@@ -174,8 +189,16 @@ class Caller:
     def owner(self) -> str:
         return f"session:{self.client.session_hash}"
 
-    def generate(self, image: Any, prompt: str, size: Any = "1280*720", duration: Any = 5,
-                 *, case: str | None = None, timeout: float = 90) -> Outcome:
+    def generate(
+        self,
+        image: Any,
+        prompt: str,
+        size: Any = "1280*720",
+        duration: Any = 5,
+        *,
+        case: str | None = None,
+        timeout: float = 90,
+    ) -> Outcome:
         """Call `/generate` and wait for its end; an `AppError` becomes `Outcome.error`."""
         started = time.monotonic()
         if isinstance(image, Path):
@@ -193,8 +216,7 @@ class Caller:
 
 def client_for(app: AppProcess, key: str | None = None) -> Client:
     headers = {KEY_HEADER: key} if key else None
-    return Client(app.url, headers=headers, verbose=False, download_files=str(app.home.parent /
-                                                                               "downloads"))
+    return Client(app.url, headers=headers, verbose=False, download_files=str(app.home.parent / "downloads"))
 
 
 @pytest.fixture(scope="package")

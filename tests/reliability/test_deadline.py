@@ -9,7 +9,10 @@ from .conftest import Evidence
 
 
 def test_deadline_keeps_the_task_and_resume_finishes_it(
-    sim, work_folder: Path, evidence: Evidence, landscape_image: Path,  # type: ignore[no-untyped-def]
+    sim,
+    work_folder: Path,
+    evidence: Evidence,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Out of time: a clear error with the task id; the restarted app and `resume` save the video."""
     deadline_then_resume(sim, work_folder / "deadline", evidence, landscape_image)

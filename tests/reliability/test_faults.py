@@ -12,7 +12,10 @@ from .conftest import AppProcess, Caller
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
 def test_fault_ends_in_the_video_or_one_clear_error(
-    scenario: Scenario, sim, app: AppProcess, callers: dict[str, Caller],  # type: ignore[no-untyped-def]
+    scenario: Scenario,
+    sim,
+    app: AppProcess,
+    callers: dict[str, Caller],  # type: ignore[no-untyped-def]
     landscape_image: Path,
 ) -> None:
     """Each fault ends in the video or one clear error, one submit per task, the right row state."""

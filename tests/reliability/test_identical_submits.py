@@ -22,17 +22,20 @@ pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-reliability-variants-5e2c")
 
 
-async def test_a_lost_answer_never_takes_a_twin_task_away(sim, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                                          landscape_image: Path) -> None:
+async def test_a_lost_answer_never_takes_a_twin_task_away(
+    sim,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """One twin's answer is dropped, the other's is late: each row ends with its own task's video."""
-    client = WaveSpeedClient(sim.base_url, KEY, timeouts=Timeouts(read=5),
-                             retry=RetryPolicy(scale=0))
+    client = WaveSpeedClient(sim.base_url, KEY, timeouts=Timeouts(read=5), retry=RetryPolicy(scale=0))
     journal = Journal(tmp_path / "journal.sqlite3")
     pipeline = Pipeline.create(client, journal, tmp_path / "outputs")
     try:
         # Variants upload the image once, so the twins' inputs are the same to the byte.
-        request = GenerationRequest(image=await client.upload_image(landscape_image),
-                                    prompt="Twin variants of a slow dolly shot")
+        request = GenerationRequest(
+            image=await client.upload_image(landscape_image), prompt="Twin variants of a slow dolly shot"
+        )
         sim.control.add_fault("submit", "drop", after_processing=True)
         sim.control.add_fault("submit", "stall", seconds=0.5, skip=1)
 

@@ -19,20 +19,29 @@ def prompt_of(caller: Caller) -> str:
 
 
 def test_twenty_sessions_use_and_see_only_their_own_key(
-    sim, app: AppProcess, evidence: Evidence, landscape_image: Path,  # type: ignore[no-untyped-def]
+    sim,
+    app: AppProcess,
+    evidence: Evidence,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Each task is created and polled with its session's key; each session's history is its own."""
     keys = [f"sk-isolation-{number:02d}-{secrets.token_hex(8)}" for number in range(SESSIONS)]
     evidence.keys.update(keys)
     with ThreadPoolExecutor(SESSIONS) as pool:
-        callers = list(pool.map(
-            lambda item: Caller(f"session {item[0]}", client_for(app, item[1]), item[1], evidence),
-            enumerate(keys)))
+        callers = list(
+            pool.map(
+                lambda item: Caller(f"session {item[0]}", client_for(app, item[1]), item[1], evidence),
+                enumerate(keys),
+            )
+        )
         try:
-            outcomes = list(pool.map(lambda caller: caller.generate(
-                landscape_image, prompt_of(caller), case="isolation"), callers))
-            histories = list(pool.map(
-                lambda caller: caller.client.predict(api_name="/history"), callers))
+            outcomes = list(
+                pool.map(
+                    lambda caller: caller.generate(landscape_image, prompt_of(caller), case="isolation"),
+                    callers,
+                )
+            )
+            histories = list(pool.map(lambda caller: caller.client.predict(api_name="/history"), callers))
             stranger = client_for(app)
             strangers_view = stranger.predict(api_name="/history")
             stranger.close()
@@ -56,13 +65,14 @@ def test_twenty_sessions_use_and_see_only_their_own_key(
             assert used["result"] == task["polls"] >= 1
             # The History tab's endpoint shows the session its own task, and nothing else.
             assert [(entry["task_id"], entry["prompt"]) for entry in history] == [
-                (task["id"], prompt_of(caller))]
+                (task["id"], prompt_of(caller))
+            ]
             evidence.answers.append(repr(history))
             # The journal agrees: by this key or by this session, one row.
-            for rows in (journal.history(key_fingerprint=caller.fingerprint),
-                         journal.history(caller.owner)):
+            for rows in (journal.history(key_fingerprint=caller.fingerprint), journal.history(caller.owner)):
                 assert [(row.task_id, row.owner, row.key_fingerprint) for row in rows] == [
-                    (task["id"], caller.owner, caller.fingerprint)]
+                    (task["id"], caller.owner, caller.fingerprint)
+                ]
     finally:
         journal.close()
     assert strangers_view == []  # a visitor without those keys sees none of them

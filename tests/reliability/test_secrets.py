@@ -10,12 +10,24 @@ import httpx
 from ._matrix import SCENARIOS, check_case, deadline_then_resume, run_scenario
 from .conftest import USER_KEY, AppProcess, Caller, Evidence
 
-PAGES = ("config", "gradio_api/info", "gradio_api/info?all_endpoints=true", "gradio_api/openapi.json",
-         "gradio_api/runs", "")
+PAGES = (
+    "config",
+    "gradio_api/info",
+    "gradio_api/info?all_endpoints=true",
+    "gradio_api/openapi.json",
+    "gradio_api/runs",
+    "",
+)
 
 
-def ensure_every_fault_ran(sim, app: AppProcess, callers: dict[str, Caller],  # type: ignore[no-untyped-def]
-                           evidence: Evidence, work_folder: Path, image: Path) -> None:
+def ensure_every_fault_ran(
+    sim,
+    app: AppProcess,
+    callers: dict[str, Caller],  # type: ignore[no-untyped-def]
+    evidence: Evidence,
+    work_folder: Path,
+    image: Path,
+) -> None:
     """Run whatever part of the fault matrix this session has not run yet (when run alone)."""
     for scenario in SCENARIOS:
         if {f"{scenario.name}:server", f"{scenario.name}:header"} - evidence.cases:
@@ -30,8 +42,9 @@ def ensure_every_fault_ran(sim, app: AppProcess, callers: dict[str, Caller],  # 
 def echo_the_key(sim, callers: dict[str, Caller], image: Path) -> None:  # type: ignore[no-untyped-def]
     """WaveSpeed repeating the key in its error message: the playground must not pass it on."""
     for caller in callers.values():
-        sim.control.add_fault("upload", "status", status=400, key=caller.key,
-                              message=f"Invalid request for key {caller.key}")
+        sim.control.add_fault(
+            "upload", "status", status=400, key=caller.key, message=f"Invalid request for key {caller.key}"
+        )
         outcome = caller.generate(image, "An echo test", case=f"echo:{caller.name}")
         assert outcome.error is not None and "for key [key]" in outcome.error, outcome.error
 
@@ -41,8 +54,12 @@ def files_under(folder: Path) -> Iterator[Path]:
 
 
 def test_no_key_anywhere_after_every_failure(
-    sim, app: AppProcess, callers: dict[str, Caller], evidence: Evidence,  # type: ignore[no-untyped-def]
-    work_folder: Path, landscape_image: Path,
+    sim,
+    app: AppProcess,
+    callers: dict[str, Caller],
+    evidence: Evidence,  # type: ignore[no-untyped-def]
+    work_folder: Path,
+    landscape_image: Path,
 ) -> None:
     """After the whole fault matrix with both keys, neither key appears anywhere it could leak."""
     ensure_every_fault_ran(sim, app, callers, evidence, work_folder, landscape_image)
@@ -57,11 +74,19 @@ def test_no_key_anywhere_after_every_failure(
         texts[f"/history {caller.name}"] = repr(caller.client.predict(api_name="/history"))
     info = httpx.get(f"{app.url}gradio_api/info").json()
     assert [p["parameter_name"] for p in info["named_endpoints"]["/generate"]["parameters"]] == [
-        "image", "prompt", "size", "duration"]  # the key header is no input: never in run history
+        "image",
+        "prompt",
+        "size",
+        "duration",
+    ]  # the key header is no input: never in run history
     # The logs hold everything at DEBUG: wire traces, uvicorn's access lines, ours.
     logs = b"".join(running.log.read_bytes() for running in evidence.apps)
-    for marker in (b"DEBUG httpcore.http11", b"INFO httpx", b"POST /gradio_api/queue/join",
-                   b"INFO luma_playground"):
+    for marker in (
+        b"DEBUG httpcore.http11",
+        b"INFO httpx",
+        b"POST /gradio_api/queue/join",
+        b"INFO luma_playground",
+    ):
         assert marker in logs, marker
     for key in evidence.keys:
         for name, text in texts.items():

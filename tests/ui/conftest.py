@@ -64,10 +64,13 @@ def launched(playground: Playground, **launch: object) -> Iterator[gr.Blocks]:
 @pytest.fixture(scope="session")
 def server_app(sim_server, outside_tmp: Path) -> Iterator[gr.Blocks]:  # type: ignore[no-untyped-def]
     """The UI with the owner's key, pointed at the simulator as if it were WaveSpeed."""
-    settings = Settings.from_env({
-        "WAVESPEED_BASE_URL": sim_server.base_url, "WAVESPEED_API_KEY": SERVER_KEY,
-        "LUMA_PLAYGROUND_HOME": str(outside_tmp / "server-app"),
-    })
+    settings = Settings.from_env(
+        {
+            "WAVESPEED_BASE_URL": sim_server.base_url,
+            "WAVESPEED_API_KEY": SERVER_KEY,
+            "LUMA_PLAYGROUND_HOME": str(outside_tmp / "server-app"),
+        }
+    )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     with launched(playground) as demo:
         yield demo
@@ -85,8 +88,7 @@ def client(server_app: gr.Blocks) -> Iterator[Client]:
 async def playground(sim, tmp_path: Path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
     """A playground on the simulator with the owner's key, for calling handlers directly."""
     settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
-    opened = Playground.open(settings, retry=RetryPolicy(attempts=2, scale=0),
-                             start_simulator=False)
+    opened = Playground.open(settings, retry=RetryPolicy(attempts=2, scale=0), start_simulator=False)
     yield opened
     await opened.aclose()
 
@@ -96,8 +98,12 @@ def handlers(playground: Playground) -> Handlers:
     return Handlers(playground, SessionStore(playground), tick=0.05)
 
 
-def fake_request(session_hash: str = "tab-1", username: str | None = None,
-                 headers: dict[str, str] | None = None) -> gr.Request:
+def fake_request(
+    session_hash: str = "tab-1", username: str | None = None, headers: dict[str, str] | None = None
+) -> gr.Request:
     """What a handler reads from Gradio's request: the session, the user and the headers."""
-    return SimpleNamespace(session_hash=session_hash, username=username,  # type: ignore[return-value]
-                           headers=headers or {})
+    return SimpleNamespace(
+        session_hash=session_hash,
+        username=username,  # type: ignore[return-value]
+        headers=headers or {},
+    )

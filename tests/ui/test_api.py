@@ -50,16 +50,20 @@ def test_generate_returns_a_playable_video(client: Client, sim, landscape_image:
     assert "luma/ray-2-i2v" in details and "1280×720" in details
 
 
-def test_two_sessions_use_their_own_keys(server_app: gr.Blocks, sim, landscape_image: Path  # type: ignore[no-untyped-def]
-                                         ) -> None:
+def test_two_sessions_use_their_own_keys(
+    server_app: gr.Blocks,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
     """Two callers at once, each with a key header: each task is created with its own key."""
     keys = ["sk-alice-0000000001", "sk-bob-00000000002"]
 
     def run(key: str) -> str:
         api = Client(server_app.local_url, headers={KEY_HEADER: key}, verbose=False)
         try:
-            _, _, details = api.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
-                                        api_name="/generate")
+            _, _, details = api.predict(
+                handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate"
+            )
         finally:
             api.close()
         return task_id_of(details)
@@ -71,19 +75,27 @@ def test_two_sessions_use_their_own_keys(server_app: gr.Blocks, sim, landscape_i
     assert len(sim.control.tasks()) == 2
 
 
-@pytest.mark.parametrize(("size", "duration", "prompt", "message"), [
-    ("1280x721", 5, PROMPT, "Size must be one of 1280*720, 720*1280"),
-    ("1280*720", 7, PROMPT, "Duration must be 5 or 10 seconds"),
-    ("1280*720", "five", PROMPT, "Duration must be 5 or 10 seconds"),
-    ("1280*720", 5, "   ", "Write a prompt"),
-])
-def test_invalid_values_get_one_clear_error(client: Client, sim, landscape_image: Path,  # type: ignore[no-untyped-def]
-                                            size: object, duration: object, prompt: str,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("size", "duration", "prompt", "message"),
+    [
+        ("1280x721", 5, PROMPT, "Size must be one of 1280*720, 720*1280"),
+        ("1280*720", 7, PROMPT, "Duration must be 5 or 10 seconds"),
+        ("1280*720", "five", PROMPT, "Duration must be 5 or 10 seconds"),
+        ("1280*720", 5, "   ", "Write a prompt"),
+    ],
+)
+def test_invalid_values_get_one_clear_error(
+    client: Client,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+    size: object,
+    duration: object,
+    prompt: str,
+    message: str,
+) -> None:
     """A value the model does not take comes back as the playground's sentence; nothing is sent."""
     with pytest.raises(AppError, match=re.escape(message)):
-        client.predict(handle_file(str(landscape_image)), prompt, size, duration,
-                       api_name="/generate")
+        client.predict(handle_file(str(landscape_image)), prompt, size, duration, api_name="/generate")
     assert sim.control.stats()["routes"].get("upload", 0) == 0
 
 
@@ -100,8 +112,7 @@ def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) 
     """A failed task is reported with its task id; nothing like a traceback reaches the caller."""
     sim.control.add_fault("submit", "task_failed", error="GPU fell over")
     with pytest.raises(AppError) as caught:
-        client.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5,
-                       api_name="/generate")
+        client.predict(handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate")
     message = str(caught.value)
     task_id = sim.control.tasks()[0]["id"]
     assert "GPU fell over" in message and task_id in message
@@ -114,11 +125,9 @@ def test_the_api_page_shows_one_endpoint(server_app: gr.Blocks) -> None:
     assert list(info["named_endpoints"]) == ["/generate", "/history"]
     assert not info["unnamed_endpoints"]
     endpoint = info["named_endpoints"]["/generate"]
-    assert [p["parameter_name"] for p in endpoint["parameters"]] == [
-        "image", "prompt", "size", "duration"]
+    assert [p["parameter_name"] for p in endpoint["parameters"]] == ["image", "prompt", "size", "duration"]
     assert endpoint["parameters"][2]["type"]["enum"] == ["1280*720", "720*1280"]
-    assert endpoint["parameters"][3]["type"] == {"enum": [5, 10], "title": "Radio",
-                                                 "type": "integer"}
+    assert endpoint["parameters"][3]["type"] == {"enum": [5, 10], "title": "Radio", "type": "integer"}
     assert endpoint["returns"][0]["component"] == "Video"
 
 
@@ -140,11 +149,15 @@ def test_key_header_is_not_echoed(server_app: gr.Blocks, landscape_image: Path) 
 
 def test_completion_callbacks_are_served(sim_server, outside_tmp: Path) -> None:  # type: ignore[no-untyped-def]
     """With a public address, the app serves WaveSpeed's completion callbacks beside the UI."""
-    settings = Settings.from_env({
-        "WAVESPEED_BASE_URL": sim_server.base_url, "WAVESPEED_API_KEY": SERVER_KEY,
-        "LUMA_PLAYGROUND_HOME": str(outside_tmp / "public-app"),
-        "SPACE_ID": "someone/luma", "SPACE_HOST": "someone-luma.hf.space",
-    })
+    settings = Settings.from_env(
+        {
+            "WAVESPEED_BASE_URL": sim_server.base_url,
+            "WAVESPEED_API_KEY": SERVER_KEY,
+            "LUMA_PLAYGROUND_HOME": str(outside_tmp / "public-app"),
+            "SPACE_ID": "someone/luma",
+            "SPACE_HOST": "someone-luma.hf.space",
+        }
+    )
     playground = Playground.open(settings, start_simulator=False)
     assert settings.public_url == "https://someone-luma.hf.space" and settings.shared
     with launched(playground) as demo:

@@ -28,12 +28,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(command: list[str], outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory,
-            name: str, cwd: Path | None = None) -> Iterator[str]:
+def running(
+    command: list[str],
+    outside_tmp: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    cwd: Path | None = None,
+) -> Iterator[str]:
     """The app started by `command` with no key at all, home outside /tmp; its URL."""
     port = free_port()
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))
     } | {
         "GRADIO_SERVER_PORT": str(port),
@@ -45,8 +51,14 @@ def running(command: list[str], outside_tmp: Path, tmp_path_factory: pytest.Temp
     log = tmp_path_factory.mktemp(f"{name}-log") / "app.log"
     # Started from a folder that is neither the project's nor under the temp folder, by default.
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=cwd or outside_tmp, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=cwd or outside_tmp,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -74,8 +86,7 @@ def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, str]
     """One `/generate` call through gradio_client: the video's path and the details HTML."""
     api = Client(url, verbose=False)
     try:
-        video, _, details = api.predict(handle_file(str(image)), PROMPT, size, duration,
-                                        api_name="/generate")
+        video, _, details = api.predict(handle_file(str(image)), PROMPT, size, duration, api_name="/generate")
     finally:
         api.close()
     return video, details
@@ -84,14 +95,15 @@ def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, str]
 @pytest.fixture(scope="module")
 def app_url(outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python app.py --mcp` with no key at all, on GRADIO_SERVER_PORT, home outside /tmp."""
-    with running([sys.executable, str(ROOT / "app.py"), "--mcp"], outside_tmp,
-                 tmp_path_factory, "app-script") as url:
+    with running(
+        [sys.executable, str(ROOT / "app.py"), "--mcp"], outside_tmp, tmp_path_factory, "app-script"
+    ) as url:
         yield url
 
 
-def test_reload_mode_serves_and_generates(outside_tmp: Path,
-                                          tmp_path_factory: pytest.TempPathFactory,
-                                          landscape_image: Path) -> None:
+def test_reload_mode_serves_and_generates(
+    outside_tmp: Path, tmp_path_factory: pytest.TempPathFactory, landscape_image: Path
+) -> None:
     """`gradio app.py` (reload mode, run from the project) serves the playground and makes a video."""
     command = [sys.executable, "-m", "gradio", "app.py"]
     with running(command, outside_tmp, tmp_path_factory, "reload", cwd=ROOT) as url:

@@ -21,14 +21,20 @@ pytestmark = pytest.mark.anyio
 PROMPT = "The camera drifts slowly forward"
 
 
-async def run_generate(handlers: Handlers, image: Path, request: gr.Request | None = None,
-                       **fields: Any) -> list[tuple[Any, Any, Any]]:
+async def run_generate(
+    handlers: Handlers, image: Path, request: gr.Request | None = None, **fields: Any
+) -> list[tuple[Any, Any, Any]]:
     """Every update `generate` yields; raises what it raises."""
     values = {"prompt": PROMPT, "size": "1280*720", "duration": 5} | fields
     updates = []
-    async for update in handlers.generate(str(image), values["prompt"], values["size"],
-                                          values["duration"], request or fake_request(),
-                                          fields.get("header")):
+    async for update in handlers.generate(
+        str(image),
+        values["prompt"],
+        values["size"],
+        values["duration"],
+        request or fake_request(),
+        fields.get("header"),
+    ):
         updates.append(update)
     return updates
 
@@ -37,8 +43,9 @@ async def failure(handlers: Handlers, image: Path, **fields: Any) -> tuple[gr.Er
     """The gr.Error a generation ends with, and the status shown just before it."""
     updates: list[tuple[Any, Any, Any]] = []
     with pytest.raises(gr.Error) as caught:
-        async for update in handlers.generate(str(image), PROMPT, "1280*720", 5, fake_request(),
-                                              fields.get("header")):
+        async for update in handlers.generate(
+            str(image), PROMPT, "1280*720", 5, fake_request(), fields.get("header")
+        ):
             updates.append(update)
     return caught.value, updates[-1][1]
 
@@ -71,17 +78,27 @@ async def test_updates_follow_the_phases(handlers: Handlers, landscape_image: Pa
     assert "NSFW flag" in details and "Inference" in details
 
 
-@pytest.mark.parametrize(("setup", "title", "words"), [
-    (lambda sim: sim.control.set_account(SERVER_KEY, valid=False), "API key refused", "key"),
-    (lambda sim: sim.control.set_account(SERVER_KEY, balance=0.0), "Not enough balance",
-     "top up"),
-    (lambda sim: sim.control.add_fault("submit", "status", status=429, count=-1),
-     "Too many requests", ""),
-    (lambda sim: sim.control.add_fault("submit", "moderation"), "The task failed",
-     "moderation"),
-])
-async def test_api_errors_become_titled_sentences(handlers: Handlers, sim, landscape_image: Path,  # type: ignore[no-untyped-def]
-                                                  setup, title: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("setup", "title", "words"),
+    [
+        (lambda sim: sim.control.set_account(SERVER_KEY, valid=False), "API key refused", "key"),
+        (lambda sim: sim.control.set_account(SERVER_KEY, balance=0.0), "Not enough balance", "top up"),
+        (
+            lambda sim: sim.control.add_fault("submit", "status", status=429, count=-1),
+            "Too many requests",
+            "",
+        ),
+        (lambda sim: sim.control.add_fault("submit", "moderation"), "The task failed", "moderation"),
+    ],
+)
+async def test_api_errors_become_titled_sentences(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+    setup,
+    title: str,
+    words: str,
+) -> None:
     """Each failure the client raises reaches the UI as a titled sentence, never a traceback."""
     setup(sim)
     error, status = await failure(handlers, landscape_image)
@@ -92,28 +109,32 @@ async def test_api_errors_become_titled_sentences(handlers: Handlers, sim, lands
 
 async def test_a_timeout_keeps_the_task_id(sim, tmp_path: Path, landscape_image: Path) -> None:  # type: ignore[no-untyped-def]
     """When the wait runs out, the message gives the task id to fetch the video later."""
-    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path,
-                        timeouts=Timeouts(deadline=0.05))
+    settings = Settings(
+        base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path, timeouts=Timeouts(deadline=0.05)
+    )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     try:
-        error, status = await failure(Handlers(playground, SessionStore(playground)),
-                                      landscape_image)
+        error, status = await failure(Handlers(playground, SessionStore(playground)), landscape_image)
     finally:
         await playground.aclose()
     task_id = sim.control.tasks()[0]["id"]
     assert error.title == "Still running" and task_id in error.message and task_id in status
 
 
-async def test_an_unusable_image_is_refused_before_upload(handlers: Handlers, sim,  # type: ignore[no-untyped-def]
-                                                          image_factory) -> None:
+async def test_an_unusable_image_is_refused_before_upload(
+    handlers: Handlers,
+    sim,  # type: ignore[no-untyped-def]
+    image_factory,
+) -> None:
     """A tiny image is refused with the reason, and nothing is uploaded."""
     error, _ = await failure(handlers, image_factory("tiny.png", (32, 32)))
     assert error.title == "Check the input" and "at least 64 px" in error.message
     assert sim.control.stats()["routes"].get("upload", 0) == 0
 
 
-async def test_cancel_stops_the_remote_task(slow_handlers: Handlers, slow_sim: SimulatorServer,
-                                            landscape_image: Path) -> None:
+async def test_cancel_stops_the_remote_task(
+    slow_handlers: Handlers, slow_sim: SimulatorServer, landscape_image: Path
+) -> None:
     """Cancel stops at once and says what became of the remote task, which is cancelled."""
     request = fake_request("tab-cancel")
     generation = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
@@ -134,8 +155,11 @@ async def test_cancel_with_nothing_running(handlers: Handlers) -> None:
     assert "Nothing was running" in status
 
 
-async def test_a_closed_tab_does_not_cancel_the_job(handlers: Handlers, sim,  # type: ignore[no-untyped-def]
-                                                    landscape_image: Path) -> None:
+async def test_a_closed_tab_does_not_cancel_the_job(
+    handlers: Handlers,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """When the follower goes away, the job runs on and its video is still saved."""
     request = fake_request("tab-closed")
     generation = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
@@ -149,12 +173,16 @@ async def test_a_closed_tab_does_not_cancel_the_job(handlers: Handlers, sim,  # 
     assert sim.control.tasks()[0]["status"] == "completed"
 
 
-async def test_shared_deployment_limits_the_owner_key(handlers: Handlers, sim,  # type: ignore[no-untyped-def]
-                                                      landscape_image: Path) -> None:
+async def test_shared_deployment_limits_the_owner_key(
+    handlers: Handlers,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """On a shared deployment, the owner's key serves a session a limited number of times."""
     playground = handlers.playground
-    playground.settings = playground.settings.with_changes(share=True, session_daily_limit=2,
-                                                           session_running_limit=1)
+    playground.settings = playground.settings.with_changes(
+        share=True, session_daily_limit=2, session_running_limit=1
+    )
     request = fake_request("tab-limits")
     first = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
     await anext(first)  # the job is running
@@ -194,8 +222,11 @@ async def test_the_header_key_wins(handlers: Handlers, sim, landscape_image: Pat
     handlers.set_key("  ", False, request)
     await run_generate(handlers, landscape_image, request)
     fingerprints = [task["key_fingerprint"] for task in sim.control.tasks()]
-    assert fingerprints == [key_fingerprint("sk-typed-key-111111"),
-                            key_fingerprint("sk-header-key-22222"), key_fingerprint(SERVER_KEY)]
+    assert fingerprints == [
+        key_fingerprint("sk-typed-key-111111"),
+        key_fingerprint("sk-header-key-22222"),
+        key_fingerprint(SERVER_KEY),
+    ]
 
 
 async def test_the_key_is_remembered_only_when_asked(handlers: Handlers) -> None:
@@ -214,8 +245,9 @@ async def test_the_key_is_remembered_only_when_asked(handlers: Handlers) -> None
     assert 'data-kind="server"' in badge
 
 
-async def test_size_follows_the_image(handlers: Handlers, portrait_image: Path,
-                                      landscape_image: Path, tmp_path: Path) -> None:
+async def test_size_follows_the_image(
+    handlers: Handlers, portrait_image: Path, landscape_image: Path, tmp_path: Path
+) -> None:
     """A new image preselects its orientation; a broken one warns and leaves the size alone."""
     assert handlers.suggest_size(str(portrait_image)) == "720*1280"
     assert handlers.suggest_size(str(landscape_image)) == "1280*720"
@@ -225,20 +257,23 @@ async def test_size_follows_the_image(handlers: Handlers, portrait_image: Path,
         assert handlers.suggest_size(str(broken)) == gr.skip()
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("ftp://example.com/a.jpg", "must start with http"),
-    ("http://127.0.0.1:9/a.jpg", "private, loopback"),
-    ("", "Paste the address"),
-])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://example.com/a.jpg", "must start with http"),
+        ("http://127.0.0.1:9/a.jpg", "private, loopback"),
+        ("", "Paste the address"),
+    ],
+)
 async def test_image_urls_are_checked(handlers: Handlers, url: str, words: str) -> None:
     """An image URL that is not public is refused before anything is fetched."""
     with pytest.raises(gr.Error, match=words):
         await handlers.use_url(url)
 
 
-async def test_an_image_url_fills_the_image(handlers: Handlers, portrait_image: Path,
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                            ) -> None:
+async def test_an_image_url_fills_the_image(
+    handlers: Handlers, portrait_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A public image URL is fetched (through Gradio's guarded download) into the image field."""
     fetched: list[str] = []
 

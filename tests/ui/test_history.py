@@ -32,8 +32,12 @@ from .conftest import SERVER_KEY, launched
 @pytest.fixture(scope="module")
 def shared_app(sim_server, outside_tmp: Path) -> Iterator[gr.Blocks]:  # type: ignore[no-untyped-def]
     """The owner's key on a deployment others can reach (a Space), on the simulator."""
-    settings = Settings(base_url=sim_server.base_url, api_key=ApiKey(SERVER_KEY),
-                        data_dir=outside_tmp / "shared-history", space=True)
+    settings = Settings(
+        base_url=sim_server.base_url,
+        api_key=ApiKey(SERVER_KEY),
+        data_dir=outside_tmp / "shared-history",
+        space=True,
+    )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     with launched(playground) as demo:
         yield demo
@@ -75,11 +79,9 @@ def call_private(client: Client, api_name: str, *args: Any) -> Any:
     return client.predict(*args, fn_index=fn_index)
 
 
-def generate(client: Client, image: Path, prompt: str, size: str = "1280*720",
-             duration: int = 5) -> str:
+def generate(client: Client, image: Path, prompt: str, size: str = "1280*720", duration: int = 5) -> str:
     """Make a video through `/generate`; the task id."""
-    _, _, details = client.predict(handle_file(str(image)), prompt, size, duration,
-                                   api_name="/generate")
+    _, _, details = client.predict(handle_file(str(image)), prompt, size, duration, api_name="/generate")
     return details.split("<code>")[1].split("</code>")[0]
 
 
@@ -108,9 +110,12 @@ def row_of(demo: gr.Blocks, task_id: str) -> int:
     return record.row_id
 
 
-def test_history_lists_generations_newest_first(visitor: Client, sim,  # type: ignore[no-untyped-def]
-                                                landscape_image: Path,
-                                                portrait_image: Path) -> None:
+def test_history_lists_generations_newest_first(
+    visitor: Client,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+    portrait_image: Path,
+) -> None:
     """Two generations come back newest first, with their parameters and a saved video."""
     first = generate(visitor, landscape_image, "First: a quiet morning")
     second = generate(visitor, portrait_image, "Second: a quiet evening", "720*1280")
@@ -124,18 +129,25 @@ def test_history_lists_generations_newest_first(visitor: Client, sim,  # type: i
     assert not {"owner", "key_fingerprint", "video_path", "image"} & set(newest)
 
 
-def test_use_again_returns_the_settings(visitor: Client, shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
-                                        sim, portrait_image: Path) -> None:
-    """"Use these settings again" gives back the image, prompt, size and duration."""
+def test_use_again_returns_the_settings(
+    visitor: Client,
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    sim,
+    portrait_image: Path,
+) -> None:
+    """ "Use these settings again" gives back the image, prompt, size and duration."""
     task_id = generate(visitor, portrait_image, "Leaves drift past the window", "720*1280")
-    image, prompt, size, duration = call_private(visitor, "history_use_again",
-                                                 row_of(shared_app, task_id))
+    image, prompt, size, duration = call_private(visitor, "history_use_again", row_of(shared_app, task_id))
     assert (prompt, size, duration) == ("Leaves drift past the window", "720*1280", 5)
     assert Path(image).read_bytes() == portrait_image.read_bytes()
 
 
-def test_fetch_adopts_a_task_made_elsewhere(visitor: Client, shared_app: gr.Blocks, sim,  # type: ignore[no-untyped-def]
-                                            landscape_image: Path) -> None:
+def test_fetch_adopts_a_task_made_elsewhere(
+    visitor: Client,
+    shared_app: gr.Blocks,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """A task made outside the app with the playground's key is fetched: its video, in History."""
     task_id = submit_elsewhere(sim.base_url, SERVER_KEY, landscape_image, "made on the website")
     wait_completed(sim, task_id)
@@ -144,12 +156,18 @@ def test_fetch_adopts_a_task_made_elsewhere(visitor: Client, shared_app: gr.Bloc
     assert Path(video).stat().st_size > 0 and "made on the website" in facts
     [entry] = visitor.predict(api_name="/history")
     assert (entry["task_id"], entry["state"], entry["prompt"]) == (
-        task_id, "completed", "made on the website")
+        task_id,
+        "completed",
+        "made on the website",
+    )
     assert (entry["size"], entry["duration"]) == ("720*1280", 5)
 
 
-def test_fetch_with_the_sessions_own_key(new_visitor: Callable[..., Client], sim,  # type: ignore[no-untyped-def]
-                                         landscape_image: Path) -> None:
+def test_fetch_with_the_sessions_own_key(
+    new_visitor: Callable[..., Client],
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """A visitor's key fetches that key's task; another visitor is told it is not theirs."""
     key = "sk-visitor-fetch-0001"
     task_id = submit_elsewhere(sim.base_url, key, landscape_image, "my own task")
@@ -168,15 +186,26 @@ def test_fetch_with_the_sessions_own_key(new_visitor: Callable[..., Client], sim
         call_private(stranger, "history_fetch", "../../etc/passwd")
 
 
-def test_check_for_results_finishes_a_pending_task(visitor: Client, shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
-                                                   sim, landscape_image: Path) -> None:
+def test_check_for_results_finishes_a_pending_task(
+    visitor: Client,
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    sim,
+    landscape_image: Path,
+) -> None:
     """A row left pending (its follower stopped) is finished by "Check for results"."""
     task_id = submit_elsewhere(sim.base_url, SERVER_KEY, landscape_image, "left behind")
     journal = shared_app.playground.journal  # type: ignore[attr-defined]
     row_id = journal.begin(
-        model="luma/ray-2-i2v", backend="wavespeed", base_url=sim.base_url,
-        owner=f"session:{visitor.session_hash}", key_fingerprint=key_fingerprint(SERVER_KEY),
-        prompt="left behind", size="720*1280", duration=5, image="", image_url=None,
+        model="luma/ray-2-i2v",
+        backend="wavespeed",
+        base_url=sim.base_url,
+        owner=f"session:{visitor.session_hash}",
+        key_fingerprint=key_fingerprint(SERVER_KEY),
+        prompt="left behind",
+        size="720*1280",
+        duration=5,
+        image="",
+        image_url=None,
     )
     journal.update(row_id, "created", task_id=task_id)
     [before] = visitor.predict(api_name="/history")
@@ -187,17 +216,28 @@ def test_check_for_results_finishes_a_pending_task(visitor: Client, shared_app: 
     assert Path(journal.get(row_id).video_path).is_file()
 
 
-def test_a_new_key_resumes_its_pending_tasks(visitor: Client, shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
-                                             new_visitor: Callable[..., Client], sim,
-                                             landscape_image: Path) -> None:
+def test_a_new_key_resumes_its_pending_tasks(
+    visitor: Client,
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    new_visitor: Callable[..., Client],
+    sim,
+    landscape_image: Path,
+) -> None:
     """Entering a key in a session finishes that key's pending tasks in the background."""
     key = "sk-returning-visitor-42"
     task_id = submit_elsewhere(sim.base_url, key, landscape_image, "from last week")
     journal = shared_app.playground.journal  # type: ignore[attr-defined]
     row_id = journal.begin(
-        model="luma/ray-2-i2v", backend="wavespeed", base_url=sim.base_url,
-        owner="session:closed-long-ago", key_fingerprint=key_fingerprint(key),
-        prompt="from last week", size="720*1280", duration=5, image="", image_url=None,
+        model="luma/ray-2-i2v",
+        backend="wavespeed",
+        base_url=sim.base_url,
+        owner="session:closed-long-ago",
+        key_fingerprint=key_fingerprint(key),
+        prompt="from last week",
+        size="720*1280",
+        duration=5,
+        image="",
+        image_url=None,
     )
     journal.update(row_id, "created", task_id=task_id)
     call_private(visitor, "set_key", key, False)
@@ -211,9 +251,12 @@ def test_a_new_key_resumes_its_pending_tasks(visitor: Client, shared_app: gr.Blo
     assert entry["task_id"] == task_id and entry["video_saved"]
 
 
-def test_sessions_see_only_their_own_history(shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
-                                             new_visitor: Callable[..., Client], sim,
-                                             landscape_image: Path) -> None:
+def test_sessions_see_only_their_own_history(
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    new_visitor: Callable[..., Client],
+    sim,
+    landscape_image: Path,
+) -> None:
     """On a shared deployment each visitor sees their session's and their key's tasks only."""
     alice, bob = new_visitor("sk-alice-history-01"), new_visitor("sk-bob-history-0002")
     nobody = new_visitor()
@@ -233,9 +276,18 @@ def test_the_owner_sees_every_task_locally(client: Client, server_app: gr.Blocks
     """Not shared: the owner's History holds the tasks of every session and of the CLI."""
     journal = server_app.playground.journal  # type: ignore[attr-defined]
     for owner in ("local", "session:someone-else"):
-        journal.begin(model="luma/ray-2-i2v", backend="wavespeed", base_url="http://x",
-                      owner=owner, key_fingerprint="", prompt=f"made by {owner}",
-                      size="1280*720", duration=10, image="", image_url=None)
+        journal.begin(
+            model="luma/ray-2-i2v",
+            backend="wavespeed",
+            base_url="http://x",
+            owner=owner,
+            key_fingerprint="",
+            prompt=f"made by {owner}",
+            size="1280*720",
+            duration=10,
+            image="",
+            image_url=None,
+        )
     prompts = [e["prompt"] for e in client.predict(api_name="/history")]
     assert prompts[:2] == ["made by session:someone-else", "made by local"]
 

@@ -80,13 +80,13 @@ async def test_a_failing_pricing_route_is_said(handlers: Handlers, sim) -> None:
 
 async def test_owner_balance_stays_private_on_shared_deployments(sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Visitors of a shared playground see the price but never the owner's balance."""
-    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path,
-                        share=True)
+    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path, share=True)
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     try:
         assert settings.shared
         line = await CostBook(playground, SessionStore(playground), debounce=0).summary(
-            "1280*720", 5, 1, fake_request())
+            "1280*720", 5, 1, fake_request()
+        )
     finally:
         await playground.aclose()
     assert "0.50 USD" in line and "paid by this playground" in line and "100.00" not in line

@@ -19,12 +19,16 @@ from .conftest import SERVER_KEY, fake_request
 pytestmark = pytest.mark.anyio
 
 
-async def test_suggestion_uses_style_image_and_video_mode(handlers: Handlers, sim,  # type: ignore[no-untyped-def]
-                                                          landscape_image: Path) -> None:
+async def test_suggestion_uses_style_image_and_video_mode(
+    handlers: Handlers,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """The optimizer gets the text, the uploaded picture, video mode and the chosen style."""
     enhancer = PromptEnhancer(handlers.playground, handlers.store, UploadCache())
-    suggestion, note, panel = await enhancer.suggest(str(landscape_image), "a boat drifts",
-                                                     "anime", fake_request())
+    suggestion, note, panel = await enhancer.suggest(
+        str(landscape_image), "a boat drifts", "anime", fake_request()
+    )
     assert suggestion.startswith("A boat drifts") and "anime" in suggestion
     assert "faithful to the reference image" in suggestion  # it saw the picture
     assert "cinematic 24 fps" in suggestion  # video mode
@@ -34,16 +38,18 @@ async def test_suggestion_uses_style_image_and_video_mode(handlers: Handlers, si
     assert task["input"]["image"].startswith(sim.base_url)
 
 
-async def test_one_upload_serves_enhance_and_videos(handlers: Handlers, sim,  # type: ignore[no-untyped-def]
-                                                   landscape_image: Path) -> None:
+async def test_one_upload_serves_enhance_and_videos(
+    handlers: Handlers,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
     """Two suggestions and two videos of the same picture upload it once (uploads are free)."""
     uploads = UploadCache()
     enhancer = PromptEnhancer(handlers.playground, handlers.store, uploads)
     for style in ("default", "photographic"):
         await enhancer.suggest(str(landscape_image), "waves roll in", style, fake_request())
     variants = Variants(handlers.playground, handlers.store, uploads, tick=0.05)
-    async for _ in variants.run(str(landscape_image), "waves roll in", "1280*720", 5, 2,
-                                fake_request()):
+    async for _ in variants.run(str(landscape_image), "waves roll in", "1280*720", 5, 2, fake_request()):
         pass
     routes = sim.control.stats()["routes"]
     assert routes["upload"] == 1 and routes["optimizer"] == 2 and routes["submit"] == 2
@@ -52,8 +58,7 @@ async def test_one_upload_serves_enhance_and_videos(handlers: Handlers, sim,  # 
 async def test_without_a_picture_and_without_words(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """No picture: the text alone is improved. No words: a sentence, nothing sent."""
     enhancer = PromptEnhancer(handlers.playground, handlers.store, UploadCache())
-    suggestion, _, _ = await enhancer.suggest(None, "city lights at night", "default",
-                                              fake_request())
+    suggestion, _, _ = await enhancer.suggest(None, "city lights at night", "default", fake_request())
     assert "reference image" not in suggestion
     with pytest.raises(gr.Error, match="Write a few words first"):
         await enhancer.suggest(None, "   ", "default", fake_request())
@@ -77,8 +82,7 @@ async def test_optimizer_failure_is_a_sentence(handlers: Handlers, sim) -> None:
 
 async def test_shared_deployments_cap_suggestions(sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """On the owner's key, a visitor gets a daily number of suggestions, then a clear refusal."""
-    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path,
-                        share=True)
+    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path, share=True)
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     enhancer = PromptEnhancer(playground, SessionStore(playground), UploadCache(), daily_limit=2)
     try:

@@ -56,8 +56,7 @@ async def test_no_picture_hides_the_preview(tmp_path: Path) -> None:
 def test_generate_uploads_the_prepared_picture(client: Client, sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Through the app: a 12-megapixel sideways photo reaches WaveSpeed upright and 2560 px tall."""
     photo = sideways_photo(tmp_path / "big.jpg")
-    client.predict(handle_file(str(photo)), "A still white room", "720*1280", 5,
-                   api_name="/generate")
+    client.predict(handle_file(str(photo)), "A still white room", "720*1280", 5, api_name="/generate")
     image_url = sim.control.tasks()[0]["input"]["image"]
     uploaded = Image.open(io.BytesIO(httpx.get(image_url).content))
     assert uploaded.size == (1920, 2560)

@@ -30,24 +30,30 @@ def query_of(link: str) -> dict[str, str]:
 
 def test_the_link_carries_the_settings(landscape_image: Path) -> None:
     """Prompt, size, duration, videos and style go in; an uploaded file does not."""
-    link = link_query("A slow pan, then rain", "720*1280", 10, 3, "anime",
-                      str(landscape_image), "")
-    assert query_of(link) == {"prompt": "A slow pan, then rain", "size": "720*1280",
-                              "duration": "10", "videos": "3", "style": "anime"}
+    link = link_query("A slow pan, then rain", "720*1280", 10, 3, "anime", str(landscape_image), "")
+    assert query_of(link) == {
+        "prompt": "A slow pan, then rain",
+        "size": "720*1280",
+        "duration": "10",
+        "videos": "3",
+        "style": "anime",
+    }
     assert query_of(link_query("x", "1280*720", 5, 1, "default", None, None)) == {
-        "prompt": "x", "size": "1280*720", "duration": "5"}  # defaults left out
+        "prompt": "x",
+        "size": "1280*720",
+        "duration": "5",
+    }  # defaults left out
 
 
 def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
-        landscape_image: Path, portrait_image: Path) -> None:
+    landscape_image: Path, portrait_image: Path
+) -> None:
     """The URL goes in when the picture is what that URL served; another picture keeps it out."""
     copy = fetched(PUBLIC, landscape_image)
     shown = copy.parent.parent / "cache-copy.png"  # Gradio hands the handler a copy
     shutil.copyfile(landscape_image, shown)
-    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC))[
-        "image"] == PUBLIC
-    assert "image" not in query_of(
-        link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC))
+    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC))["image"] == PUBLIC
+    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC))
     local = "http://127.0.0.1:9/lake.jpg"  # not public: never shared
     fetched(local, landscape_image)
     assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), local))
@@ -64,12 +70,35 @@ async def test_the_fetched_copy_is_where_gradio_keeps_it(landscape_image: Path) 
 
 def test_a_link_is_read_back_and_checked() -> None:
     """Valid values come back; invalid, private or unknown ones are ignored."""
-    setup = parse_link({"prompt": "Waves", "size": "720x1280", "duration": "10", "videos": "4",
-                        "style": "technical", "image": PUBLIC, "__theme": "dark"})
+    setup = parse_link(
+        {
+            "prompt": "Waves",
+            "size": "720x1280",
+            "duration": "10",
+            "videos": "4",
+            "style": "technical",
+            "image": PUBLIC,
+            "__theme": "dark",
+        }
+    )
     assert (setup.prompt, setup.size, setup.duration, setup.videos, setup.style, setup.image) == (
-        "Waves", "720*1280", 10, 4, "technical", PUBLIC)
-    bad = parse_link({"prompt": " ", "size": "640*480", "duration": "7", "videos": "9",
-                      "style": "cubist", "image": "http://192.168.1.4/x.jpg"})
+        "Waves",
+        "720*1280",
+        10,
+        4,
+        "technical",
+        PUBLIC,
+    )
+    bad = parse_link(
+        {
+            "prompt": " ",
+            "size": "640*480",
+            "duration": "7",
+            "videos": "9",
+            "style": "cubist",
+            "image": "http://192.168.1.4/x.jpg",
+        }
+    )
     assert bad == type(bad)()
     request = SimpleNamespace(query_params={"prompt": "Hello", "duration": "5"})
     prompt, size, duration, videos, style, image = read_link(request)  # type: ignore[arg-type]

@@ -24,11 +24,17 @@ def variants_for(handlers: Handlers) -> Variants:
     return Variants(handlers.playground, handlers.store, UploadCache(), tick=0.05)
 
 
-async def run(variants: Variants, image: Path, count: int, request: gr.Request | None = None,
-              ) -> list[tuple[Any, ...]]:
+async def run(
+    variants: Variants,
+    image: Path,
+    count: int,
+    request: gr.Request | None = None,
+) -> list[tuple[Any, ...]]:
     """Every update of a run; raises what it raises."""
-    return [update async for update in variants.run(str(image), PROMPT, "1280*720", 5, count,
-                                                    request or fake_request())]
+    return [
+        update
+        async for update in variants.run(str(image), PROMPT, "1280*720", 5, count, request or fake_request())
+    ]
 
 
 def last_values(updates: list[tuple[Any, ...]], position: int) -> Any:
@@ -45,8 +51,11 @@ def test_the_count_is_kept_within_bounds() -> None:
     assert [video_count(v) for v in (0, 1, "3", 9, None, "x")] == [1, 1, 3, MAX_VIDEOS, 1, 1]
 
 
-async def test_three_videos_share_one_upload(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
-                                             ) -> None:
+async def test_three_videos_share_one_upload(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
     """Three tasks from one upload; each slot ends with its own video; the overall card says so."""
     updates = await run(variants_for(handlers), landscape_image, 3)
     routes = sim.control.stats()["routes"]
@@ -60,8 +69,11 @@ async def test_three_videos_share_one_upload(handlers: Handlers, sim, landscape_
     assert all(any(task_id in s for task_id in tasks) for s in statuses)  # each its own task
 
 
-async def test_one_failure_leaves_the_others(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
-                                             ) -> None:
+async def test_one_failure_leaves_the_others(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
     """A variant whose task fails shows its error in its slot; the run itself does not fail."""
     sim.control.add_fault("submit", "task_failed", count=1, error="GPU fell over")
     updates = await run(variants_for(handlers), landscape_image, 2)
@@ -90,11 +102,20 @@ async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path
     await runner.aclose()
 
 
-async def test_limits_count_each_variant(sim, tmp_path: Path, landscape_image: Path  # type: ignore[no-untyped-def]
-                                         ) -> None:
+async def test_limits_count_each_variant(
+    sim,
+    tmp_path: Path,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
     """On a shared deployment 3 videos at once pass a limit of 2; the daily count takes all."""
-    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path,
-                        share=True, session_running_limit=2, session_daily_limit=3)
+    settings = Settings(
+        base_url=sim.base_url,
+        api_key=ApiKey(SERVER_KEY),
+        data_dir=tmp_path,
+        share=True,
+        session_running_limit=2,
+        session_daily_limit=3,
+    )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     store = SessionStore(playground)
     variants = Variants(playground, store, UploadCache(), tick=0.05)
@@ -111,8 +132,11 @@ async def test_limits_count_each_variant(sim, tmp_path: Path, landscape_image: P
     assert sim.control.stats()["routes"]["submit"] == 2
 
 
-async def test_bad_input_starts_nothing(handlers: Handlers, sim, landscape_image: Path  # type: ignore[no-untyped-def]
-                                        ) -> None:
+async def test_bad_input_starts_nothing(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
     """A blank prompt fails the run before any upload, with the usual sentence."""
     variants = variants_for(handlers)
     with pytest.raises(gr.Error, match="Write a prompt"):
@@ -127,8 +151,7 @@ async def slow_variants(tmp_path: Path):  # type: ignore[no-untyped-def]
     from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
     with SimulatorServer(SimulatorConfig(time_scale=0.2, seed=11)) as slow_sim:
-        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY),
-                            data_dir=tmp_path)
+        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
         playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
         yield Variants(playground, SessionStore(playground), UploadCache(), tick=0.05)
         await playground.aclose()
