@@ -1,7 +1,9 @@
 """Generations as background jobs: they finish and save their video even when nobody watches.
 
-A face (the UI, the CLI) starts a job and follows its events; closing the tab stops the
-following, not the job. Cancel is explicit, and says what became of the remote task.
+A face (the UI, the CLI, the API) starts a job and follows its events; closing the tab stops
+the following, not the job. `Job.cancel()` is explicit: it stops the job, asks WaveSpeed to
+cancel the remote task, records that in the journal, and says what became of it. A job's events
+end only once that note is known, so a follower never has to wait for it.
 The account's concurrency limit is respected per key: extra jobs wait for a free slot.
 """
 
@@ -11,17 +13,29 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
 from ._journal import TaskRecord
-from ._models import Done, Event, GenerationRequest, Submitted, Submitting, WaitingForSlot
+from ._models import (
+    Done,
+    Event,
+    GenerationRequest,
+    Submitted,
+    Submitting,
+    Uploaded,
+    Uploading,
+    WaitingForSlot,
+)
 from ._pipeline import Pipeline
 
-__all__ = ["Job", "Runner"]
+__all__ = ["Job", "Runner", "cancel_all"]
+
+#: Gives the URL of a job's image once uploaded (shared by the jobs of one start).
+ImageUpload = Callable[[], Awaitable[str]]
 
 logger = logging.getLogger("luma_playground")
 
@@ -40,12 +54,34 @@ class Job:
     error: LumaPlaygroundError | None = None
     cancel_note: str | None = None
     _task: asyncio.Task[None] | None = None
+    _work: asyncio.Future[None] | None = None
+    _cancelling: bool = False
     _followers: list[asyncio.Queue[Event | None]] = field(default_factory=list)
     _api_key: ApiKey | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
         return self._task is not None and self._task.done()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job ended because it was cancelled (`cancel_note` says how)."""
+        return self.finished and self.cancel_note is not None
+
+    async def cancel(self) -> str:
+        """Stop the job, cancel its remote task, and say what became of it (kept in `cancel_note`).
+
+        Safe to call any number of times, from any follower: every call gets the same note.
+        """
+        if self._task is None or self.finished:
+            return self.cancel_note or "Nothing to cancel: the generation had already ended."
+        if not self._cancelling:
+            self._cancelling = True
+            if self._work is not None:
+                self._work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self._task)
+        return self.cancel_note or "Nothing to cancel: the generation had already ended."
 
     def _publish(self, event: Event | None) -> None:
         if event is not None:
@@ -109,14 +145,17 @@ class Runner:
         *,
         api_key: ApiKey | None,
         owner: str = "local",
-        image_url: str | None = None,
+        upload: ImageUpload | None = None,
+        first: Event | None = None,
     ) -> Job:
         """Start a generation in the background and return its job at once.
 
-        `image_url`: the request's image, already uploaded with `api_key` (see `Pipeline.generate`).
+        `upload` gives the request's image URL, uploaded with `api_key` (several jobs of one start
+        share one upload); without it the pipeline uploads the image itself. `first` is the
+        event a follower sees before any other (the start path's `Validated`).
         """
-        job = Job(owner=owner, request=request, _api_key=api_key)
-        return self._launch(job, self._generate(job, image_url))
+        job = Job(owner=owner, request=request, latest=first, _api_key=api_key)
+        return self._launch(job, self._generate(job, upload))
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
         """Finish a pending journal row in the background."""
@@ -127,16 +166,21 @@ class Runner:
 
     def _launch(self, job: Job, work: Coroutine[Any, Any, None]) -> Job:
         self.jobs[job.id] = job
-        job._task = asyncio.ensure_future(self._run(job, work))
+        # The work runs as a task of its own, so that `Job.cancel` can stop it while `_run` goes
+        # on to cancel the remote task; cancelling `_run` (shutdown) stops both.
+        job._work = asyncio.ensure_future(work)
+        job._task = asyncio.ensure_future(self._run(job, job._work))
         return job
 
-    async def _run(self, job: Job, work: Coroutine[Any, Any, None]) -> None:
+    async def _run(self, job: Job, work: asyncio.Future[None]) -> None:
         try:
             await work
         except LumaPlaygroundError as error:
             job.error = error
         except asyncio.CancelledError:
-            pass
+            current = asyncio.current_task()
+            if job._cancelling and not (current is not None and current.cancelling()):
+                job.cancel_note = await self._cancel_remote(job)
         except Exception:  # a bug: keep the server up, say so in the log without the key
             logger.exception("generation %s crashed", job.id)
             job.error = LumaPlaygroundError(
@@ -153,8 +197,14 @@ class Runner:
             self._slots[name] = asyncio.Semaphore(self.tasks_per_key)
         return name, self._slots[name]
 
-    async def _generate(self, job: Job, image_url: str | None = None) -> None:
+    async def _generate(self, job: Job, upload: ImageUpload | None) -> None:
         assert job.request is not None
+        image_url = None
+        if upload is not None:
+            if not job.request.image_is_url:
+                job._publish(Uploading(job.request.image_path.stat().st_size))
+            image_url = await upload()
+            job._publish(Uploaded(image_url))
         name, slot = self._slot(job._api_key)
         if slot.locked():
             job._publish(WaitingForSlot(self._running.get(name, 0), self.tasks_per_key))
@@ -190,16 +240,6 @@ class Runner:
     def running(self, owner: str) -> list[Job]:
         return [job for job in self.jobs.values() if job.owner == owner and not job.finished]
 
-    async def cancel(self, job: Job) -> str:
-        """Stop the job at once; say what became of the remote task (the note is kept on the job)."""
-        if job._task is None or job.finished:
-            return job.cancel_note or "Nothing to cancel: the generation had already ended."
-        job._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await job._task
-        job.cancel_note = await self._cancel_remote(job)
-        return job.cancel_note
-
     async def _cancel_remote(self, job: Job) -> str:
         if job.task_id is None:
             if job.row_id is None:
@@ -226,3 +266,8 @@ class Runner:
             "it may still run and be charged: its video will be saved to History when it "
             "finishes."
         )
+
+
+async def cancel_all(jobs: Iterable[Job]) -> list[str]:
+    """Cancel several jobs at once (one, a run's, or a session's); their notes, in order."""
+    return list(await asyncio.gather(*(job.cancel() for job in jobs)))

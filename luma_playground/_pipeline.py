@@ -44,7 +44,6 @@ from ._models import (
     Submitting,
     Uploaded,
     Uploading,
-    Validated,
 )
 from ._polling import AdaptiveSchedule, FixedSchedule, PollSchedule, PushedSchedule, TimingHistory
 from ._webhooks import Subscription
@@ -161,19 +160,19 @@ class Pipeline:
         owner: str = "local",
         image_url: str | None = None,
     ) -> AsyncIterator[Event]:
-        """Run one generation from input to saved video, yielding an event at every step.
+        """Run one generation from a checked request to saved video, yielding an event at every step.
 
-        `image_url` is the request's image already uploaded with this key (several videos of
-        one image share one upload); without it the image is uploaded here.
+        The request is checked before it gets here (`Playground.start` checks the image file
+        too). `image_url` is the request's image already uploaded with this key (several videos
+        of one image share one upload); without it the image is uploaded here.
         """
         started = time.monotonic()
         deadline = started + self.deadline
-        yield Validated(request)
         if image_url is None:
             if not request.image_is_url:
                 yield Uploading(request.image_path.stat().st_size)
             image_url = await self.client.upload_image(request.image, api_key=api_key)
-        yield Uploaded(image_url)
+            yield Uploaded(image_url)
         fingerprint = api_key.fingerprint if api_key else ""
         row_id = self.journal.begin(
             model=MODEL_ID,

@@ -1,4 +1,8 @@
-"""One process's playground: the backends, the journal and the runners, built from Settings."""
+"""One process's playground: the backends, the journal and the runners, built from Settings.
+
+`Playground.start` is the one way to start work, for every face: it checks the request and its
+image, applies the visitor limits, uploads the image once and starts the jobs.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,15 @@ import httpx
 
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
-from ._errors import AuthenticationError, LumaPlaygroundError
+from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError
+from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
+from ._limits import Caller, VisitorLimits
+from ._models import GenerationRequest, Validated
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
+from ._uploads import UploadCache
 from ._webhooks import WebhookRegistry
 
 if TYPE_CHECKING:
@@ -57,6 +65,9 @@ class Playground:
     simulator: SimulatorServer | None = field(default=None, repr=False)
     #: Completion callbacks, when the app has a public URL; mount `webhook_routes(webhooks)`.
     webhooks: WebhookRegistry | None = field(default=None, repr=False)
+    #: Each picture is uploaded once per backend and key, whoever needs its URL.
+    uploads: UploadCache = field(default_factory=UploadCache, repr=False)
+    limits: VisitorLimits = field(default_factory=VisitorLimits, repr=False)
 
     @classmethod
     def open(
@@ -133,17 +144,44 @@ class Playground:
             return self.remote, self.remote.default_key
         return self.simulator_backend, self.simulator_backend.default_key
 
-    def start(
-        self, request: object, *, user_key: ApiKey | None, owner: str, image_url: str | None = None
-    ) -> Job:
-        """Start a generation on the right backend (`image_url`: its image, uploaded already)."""
-        backend, key = self.backend_for(user_key)
-        return backend.runner.start(
-            request,
-            api_key=key,
-            owner=owner,  # type: ignore[arg-type]
-            image_url=image_url,
-        )
+    def pays_owner(self, user_key: ApiKey | None) -> bool:
+        """True when a call with this key spends the server's key on a deployment others reach."""
+        return self.settings.shared and user_key is None and self.remote.default_key is not None
+
+    def running(self, owner: str) -> list[Job]:
+        """The jobs of this owner that are still running, on every backend."""
+        return [job for backend in self.backends for job in backend.runner.running(owner)]
+
+    async def check(self, request: GenerationRequest) -> None:
+        """Check what `GenerationRequest.create` cannot: that the image file is a usable picture."""
+        if request.image_is_url:
+            return
+        if not request.image_path.is_file():
+            raise InvalidRequest(f"No image file at {request.image_path}.", field="image")
+        await in_image_worker(check_image, request.image_path)
+
+    async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]:
+        """Start `count` videos of one request: checked, within the limits, the image uploaded once.
+
+        Raises before anything is spent when the request or the limits refuse it; otherwise
+        returns the jobs at once (each cancellable with `Job.cancel()`), which upload the image
+        (one upload for all), submit and follow their tasks in the background.
+        """
+        await self.check(request)
+        if self.pays_owner(caller.user_key):
+            # No pause between the check and the record: two starts at once cannot both pass.
+            self.limits.check(self.settings, caller.owner, len(self.running(caller.owner)), count)
+            self.limits.record(caller.owner, count)
+        backend, key = self.backend_for(caller.user_key)
+
+        async def upload() -> str:
+            return await self.uploads.url_for(backend.client, key, request.image)
+
+        first = Validated(request)
+        return [
+            backend.runner.start(request, api_key=key, owner=caller.owner, upload=upload, first=first)
+            for _ in range(count)
+        ]
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""

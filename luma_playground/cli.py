@@ -39,9 +39,9 @@ from ._errors import (
     SubmitOutcomeUnknown,
     TaskFailed,
 )
-from ._images import check_image
 from ._jobs import Job
 from ._journal import ACTIVE_STATES, FINAL_STATES, Journal, TaskRecord
+from ._limits import Caller
 from ._models import (
     Done,
     Downloading,
@@ -234,16 +234,6 @@ async def _follow(job: Job) -> Done:
     return await job.wait()
 
 
-def _checked_request(image: str, prompt: str, size: str, duration: str) -> GenerationRequest:
-    """The request, the image file included, checked before anything is spent."""
-    request = GenerationRequest.create(image, prompt, size, duration)
-    if not request.image_is_url:
-        if not request.image_path.exists():
-            raise InvalidRequest(f"No image file at {request.image_path}.", field="image")
-        check_image(request.image_path)
-    return request
-
-
 def _deliver(video: Path, output: Path | None) -> Path:
     """Where the MP4 ends: a copy at `output` (a file, or into a folder), else where it was saved."""
     if output is None:
@@ -274,9 +264,9 @@ def generate(
     """Make a video from an image and a prompt; print the saved MP4's path (or the task as JSON)."""
 
     async def main() -> int:
-        request = await asyncio.to_thread(_checked_request, image, prompt, size, duration)
+        request = GenerationRequest.create(image, prompt, size, duration)
         async with _playground(simulate) as playground:
-            job = playground.start(request, user_key=None, owner=OWNER)
+            [job] = await playground.start(request, Caller(OWNER))
             done = await _follow(job)
             record = playground.journal.by_task_id(done.task_id)
         path = _deliver(done.video_path, output)

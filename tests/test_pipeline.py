@@ -45,7 +45,7 @@ async def test_generate_records_everything(pipeline, sim, landscape_image) -> No
     """A generation walks every phase and leaves a completed row with the video on disk."""
     events = await _run(pipeline, GenerationRequest.create(landscape_image, "zoom in", duration=10))
     names = [type(e).__name__ for e in events]
-    assert names[:5] == ["Validated", "Uploading", "Uploaded", "Submitting", "Submitted"]
+    assert names[:4] == ["Uploading", "Uploaded", "Submitting", "Submitted"]
     assert names[-1] == "Done" and "Downloading" in names
     assert any(isinstance(e, Queued | Processing) for e in events)
     done = events[-1]
@@ -140,7 +140,7 @@ async def test_cancel_stops_at_once_and_tells(pipeline, sim, landscape_image) ->
     async for event in job.events():
         if isinstance(event, Submitted):
             break
-    note = await runner.cancel(job)
+    note = await job.cancel()
     assert "accepted the cancellation" in note and job.task_id in note
     assert sim.control.task(job.task_id)["status"] == "cancelled"
     assert pipeline.journal.by_task_id(job.task_id).state == "cancelled"
@@ -150,7 +150,7 @@ async def test_cancel_before_submit_costs_nothing(pipeline, sim, landscape_image
     """Cancelling before the submit leaves nothing on the server."""
     runner = Runner(pipeline)
     job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
-    note = await runner.cancel(job)
+    note = await job.cancel()
     assert "nothing was charged" in note
     await asyncio.sleep(0.1)
     assert sim.control.tasks() == []

@@ -21,9 +21,9 @@ from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker
 from .._models import check_prompt
 from .._service import Playground
+from .._uploads import UploadCache
 from ._generate import ui_error
 from ._session import LimitReached, SessionStore
-from ._uploads import UploadCache
 
 __all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place_prompt_tools"]
 
@@ -124,7 +124,7 @@ class PromptEnhancer:
             image_url = None
             if image:
                 await in_image_worker(check_image, Path(image))
-                image_url = await self.uploads.url_for(backend, key, image)
+                image_url = await self.uploads.url_for(backend.client, key, image)
             suggestion = await backend.client.optimize_prompt(
                 text, image_url=image_url, style=style, api_key=key
             )

@@ -13,7 +13,7 @@ from gradio.utils import get_upload_folder
 
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker, suggested_size
-from .._jobs import Job
+from .._jobs import Job, cancel_all
 from .._models import GenerationRequest, check_image_url
 from .._service import Backend, Playground
 from ._format import (
@@ -25,7 +25,7 @@ from ._format import (
     error_title,
     summary_html,
 )
-from ._session import SessionStore, Visit
+from ._session import SessionStore, session_of
 
 __all__ = ["Handlers", "ui_error"]
 
@@ -75,15 +75,12 @@ class Handlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = await self._validated(image, prompt, size, duration)
-            self.store.check_limits(visit, self._running(visit))
+            generation = GenerationRequest.create(image, prompt, size, duration)
+            [job] = await self.store.start(visit, generation)
         except LumaPlaygroundError as error:
             yield gr.skip(), error_html(error), gr.skip()  # the last video stays on screen
             raise ui_error(error) from None
         backend, _ = self.playground.backend_for(visit.user_key)
-        job = self.playground.start(generation, user_key=visit.user_key, owner=visit.owner)
-        self.store.record_start(visit)
-        self.store.follow(visit, job, backend)
         tracker = StatusTracker(backend_name=_backend_name(backend))
         yield None, tracker.render(), ""
         async for update in self._follow(job, generation, backend, tracker):
@@ -109,23 +106,11 @@ class Handlers:
             raise ui_error(job.error)
         # Otherwise the job was cancelled: the Cancel handler reports what became of it.
 
-    async def _validated(
-        self, image: str | None, prompt: str, size: object, duration: object
-    ) -> GenerationRequest:
-        """The request, checked in full (the image file included) before anything is spent."""
-        generation = GenerationRequest.create(image, prompt, size, duration)
-        if not generation.image_is_url:
-            await in_image_worker(check_image, generation.image_path)
-        return generation
-
-    def _running(self, visit: Visit) -> int:
-        return sum(len(b.runner.running(visit.owner)) for b in self.playground.backends)
-
     # -- around generate ----------------------------------------------------------------------
 
     def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """Take the tab's key as it is now, and switch the buttons to "running"."""
-        self.store.set_key(_session(request), key)
+        self.store.set_key(session_of(request), key)
         return (
             gr.update(value="Generating…", interactive=False),
             gr.update(visible=True),
@@ -138,20 +123,19 @@ class Handlers:
 
     async def cancel(self, request: gr.Request) -> tuple[Any, Any, Any]:
         """Stop this tab's generation at once and say what became of the remote task."""
-        current = self.store.current(_session(request))
-        if current is None:
+        jobs = self.store.running(session_of(request))
+        if not jobs:
             status = cancelled_html("Nothing was running, so nothing was charged.")
         else:
-            job, backend = current
-            note = await backend.runner.cancel(job)
-            status = cancelled_html(note, task_id=job.task_id)
+            notes = await cancel_all(jobs)
+            status = cancelled_html(notes[-1], task_id=jobs[-1].task_id)
         return (status, *self.finish())
 
     # -- the key ------------------------------------------------------------------------------
 
     def set_key(self, key: str | None, remember: bool, request: gr.Request) -> tuple[Any, Any]:
         """Keep the key for this tab on the server; in the browser too if asked to."""
-        api_key = self.store.set_key(_session(request), key)
+        api_key = self.store.set_key(session_of(request), key)
         stored = api_key.reveal() if (api_key is not None and remember) else None
         return self._badge(request), stored
 
@@ -159,12 +143,12 @@ class Handlers:
         """On page load, take back a key this browser was asked to remember."""
         if not isinstance(stored, str) or not stored.strip():
             return gr.skip(), gr.skip(), self._badge(request)
-        self.store.set_key(_session(request), stored)
+        self.store.set_key(session_of(request), stored)
         return stored, True, self._badge(request)
 
     def forget(self, request: gr.Request) -> None:
         """A tab closed: drop its key (its running job, if any, goes on)."""
-        self.store.forget(_session(request))
+        self.store.forget(session_of(request))
 
     def _badge(self, request: gr.Request | None) -> str:
         return self.badge(self.store.visit(request).user_key is not None)
@@ -212,10 +196,6 @@ class Handlers:
     @staticmethod
     def summary(size: str | None, duration: int | None) -> str:
         return summary_html(size, duration)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
 
 
 def _backend_name(backend: Backend) -> str:

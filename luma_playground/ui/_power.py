@@ -16,7 +16,6 @@ from ._crop import CropParts, place_crop_preview, update_preview
 from ._enhance import EnhanceParts, PromptEnhancer, place_prompt_tools
 from ._generate import Handlers
 from ._share import COPY_JS, ShareParts, link_query, place_share, read_link
-from ._uploads import UploadCache
 from ._variants import Variants, VariantSlot, place_actions, place_count, place_grid
 
 if TYPE_CHECKING:
@@ -71,10 +70,9 @@ class PowerFeatures:
     def __init__(self, handlers: Handlers) -> None:
         self.handlers = handlers
         playground, store = handlers.playground, handlers.store
-        self.uploads = UploadCache()
         self.cost = CostBook(playground, store)
-        self.enhancer = PromptEnhancer(playground, store, self.uploads)
-        self.variants = Variants(playground, store, self.uploads, tick=handlers.tick)
+        self.enhancer = PromptEnhancer(playground, store, playground.uploads)
+        self.variants = Variants(playground, store, tick=handlers.tick)
 
     def wire(self, demo: gr.Blocks, ui: Layout) -> None:
         """Connect every power feature's events to the page."""
@@ -183,7 +181,6 @@ class PowerFeatures:
             concurrency_limit=None,
             **_QUIET,
         )
-        demo.unload(variants.forget)
 
     def _wire_share(self, demo: gr.Blocks, ui: Layout) -> None:
         power = ui.power

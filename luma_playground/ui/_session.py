@@ -1,4 +1,4 @@
-"""Per-session state kept on the server: the user's key, the job they follow, their limits.
+"""Per-session state kept on the server: the user's key and the jobs its tab started.
 
 The key lives only here, in memory, keyed by Gradio's session hash; it never becomes an input or
 output of a public event, so Gradio's run history, the API page and the config never see it.
@@ -6,39 +6,34 @@ output of a public event, so Gradio's run history, the API page and the config n
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import gradio as gr
 
 from .._config import ApiKey, Settings
-from .._errors import LumaPlaygroundError
 from .._jobs import Job
-from .._service import Backend, Playground
+from .._limits import Caller, LimitReached
+from .._models import GenerationRequest
+from .._service import Playground
 
 __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
 
 #: The request header through which programmatic callers (gradio_client, MCP) pass their own key.
 KEY_HEADER = "x-wavespeed-key"
-DAY = 24 * 60 * 60.0
-
-
-class LimitReached(LumaPlaygroundError):
-    """A session asked for more tasks than a shared deployment allows on the owner's key."""
-
-    kind = "input"
-    title = "Limit reached"
 
 
 @dataclass
 class Session:
-    """What the server remembers about one browser tab."""
+    """What the server remembers about one browser tab: its key and the jobs it started."""
 
     api_key: ApiKey | None = field(default=None, repr=False)
-    job: Job | None = None
-    backend: Backend | None = None
+    jobs: list[Job] = field(default_factory=list)
+    #: The jobs of the tab's latest start, in the order of their slots on the page.
+    last_run: list[Job] = field(default_factory=list)
+
+    @property
+    def running(self) -> list[Job]:
+        return [job for job in self.jobs if not job.finished]
 
 
 @dataclass(frozen=True)
@@ -54,15 +49,18 @@ class Visit:
         """The name the journal records for tasks started from this visit."""
         return self.visitor
 
+    @property
+    def caller(self) -> Caller:
+        """The visit as the start path sees it."""
+        return Caller(self.visitor, self.user_key)
+
 
 class SessionStore:
-    """The sessions of one playground, and the daily counts of the visitors behind them."""
+    """The sessions of one playground: each tab's key and the jobs it started."""
 
-    def __init__(self, playground: Playground, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, playground: Playground) -> None:
         self.playground = playground
         self._sessions: dict[str, Session] = {}
-        self._started: dict[str, deque[float]] = {}
-        self._clock = clock
 
     @property
     def settings(self) -> Settings:
@@ -78,12 +76,12 @@ class SessionStore:
         return key
 
     def forget(self, session_hash: str) -> None:
-        """Drop a closed tab's key; its job, if any, runs on and saves its video."""
+        """Drop a closed tab's key; its jobs, if any, run on and save their videos."""
         self._sessions.pop(session_hash, None)
 
     def visit(self, request: gr.Request | None, header_key: str | None = None) -> Visit:
         """The caller behind a request: the header's key, else the key typed into this tab."""
-        session_hash = getattr(request, "session_hash", None) or "local"
+        session_hash = session_of(request)
         username = getattr(request, "username", None)
         visitor = f"user:{username}" if username else f"session:{session_hash}"
         key = ApiKey.parse(header_key) if header_key else None
@@ -100,74 +98,34 @@ class SessionStore:
 
     def spends_owner_credits(self, visit: Visit) -> bool:
         """True when this visit would spend the server's key on a deployment others can reach."""
-        return self.settings.shared and self.badge_kind(visit.user_key) == "server"
+        return self.playground.pays_owner(visit.user_key)
 
-    def check_limits(self, visit: Visit, running: int, count: int = 1) -> None:
-        """Refuse `count` more starts beyond the per-session limits, when the owner pays."""
-        if not self.spends_owner_credits(visit):
-            return
-        if count > 1:
-            self._check_batch(visit, running, count)
-        running_limit = self.settings.session_running_limit
-        if running >= running_limit:
-            raise LimitReached(
-                f"You already have {running} video{'s' if running != 1 else ''} generating; this "
-                f"shared playground allows {running_limit} at a time. Wait for one to finish, or "
-                "enter your own WaveSpeed key."
-            )
-        daily_limit = self.settings.session_daily_limit
-        if len(self._recent(visit.visitor)) >= daily_limit:
-            raise LimitReached(
-                f"You have reached this shared playground's limit of {daily_limit} videos a day. "
-                "Enter your own WaveSpeed key to go on."
-            )
-
-    def _check_batch(self, visit: Visit, running: int, count: int) -> None:
-        """Refuse several videos at once (variants) when they would not all fit the limits."""
-        running_limit = self.settings.session_running_limit
-        if running < running_limit < running + count:
-            raise LimitReached(
-                f"{count} videos at once are more than this shared playground allows: "
-                f"{running_limit} at a time, {running} already generating. Ask for fewer, or "
-                "enter your own WaveSpeed key."
-            )
-        daily_limit = self.settings.session_daily_limit
-        used = len(self._recent(visit.visitor))
-        if used < daily_limit < used + count:
-            raise LimitReached(
-                f"{count} more videos would pass this shared playground's limit of {daily_limit} "
-                f"a day ({daily_limit - used} left today). Ask for fewer, or enter your own "
-                "WaveSpeed key."
-            )
-
-    def record_start(self, visit: Visit, count: int = 1) -> None:
-        if self.spends_owner_credits(visit):
-            self._recent(visit.visitor).extend([self._clock()] * count)
-
-    def _recent(self, visitor: str) -> deque[float]:
-        starts = self._started.setdefault(visitor, deque())
-        horizon = self._clock() - DAY
-        while starts and starts[0] < horizon:
-            starts.popleft()
-        return starts
-
-    def follow(self, visit: Visit, job: Job, backend: Backend) -> None:
-        """Remember the job this tab started, so that its Cancel button can reach it."""
+    async def start(self, visit: Visit, request: GenerationRequest, count: int = 1) -> list[Job]:
+        """Start work through the playground's one start path, and keep its jobs with the tab."""
+        jobs = await self.playground.start(request, visit.caller, count=count)
         self._prune()
         session = self.session(visit.session_hash)
-        session.job, session.backend = job, backend
+        session.jobs = [*session.running, *jobs]
+        session.last_run = jobs
+        return jobs
+
+    def running(self, session_hash: str) -> list[Job]:
+        """This tab's jobs that are still running, oldest first."""
+        session = self._sessions.get(session_hash)
+        return session.running if session is not None else []
+
+    def last_run(self, session_hash: str) -> list[Job]:
+        """The jobs of this tab's latest start, finished or not."""
+        session = self._sessions.get(session_hash)
+        return session.last_run if session is not None else []
 
     def _prune(self) -> None:
-        """Forget keyless sessions whose job has ended (API callers never unload)."""
+        """Forget keyless sessions whose jobs have all ended (API callers never unload)."""
         for session_hash, session in list(self._sessions.items()):
-            if session.api_key is None and (session.job is None or session.job.finished):
+            if session.api_key is None and not session.running:
                 del self._sessions[session_hash]
 
-    def current(self, session_hash: str) -> tuple[Job, Backend] | None:
-        """The job this tab is following, while it runs."""
-        session = self._sessions.get(session_hash)
-        if session is None or session.job is None or session.backend is None:
-            return None
-        if session.job.finished:
-            return None
-        return session.job, session.backend
+
+def session_of(request: gr.Request | None) -> str:
+    """The session hash of a request ("local" outside a browser session)."""
+    return getattr(request, "session_hash", None) or "local"

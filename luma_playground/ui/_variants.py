@@ -16,14 +16,12 @@ from typing import Any
 import gradio as gr
 
 from .._errors import LumaPlaygroundError
-from .._images import check_image, in_image_worker
-from .._jobs import Job
+from .._jobs import Job, cancel_all
 from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
 from ._format import StatusTracker, cancelled_html, error_html, status_card
 from ._generate import ui_error
-from ._session import SessionStore, Visit
-from ._uploads import UploadCache
+from ._session import SessionStore, session_of
 
 __all__ = ["MAX_VIDEOS", "VariantSlot", "Variants", "place_count", "place_grid", "video_count"]
 
@@ -31,8 +29,6 @@ MAX_VIDEOS = 4
 COUNT_CHOICES = [(str(n), n) for n in range(1, MAX_VIDEOS + 1)]
 #: Seconds between status refreshes while nothing happens (elapsed times keep moving).
 TICK = 1.0
-#: How many 50 ms waits a cancelled slot gives its Cancel handler to say what became of it.
-CANCEL_NOTE_POLLS = 100
 
 Update = tuple[Any, ...]
 
@@ -111,14 +107,10 @@ def _skip(count: int) -> list[Any]:
 class Variants:
     """The handlers of a several-videos run, and the jobs each tab is running."""
 
-    def __init__(
-        self, playground: Playground, store: SessionStore, uploads: UploadCache, *, tick: float = TICK
-    ) -> None:
+    def __init__(self, playground: Playground, store: SessionStore, *, tick: float = TICK) -> None:
         self.playground = playground
         self.store = store
-        self.uploads = uploads
         self.tick = tick
-        self._boards: dict[str, list[tuple[Job, Backend]]] = {}
 
     # -- buttons --------------------------------------------------------------------------------
 
@@ -130,10 +122,7 @@ class Variants:
 
     def begin(self, count: object, key: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Take the tab's key, switch the buttons to "running" and lay out an empty slot per video."""
-        session = _session(request)
-        self.store.set_key(session, key)
-        self._prune()
-        self._boards.pop(session, None)
+        self.store.set_key(session_of(request), key)
         many = video_count(count)
         waiting = status_card("idle", "Waiting", "Starts with the others.")
         return (
@@ -182,28 +171,11 @@ class Variants:
         rest = _skip(3 * MAX_VIDEOS)
         try:
             generation = GenerationRequest.create(image, prompt, size, duration)
-            if not generation.image_is_url:
-                await in_image_worker(check_image, generation.image_path)
-            self.store.check_limits(visit, self._running(visit), count=many)
-            backend, key = self.playground.backend_for(visit.user_key)
-            yield (
-                status_card(
-                    "running", f"Generating {many} videos", "Sending the image once for all of them."
-                ),
-                *rest,
-            )
-            image_url = await self.uploads.url_for(backend, key, generation.image)
-            # Checked again now, with no pause before the starts: another tab may have started.
-            self.store.check_limits(visit, self._running(visit), count=many)
+            jobs = await self.store.start(visit, generation, count=many)
         except LumaPlaygroundError as error:
             yield (error_html(error), *rest)
             raise ui_error(error) from None
-        jobs = [
-            self.playground.start(generation, user_key=visit.user_key, owner=visit.owner, image_url=image_url)
-            for _ in range(many)
-        ]
-        self.store.record_start(visit, count=many)
-        self._boards[visit.session_hash] = [(job, backend) for job in jobs]
+        backend, _ = self.playground.backend_for(visit.user_key)
         async for update in self._follow(jobs, backend):
             yield update
 
@@ -215,14 +187,9 @@ class Variants:
         arrivals: asyncio.Queue[tuple[int, Event | None, bool]] = asyncio.Queue()
 
         async def listen(index: int, job: Job) -> None:
+            # A job's events end once it is over, a cancelled one's once its cancel note is known.
             async for event in job.events(tick=self.tick):
                 arrivals.put_nowait((index, event, False))
-            # Cancelled: the note on the remote task comes a moment later; the slot shows it
-            # too, so that its card is right whichever update reaches the page last.
-            for _ in range(CANCEL_NOTE_POLLS):
-                if job.done or job.error or job.cancel_note:
-                    break
-                await asyncio.sleep(0.05)
             arrivals.put_nowait((index, None, True))
 
         listeners = [asyncio.ensure_future(listen(i, job)) for i, job in enumerate(jobs)]
@@ -280,42 +247,28 @@ class Variants:
         """The handler of slot `index`'s Cancel button: stop that video alone."""
 
         async def cancel(request: gr.Request) -> tuple[Any, Any]:
-            board = self._boards.get(_session(request)) or []
-            if index >= len(board) or board[index][0].finished:
+            run = self.store.last_run(session_of(request))
+            if index >= len(run) or run[index].finished:
                 return gr.skip(), gr.update(visible=False)
-            job, backend = board[index]
-            note = await backend.runner.cancel(job)
+            job = run[index]
+            note = await job.cancel()
             return cancelled_html(note, task_id=job.task_id), gr.update(visible=False)
 
         return cancel
 
     async def cancel_all(self, count: object, request: gr.Request) -> tuple[Any, ...]:
         """Stop every video of this tab's run at once; finished ones keep their result."""
-        board = self._boards.get(_session(request)) or []
-        running = [(index, job, backend) for index, (job, backend) in enumerate(board) if not job.finished]
-        notes = await asyncio.gather(*(backend.runner.cancel(job) for _, job, backend in running))
+        run = self.store.last_run(session_of(request))
+        running = [(index, job) for index, job in enumerate(run) if not job.finished]
+        notes = await cancel_all(job for _, job in running)
         statuses = _skip(MAX_VIDEOS)
-        for (index, job, _), note in zip(running, notes, strict=True):
+        for (index, job), note in zip(running, notes, strict=True):
             statuses[index] = cancelled_html(note, task_id=job.task_id)
-        if not board:
+        if not run:
             overall = cancelled_html("Cancelled before anything was submitted: nothing was charged.")
         else:
-            overall = _overall([job for job, _ in board])
+            overall = _overall(run)
         return (overall, *statuses, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finished(count))
-
-    # -- sessions -------------------------------------------------------------------------------
-
-    def forget(self, request: gr.Request) -> None:
-        """A tab closed: stop following its videos (they still finish and are saved)."""
-        self._boards.pop(_session(request), None)
-
-    def _prune(self) -> None:
-        for session, board in list(self._boards.items()):
-            if all(job.finished for job, _ in board):
-                del self._boards[session]
-
-    def _running(self, visit: Visit) -> int:
-        return sum(len(b.runner.running(visit.owner)) for b in self.playground.backends)
 
 
 def _overall(jobs: list[Job], elapsed: float | None = None) -> str:
@@ -346,7 +299,3 @@ def _overall(jobs: list[Job], elapsed: float | None = None) -> str:
     if failed:
         return status_card("error", "No video was made", detail, elapsed=elapsed)
     return status_card("cancelled", "Cancelled", detail, elapsed=elapsed)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"

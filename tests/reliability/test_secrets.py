@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from ._matrix import SCENARIOS, check_case, deadline_then_resume, run_scenario
+from ._matrix import SCENARIOS, check_case, deadline_then_resume, picture_for, run_scenario
 from .conftest import USER_KEY, AppProcess, Caller, Evidence
 
 PAGES = (
@@ -41,6 +41,7 @@ def ensure_every_fault_ran(
 
 def echo_the_key(sim, callers: dict[str, Caller], image: Path) -> None:  # type: ignore[no-untyped-def]
     """WaveSpeed repeating the key in its error message: the playground must not pass it on."""
+    image = picture_for("echo", image)
     for caller in callers.values():
         sim.control.add_fault(
             "upload", "status", status=400, key=caller.key, message=f"Invalid request for key {caller.key}"

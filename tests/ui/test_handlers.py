@@ -11,6 +11,7 @@ import pytest
 from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
+from luma_playground._limits import VisitorLimits
 from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import LimitReached, SessionStore
@@ -196,18 +197,17 @@ async def test_shared_deployment_limits_the_owner_key(
         await run_generate(handlers, landscape_image, request)
     assert len(sim.control.tasks()) == 2
     # Another visitor, or the same one with a key of their own, is not limited by it.
-    store = handlers.store
-    store.check_limits(store.visit(fake_request("tab-other")), running=0)
-    store.check_limits(store.visit(request, "sk-own-key-123456"), running=5)
+    store, playground = handlers.store, handlers.playground
+    playground.limits.check(playground.settings, store.visit(fake_request("tab-other")).owner, running=0)
+    assert not store.spends_owner_credits(store.visit(request, "sk-own-key-123456"))
 
 
-async def test_no_limits_on_a_private_deployment(handlers: Handlers) -> None:
+async def test_no_limits_on_a_private_deployment(handlers: Handlers, landscape_image: Path) -> None:
     """Locally, without share, Space or login, the owner's key is not limited."""
     store = handlers.store
     visit = store.visit(fake_request("tab-local"))
-    for _ in range(3):
-        store.record_start(visit)
-    store.check_limits(visit, running=10)
+    for _ in range(4):
+        await run_generate(handlers, landscape_image, fake_request("tab-local"))
     assert not store.spends_owner_credits(visit)
     handlers.playground.settings = handlers.playground.settings.with_changes(auth=("a", "b"))
     assert store.spends_owner_credits(visit)
@@ -295,11 +295,10 @@ async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
     now = [1_000_000.0]
     playground = handlers.playground
     playground.settings = playground.settings.with_changes(share=True, session_daily_limit=2)
-    store = SessionStore(playground, clock=lambda: now[0])
-    visit = store.visit(fake_request("tab-day"))
-    for _ in range(2):
-        store.record_start(visit)
+    limits = VisitorLimits(clock=lambda: now[0])
+    owner = SessionStore(playground).visit(fake_request("tab-day")).owner
+    limits.record(owner, 2)
     with pytest.raises(LimitReached):
-        store.check_limits(visit, running=0)
+        limits.check(playground.settings, owner, running=0)
     now[0] += 24 * 60 * 60 + 1
-    store.check_limits(visit, running=0)
+    limits.check(playground.settings, owner, running=0)

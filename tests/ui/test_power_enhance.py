@@ -8,10 +8,10 @@ import gradio as gr
 import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground._uploads import UploadCache
 from luma_playground.ui._enhance import DAILY_SUGGESTIONS, PromptEnhancer
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
-from luma_playground.ui._uploads import UploadCache
 from luma_playground.ui._variants import Variants
 
 from .conftest import SERVER_KEY, fake_request
@@ -44,11 +44,10 @@ async def test_one_upload_serves_enhance_and_videos(
     landscape_image: Path,
 ) -> None:
     """Two suggestions and two videos of the same picture upload it once (uploads are free)."""
-    uploads = UploadCache()
-    enhancer = PromptEnhancer(handlers.playground, handlers.store, uploads)
+    enhancer = PromptEnhancer(handlers.playground, handlers.store, handlers.playground.uploads)
     for style in ("default", "photographic"):
         await enhancer.suggest(str(landscape_image), "waves roll in", style, fake_request())
-    variants = Variants(handlers.playground, handlers.store, uploads, tick=0.05)
+    variants = Variants(handlers.playground, handlers.store, tick=0.05)
     async for _ in variants.run(str(landscape_image), "waves roll in", "1280*720", 5, 2, fake_request()):
         pass
     routes = sim.control.stats()["routes"]

@@ -11,7 +11,6 @@ import pytest
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
-from luma_playground.ui._uploads import UploadCache
 from luma_playground.ui._variants import MAX_VIDEOS, Variants, video_count
 
 from .conftest import SERVER_KEY, fake_request
@@ -21,7 +20,7 @@ PROMPT = "The camera glides over the water"
 
 
 def variants_for(handlers: Handlers) -> Variants:
-    return Variants(handlers.playground, handlers.store, UploadCache(), tick=0.05)
+    return Variants(handlers.playground, handlers.store, tick=0.05)
 
 
 async def run(
@@ -90,12 +89,12 @@ async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path
     updates = []
     async for update in runner:
         updates.append(update)
-        board = slow_variants._boards.get("tab-cancel", [])
-        if len(board) == 2 and all(job.task_id for job, _ in board):
+        run = slow_variants.store.last_run("tab-cancel")
+        if len(run) == 2 and all(job.task_id for job in run):
             break
     status, _ = await slow_variants.cancel_one(1)(request)
     assert "Cancelled" in status
-    first, second = (job for job, _ in slow_variants._boards["tab-cancel"])
+    first, second = slow_variants.store.last_run("tab-cancel")
     assert second.finished and not first.finished
     outputs = await slow_variants.cancel_all(2, request)
     assert "Cancelled" in outputs[0] and "2 cancelled" in outputs[0] and first.finished
@@ -118,7 +117,7 @@ async def test_limits_count_each_variant(
     )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     store = SessionStore(playground)
-    variants = Variants(playground, store, UploadCache(), tick=0.05)
+    variants = Variants(playground, store, tick=0.05)
     try:
         with pytest.raises(gr.Error, match="3 videos at once are more than"):
             await run(variants, landscape_image, 3)
@@ -153,5 +152,5 @@ async def slow_variants(tmp_path: Path):  # type: ignore[no-untyped-def]
     with SimulatorServer(SimulatorConfig(time_scale=0.2, seed=11)) as slow_sim:
         settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
         playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-        yield Variants(playground, SessionStore(playground), UploadCache(), tick=0.05)
+        yield Variants(playground, SessionStore(playground), tick=0.05)
         await playground.aclose()

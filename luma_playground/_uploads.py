@@ -13,8 +13,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from .._config import ApiKey
-from .._service import Backend
+from ._client import WaveSpeedClient
+from ._config import ApiKey
 
 __all__ = ["UploadCache"]
 
@@ -42,11 +42,11 @@ class UploadCache:
         self.reuse_seconds = reuse_seconds
         self.size = size
         self._clock = clock
-        self._urls: OrderedDict[tuple[str, str, str, str], tuple[str, float]] = OrderedDict()
-        self._locks: dict[tuple[str, str, str, str], asyncio.Lock] = {}
+        self._urls: OrderedDict[tuple[str, str, str], tuple[str, float]] = OrderedDict()
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
-    async def url_for(self, backend: Backend, api_key: ApiKey | None, image: str) -> str:
-        """The image's URL on `backend`: an http(s) URL as is, a file uploaded once (prepared).
+    async def url_for(self, client: WaveSpeedClient, api_key: ApiKey | None, image: str) -> str:
+        """The image's URL for `client`: an http(s) URL as is, a file uploaded once (prepared).
 
         The upload goes through `WaveSpeedClient.upload_image`, which turns the picture upright
         and scales a very large one down before sending it.
@@ -54,21 +54,21 @@ class UploadCache:
         if image.startswith(("http://", "https://")):
             return image
         digest = await asyncio.to_thread(_digest, Path(image))
-        slot = (backend.name, backend.client.base_url, api_key.fingerprint if api_key else "", digest)
+        slot = (client.base_url, api_key.fingerprint if api_key else "", digest)
         # Two clicks at once (Enhance, then Generate) wait for one upload instead of making two.
         lock = self._locks.setdefault(slot, asyncio.Lock())
         try:
             async with lock:
                 if (url := self._fresh(slot)) is not None:
                     return url
-                url = await backend.client.upload_image(image, api_key=api_key)
+                url = await client.upload_image(image, api_key=api_key)
                 self._remember(slot, url)
                 return url
         finally:
             if not lock.locked():
                 self._locks.pop(slot, None)
 
-    def _fresh(self, slot: tuple[str, str, str, str]) -> str | None:
+    def _fresh(self, slot: tuple[str, str, str]) -> str | None:
         entry = self._urls.get(slot)
         if entry is None:
             return None
@@ -79,7 +79,7 @@ class UploadCache:
         self._urls.move_to_end(slot)
         return url
 
-    def _remember(self, slot: tuple[str, str, str, str], url: str) -> None:
+    def _remember(self, slot: tuple[str, str, str], url: str) -> None:
         self._urls[slot] = (url, self._clock())
         self._urls.move_to_end(slot)
         while len(self._urls) > self.size:

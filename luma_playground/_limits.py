@@ -1,0 +1,88 @@
+"""Who starts work, and how much of the owner's credits they may spend on a shared deployment.
+
+A `Caller` is what every face knows of the person or program behind a start: the name the journal
+records as the tasks' owner, and the key they gave, if any. `VisitorLimits` holds the running and
+daily limits that apply when the server's key pays on a deployment others can reach.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ._config import ApiKey, Settings
+from ._errors import LumaPlaygroundError
+
+__all__ = ["DAY", "Caller", "LimitReached", "VisitorLimits"]
+
+#: The window of the daily limit, in seconds.
+DAY = 24 * 60 * 60.0
+
+
+class LimitReached(LumaPlaygroundError):
+    """A visitor asked for more tasks than a shared deployment allows on the owner's key."""
+
+    kind = "input"
+    title = "Limit reached"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks for work: the tasks' owner in the journal, and the key they gave, if any."""
+
+    owner: str = "local"
+    user_key: ApiKey | None = field(default=None, repr=False)
+
+
+def _plural(count: int) -> str:
+    return "s" if count != 1 else ""
+
+
+class VisitorLimits:
+    """The per-visitor running and daily limits, and the starts they have made today."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._started: dict[str, deque[float]] = {}
+
+    def check(self, settings: Settings, owner: str, running: int, count: int = 1) -> None:
+        """Refuse `count` more starts for `owner`, who has `running` tasks going, beyond the limits."""
+        running_limit = settings.session_running_limit
+        daily_limit = settings.session_daily_limit
+        used = len(self._recent(owner))
+        if count > 1 and running < running_limit < running + count:
+            raise LimitReached(
+                f"{count} videos at once are more than this shared playground allows: "
+                f"{running_limit} at a time, {running} already generating. Ask for fewer, or "
+                "enter your own WaveSpeed key."
+            )
+        if count > 1 and used < daily_limit < used + count:
+            raise LimitReached(
+                f"{count} more videos would pass this shared playground's limit of {daily_limit} "
+                f"a day ({daily_limit - used} left today). Ask for fewer, or enter your own "
+                "WaveSpeed key."
+            )
+        if running >= running_limit:
+            raise LimitReached(
+                f"You already have {running} video{_plural(running)} generating; this "
+                f"shared playground allows {running_limit} at a time. Wait for one to finish, or "
+                "enter your own WaveSpeed key."
+            )
+        if used >= daily_limit:
+            raise LimitReached(
+                f"You have reached this shared playground's limit of {daily_limit} videos a day. "
+                "Enter your own WaveSpeed key to go on."
+            )
+
+    def record(self, owner: str, count: int = 1) -> None:
+        """Count `count` starts for `owner` against today's limit."""
+        self._recent(owner).extend([self._clock()] * count)
+
+    def _recent(self, owner: str) -> deque[float]:
+        starts = self._started.setdefault(owner, deque())
+        horizon = self._clock() - DAY
+        while starts and starts[0] < horizon:
+            starts.popleft()
+        return starts
