@@ -3,6 +3,14 @@
 One row per generation. The row is written before the submit is sent (state `submitting`),
 gets its task id in the same step that learns it, and records every state change with its
 time. The key is never stored: only its fingerprint, so a user's session can find its tasks.
+
+The journal is called synchronously, from the event loop too. Its transactions are short
+(one row, a few statements), WAL readers never wait for a writer, and a write waits for
+another process's write lock only as long as that process's own short transaction.
+`benchmarks/journal_contention.py` measures it: with 200 generations in flight while the CLI
+writes the same file (a row every 50 ms), the loop's lag p99 stays under 50 ms. A process that
+writes back to back without pause can push it past that: SQLite's busy handler sleeps on the
+loop thread then.
 """
 
 from __future__ import annotations
