@@ -62,13 +62,17 @@ class Monitor:
         self._running = False
 
 
-async def pipeline_arm(base_url: str, count: int, work: Path) -> dict[str, float]:
+async def pipeline_arm(
+    base_url: str, count: int, work: Path, journal_path: Path | None = None
+) -> dict[str, float]:
+    """`count` generations at once on this loop; `journal_path` may be a file others write too."""
     from luma_playground import ApiKey, Done, GenerationRequest, Journal, Pipeline, WaveSpeedClient
 
     image = photo(work / "lighthouse.jpg")
     request = GenerationRequest.create(image, PROMPT)
     client = WaveSpeedClient(base_url, KEY)
-    pipeline = Pipeline.create(client, Journal(work / "journal.sqlite3"), work / "outputs")
+    journal = Journal(journal_path or work / "journal.sqlite3")
+    pipeline = Pipeline.create(client, journal, work / "outputs")
 
     async def generate() -> bool:
         events = [e async for e in pipeline.generate(request, api_key=ApiKey(KEY))]

@@ -22,13 +22,14 @@ from ._errors import (
     TaskNotFound,
 )
 from ._jobs import Job, Runner
-from ._journal import Journal, TaskRecord
+from ._journal import Journal, TaskRecord, TaskState
 from ._models import (
     Done,
     Downloading,
     Event,
     GenerationRequest,
     Prediction,
+    PredictionStatus,
     Processing,
     Queued,
     Size,
@@ -70,6 +71,7 @@ __all__ = [
     "Pipeline",
     "Playground",
     "Prediction",
+    "PredictionStatus",
     "Processing",
     "Queued",
     "RateLimited",
@@ -84,6 +86,7 @@ __all__ = [
     "TaskFailed",
     "TaskNotFound",
     "TaskRecord",
+    "TaskState",
     "Timeouts",
     "TimingHistory",
     "Uploaded",

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,150 +12,22 @@ from typing import Any
 import httpx
 
 from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts
-from ._errors import (
-    AuthenticationError,
-    DeadlineExceeded,
-    InsufficientBalance,
-    InvalidRequest,
-    LumaPlaygroundError,
-    NetworkError,
-    OutputError,
-    OutputExpired,
-    RateLimited,
-    ServerError,
-    SubmitOutcomeUnknown,
-    TaskNotFound,
-)
+from ._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, ServerError
 from ._images import in_image_worker, prepare_image
-from ._models import GenerationRequest, Prediction
+from ._models import GenerationRequest, Prediction, PredictionStatus
 from ._polling import FixedSchedule, PollSchedule
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
+from ._transfer import MAX_VIDEO_BYTES, ProgressCallback, download_once
 from ._version import __version__
+from ._wire import data_of, submit_error, transport_error
 
 __all__ = ["WaveSpeedClient"]
 
 #: Idle connections kept for reuse, and for how long.
 KEEPALIVE_CONNECTIONS = 32
 KEEPALIVE_SECONDS = 4.0
-#: Largest video we accept: a 10 s 1280x720 H.264 clip is a few MB; this stops a runaway body.
-MAX_VIDEO_BYTES = 512 * 1024 * 1024
-_MESSAGE_LIMIT = 300
-
-ProgressCallback = Callable[[int, "int | None"], None]
-
-
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
-def _server_message(payload: object, key: ApiKey | None) -> str:
-    """The server's own explanation, short, single-line and never echoing the key."""
-    message = ""
-    if isinstance(payload, dict):
-        for field in ("message", "error", "detail", "msg"):
-            value = payload.get(field)
-            if isinstance(value, str) and value.strip():
-                message = value
-                break
-    message = " ".join(message.split())[:_MESSAGE_LIMIT]
-    if key is not None:
-        message = message.replace(key.reveal(), "[key]")
-    return message
-
-
-def _error_for_status(
-    status: int, payload: object, key: ApiKey | None, retry_after: float | None
-) -> LumaPlaygroundError:
-    """Translate one error answer of the API into the playground's typed error."""
-    said = _server_message(payload, key)
-    said_lower = said.lower()
-    suffix = f" The API said: {said}" if said else ""
-    if status == 402 or "balance" in said_lower or "insufficient" in said_lower:
-        return InsufficientBalance(
-            "Your WaveSpeed balance is too low for this task: top up your account and try again." + suffix,
-            status_code=status,
-        )
-    if status in (401, 403):
-        return AuthenticationError(
-            "The WaveSpeed API key was refused: check it (a new key works only after the "
-            "account's first top-up)." + suffix,
-            status_code=status,
-        )
-    if status == 429:
-        wait = f" in {retry_after:.0f} s" if retry_after else " in a minute"
-        return RateLimited(
-            f"WaveSpeed is rate limiting this key: try again{wait}." + suffix,
-            retry_after=retry_after,
-        )
-    if status == 404:
-        return TaskNotFound(
-            "WaveSpeed does not know this task: it may belong to another key, or have been "
-            "deleted after 7 days." + suffix,
-            status_code=status,
-        )
-    if 400 <= status < 500:
-        return InvalidRequest(
-            "WaveSpeed refused the request." + (f" It said: {said}" if said else ""),
-        )
-    return ServerError(
-        f"WaveSpeed had a server error (HTTP {status}): try again shortly." + suffix,
-        status_code=status,
-    )
-
-
-def _unreadable(response: httpx.Response) -> ServerError:
-    return ServerError(
-        f"WaveSpeed answered with something that is not its JSON (HTTP {response.status_code}, "
-        "probably a gateway fault): try again shortly.",
-        status_code=response.status_code,
-    )
-
-
-def _data_of(response: httpx.Response, key: ApiKey | None) -> dict[str, Any]:
-    """The `data` of a success envelope, or the typed error the response stands for."""
-    retry_after = _retry_after_seconds(response)
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if response.status_code >= 400:
-        if payload is None and response.status_code >= 500:
-            raise _unreadable(response)
-        raise _error_for_status(response.status_code, payload, key, retry_after)
-    if not isinstance(payload, dict):
-        raise _unreadable(response)
-    code = payload.get("code", 200)
-    # The envelope's code is said to mirror the HTTP status; believe whichever reports an error.
-    if isinstance(code, int) and code >= 400:
-        raise _error_for_status(code, payload, key, retry_after)
-    data = payload.get("data")
-    if not isinstance(data, dict):
-        raise _unreadable(response)
-    return data
-
-
-def _network_error(exc: httpx.TransportError, what: str) -> NetworkError:
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return NetworkError(f"Could not connect to WaveSpeed while {what}: check the network.")
-    if isinstance(exc, httpx.TimeoutException):
-        return NetworkError(f"WaveSpeed did not answer in time while {what}.")
-    return NetworkError(f"The connection to WaveSpeed dropped while {what}.")
-
-
-def _never_reached_server(exc: httpx.TransportError) -> bool:
-    """True only when the request provably never left: the connection could not be opened."""
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+#: Most attempts at one video download.
+DOWNLOAD_ATTEMPTS = 4
 
 
 class WaveSpeedClient:
@@ -237,6 +107,14 @@ class WaveSpeedClient:
         headers = {"Authorization": f"Bearer {key.reveal()}"}
         return await self._http.request(method, self._url(path), headers=headers, **kwargs)
 
+    async def _request(self, method: str, path: str, key: ApiKey, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One attempt: the answer's `data`, or the typed error it stands for."""
+        try:
+            response = await self._send(method, path, key, **kwargs)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, what) from exc
+        return data_of(response, key)
+
     async def _call(
         self,
         method: str,
@@ -250,28 +128,28 @@ class WaveSpeedClient:
     ) -> dict[str, Any]:
         """One idempotent API call, retried on network faults, 429 and 5xx within `deadline`."""
         key = self._key(api_key)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                try:
-                    response = await self._send(method, path, key, **request_kwargs())
-                except httpx.TransportError as exc:
-                    raise _network_error(exc, what) from exc
-                return _data_of(response, key)
-            except LumaPlaygroundError as error:
-                delay = self.retry.delay(attempt, error)
-                if delay is None:
-                    if task_id and not error.task_id:
-                        error.task_id = task_id
-                    raise
-                if deadline is not None and time.monotonic() + delay > deadline:
-                    raise DeadlineExceeded(
-                        f"Gave up {what}: the time allowed ran out while WaveSpeed kept "
-                        "failing. The task may still finish: fetch it later by its id.",
-                        task_id=task_id,
-                    ) from error
-                await asyncio.sleep(delay)
+
+        def out_of_time(error: BaseException) -> DeadlineExceeded:
+            return DeadlineExceeded(
+                f"Gave up {what}: the time allowed ran out while WaveSpeed kept "
+                "failing. The task may still finish: fetch it later by its id.",
+                task_id=task_id,
+            )
+
+        try:
+            return await retry_call(
+                lambda: self._request(method, path, key, what, **request_kwargs()),
+                on=retryable_request,
+                policy=self.retry,
+                deadline=deadline,
+                out_of_time=out_of_time,
+            )
+        except DeadlineExceeded:
+            raise
+        except LumaPlaygroundError as error:
+            if task_id and not error.task_id:
+                error.task_id = task_id
+            raise
 
     # -- the model ------------------------------------------------------------------------
 
@@ -307,38 +185,19 @@ class WaveSpeedClient:
         key = self._key(api_key)
         params = {"webhook": webhook_url} if webhook_url else None
         body = request.api_input(image_url)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._send("POST", f"/api/v3/{MODEL_ID}", key, json=body, params=params)
-            except httpx.TransportError as exc:
-                if _never_reached_server(exc) and attempt < self.retry.attempts:
-                    await asyncio.sleep(self.retry.initial * self.retry.scale)
-                    continue
-                if _never_reached_server(exc):
-                    raise _network_error(exc, "submitting the task") from exc
-                raise SubmitOutcomeUnknown(
-                    "The task was sent to WaveSpeed but its answer was lost, so a task may exist "
-                    "and be charged: it is not sent again. Look for it in the history before "
-                    "trying again."
-                ) from exc
-            try:
-                data = _data_of(response, key)
-            except RateLimited as error:
-                # A 429 is a refusal: nothing was created, so sending again is safe.
-                delay = self.retry.delay(attempt, error)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                continue
-            except ServerError as error:
-                raise SubmitOutcomeUnknown(
-                    f"WaveSpeed failed while taking the task (HTTP {error.status_code}), so a task "
-                    "may or may not exist: it is not sent again. Look for it in the history "
-                    "before trying again."
-                ) from error
-            return self._prediction(data, "submitting the task")
+        what = "submitting the task"
+        try:
+            data = await retry_call(
+                lambda: self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params),
+                on=retryable_submit,
+                policy=self.retry,
+            )
+        except LumaPlaygroundError as error:
+            mapped = submit_error(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        return self._prediction(data, what)
 
     @staticmethod
     def _prediction(data: dict[str, Any], what: str) -> Prediction:
@@ -409,7 +268,7 @@ class WaveSpeedClient:
             response = await self._send(
                 "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), timeout=5.0
             )
-            _data_of(response, None)
+            data_of(response, None)
         except (httpx.TransportError, LumaPlaygroundError):
             return False
         return True
@@ -424,72 +283,14 @@ class WaveSpeedClient:
         max_bytes: int = MAX_VIDEO_BYTES,
     ) -> Path:
         """Stream the video at `url` to `dest` atomically; retried on transient faults."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._download_once(url, dest, task_id, on_progress, max_bytes)
-            except OutputExpired:
-                raise
-            except OutputError as error:
-                if attempt >= min(self.retry.attempts, 4):
-                    raise
-                await asyncio.sleep(self.retry.initial * attempt * self.retry.scale)
-                del error
-
-    async def _download_once(
-        self,
-        url: str,
-        dest: Path,
-        task_id: str | None,
-        on_progress: ProgressCallback | None,
-        max_bytes: int,
-    ) -> Path:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
-        try:
-            # No Authorization header: output URLs are public and may be on another host.
-            async with self._http.stream("GET", url) as response:
-                if response.status_code in (403, 404, 410):
-                    raise OutputExpired(
-                        "The video is no longer available on WaveSpeed (outputs are kept for 7 days).",
-                        task_id=task_id,
-                    )
-                if response.status_code >= 400:
-                    raise OutputError(
-                        f"Downloading the video failed (HTTP {response.status_code}).",
-                        task_id=task_id,
-                    )
-                total = int(response.headers.get("Content-Length") or 0) or None
-                received = await self._write_body(response, partial, total, on_progress, max_bytes)
-            if total is not None and received != total:
-                raise OutputError("The video download was cut short.", task_id=task_id)
-            _check_mp4(partial, task_id)
-            os.replace(partial, dest)
-            return dest
-        except httpx.TransportError as exc:
-            raise OutputError("The video download was interrupted.", task_id=task_id) from exc
-        finally:
-            partial.unlink(missing_ok=True)
-
-    @staticmethod
-    async def _write_body(
-        response: httpx.Response,
-        partial: Path,
-        total: int | None,
-        on_progress: ProgressCallback | None,
-        max_bytes: int,
-    ) -> int:
-        received = 0
-        with partial.open("wb") as file:
-            async for chunk in response.aiter_raw(256 * 1024):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise OutputError("The video is larger than any this model makes; refused.")
-                file.write(chunk)
-                if on_progress is not None:
-                    on_progress(received, total)
-        return received
+        return await retry_call(
+            lambda: download_once(
+                self._http, url, dest, task_id=task_id, on_progress=on_progress, max_bytes=max_bytes
+            ),
+            on=retryable_download,
+            policy=self.retry,
+            attempts=DOWNLOAD_ATTEMPTS,
+        )
 
     # -- around the model ---------------------------------------------------------------------
 
@@ -563,7 +364,7 @@ class WaveSpeedClient:
                 schedule=FixedSchedule(0.5),
             ):
                 prediction = update
-        if prediction.status != "completed" or not prediction.outputs:
+        if prediction.status != PredictionStatus.COMPLETED or not prediction.outputs:
             raise ServerError("The prompt optimizer gave no suggestion; try again.")
         return str(prediction.outputs[0])
 
@@ -576,10 +377,3 @@ class WaveSpeedClient:
         if not isinstance(secret, str) or not secret:
             raise ServerError("WaveSpeed returned no webhook secret.")
         return secret
-
-
-def _check_mp4(path: Path, task_id: str | None) -> None:
-    with path.open("rb") as file:
-        head = file.read(12)
-    if len(head) < 12 or head[4:8] != b"ftyp":
-        raise OutputError("The downloaded file is not an MP4 video.", task_id=task_id)

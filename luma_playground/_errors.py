@@ -111,7 +111,15 @@ class ServerError(ApiError):
 
 
 class NetworkError(LumaPlaygroundError):
-    """No usable answer came back: the connection failed, dropped or timed out."""
+    """No usable answer came back: the connection failed, dropped or timed out.
+
+    `sent` is False only when the request provably never left (the connection could not be
+    opened): then even a submit may be sent again.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None, sent: bool = True) -> None:
+        super().__init__(message, task_id=task_id)
+        self.sent = sent
 
 
 class SubmitOutcomeUnknown(NetworkError):

@@ -24,6 +24,7 @@ __all__ = [
     "Event",
     "GenerationRequest",
     "Prediction",
+    "PredictionStatus",
     "Processing",
     "Queued",
     "Size",
@@ -38,9 +39,23 @@ __all__ = [
 #: The model page gives no limit; prompts beyond this are refused here, before anything is paid.
 MAX_PROMPT_CHARS = 2000
 DURATIONS = (5, 10)
-ACTIVE_STATUSES = frozenset({"created", "processing"})
+
+
+class PredictionStatus(enum.StrEnum):
+    """A task's status as the API reports it (a journal row's state is `TaskState`)."""
+
+    CREATED = "created"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    DELETED = "deleted"
+
+
+ACTIVE_STATUSES = frozenset({PredictionStatus.CREATED, PredictionStatus.PROCESSING})
 #: Documented terminal statuses; anything else that is not active is treated as terminal too.
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", "deleted"})
+TERMINAL_STATUSES = frozenset(set(PredictionStatus) - ACTIVE_STATUSES)
 
 
 class Size(enum.StrEnum):
@@ -215,7 +230,8 @@ class Prediction(BaseModel):
 
     id: str
     model: str = ""
-    status: str = "created"
+    #: A `PredictionStatus` value, or a status the API may add later (treated as terminal).
+    status: str = PredictionStatus.CREATED
     outputs: list[Any] = Field(default_factory=list)
     urls: dict[str, Any] = Field(default_factory=dict)
     has_nsfw_contents: list[bool] = Field(default_factory=list)
@@ -231,7 +247,7 @@ class Prediction(BaseModel):
     @field_validator("status", mode="before")
     @classmethod
     def _status(cls, value: object) -> str:
-        return str(value or "created").strip().lower()
+        return str(value or PredictionStatus.CREATED).strip().lower()
 
     @property
     def is_terminal(self) -> bool:

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey
 from ._errors import (
-    ContentModerated,
     DeadlineExceeded,
     LumaPlaygroundError,
     NetworkError,
@@ -28,16 +27,18 @@ from ._errors import (
     RateLimited,
     ServerError,
     SubmitOutcomeUnknown,
-    TaskFailed,
     TaskNotFound,
 )
-from ._journal import Journal, TaskRecord
+from ._failures import CANCELLED_STATUSES, gave_up_following, task_failure
+from ._journal import Journal, TaskRecord, TaskState
 from ._models import (
+    ACTIVE_STATUSES,
     Done,
     Downloading,
     Event,
     GenerationRequest,
     Prediction,
+    PredictionStatus,
     Processing,
     Queued,
     Submitted,
@@ -72,51 +73,6 @@ class CompletionNotifier(Protocol):
     def close(self, token: str) -> None: ...
 
 
-def task_failure(prediction: Prediction) -> TaskFailed:
-    """The error for a task that ended without a video, with its own code and text."""
-    code, text = prediction.error_code, (prediction.error or "").strip()
-    task_id = prediction.id
-    if prediction.status in ("cancelled", "deleted"):
-        return TaskFailed(
-            f"The task was {prediction.status} on WaveSpeed.",
-            task_id=task_id,
-            status=prediction.status,
-            code=code,
-            error=text,
-        )
-    if prediction.status == "timeout":
-        return TaskFailed(
-            "The task timed out on WaveSpeed's side; try again.",
-            task_id=task_id,
-            status="timeout",
-            code=code,
-            error=text,
-        )
-    if code == 1200 or "moderat" in text.lower() or "nsfw" in text.lower():
-        return ContentModerated(
-            "WaveSpeed's content moderation refused this image or prompt; change them and retry."
-            + (f" It said: {text}" if text else ""),
-            task_id=task_id,
-            code=code,
-            error=text,
-        )
-    if prediction.status != "failed":
-        return TaskFailed(
-            f"The task ended with status {prediction.status!r} and no video.",
-            task_id=task_id,
-            status=prediction.status,
-            code=code,
-            error=text,
-        )
-    reason = text.rstrip(".") or "no reason given"
-    return TaskFailed(
-        f"The task failed on WaveSpeed: {reason}. Failed tasks are refunded.",
-        task_id=task_id,
-        code=code,
-        error=text,
-    )
-
-
 @dataclass
 class Pipeline:
     """What a generation needs: the client, the journal, where videos go, and timing history."""
@@ -132,20 +88,36 @@ class Pipeline:
 
     @classmethod
     def create(
-        cls, client: WaveSpeedClient, journal: Journal, outputs_dir: Path, **options: object
+        cls,
+        client: WaveSpeedClient,
+        journal: Journal,
+        outputs_dir: Path,
+        *,
+        backend: str = "wavespeed",
+        deadline: float = 30 * 60.0,
+        notifier: CompletionNotifier | None = None,
+        adaptive: bool = True,
     ) -> Pipeline:
         """A pipeline whose poll schedule starts from the journal's timings of the same backend."""
-        backend = str(options.get("backend", "wavespeed"))
         rows = journal.history(limit=400)
         history = TimingHistory(
             (row.size, row.duration, row.inference_ms / 1000)
             for row in reversed(rows)
-            if row.state == "completed"
+            if row.state == TaskState.COMPLETED
             and row.inference_ms
             and row.backend == backend
             and row.base_url == client.base_url
         )
-        return cls(client, journal, outputs_dir, history=history, **options)  # type: ignore[arg-type]
+        return cls(
+            client,
+            journal,
+            outputs_dir,
+            backend=backend,
+            deadline=deadline,
+            history=history,
+            notifier=notifier,
+            adaptive=adaptive,
+        )
 
     def _schedule(self, size: str, duration: int) -> PollSchedule:
         if not self.adaptive:
@@ -219,7 +191,7 @@ class Pipeline:
                 request, image_url, api_key=api_key, webhook_url=webhook_url
             )
         except SubmitOutcomeUnknown as error:
-            self.journal.update(row_id, "unknown", detail=error.message, error=error.message)
+            self.journal.update(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
             task_id = await self.find_lost_submit(row_id, api_key, sent_at)
             if task_id is None:
                 raise SubmitOutcomeUnknown(
@@ -229,11 +201,11 @@ class Pipeline:
                 ) from error
             return task_id, True
         except LumaPlaygroundError as error:
-            self.journal.update(row_id, "rejected", detail=error.message, error=error.message)
+            self.journal.update(row_id, TaskState.REJECTED, detail=error.message, error=error.message)
             raise
         except BaseException:
             # Cancelled or crashed mid-submit: the outcome is unknown, resume will look for it.
-            self.journal.update(row_id, "unknown", detail="interrupted during submit")
+            self.journal.update(row_id, TaskState.UNKNOWN, detail="interrupted during submit")
             raise
         if self.journal.by_task_id(prediction.id) is not None:
             # An identical submit sent at once (Variants) lost its answer and took this task for
@@ -244,10 +216,10 @@ class Pipeline:
                     "An identical generation whose answer was lost took over this task, "
                     "and no other task with this input was found: look in the history."
                 )
-                self.journal.update(row_id, "unknown", detail=message, error=message)
+                self.journal.update(row_id, TaskState.UNKNOWN, detail=message, error=message)
                 raise SubmitOutcomeUnknown(message, task_id=prediction.id)
             return task_id, True
-        self.journal.update(row_id, "created", task_id=prediction.id)
+        self.journal.update(row_id, TaskState.CREATED, task_id=prediction.id)
         return prediction.id, False
 
     async def find_lost_submit(
@@ -274,7 +246,11 @@ class Pipeline:
                     if _same_input(item.get("input"), wanted) and self._unclaimed(item.get("id")):
                         task_id = str(item["id"])
                         self.journal.update(
-                            row_id, "created", detail="found in the task history", task_id=task_id, error=None
+                            row_id,
+                            TaskState.CREATED,
+                            detail="found in the task history",
+                            task_id=task_id,
+                            error=None,
                         )
                         return task_id
             if time.monotonic() >= give_up:
@@ -314,19 +290,19 @@ class Pipeline:
                 wake=callback.wake if callback else None,
             ):
                 elapsed = time.monotonic() - started
-                if prediction.status != state and prediction.status in ("created", "processing"):
-                    state = prediction.status
+                if prediction.status != state and prediction.status in ACTIVE_STATUSES:
+                    state = TaskState(prediction.status)
                     self.journal.update(row_id, state)
-                if prediction.status == "processing":
+                if prediction.status == PredictionStatus.PROCESSING:
                     yield Processing(task_id, elapsed, schedule.expected_total())
-                elif prediction.status == "created":
+                elif prediction.status == PredictionStatus.CREATED:
                     yield Queued(task_id, elapsed)
         except DeadlineExceeded as error:
             self.journal.update(row_id, detail=error.message, error=error.message)
             raise
         except (NetworkError, RateLimited, ServerError) as error:
             # Retries are spent, but the task exists and is paid for: "try again" would pay twice.
-            gave_up = _gave_up_following(error, task_id)
+            gave_up = gave_up_following(error, task_id)
             self.journal.update(row_id, detail=gave_up.message, error=gave_up.message)
             raise gave_up from error
         assert prediction is not None
@@ -335,9 +311,9 @@ class Pipeline:
 
     async def _finish(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
         """Record a terminal prediction; download the video of a completed one."""
-        if prediction.status != "completed" or not prediction.output_url:
+        if prediction.status != PredictionStatus.COMPLETED or not prediction.output_url:
             failure = task_failure(prediction)
-            state = "cancelled" if prediction.status in ("cancelled", "deleted") else "failed"
+            state = TaskState.CANCELLED if prediction.status in CANCELLED_STATUSES else TaskState.FAILED
             self.journal.update(
                 row_id, state, detail=failure.message, error=failure.message, error_code=failure.code
             )
@@ -346,7 +322,7 @@ class Pipeline:
         assert record is not None
         self.journal.update(
             row_id,
-            "completed",
+            TaskState.COMPLETED,
             output_url=prediction.output_url,
             inference_ms=prediction.inference_ms,
             nsfw=prediction.nsfw,
@@ -370,7 +346,7 @@ class Pipeline:
                 yield event
             path = download.result()
         except OutputExpired as error:
-            self.journal.update(row_id, "expired", detail=error.message, error=error.message)
+            self.journal.update(row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
             raise
         except OutputError as error:
             # The download's own retries are spent; the paid video waits on WaveSpeed for 7 days.
@@ -393,15 +369,15 @@ class Pipeline:
         try:
             prediction = await self.client.get(record.task_id, api_key=api_key)
         except TaskNotFound as error:
-            self.journal.update(record.row_id, "expired", detail=error.message, error=error.message)
+            self.journal.update(record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
             raise
         if prediction.is_terminal:
             async for event in self._finish(record.row_id, prediction, started):
                 yield event
             return
         if prediction.status != record.state:
-            self.journal.update(record.row_id, prediction.status)
-        if prediction.status == "processing":
+            self.journal.update(record.row_id, TaskState(prediction.status))
+        if prediction.status == PredictionStatus.PROCESSING:
             yield Processing(record.task_id, 0.0)
         else:
             yield Queued(record.task_id, 0.0)
@@ -412,7 +388,7 @@ class Pipeline:
             async for event in self._resume(record, api_key):
                 yield event
         except TaskNotFound as error:
-            self.journal.update(record.row_id, "expired", detail=error.message, error=error.message)
+            self.journal.update(record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
             raise
 
     async def _resume(self, record: TaskRecord, api_key: ApiKey | None) -> AsyncIterator[Event]:
@@ -425,38 +401,23 @@ class Pipeline:
                 if time.time() - record.created_at > LOST_SUBMIT_GIVE_UP_SECONDS:
                     self.journal.update(
                         record.row_id,
-                        "lost",
+                        TaskState.LOST,
                         error=message,
                         detail="no task with this input was ever created",
                     )
                 else:
-                    self.journal.update(record.row_id, "unknown", detail=message, error=message)
+                    self.journal.update(record.row_id, TaskState.UNKNOWN, detail=message, error=message)
                 raise SubmitOutcomeUnknown(message)
             record = self.journal.get(record.row_id)  # type: ignore[assignment]
             assert record is not None
         yield Submitted(record.task_id or "", recovered=True)
-        if record.state == "completed" and record.output_url:
+        if record.state == TaskState.COMPLETED and record.output_url:
             prediction = await self.client.get(record.task_id or "", api_key=api_key)
             async for event in self._finish(record.row_id, prediction, started):
                 yield event
             return
         async for event in self._follow(record, api_key, started, deadline):
             yield event
-
-
-def _gave_up_following(error: LumaPlaygroundError, task_id: str) -> DeadlineExceeded:
-    """The error for a task that could no longer be checked: it may finish, and is kept."""
-    if isinstance(error, RateLimited):
-        trouble = "WaveSpeed kept rate limiting this key"
-    elif isinstance(error, ServerError):
-        trouble = f"WaveSpeed kept failing (HTTP {error.status_code})"
-    else:
-        trouble = "WaveSpeed could not be reached"
-    return DeadlineExceeded(
-        f"{trouble} while the task was followed. The task may still finish and is kept: fetch "
-        "it later by its id (History, or `resume`); generating it again would pay twice.",
-        task_id=task_id,
-    )
 
 
 def _same_input(candidate: object, wanted: Mapping[str, object]) -> bool:

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ._models import PredictionStatus
+
 __all__ = [
     "AdaptiveSchedule",
     "CompletionModel",
@@ -248,7 +250,7 @@ class AdaptiveSchedule:
 
     def next_delay(self, status: str, elapsed: float) -> float:
         previous, self._last_poll = self._last_poll, elapsed
-        if status != "processing":
+        if status != PredictionStatus.PROCESSING:
             return self._jittered(self.queued_interval)
         if self._processing_seen is None:
             # Processing began between the previous poll and this one.

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
+from ._models import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -65,7 +66,6 @@ PROBE_WAIT_SECONDS = 3.0
 #: How long the answer of the reachability probe is believed.
 PROBE_TTL_SECONDS = 600.0
 PROBE_RETRY_SECONDS = 60.0
-_TERMINAL = {"completed", "failed", "cancelled", "timeout", "deleted"}
 
 
 class WebhookRejected(Exception):
@@ -281,7 +281,7 @@ class WebhookRegistry:
         if subscription.task_id is not None and task_id != subscription.task_id:
             raise WebhookRejected(400, "the callback is for another task")
         self._seen[webhook_id] = time.monotonic() + 2 * TOLERANCE_SECONDS
-        if status in _TERMINAL:
+        if status in TERMINAL_STATUSES:
             subscription.notify()
         return subscription
 

@@ -56,7 +56,6 @@ def test_lifecycle_and_transitions(tmp_path: Path) -> None:
     journal.update(row, video_path="/v/t1.mp4")
     assert not journal.get(row).pending
     assert [s for s, _, _ in journal.transitions(row)] == ["submitting", "created", "processing", "completed"]
-    assert journal.inference_samples() == [("1280*720", 5, 1.5)]
 
 
 def test_history_by_owner_or_key(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 A rule `{route, kind, count=1, skip=0, key=null, ...options}` lets `skip` matching requests pass, then
 affects `count` of them (-1: all). `key` limits it to requests bearing that key. Kinds and options:
 
-- any route: `status` (`status`, `statuses` cycled, `retry_after`, `message`), `html` and `empty`
+- any route: `status` (`status`, `statuses` cycled, `retry_after` in seconds or as an HTTP-date
+  text, `message`), `html` and `empty`
   (`status`, default 502; `retry_after`), `malformed` (a 200 whose JSON is cut short), `drop` (close
   the connection unanswered; `after_processing` runs the request first), `stall` (`seconds`, default
   30, then answer; a submit is processed before the stall unless `before_processing`);
@@ -55,7 +56,7 @@ _RULE_FIELDS = frozenset({"route", "kind", "count", "skip", "key", "key_fingerpr
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "status": (int,),
     "statuses": (list,),
-    "retry_after": (int, float),
+    "retry_after": (int, float, str),
     "message": (str,),
     "after_processing": (bool,),
     "before_processing": (bool,),

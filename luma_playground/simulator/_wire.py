@@ -275,4 +275,6 @@ def _reason(status: int) -> str:
 
 
 def _seconds_text(seconds: Any) -> str:
+    if isinstance(seconds, str):
+        return seconds  # an HTTP-date, sent as given
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
