@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
-from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
+from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import LimitReached, SessionStore
 
@@ -48,14 +48,6 @@ async def failure(handlers: Handlers, image: Path, **fields: Any) -> tuple[gr.Er
         ):
             updates.append(update)
     return caught.value, updates[-1][1]
-
-
-@pytest.fixture(scope="module")
-def slow_sim() -> Iterator[SimulatorServer]:
-    """A simulator whose tasks take seconds, so that there is time to cancel them."""
-    server = SimulatorServer(SimulatorConfig(time_scale=0.2, seed=3)).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
