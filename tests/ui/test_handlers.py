@@ -133,6 +133,8 @@ async def test_cancel_stops_the_remote_task(
     async for _, status, _ in generation:
         if "task <code>" in status:
             break
+    else:
+        pytest.fail("the generation ended before its task was submitted")
     status, generate_button, cancel_button = await slow_handlers.cancel(request)
     await generation.aclose()
     assert 'data-tone="cancelled"' in status and "accepted the cancellation" in status

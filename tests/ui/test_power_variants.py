@@ -95,6 +95,8 @@ async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path
         board = slow_variants._boards.get("tab-cancel", [])
         if len(board) == 2 and all(job.task_id for job, _ in board):
             break
+    else:
+        pytest.fail("the variants ended before both tasks were submitted")
     status, _ = await slow_variants.cancel_one(1)(request)
     assert "Cancelled" in status
     first, second = (job for job, _ in slow_variants._boards["tab-cancel"])
