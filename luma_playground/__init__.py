@@ -23,6 +23,7 @@ from ._errors import (
 )
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord, TaskState
+from ._limits import Caller
 from ._models import (
     Done,
     Downloading,
@@ -53,6 +54,7 @@ __all__ = [
     "ApiError",
     "ApiKey",
     "AuthenticationError",
+    "Caller",
     "ContentModerated",
     "DeadlineExceeded",
     "Done",

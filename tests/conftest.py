@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 from PIL import Image, ImageDraw
+
+from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
 
 @pytest.fixture
@@ -66,19 +70,43 @@ def portrait_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_image(tmp_path_factory.mktemp("images") / "portrait.png", (360, 640))
 
 
-@pytest.fixture(scope="session")
-def sim_server() -> Iterator[object]:
-    """One simulator for the session, on 127.0.0.1, with waits shrunk a hundredfold."""
-    from luma_playground.simulator import SimulatorConfig, SimulatorServer
+def simulator_fixture(
+    *,
+    time_scale: float = 0.01,
+    seed: int = 7,
+    keep_outputs: bool = False,
+    scope: Literal["session", "package", "module"] = "session",
+) -> Any:
+    """A fixture serving one simulator on 127.0.0.1 (ephemeral port) for `scope`.
 
-    server = SimulatorServer(SimulatorConfig(time_scale=0.01, seed=7)).start()
+    `time_scale` shrinks every wait (0.01: a 5 s clip takes about half a second); `keep_outputs`
+    renders into a folder of pytest's temporary tree instead of the simulator's own.
+    """
+
+    @pytest.fixture(scope=scope)
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
+        output_dir = tmp_path_factory.mktemp("simulator") if keep_outputs else None
+        with SimulatorServer(SimulatorConfig(time_scale=time_scale, seed=seed, output_dir=output_dir)) as sim:
+            yield sim
+
+    return server
+
+
+@contextlib.contextmanager
+def reset_around(server: SimulatorServer) -> Iterator[SimulatorServer]:
+    """Yield `server` with no tasks, counters, faults or accounts, and leave none behind."""
+    server.control.reset()
     yield server
-    server.stop()
+    # Session fixtures set up before the next test's reset must not meet this test's faults.
+    server.control.reset()
+
+
+#: One simulator for the session, with waits shrunk a hundredfold.
+sim_server = simulator_fixture()
 
 
 @pytest.fixture
-def sim(sim_server):  # type: ignore[no-untyped-def]
+def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
     """The session's simulator, with no tasks, counters, faults or accounts left over."""
-    sim_server.control.reset()
-    yield sim_server
-    sim_server.control.reset()
+    with reset_around(sim_server) as fresh:
+        yield fresh

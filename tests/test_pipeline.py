@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TypeVar
 
 import pytest
 
@@ -26,6 +28,7 @@ from luma_playground import (
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-pipeline-test")
+E = TypeVar("E")
 
 
 @pytest.fixture
@@ -39,6 +42,14 @@ async def pipeline(sim, tmp_path):  # type: ignore[no-untyped-def]
 
 async def _run(pipeline: Pipeline, request: GenerationRequest) -> list[object]:
     return [event async for event in pipeline.generate(request, api_key=KEY)]
+
+
+async def first(events: AsyncIterator[object], kind: type[E]) -> E:
+    """The first event of `kind`; the test fails if the events end without one."""
+    async for event in events:
+        if isinstance(event, kind):
+            return event
+    pytest.fail(f"the events ended without a {kind.__name__}")
 
 
 async def test_generate_records_everything(pipeline, sim, landscape_image) -> None:
@@ -61,11 +72,11 @@ async def test_generate_records_everything(pipeline, sim, landscape_image) -> No
 
 async def test_task_id_is_journaled_before_the_first_poll(pipeline, sim, landscape_image) -> None:
     """When Submitted is seen, the journal row already holds the task id."""
-    async for event in pipeline.generate(GenerationRequest.create(landscape_image, "p"), api_key=KEY):
-        if isinstance(event, Submitted):
-            assert pipeline.journal.by_task_id(event.task_id).state == "created"
-            assert sim.control.task(event.task_id)["polls"] == 0
-            break
+    request = GenerationRequest.create(landscape_image, "p")
+    async with contextlib.aclosing(pipeline.generate(request, api_key=KEY)) as events:
+        submitted = await first(events, Submitted)
+        assert pipeline.journal.by_task_id(submitted.task_id).state == "created"
+        assert sim.control.task(submitted.task_id)["polls"] == 0
 
 
 async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image) -> None:
@@ -126,9 +137,9 @@ async def test_jobs_finish_when_nobody_watches(pipeline, sim, landscape_image) -
     """A follower that stops (a closed tab) does not stop the job: the video is saved."""
     runner = Runner(pipeline)
     job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
-    async for event in job.events():
-        if isinstance(event, Submitted):
-            break  # the tab closes
+    async with contextlib.aclosing(job.events()) as events:
+        await first(events, Submitted)
+    # The tab has closed: nobody follows the job any more.
     done = await job.wait()
     assert done.video_path.exists()
 
@@ -137,9 +148,8 @@ async def test_cancel_stops_at_once_and_tells(pipeline, sim, landscape_image) ->
     """Cancel ends the job, cancels the remote task, and says so."""
     runner = Runner(pipeline)
     job = runner.start(GenerationRequest.create(landscape_image, "p", duration=10), api_key=KEY)
-    async for event in job.events():
-        if isinstance(event, Submitted):
-            break
+    async with contextlib.aclosing(job.events()) as events:
+        await first(events, Submitted)
     note = await job.cancel()
     assert "accepted the cancellation" in note and job.task_id in note
     assert sim.control.task(job.task_id)["status"] == "cancelled"
@@ -152,8 +162,10 @@ async def test_cancel_before_submit_costs_nothing(pipeline, sim, landscape_image
     job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
     note = await job.cancel()
     assert "nothing was charged" in note
-    await asyncio.sleep(0.1)
+    # The job has ended before any submit began (no journal row), so none can reach the server now.
+    assert job.finished and job.row_id is None
     assert sim.control.tasks() == []
+    assert "submit" not in sim.control.stats()["routes"]
 
 
 async def test_slots_follow_the_account_limit(pipeline, sim, landscape_image) -> None:

@@ -13,8 +13,10 @@ import gradio as gr
 import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
-from luma_playground.simulator import SimulatorConfig, SimulatorServer
+from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
+
+from ..conftest import simulator_fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -97,15 +99,20 @@ def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFa
         yield demo
 
 
+#: A simulator slow enough to press Cancel during a task.
+slow_sim = simulator_fixture(time_scale=0.25, seed=5)
+
+
 @pytest.fixture(scope="session")
-def slow_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[gr.Blocks, SimulatorServer]]:
-    """The owner's key on a simulator slow enough to press Cancel during a task."""
-    with SimulatorServer(SimulatorConfig(time_scale=0.25, seed=5)) as slow_sim:
-        settings = Settings(
-            base_url=slow_sim.base_url,
-            api_key=ApiKey(SERVER_KEY),
-            data_dir=tmp_path_factory.mktemp("browser-slow"),
-        )
-        playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-        with launched(playground) as demo:
-            yield demo, slow_sim
+def slow_app(
+    slow_sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[gr.Blocks, SimulatorServer]]:
+    """The owner's key on the slow simulator."""
+    settings = Settings(
+        base_url=slow_sim.base_url,
+        api_key=ApiKey(SERVER_KEY),
+        data_dir=tmp_path_factory.mktemp("browser-slow"),
+    )
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    with launched(playground) as demo:
+        yield demo, slow_sim

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, Journal, WaveSpeedClient
-from luma_playground.simulator import SimulatorConfig, SimulatorServer
+from luma_playground.simulator import SimulatorServer
+
+from ..conftest import simulator_fixture
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: A 5 s clip takes about 1.5 s here, a 10 s clip about 2.6 s: long enough to kill mid-task.
@@ -206,12 +208,8 @@ def one_error(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="session")
-def cli_server() -> Iterator[SimulatorServer]:
-    """A simulator for the command-line tests, slow enough to kill a task mid-way."""
-    server = SimulatorServer(SimulatorConfig(time_scale=TIME_SCALE, seed=11)).start()
-    yield server
-    server.stop()
+#: A simulator for the command-line tests, slow enough to kill a task mid-way.
+cli_server = simulator_fixture(time_scale=TIME_SCALE, seed=11)
 
 
 @pytest.fixture

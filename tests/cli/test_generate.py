@@ -11,8 +11,7 @@ from .conftest import one_error
 
 
 def test_generate_prints_the_saved_video_and_journals_it(cli, server, landscape_image) -> None:
-    """generate exits 0, prints only the MP4's path on stdout, progress on stderr, and
-    leaves a completed row with the task id, parameters and file."""
+    """generate exits 0, prints only the MP4's path on stdout, and journals a completed row."""
     result = cli.run("generate", landscape_image, "-p", "slow zoom in", "--size", "1280x720")
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip())

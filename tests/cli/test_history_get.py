@@ -82,8 +82,7 @@ def test_get_downloads_a_deleted_video_again(finished) -> None:
 
 
 def test_get_follows_a_task_created_elsewhere(cli, server, landscape_image) -> None:
-    """get on a task created by another client: status now (exit 5), then --wait saves it;
-    the task joins the journal with its parameters."""
+    """get on another client's task says its status (exit 5), then --wait saves it and journals it."""
     task_id = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image))
     now = cli.run("get", task_id)
     assert now.returncode == 5 and now.stdout == ""

@@ -29,8 +29,7 @@ def _resumed(cli, result) -> tuple[str, Path]:
 
 
 def test_generates_killed_while_polling_are_finished_by_resume(cli, server, landscape_image) -> None:
-    """SIGKILL during polling leaves the rows pending; one `resume` saves both videos and
-    completes both rows, without submitting anything again."""
+    """Rows left pending by SIGKILL while polling are finished by one `resume`, with no new submit."""
     running = [
         cli.start("generate", landscape_image, "-p", f"kill me {n}", "--duration", "10") for n in (1, 2)
     ]
@@ -53,8 +52,7 @@ def test_generates_killed_while_polling_are_finished_by_resume(cli, server, land
 
 
 def test_submit_killed_before_its_answer_is_found_and_finished(cli, server, landscape_image) -> None:
-    """A submit whose answer never came (killed while waiting) leaves a `submitting` row
-    without a task id; `resume` finds the task by its input and finishes it, sending nothing."""
+    """`resume` finds a killed submit's task by its input and finishes it, sending nothing again."""
     server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
     before = {task["id"] for task in server.control.tasks()}
     running = cli.start("generate", landscape_image, "-p", "answer lost")
@@ -72,8 +70,7 @@ def test_submit_killed_before_its_answer_is_found_and_finished(cli, server, land
 
 
 def test_ctrl_c_during_an_unanswered_submit_is_recorded_unknown(cli, server, landscape_image) -> None:
-    """Ctrl-C while the submit's answer is awaited marks the row `unknown` (a task may exist);
-    `resume` finds it and saves its video."""
+    """Ctrl-C during an unanswered submit leaves an `unknown` row, which `resume` finds and saves."""
     server.control.add_fault("submit", "stall", seconds=STALL_SECONDS, key=cli.key)
     before = len(server.control.tasks())
     running = cli.start("generate", landscape_image, "-p", "interrupted submit")
@@ -123,8 +120,7 @@ def test_resume_leaves_other_keys_tasks_alone(cli, server, landscape_image) -> N
 
 
 def test_resume_records_failures_and_expiry_with_the_api_reason(cli, server, landscape_image) -> None:
-    """Tasks that cannot end with a video are marked with the API's reason and exit 4: failed
-    while nobody watched, unknown to the API, or an output already deleted."""
+    """Tasks that cannot end with a video (failed, unknown, expired) get the API's reason; exit 4."""
     server.control.add_fault("submit", "task_failed", key=cli.key)
     failed = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image, 5))
     deleted = asyncio.run(submit_elsewhere(server.base_url, cli.key, landscape_image, 5))

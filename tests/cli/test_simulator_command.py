@@ -25,8 +25,7 @@ def _answers(base_url: str) -> bool:
 
 
 def test_standalone_simulator_serves_generate_then_stops(cli, landscape_image) -> None:
-    """`simulator` prints its address, serves a whole generation, and exits 0 on Ctrl-C;
-    a second one on the same port is exit 2 with one line."""
+    """`simulator` serves a generation and exits 0 on Ctrl-C; a second one on its port exits 2."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = cli.start("simulator", "--port", port, "--time-scale", "0.02")
@@ -43,8 +42,7 @@ def test_standalone_simulator_serves_generate_then_stops(cli, landscape_image) -
 
 
 def test_simulate_needs_no_key_and_its_stopped_tasks_are_reported_lost(cli, landscape_image) -> None:
-    """generate --simulate works without a key; a later `resume --simulate` reports a task of
-    the simulator that died with its process as lost (exit 4)."""
+    """--simulate needs no key; `resume --simulate` reports a dead simulator's task as lost (exit 4)."""
     no_key = {"WAVESPEED_API_KEY": "", "LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE": "0.02"}
     result = cli.run("generate", landscape_image, "-p", "built in", "--simulate", env=no_key)
     assert result.returncode == 0, result.stderr

@@ -30,8 +30,7 @@ def _kill_mid_task(cli, image) -> dict:
 
 
 async def test_startup_resume_finishes_a_killed_process_task(cli, server, landscape_image) -> None:
-    """A new Playground on the same home resumes, at start-up, the task of a killed process:
-    the video is saved and the row completed, with nobody watching."""
+    """A new Playground on the same home finishes a killed process's task at start-up, unwatched."""
     row = _kill_mid_task(cli, landscape_image)
     playground = Playground.open(_settings(cli), start_simulator=False)
     try:
@@ -47,8 +46,7 @@ async def test_startup_resume_finishes_a_killed_process_task(cli, server, landsc
 
 
 async def test_lifespan_resumes_and_skips_rows_already_followed(cli, server, landscape_image) -> None:
-    """`Playground.lifespan` (for a web server) resumes pending tasks when the server starts,
-    and a second resume does not follow the same row twice."""
+    """`Playground.lifespan` resumes pending tasks at start, and a second resume skips followed rows."""
     row = _kill_mid_task(cli, landscape_image)
     playground = Playground.open(_settings(cli), start_simulator=False)
     try:

@@ -26,8 +26,10 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
+from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui import KEY_HEADER
+
+from ..conftest import reset_around, simulator_fixture
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -219,20 +221,15 @@ def client_for(app: AppProcess, key: str | None = None) -> Client:
     return Client(app.url, headers=headers, verbose=False, download_files=str(app.home.parent / "downloads"))
 
 
-@pytest.fixture(scope="package")
-def rsim() -> Iterator[SimulatorServer]:
-    """The simulator all reliability tests use: a 5 s clip takes about half a second."""
-    server = SimulatorServer(SimulatorConfig(time_scale=0.01, seed=11)).start()
-    yield server
-    server.stop()
+#: The simulator all reliability tests use: a 5 s clip takes about half a second.
+rsim = simulator_fixture(time_scale=0.01, seed=11, scope="package")
 
 
 @pytest.fixture
 def sim(rsim: SimulatorServer) -> Iterator[SimulatorServer]:
     """The simulator with no tasks, counters, faults or accounts left over."""
-    rsim.control.reset()
-    yield rsim
-    rsim.control.reset()
+    with reset_around(rsim) as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope="package")

@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from luma_playground.simulator import SimulatorConfig, SimulatorControl, SimulatorServer
+from luma_playground.simulator import SimulatorControl, SimulatorServer
+
+from ..conftest import reset_around, simulator_fixture
 
 TIME_SCALE = 0.01
 KEY = "sk-sim-test-primary"
@@ -50,12 +52,8 @@ def _client(
     return httpx.Client(base_url=base_url, headers=headers, trust_env=False, **options)
 
 
-@pytest.fixture(scope="session")
-def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorServer]:
-    """One simulator on 127.0.0.1 (ephemeral port), a hundred times faster than real time."""
-    config = SimulatorConfig(time_scale=TIME_SCALE, output_dir=tmp_path_factory.mktemp("simulator"))
-    with SimulatorServer(config) as server:
-        yield server
+#: One simulator for these tests, a hundred times faster than real time, rendering into pytest's tree.
+simulator = simulator_fixture(time_scale=TIME_SCALE, seed=0, keep_outputs=True)
 
 
 @pytest.fixture(scope="session")
@@ -65,12 +63,10 @@ def control(simulator: SimulatorServer) -> SimulatorControl:
 
 
 @pytest.fixture(autouse=True)
-def reset_simulator(control: SimulatorControl) -> Iterator[None]:
+def reset_simulator(simulator: SimulatorServer) -> Iterator[None]:
     """Every test starts with no tasks, counters, faults or accounts, and leaves none behind."""
-    control.reset()
-    yield
-    # Session fixtures set up before the next test's reset must not meet this test's faults.
-    control.reset()
+    with reset_around(simulator):
+        yield
 
 
 @pytest.fixture

@@ -15,11 +15,18 @@ import pytest
 from gradio_client import Client
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
 
+from ..conftest import simulator_fixture
+
 SERVER_KEY = "sk-owner-server-key-0001"
+
+
+#: A simulator whose tasks take seconds, so that there is time to cancel them.
+slow_sim = simulator_fixture(time_scale=0.2, seed=3, scope="module")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,7 +69,7 @@ def launched(playground: Playground, **launch: object) -> Iterator[gr.Blocks]:
 
 
 @pytest.fixture(scope="session")
-def server_app(sim_server, outside_tmp: Path) -> Iterator[gr.Blocks]:  # type: ignore[no-untyped-def]
+def server_app(sim_server: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Blocks]:
     """The UI with the owner's key, pointed at the simulator as if it were WaveSpeed."""
     settings = Settings.from_env(
         {
@@ -85,7 +92,7 @@ def client(server_app: gr.Blocks) -> Iterator[Client]:
 
 
 @pytest.fixture
-async def playground(sim, tmp_path: Path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
+async def playground(sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Playground]:
     """A playground on the simulator with the owner's key, for calling handlers directly."""
     settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
     opened = Playground.open(settings, retry=RetryPolicy(attempts=2, scale=0), start_simulator=False)

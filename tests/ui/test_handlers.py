@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground._limits import VisitorLimits
-from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
+from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import LimitReached, SessionStore
 
@@ -49,14 +49,6 @@ async def failure(handlers: Handlers, image: Path, **fields: Any) -> tuple[gr.Er
         ):
             updates.append(update)
     return caught.value, updates[-1][1]
-
-
-@pytest.fixture(scope="module")
-def slow_sim() -> Iterator[SimulatorServer]:
-    """A simulator whose tasks take seconds, so that there is time to cancel them."""
-    server = SimulatorServer(SimulatorConfig(time_scale=0.2, seed=3)).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -142,6 +134,8 @@ async def test_cancel_stops_the_remote_task(
     async for _, status, _ in generation:
         if "task <code>" in status:
             break
+    else:
+        pytest.fail("the generation ended before its task was submitted")
     status, generate_button, cancel_button = await slow_handlers.cancel(request)
     await generation.aclose()
     assert 'data-tone="cancelled"' in status and "accepted the cancellation" in status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import gradio as gr
 import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.simulator import SimulatorServer
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
 from luma_playground.ui._variants import MAX_VIDEOS, Variants, video_count
@@ -92,6 +94,8 @@ async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path
         run = slow_variants.store.last_run("tab-cancel")
         if len(run) == 2 and all(job.task_id for job in run):
             break
+    else:
+        pytest.fail("the variants ended before both tasks were submitted")
     status, _ = await slow_variants.cancel_one(1)(request)
     assert "Cancelled" in status
     first, second = slow_variants.store.last_run("tab-cancel")
@@ -145,12 +149,9 @@ async def test_bad_input_starts_nothing(
 
 
 @pytest.fixture
-async def slow_variants(tmp_path: Path):  # type: ignore[no-untyped-def]
+async def slow_variants(slow_sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Variants]:
     """Variants on a simulator slow enough to cancel a running task."""
-    from luma_playground.simulator import SimulatorConfig, SimulatorServer
-
-    with SimulatorServer(SimulatorConfig(time_scale=0.2, seed=11)) as slow_sim:
-        settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
-        playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-        yield Variants(playground, SessionStore(playground), tick=0.05)
-        await playground.aclose()
+    settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    yield Variants(playground, SessionStore(playground), tick=0.05)
+    await playground.aclose()
