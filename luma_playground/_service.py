@@ -139,9 +139,9 @@ class Playground:
         """Start a generation on the right backend (`image_url`: its image, uploaded already)."""
         backend, key = self.backend_for(user_key)
         return backend.runner.start(
-            request,
+            request,  # type: ignore[arg-type]
             api_key=key,
-            owner=owner,  # type: ignore[arg-type]
+            owner=owner,
             image_url=image_url,
         )
 
