@@ -22,7 +22,7 @@ from ._render import RenderSpec, motion_from_prompt
 from ._render_cache import RenderCache
 from ._state import Accounts, RequestCounters, Task, TaskStore, key_fingerprint, to_micros, to_usd
 from ._timing import TimingModel
-from ._uploads import UploadStore
+from ._uploads import Upload, UploadStore
 from ._validation import OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
 from ._webhooks import SECRET_PREFIX, WebhookSender
 
@@ -83,6 +83,8 @@ class Simulator:
 
     def submit_video(self, fingerprint: str, video: VideoInput, base_url: str) -> Task:
         """Charge, create and schedule a Ray 2 task; its render starts right away."""
+        # An inline picture is checked before any charge, so a bad one costs nothing.
+        source = self._source_image(video)
         price = to_micros(video_price(video.duration))
         task = self._new_task(fingerprint, VIDEO_MODEL, video.as_input(), price, base_url)
         task.signature = (video.prompt, video.image, video.size, video.duration)
@@ -91,7 +93,7 @@ class Simulator:
         outcome = self._outcome(task, self.faults.take_all("submit", fingerprint, OUTCOME_KINDS))
         plan = self.timing.plan_video(video.duration)
         task.planned_queue_s, task.planned_inference_s = plan.queue_s, plan.inference_s
-        self.runner.start_video(task, plan, self._render(video), outcome)
+        self.runner.start_video(task, plan, self._render(video, source), outcome)
         return task
 
     def submit_optimizer(self, fingerprint: str, request: OptimizerInput, base_url: str) -> Task:
@@ -181,8 +183,13 @@ class Simulator:
         self.tasks.add(task)
         return task
 
-    def _render(self, video: VideoInput) -> Future[Path] | None:
-        upload = self.uploads.find_by_url(video.image)
+    def _source_image(self, video: VideoInput) -> Upload | None:
+        """The stored picture a submission renders from; None when the simulator cannot fetch it."""
+        if video.image_bytes is not None:
+            return self.uploads.save_inline(video.image_bytes)
+        return self.uploads.find_by_url(video.image)
+
+    def _render(self, video: VideoInput, upload: Upload | None) -> Future[Path] | None:
         if upload is None:
             return None
         spec = RenderSpec(

@@ -74,6 +74,13 @@ class UploadStore:
         extension = self._check(data)
         return self._store(f"{uuid.uuid4().hex}.{extension}", data, filename)
 
+    def save_inline(self, data: bytes) -> Upload:
+        """Check and store an image sent inside a submission (a data URI), once per distinct picture."""
+        extension = self._check(data, "image data URI")
+        # Named by content: the same picture sent again reuses its file instead of adding one.
+        name = f"{hashlib.sha256(data).hexdigest()[:32]}.{extension}"
+        return self._uploads.get(name) or self._store(name, data, name)
+
     def reserve(self, filename: str, size: int, content_type: str | None) -> PendingUpload:
         """Hand out a name and a token for a later PUT of the bytes."""
         if size > self.max_bytes:
@@ -101,14 +108,14 @@ class UploadStore:
         match = _UPLOAD_PATH.search(urlsplit(url).path)
         return self._uploads.get(match.group(1)) if match else None
 
-    def _check(self, data: bytes) -> str:
+    def _check(self, data: bytes, what: str = "file") -> str:
         if len(data) > self.max_bytes:
-            raise InvalidInput(f"file exceeds the limit of {self.max_bytes} bytes")
+            raise InvalidInput(f"{what} exceeds the limit of {self.max_bytes} bytes")
         if not data:
-            raise InvalidInput("file is empty")
+            raise InvalidInput(f"{what} is empty")
         image_format = _image_format(data)
         if image_format not in FORMAT_EXTENSIONS:
-            raise InvalidInput("file must be an image: JPG, JPEG, PNG, WebP, GIF, BMP or TIFF")
+            raise InvalidInput(f"{what} must be an image: JPG, JPEG, PNG, WebP, GIF, BMP or TIFF")
         return FORMAT_EXTENSIONS[image_format]
 
     def _store(self, name: str, data: bytes, filename: str) -> Upload:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +20,9 @@ DEFAULT_DURATION = 5
 OPTIMIZER_MODES = ("image", "video")
 OPTIMIZER_STYLES = ("default", "artistic", "photographic", "technical", "anime", "realistic")
 MAX_PAGE_SIZE = 100
+
+#: A base64 picture inline, as WaveSpeed takes it: `data:image/<type>[;param=value]*;base64,<data>`.
+_DATA_URI = re.compile(r"data:image/[\w.+-]+(?:;[\w.+-]+=[^;,]*)*;base64,", re.IGNORECASE)
 
 
 class InvalidInput(ValueError):
@@ -35,6 +41,8 @@ class VideoInput:
     enable_sync_mode: bool
     enable_base64_output: bool
     webhook_url: str | None
+    #: The decoded picture when `image` is a data URI; None for a URL.
+    image_bytes: bytes | None = field(default=None, repr=False)
 
     @property
     def width(self) -> int:
@@ -105,8 +113,9 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 def parse_video_input(body: dict[str, Any], webhook_query: str | None) -> VideoInput:
     """Check a submission field by field, in the documented order."""
     webhook_url = webhook_query if webhook_query is not None else body.get("webhook_url")
+    image, image_bytes = _required_image(body, "image")
     video = VideoInput(
-        image=_required_url(body, "image"),
+        image=image,
         prompt=_required_text(body, "prompt"),
         size=_size(body.get("size", DEFAULT_SIZE)),
         duration=_duration(body.get("duration", DEFAULT_DURATION)),
@@ -114,6 +123,7 @@ def parse_video_input(body: dict[str, Any], webhook_query: str | None) -> VideoI
         enable_sync_mode=_optional_bool(body, "enable_sync_mode") or False,
         enable_base64_output=_optional_bool(body, "enable_base64_output") or False,
         webhook_url=_webhook(webhook_url),
+        image_bytes=image_bytes,
     )
     if video.webhook_url and video.enable_base64_output:
         raise InvalidInput("webhook cannot be combined with enable_base64_output")
@@ -174,15 +184,32 @@ def submit_signature(raw: bytes) -> tuple[Any, ...] | None:
     )
 
 
-def _required_url(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
+def _required_image(body: dict[str, Any], name: str) -> tuple[str, bytes | None]:
+    """An image given as an http(s) URL, or inline as a base64 data URI (with its decoded bytes)."""
+    value = body.get(name)
     if value is None or value == "":
-        raise InvalidInput(f"{field} is required")
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise InvalidInput(
-            f"{field} must be an http(s) URL; upload the file first with /api/v3/media/upload/binary"
-        )
-    return value
+        raise InvalidInput(f"{name} is required")
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return value, None
+    if isinstance(value, str) and value[:5].lower() == "data:":
+        return value, _data_uri_bytes(value, name)
+    raise InvalidInput(
+        f"{name} must be an http(s) URL or a data:image/...;base64, URI; "
+        "upload the file first with /api/v3/media/upload/binary"
+    )
+
+
+def _data_uri_bytes(uri: str, name: str) -> bytes:
+    match = _DATA_URI.match(uri)
+    if match is None:
+        raise InvalidInput(f"{name} data URI must have the form data:image/<type>;base64,<data>")
+    try:
+        data = base64.b64decode(uri[match.end() :], validate=True)
+    except binascii.Error as exc:
+        raise InvalidInput(f"{name} data URI is not valid base64") from exc
+    if not data:
+        raise InvalidInput(f"{name} data URI is empty")
+    return data
 
 
 def _required_text(body: dict[str, Any], field: str) -> str:
