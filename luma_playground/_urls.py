@@ -10,6 +10,7 @@ cap. What comes back is a local file, checked and uploaded like any other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import logging
@@ -32,6 +33,7 @@ __all__ = [
     "IPAddress",
     "Resolver",
     "check_image_url",
+    "fetch_folder",
     "fetch_image",
     "is_public_address",
     "resolve_public",
@@ -324,13 +326,19 @@ def _pinned_request(
     )
 
 
+def fetch_folder(url: str, dest_dir: Path) -> Path:
+    """The folder under `dest_dir` where `fetch_image` keeps the picture of `url` (checked form)."""
+    return dest_dir / hashlib.sha256(check_image_url(url).encode()).hexdigest()[:20]
+
+
 async def _save(response: httpx.Response, url: str, dest_dir: Path, max_bytes: int) -> Path:
     """The body written to a fresh file as it arrives, abandoned as soon as it passes `max_bytes`."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _TooLarge
-    digest = hashlib.sha256(url.encode())
-    partial = dest_dir / f".fetch-{digest.hexdigest()[:16]}-{id(response):x}.part"
+    folder = fetch_folder(url, dest_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{id(response):x}.part"
     received = 0
     try:
         with partial.open("wb") as file:
@@ -338,13 +346,20 @@ async def _save(response: httpx.Response, url: str, dest_dir: Path, max_bytes: i
                 received += len(chunk)
                 if received > max_bytes:
                     raise _TooLarge
-                digest.update(chunk)
                 file.write(chunk)
-        target = dest_dir / f"{digest.hexdigest()[:20]}{_extension(response, url)}"
+        target = folder / f"{_stem(url)}{_extension(response, url)}"
         partial.replace(target)
         return target
     finally:
         partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty: nothing was kept
+
+
+def _stem(url: str) -> str:
+    """A file name from the URL's last path segment: letters, digits, `-` and `_` only."""
+    stem = Path(urlsplit(url).path).stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60] or "image"
 
 
 def _extension(response: httpx.Response, url: str) -> str:

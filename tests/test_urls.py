@@ -19,6 +19,7 @@ from luma_playground._models import check_image_url as models_check_image_url
 from luma_playground._urls import (
     IPAddress,
     check_image_url,
+    fetch_folder,
     fetch_image,
     is_public_address,
     resolve_public,
@@ -250,10 +251,11 @@ async def fetch(served: Served, path: str, dest: Path, **options: Any) -> Path:
 async def test_a_picture_is_fetched_from_the_pinned_address(served: Served, tmp_path: Path) -> None:
     """The name only the test resolver knows is reached at its checked address, Host intact."""
     path = await fetch(served, "/cat.png", tmp_path)
-    assert path.parent == tmp_path and path.suffix == ".png"
+    url = f"http://pictures.test:{served.port}/cat.png"
+    assert path == fetch_folder(url, tmp_path) / "cat.png"
     assert check_image(path).width == 640
     assert served.hosts == [f"pictures.test:{served.port}"]
-    assert list(tmp_path.iterdir()) == [path]
+    assert list(tmp_path.rglob("*")) == [path.parent, path]
 
 
 async def test_the_default_check_refuses_a_name_for_loopback(served: Served, tmp_path: Path) -> None:
@@ -296,7 +298,7 @@ async def test_a_stream_over_the_cap_is_abandoned(served: Served, tmp_path: Path
         await fetch(served, "/huge", tmp_path)
     assert served.done("/huge").wait(30)
     assert 20 * 1024 * 1024 < served.sent["/huge"] < 60 * 1024 * 1024
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.rglob("*")) == []
 
 
 async def test_a_declared_length_over_the_cap_is_refused_before_reading(
@@ -307,18 +309,18 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(
         await fetch(served, "/declared", tmp_path)
     assert served.done("/declared").wait(30)
     assert served.sent["/declared"] < 20 * 1024 * 1024
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.rglob("*")) == []
 
 
 async def test_a_stalled_server_hits_the_time_cap(served: Served, tmp_path: Path) -> None:
     """A server that stops sending mid-picture ends in the time-cap sentence, and no file."""
     with pytest.raises(InvalidRequest, match=r"took more than 0\.5 s"):
         await fetch(served, "/stall", tmp_path, timeout=0.5)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.rglob("*")) == []
 
 
 async def test_an_error_status_is_one_sentence(served: Served, tmp_path: Path) -> None:
     """A 404 from the image host is reported with its code, and no file is left."""
     with pytest.raises(InvalidRequest, match=r"could not be fetched \(HTTP 404\)"):
         await fetch(served, "/missing", tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.rglob("*")) == []

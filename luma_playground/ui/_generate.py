@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
-from gradio import processing_utils
 from gradio.utils import get_upload_folder
 
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker, suggested_size
 from .._jobs import Job
-from .._models import GenerationRequest, check_image_url
+from .._models import GenerationRequest
 from .._service import Backend, Playground
+from .._urls import fetch_image
 from ._format import (
     StatusTracker,
     badge_html,
@@ -27,7 +27,7 @@ from ._format import (
 )
 from ._session import SessionStore, Visit
 
-__all__ = ["Handlers", "ui_error"]
+__all__ = ["Handlers", "ui_error", "url_downloads"]
 
 #: Seconds between status refreshes while nothing happens (elapsed time keeps moving).
 TICK = 1.0
@@ -195,15 +195,7 @@ class Handlers:
         try:
             if not url or not url.strip():
                 raise InvalidRequest("Paste the address of an image first.", field="image")
-            url = check_image_url(url)
-            try:
-                path = await processing_utils.async_ssrf_protected_download(url, get_upload_folder())
-            except Exception:
-                raise InvalidRequest(
-                    "The image at that address could not be fetched; check that it is public, "
-                    "or download it and upload the file.",
-                    field="image",
-                ) from None
+            path = str(await fetch_image(url, url_downloads()))
             await in_image_worker(check_image, Path(path))
         except InvalidRequest as error:
             raise ui_error(error) from None
@@ -212,6 +204,11 @@ class Handlers:
     @staticmethod
     def summary(size: str | None, duration: int | None) -> str:
         return summary_html(size, duration)
+
+
+def url_downloads() -> Path:
+    """The folder where "Use this image" keeps pictures fetched from URLs (Gradio's uploads)."""
+    return Path(get_upload_folder()) / "urls"
 
 
 def _session(request: gr.Request | None) -> str:

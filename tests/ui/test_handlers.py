@@ -8,11 +8,11 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground.simulator import SimulatorConfig, SimulatorServer, key_fingerprint
-from luma_playground.ui._generate import Handlers
+from luma_playground.ui import _generate as generate_module
+from luma_playground.ui._generate import Handlers, url_downloads
 from luma_playground.ui._session import LimitReached, SessionStore
 
 from .conftest import SERVER_KEY, fake_request
@@ -261,7 +261,7 @@ async def test_size_follows_the_image(
     ("url", "words"),
     [
         ("ftp://example.com/a.jpg", "must start with http"),
-        ("http://127.0.0.1:9/a.jpg", "private, loopback"),
+        ("http://127.0.0.1:9/a.jpg", "not public"),
         ("", "Paste the address"),
     ],
 )
@@ -272,22 +272,23 @@ async def test_image_urls_are_checked(handlers: Handlers, url: str, words: str) 
 
 
 async def test_an_image_url_fills_the_image(
-    handlers: Handlers, portrait_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handlers: Handlers, portrait_image: Path, picture_host: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A public image URL is fetched (through Gradio's guarded download) into the image field."""
-    fetched: list[str] = []
-
-    async def download(url: str, cache_dir: str) -> str:
-        fetched.append(url)
-        copy = tmp_path / "fetched.png"
-        copy.write_bytes(portrait_image.read_bytes())
-        return str(copy)
-
-    monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", download)
-    path, tabs = await handlers.use_url(" https://images.example.com/cat.png ")
-    assert fetched == ["https://images.example.com/cat.png"]
+    """A public image URL is fetched by the app itself into Gradio's upload folder, then shown."""
+    monkeypatch.setattr(generate_module, "fetch_image", picture_host.fetch)
+    path, tabs = await handlers.use_url(f" {picture_host.url('portrait.png')} ")
+    assert picture_host.hits == ["/portrait.png"]
     assert Path(path).read_bytes() == portrait_image.read_bytes()
+    assert Path(path).is_relative_to(url_downloads())
     assert tabs.selected == "image-tab"
+
+
+async def test_a_url_on_this_machine_is_not_fetched(handlers: Handlers, picture_host: Any) -> None:
+    """Without the test's allow-list, the same loopback server is refused and never asked."""
+    for url in (picture_host.url("portrait.png"), f"http://localhost:{picture_host.port}/portrait.png"):
+        with pytest.raises(gr.Error, match=r"not public|could not be found|public host"):
+            await handlers.use_url(url)
+    assert picture_host.hits == []
 
 
 async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
