@@ -10,6 +10,7 @@ from typing import Any, Optional
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker, suggested_size
 from .._jobs import Job
@@ -125,7 +126,7 @@ class Handlers:
 
     def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """Take the tab's key as it is now, and switch the buttons to "running"."""
-        self.store.set_key(_session(request), key)
+        self._take_key(_session(request), key)
         return (
             gr.update(value="Generating…", interactive=False),
             gr.update(visible=True),
@@ -151,7 +152,7 @@ class Handlers:
 
     def set_key(self, key: str | None, remember: bool, request: gr.Request) -> tuple[Any, Any]:
         """Keep the key for this tab on the server; in the browser too if asked to."""
-        api_key = self.store.set_key(_session(request), key)
+        api_key = self._take_key(_session(request), key)
         stored = api_key.reveal() if (api_key is not None and remember) else None
         return self._badge(request), stored
 
@@ -159,15 +160,25 @@ class Handlers:
         """On page load, take back a key this browser was asked to remember."""
         if not isinstance(stored, str) or not stored.strip():
             return gr.skip(), gr.skip(), self._badge(request)
-        self.store.set_key(_session(request), stored)
+        self._take_key(_session(request), stored)
         return stored, True, self._badge(request)
 
     def forget(self, request: gr.Request) -> None:
         """A tab closed: drop its key (its running job, if any, goes on)."""
         self.store.forget(_session(request))
 
+    def _take_key(self, session: str, key: str | None) -> ApiKey | None:
+        """Keep the tab's key; one of the wrong shape is not kept, and a warning says why."""
+        api_key = self.store.set_key(session, key)
+        if fault := self.store.key_fault(session):
+            gr.Warning(fault, title="Key not valid")
+        return api_key
+
     def _badge(self, request: gr.Request | None) -> str:
-        return self.badge(self.store.visit(request).user_key is not None)
+        try:
+            return self.badge(self.store.visit(request).user_key is not None)
+        except gr.Error:  # a refused key: no key of the tab's own
+            return self.badge(False)
 
     def badge(self, has_user_key: bool) -> str:
         """The badge line for a tab with or without a key of its own."""

@@ -304,3 +304,29 @@ async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
         store.check_limits(visit, running=0)
     now[0] += 24 * 60 * 60 + 1
     store.check_limits(visit, running=0)
+
+
+async def test_a_malformed_typed_key_is_refused_not_replaced(
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """A typed key of the wrong shape warns at once; the tab's generation is refused, unpaid."""
+    request = fake_request("tab-bad-key")
+    with pytest.warns(UserWarning, match="That API key is not valid: it contains a space"):
+        badge, stored = handlers.set_key("sk-abc def-123456", True, request)
+    assert stored is None and 'data-kind="server"' in badge
+    with pytest.raises(gr.Error, match="That API key is not valid") as caught:
+        await run_generate(handlers, landscape_image, request)
+    assert caught.value.print_exception is False
+    assert sim.control.stats()["routes"].get("submit", 0) == 0
+    handlers.set_key("sk-visitor-key-00002", False, request)
+    assert handlers.store.visit(request).user_key is not None
+
+
+async def test_a_malformed_header_key_is_one_sentence(
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """A header key that is too short or not ASCII is refused before any call to the API."""
+    for header in ("sk-1", "sk-ключ-12345678"):
+        with pytest.raises(gr.Error, match="That API key is not valid"):
+            await run_generate(handlers, landscape_image, header=header)
+    assert sim.control.stats()["routes"] == {}
