@@ -10,12 +10,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ._errors import InvalidRequest
+
 __all__ = [
     "DEFAULT_BASE_URL",
+    "KEY_LENGTHS",
     "MODEL_ID",
     "ApiKey",
     "Settings",
     "Timeouts",
+    "check_key_shape",
     "is_loopback_host",
     "key_fingerprint",
     "on_space",
@@ -31,6 +35,38 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+#: A plausible key length: far shorter or longer, it was not pasted whole (or not a key at all).
+KEY_LENGTHS = range(8, 257)
+_PRINTABLE = frozenset(chr(code) for code in range(0x21, 0x7F))
+
+
+def _key_fault(value: str) -> str | None:
+    """What is wrong with the shape of a (trimmed) key, in a few words; None when nothing is."""
+    if any(char.isspace() for char in value):
+        return "it contains a space or a line break"
+    if not value.isascii():
+        return "it contains characters that are not plain letters, digits or symbols"
+    if not set(value) <= _PRINTABLE:
+        return "it contains an invisible control character"
+    if len(value) < KEY_LENGTHS.start:
+        return f"it is only {len(value)} characters long"
+    if len(value) >= KEY_LENGTHS.stop:
+        return f"it is {len(value):,} characters long"
+    return None
+
+
+def check_key_shape(value: str) -> str:
+    """The key, if it has the shape of an API key (printable ASCII, 8 to 256 characters)."""
+    fault = _key_fault(value)
+    if fault is not None:
+        # Never the key itself in the message: only what is wrong with it.
+        raise InvalidRequest(
+            f"That API key is not valid: {fault}. Paste the key exactly as wavespeed.ai shows it.",
+            field="api_key",
+        )
+    return value
+
+
 class ApiKey:
     """An API key that does not show itself: not in `repr`, `str`, f-strings or logs."""
 
@@ -40,11 +76,15 @@ class ApiKey:
         value = value.strip()
         if not value:
             raise ValueError("an API key cannot be empty")
-        self._value = value
+        self._value = check_key_shape(value)
 
     @classmethod
     def parse(cls, value: str | ApiKey | None) -> ApiKey | None:
-        """An `ApiKey` from user input; blank or missing input gives None."""
+        """An `ApiKey` from user input, trimmed and checked; blank or missing input gives None.
+
+        A key of the wrong shape raises `InvalidRequest` at once: sent as a header it would
+        fail on the wire, after retries, with a less helpful message.
+        """
         if value is None or isinstance(value, ApiKey):
             return value
         return cls(value) if value.strip() else None

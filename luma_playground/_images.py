@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,21 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ._errors import InvalidRequest
 from ._models import Size
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "ANALYSIS_MAX_PIXELS",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "ImageInfo",
     "PreparedImage",
     "check_image",
+    "decoded_pixels",
     "in_image_worker",
     "prepare_image",
+    "shrunk",
     "suggested_size",
+    "upright",
 ]
 
 T = TypeVar("T")
@@ -34,6 +40,13 @@ T = TypeVar("T")
 #: Decoding images holds the GIL in short bursts: more than two threads at it only fight over
 #: it, and starve the event loop (200 checks at once: 10x the loop's lag on two cores).
 _IMAGE_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="luma-image")
+#: Pixels decoded in full for analysis (checks, previews). Above it, an image is checked without
+#: holding its pixels (PNG chunk checksums, JPEG at 1/8 scale) and gets no picture preview:
+#: two decodes at 4 bytes a pixel then stay near 130 MB, whichever thread asks.
+ANALYSIS_MAX_PIXELS = 16_000_000
+_ANALYSES = threading.BoundedSemaphore(2)
+#: A full decode above the analysis ceiling (only the upload's scale-down needs one) runs alone.
+_LARGE_DECODE = threading.Lock()
 
 
 async def in_image_worker(function: Callable[..., T], *args: object) -> T:
@@ -138,16 +151,80 @@ def _check_open_image(image: Image.Image, size_bytes: int) -> ImageInfo:
             f"The image is {width}×{height}; it needs at least {MIN_IMAGE_SIDE} px on each side.",
             field="image",
         )
-    orientation = int(image.getexif().get(0x0112, 1) or 1)
-    image_format = image.format
-    image.load()  # decodes every pixel: a truncated file fails here, not on the server
+    orientation = _orientation(image)
+    image_format = str(image.format)
+    _verify(image)  # a truncated or damaged file fails here, not on the server
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ImageInfo(image_format, width, height, size_bytes, orientation)
 
 
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation, read from the header alone."""
+    if image.format == "PNG" and "exif" not in image.info:
+        # Pillow would decode every pixel to look for an eXIf chunk after them (none, nearly always).
+        return 1
+    return int(image.getexif().get(0x0112, 1) or 1)
+
+
+def _verify(image: Image.Image) -> None:
+    """Read the whole file, holding no more pixels than the analysis ceiling allows."""
+    if image.format in ("JPEG", "MPO"):
+        # Decodes every block, at 1/8 scale: a 60-megapixel photo takes about 3 MB.
+        image.draft(image.mode, (image.width // 8, image.height // 8))
+    if image.width * image.height <= ANALYSIS_MAX_PIXELS:
+        with _ANALYSES:
+            image.load()
+    elif image.format == "PNG":
+        image.verify()  # every chunk's checksum, the end marker included; no pixels held
+    else:
+        with _LARGE_DECODE, _ANALYSES:
+            image.load()
+
+
+#: EXIF orientation -> the transpose that turns the picture upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def upright(image: Image.Image, orientation: int) -> Image.Image:
+    """The picture turned upright from its EXIF orientation (itself when already upright)."""
+    method = _UPRIGHT.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def decoded_pixels(path: Path, side: int) -> int:
+    """How many pixels opening `path` for a `side` x `side` picture decodes (JPEG: reduced)."""
+    with Image.open(path) as image:
+        image.draft("RGB", (side, side))
+        return image.width * image.height
+
+
+def shrunk(path: Path, side: int) -> Image.Image:
+    """The picture at `path` scaled to fit `side` x `side`, decoded as small as the format allows.
+
+    JPEG decodes at a reduced scale; other formats in full, one at a time above the ceiling.
+    """
+    with Image.open(path) as image:
+        image.draft("RGB", (side, side))
+        large = image.width * image.height > ANALYSIS_MAX_PIXELS
+        with _LARGE_DECODE if large else contextlib.nullcontext(), _ANALYSES:
+            image.thumbnail((side, side), Image.Resampling.LANCZOS)
+            return image.copy()  # the opened image's pixels go with its file
+
+
 def suggested_size(path: Path) -> Size:
-    """Portrait for an upright image, landscape otherwise (EXIF orientation included)."""
+    """Portrait for an upright image, landscape otherwise (EXIF orientation included).
+
+    The size comes from the header; the check reads the file within the analysis ceiling.
+    """
     info = check_image(path)
     return Size.PORTRAIT if info.height > info.width else Size.LANDSCAPE
 
@@ -186,13 +263,12 @@ def prepare_image(path: Path) -> PreparedImage:
     extension = _EXTENSIONS[info.format]
     if info.orientation == 1 and max(info.width, info.height) <= UPLOAD_MAX_SIDE:
         return PreparedImage(f"image.{extension}", info.content_type, path=path)
-    with Image.open(path) as image:
-        upright = ImageOps.exif_transpose(image)
-        upright.thumbnail((UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        has_alpha = upright.mode in ("RGBA", "LA") or (upright.mode == "P" and "transparency" in upright.info)
-        if has_alpha:
-            upright.save(buffer, "PNG", optimize=False)
-            return PreparedImage("image.png", "image/png", data=buffer.getvalue())
-        upright.convert("RGB").save(buffer, "JPEG", quality=92, subsampling=0)
-        return PreparedImage("image.jpg", "image/jpeg", data=buffer.getvalue())
+    # Scaled down before it is turned: the turn then moves a 2560 px picture, not the original.
+    picture = upright(shrunk(path, UPLOAD_MAX_SIDE), info.orientation)
+    buffer = io.BytesIO()
+    has_alpha = picture.mode in ("RGBA", "LA") or (picture.mode == "P" and "transparency" in picture.info)
+    if has_alpha:
+        picture.save(buffer, "PNG", optimize=False)
+        return PreparedImage("image.png", "image/png", data=buffer.getvalue())
+    picture.convert("RGB").save(buffer, "JPEG", quality=92, subsampling=0)
+    return PreparedImage("image.jpg", "image/jpeg", data=buffer.getvalue())

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import enum
-import ipaddress
 import re
-import socket
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._errors import InvalidRequest
+from ._urls import check_image_url
 
 __all__ = [
     "MAX_PROMPT_CHARS",
@@ -125,39 +123,6 @@ def check_prompt(prompt: object) -> str:
                 field="prompt",
             )
     return prompt
-
-
-def check_image_url(url: str) -> str:
-    """The URL if it is a public http(s) address; `InvalidRequest` otherwise (no network used)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"}:
-        raise InvalidRequest("An image URL must start with http:// or https://.", field="image")
-    host = unquote(parts.hostname or "").rstrip(".").lower()
-    if not host:
-        raise InvalidRequest("The image URL has no host name.", field="image")
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        raise InvalidRequest("The image URL must point to a public host.", field="image")
-    address = _ip_literal(host)
-    if address is not None and not address.is_global:
-        raise InvalidRequest(
-            "The image URL points to a private, loopback or link-local address; "
-            "use a public URL or upload the file.",
-            field="image",
-        )
-    return url.strip()
-
-
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address `host` stands for when it is an IP literal, in any form a resolver reads."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    # `127.1`, `2130706433`, `0x7f000001`, `0177.0.0.1`: the C resolver reads these as IPv4.
-    try:
-        return ipaddress.IPv4Address(socket.inet_aton(host))
-    except OSError:
-        return None
 
 
 class GenerationRequest(BaseModel):

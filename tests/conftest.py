@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,3 +113,60 @@ def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
     """The session's simulator, with no tasks, counters, faults or accounts left over."""
     with reset_around(sim_server) as fresh:
         yield fresh
+
+
+@dataclass
+class PictureHost:
+    """A web server on 127.0.0.1 serving the sample pictures, and a fetch allowed to reach it.
+
+    `url(name)` names it `pictures.test`, a host only `fetch` resolves (to the server's loopback
+    address, which `fetch`'s allow-list treats as public); the product's own checks stay as they are.
+    """
+
+    port: int
+    files: dict[str, bytes]
+    hits: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return f"http://pictures.test:{self.port}/{name}"
+
+    async def fetch(self, url: str, dest_dir: Path, **options: Any) -> Path:
+        from luma_playground._urls import fetch_image, is_public_address
+
+        async def resolve(host: str, port: int) -> list[str]:
+            if host != "pictures.test":
+                raise OSError("name not known")
+            return ["127.0.0.1"]
+
+        def ours(address: Any) -> bool:
+            return str(address) == "127.0.0.1" or is_public_address(address)
+
+        return await fetch_image(url, dest_dir, resolver=resolve, is_allowed=ours, **options)
+
+
+@pytest.fixture
+def picture_host(landscape_image: Path, portrait_image: Path) -> Iterator[PictureHost]:
+    """Serves `landscape.png` and `portrait.png` on 127.0.0.1, counting each request's path."""
+    files = {"landscape.png": landscape_image.read_bytes(), "portrait.png": portrait_image.read_bytes()}
+    host = PictureHost(0, files)
+
+    class Serve(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            host.hits.append(self.path)
+            body = host.files.get(self.path.lstrip("/"))
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+    host.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield host
+    server.shutdown()
+    server.server_close()

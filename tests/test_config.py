@@ -30,7 +30,7 @@ def test_settings_from_env(tmp_path) -> None:
     settings = Settings.from_env(
         {
             "WAVESPEED_BASE_URL": "http://127.0.0.1:9/",
-            "WAVESPEED_API_KEY": "k",
+            "WAVESPEED_API_KEY": "sk-from-env-1",
             "SPACE_HOST": "me-luma.hf.space",
             "LUMA_PLAYGROUND_HOME": str(tmp_path),
             "LUMA_PLAYGROUND_SESSION_DAILY": "7",
@@ -38,7 +38,7 @@ def test_settings_from_env(tmp_path) -> None:
         }
     )
     assert settings.base_url == "http://127.0.0.1:9"
-    assert settings.api_key == ApiKey("k")
+    assert settings.api_key == ApiKey("sk-from-env-1")
     assert settings.public_url == "https://me-luma.hf.space"
     assert settings.journal_path == tmp_path / "journal.sqlite3"
     assert settings.session_daily_limit == 7 and settings.auth == ("ann", "pw")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +103,46 @@ def test_big_or_rotated_images_are_prepared(image_factory, tmp_path: Path) -> No
     Image.open(big).save(rotated, "JPEG", exif=exif)
     with Image.open(io.BytesIO(prepare_image(rotated).data)) as image:
         assert image.size[1] > image.size[0]
+
+
+ANALYSIS_PROBE = """
+import sys
+from pathlib import Path
+from PIL import Image
+from luma_playground._images import check_image, suggested_size
+from luma_playground.ui._crop import crop_preview
+
+path = Path(sys.argv[1])
+Image.new("RGB", (7700, 7700), (40, 90, 160)).save(path, "PNG")
+
+def status(field):
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field))
+    return int(line.split()[1]) // 1024
+
+before = status("VmRSS:")
+Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+size = suggested_size(path)
+preview, note = crop_preview(path, "720*1280")
+info = check_image(path)
+shape = f"{preview.width}x{preview.height}"
+print(size.value, info.width, shape, "too large to preview" in note, status("VmHWM:") - before)
+"""
+
+
+def test_a_59_megapixel_png_is_analysed_without_decoding_it(tmp_path: Path) -> None:
+    """Size suggestion, crop preview and check of a 7700x7700 PNG stay far below its 237 MB of pixels."""
+    script = tmp_path / "probe.py"
+    script.write_text(ANALYSIS_PROBE)
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "huge.png")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        check=True,
+    )
+    size, width, shape, plain, growth_mb = result.stdout.split()
+    assert (size, width, shape, plain) == ("1280*720", "7700", "480x480", "True")
+    # Decoding it would hold 7700 * 7700 * 4 bytes, 226 MB (Pillow keeps RGB in 4 bytes a pixel).
+    assert int(growth_mb) < 7700 * 7700 * 4 // 2**20 // 4, result.stdout

@@ -8,17 +8,25 @@ very large picture will be scaled down before upload (`prepare_image`).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw
 
 from .._errors import InvalidRequest
-from .._images import UPLOAD_MAX_SIDE, check_image
+from .._images import (
+    ANALYSIS_MAX_PIXELS,
+    UPLOAD_MAX_SIDE,
+    ImageInfo,
+    check_image,
+    decoded_pixels,
+    in_image_worker,
+    shrunk,
+    upright,
+)
 from .._models import Size
 
 __all__ = ["CropParts", "crop_box", "crop_preview", "place_crop_preview"]
@@ -27,6 +35,9 @@ __all__ = ["CropParts", "crop_box", "crop_preview", "place_crop_preview"]
 PREVIEW_SIDE = 480
 #: How dark the cut-off parts are drawn (0 keeps them, 255 blacks them out).
 DIM = 150
+#: The colour of a picture too large to preview, drawn as its shape only.
+PLAIN = (96, 104, 120)
+TOO_LARGE = "The picture is too large to preview here; the frame shows its shape."
 
 
 @dataclass
@@ -68,13 +79,22 @@ def crop_box(width: int, height: int, size: Size) -> tuple[int, int, int, int]:
     return 0, top, width, top + kept
 
 
-def _upright_thumbnail(path: Path) -> Image.Image:
-    """The picture turned upright (EXIF orientation) and shrunk for the preview."""
-    with Image.open(path) as image:
-        image.draft("RGB", (PREVIEW_SIDE * 2, PREVIEW_SIDE * 2))  # JPEG decodes at 1/2..1/8 scale
-        upright = ImageOps.exif_transpose(image)
-    upright.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
-    return upright.convert("RGB")
+def _upright_thumbnail(path: Path, info: ImageInfo) -> Image.Image | None:
+    """The picture turned upright (EXIF orientation) and shrunk for the preview.
+
+    None for a picture too large to decode for a preview (a huge PNG: no reduced decode exists).
+    """
+    if decoded_pixels(path, PREVIEW_SIDE * 2) > ANALYSIS_MAX_PIXELS:
+        return None
+    picture = upright(shrunk(path, PREVIEW_SIDE * 2), info.orientation)
+    picture.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
+    return picture.convert("RGB")
+
+
+def _plain(info: ImageInfo) -> Image.Image:
+    """The picture's shape alone, so that the crop is shown when the picture cannot be."""
+    scale = PREVIEW_SIDE / max(info.width, info.height)
+    return Image.new("RGB", (max(1, round(info.width * scale)), max(1, round(info.height * scale))), PLAIN)
 
 
 def _dimmed(picture: Image.Image, size: Size) -> tuple[Image.Image, float]:
@@ -116,8 +136,12 @@ def crop_preview(image: str | Path, size: str | Size) -> tuple[Image.Image, str]
     """The dimmed preview of `image` at `size`, and the note under it; InvalidRequest if unusable."""
     path, frame = Path(image), Size.parse(size)
     info = check_image(path)  # its width and height are the upright ones
-    preview, cut = _dimmed(_upright_thumbnail(path), frame)
-    return preview, _note(frame, cut, (info.width, info.height), info.orientation != 1)
+    picture = _upright_thumbnail(path, info)
+    preview, cut = _dimmed(picture or _plain(info), frame)
+    note = _note(frame, cut, (info.width, info.height), info.orientation != 1)
+    if picture is None:
+        note = note.replace("</div>", f"<p>{escape(TOO_LARGE)}</p></div>")
+    return preview, note
 
 
 async def update_preview(image: str | None, size: str | None) -> tuple[Any, Any, Any]:
@@ -125,7 +149,7 @@ async def update_preview(image: str | None, size: str | None) -> tuple[Any, Any,
     if not image or not size:
         return gr.update(visible=False), None, ""
     try:
-        preview, note = await asyncio.to_thread(crop_preview, image, size)
+        preview, note = await in_image_worker(crop_preview, image, size)
     except InvalidRequest:
         return gr.update(visible=False), None, ""  # the image field's own warning says why
     return gr.update(visible=True), preview, note

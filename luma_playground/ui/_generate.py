@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
-from gradio import processing_utils
 from gradio.utils import get_upload_folder
 
+from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker, suggested_size
 from .._jobs import Job, cancel_all
-from .._models import GenerationRequest, check_image_url
+from .._models import GenerationRequest
 from .._service import Backend, Playground
+from .._urls import fetch_image
 from ._format import (
     StatusTracker,
     badge_html,
@@ -27,7 +28,7 @@ from ._format import (
 )
 from ._session import SessionStore, session_of
 
-__all__ = ["Handlers", "ui_error"]
+__all__ = ["Handlers", "ui_error", "url_downloads"]
 
 #: Seconds between status refreshes while nothing happens (elapsed time keeps moving).
 TICK = 1.0
@@ -110,7 +111,7 @@ class Handlers:
 
     def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """Take the tab's key as it is now, and switch the buttons to "running"."""
-        self.store.set_key(session_of(request), key)
+        self._take_key(session_of(request), key)
         return (
             gr.update(value="Generating…", interactive=False),
             gr.update(visible=True),
@@ -135,7 +136,7 @@ class Handlers:
 
     def set_key(self, key: str | None, remember: bool, request: gr.Request) -> tuple[Any, Any]:
         """Keep the key for this tab on the server; in the browser too if asked to."""
-        api_key = self.store.set_key(session_of(request), key)
+        api_key = self._take_key(session_of(request), key)
         stored = api_key.reveal() if (api_key is not None and remember) else None
         return self._badge(request), stored
 
@@ -143,15 +144,25 @@ class Handlers:
         """On page load, take back a key this browser was asked to remember."""
         if not isinstance(stored, str) or not stored.strip():
             return gr.skip(), gr.skip(), self._badge(request)
-        self.store.set_key(session_of(request), stored)
+        self._take_key(session_of(request), stored)
         return stored, True, self._badge(request)
 
     def forget(self, request: gr.Request) -> None:
         """A tab closed: drop its key (its running job, if any, goes on)."""
         self.store.forget(session_of(request))
 
+    def _take_key(self, session: str, key: str | None) -> ApiKey | None:
+        """Keep the tab's key; one of the wrong shape is not kept, and a warning says why."""
+        api_key = self.store.set_key(session, key)
+        if fault := self.store.key_fault(session):
+            gr.Warning(fault, title="Key not valid")
+        return api_key
+
     def _badge(self, request: gr.Request | None) -> str:
-        return self.badge(self.store.visit(request).user_key is not None)
+        try:
+            return self.badge(self.store.visit(request).user_key is not None)
+        except gr.Error:  # a refused key: no key of the tab's own
+            return self.badge(False)
 
     def badge(self, has_user_key: bool) -> str:
         """The badge line for a tab with or without a key of its own."""
@@ -179,15 +190,7 @@ class Handlers:
         try:
             if not url or not url.strip():
                 raise InvalidRequest("Paste the address of an image first.", field="image")
-            url = check_image_url(url)
-            try:
-                path = await processing_utils.async_ssrf_protected_download(url, get_upload_folder())
-            except Exception:
-                raise InvalidRequest(
-                    "The image at that address could not be fetched; check that it is public, "
-                    "or download it and upload the file.",
-                    field="image",
-                ) from None
+            path = str(await fetch_image(url, url_downloads()))
             await in_image_worker(check_image, Path(path))
         except InvalidRequest as error:
             raise ui_error(error) from None
@@ -196,6 +199,11 @@ class Handlers:
     @staticmethod
     def summary(size: str | None, duration: int | None) -> str:
         return summary_html(size, duration)
+
+
+def url_downloads() -> Path:
+    """The folder where "Use this image" keeps pictures fetched from URLs (Gradio's uploads)."""
+    return Path(get_upload_folder()) / "urls"
 
 
 def _backend_name(backend: Backend) -> str:

@@ -448,7 +448,7 @@ class HistoryHandlers:
 
     async def resume_for_key(self, key: str | None, request: gr.Request) -> None:
         """A key was entered: finish its pending tasks in the background, in this session."""
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, InvalidRequest):  # a refused key: the badge says why
             api_key = ApiKey.parse(key)
             if api_key is not None and (jobs := self.playground.resume_pending(api_key)):
                 count = len(jobs)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from .._config import ApiKey, Settings
+from .._errors import InvalidRequest
 from .._jobs import Job
 from .._limits import Caller, LimitReached
 from .._models import GenerationRequest
@@ -35,6 +36,9 @@ class Session:
     def running(self) -> list[Job]:
         return [job for job in self.jobs if not job.finished]
 
+    #: Why the key typed into this tab was refused; its generations are refused until it is fixed.
+    key_fault: str | None = None
+
 
 @dataclass(frozen=True)
 class Visit:
@@ -55,6 +59,11 @@ class Visit:
         return Caller(self.visitor, self.user_key)
 
 
+def key_error(message: str) -> gr.Error:
+    """A refused key as Gradio shows it: the sentence alone, no traceback in the log."""
+    return gr.Error(message, title="Key not valid", print_exception=False)
+
+
 class SessionStore:
     """The sessions of one playground: each tab's key and the jobs it started."""
 
@@ -70,10 +79,21 @@ class SessionStore:
         return self._sessions.setdefault(session_hash, Session())
 
     def set_key(self, session_hash: str, value: str | None) -> ApiKey | None:
-        """Remember (or forget, for a blank value) the key a user typed into their tab."""
-        key = ApiKey.parse(value)
-        self.session(session_hash).api_key = key
-        return key
+        """Remember (or forget, for a blank value) the key a user typed into their tab.
+
+        A key of the wrong shape is not kept; `key_fault` says why until another is typed.
+        """
+        session = self.session(session_hash)
+        try:
+            session.api_key, session.key_fault = ApiKey.parse(value), None
+        except InvalidRequest as fault:
+            session.api_key, session.key_fault = None, fault.message
+        return session.api_key
+
+    def key_fault(self, session_hash: str) -> str | None:
+        """The sentence that says why this tab's typed key was refused, if it was."""
+        session = self._sessions.get(session_hash)
+        return session.key_fault if session is not None else None
 
     def forget(self, session_hash: str) -> None:
         """Drop a closed tab's key; its jobs, if any, run on and save their videos."""
@@ -84,8 +104,13 @@ class SessionStore:
         session_hash = session_of(request)
         username = getattr(request, "username", None)
         visitor = f"user:{username}" if username else f"session:{session_hash}"
-        key = ApiKey.parse(header_key) if header_key else None
+        try:
+            key = ApiKey.parse(header_key) if header_key else None
+        except InvalidRequest as fault:
+            raise key_error(fault.message) from None
         if key is None and session_hash in self._sessions:
+            if fault_message := self._sessions[session_hash].key_fault:
+                raise key_error(fault_message)  # not the owner's key in its place
             key = self._sessions[session_hash].api_key
         return Visit(session_hash, visitor, key)
 
@@ -122,7 +147,8 @@ class SessionStore:
     def _prune(self) -> None:
         """Forget keyless sessions whose jobs have all ended (API callers never unload)."""
         for session_hash, session in list(self._sessions.items()):
-            if session.api_key is None and not session.running:
+            keyless = session.api_key is None and session.key_fault is None
+            if keyless and not session.running:
                 del self._sessions[session_hash]
 
 

@@ -12,16 +12,15 @@ import filecmp
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import gradio as gr
-from gradio import processing_utils
-from gradio.utils import get_upload_folder
-from gradio_client import utils as client_utils
 
 from .._errors import InvalidRequest
 from .._models import MAX_PROMPT_CHARS, Size, check_image_url
+from .._urls import fetch_folder
 from ._enhance import STYLES
+from ._generate import url_downloads
 from ._variants import MAX_VIDEOS
 
 __all__ = ["ShareParts", "link_query", "place_share", "read_link"]
@@ -62,10 +61,9 @@ def place_share() -> ShareParts:
     return ShareParts(copy, link)
 
 
-def _fetched_copy(url: str) -> Path:
-    """Where the image field's "Use this image" saved the picture at `url` (Gradio's cache)."""
-    name = client_utils.strip_invalid_filename_characters(Path(urlsplit(url).path.rstrip("/")).name) or "file"
-    return Path(get_upload_folder()) / processing_utils.hash_url(url) / name
+def _fetched_copies(url: str) -> list[Path]:
+    """The pictures "Use this image" saved from `url`."""
+    return sorted(fetch_folder(url, url_downloads()).glob("[!.]*"))
 
 
 def public_image(image: str | None, image_url: str | None) -> str | None:
@@ -76,12 +74,11 @@ def public_image(image: str | None, image_url: str | None) -> str | None:
         url = check_image_url(image_url)
     except InvalidRequest:
         return None
-    fetched = _fetched_copy(url)
-    try:
-        same = filecmp.cmp(image, fetched, shallow=False)
-    except OSError:
-        return None
-    return url if same else None
+    for fetched in _fetched_copies(url):
+        with contextlib.suppress(OSError):
+            if filecmp.cmp(image, fetched, shallow=False):
+                return url
+    return None
 
 
 def link_query(

@@ -8,12 +8,12 @@ from typing import Any
 
 import gradio as gr
 import pytest
-from gradio import processing_utils
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground._limits import VisitorLimits
 from luma_playground.simulator import SimulatorServer, key_fingerprint
-from luma_playground.ui._generate import Handlers
+from luma_playground.ui import _generate as generate_module
+from luma_playground.ui._generate import Handlers, url_downloads
 from luma_playground.ui._session import LimitReached, SessionStore
 
 from .conftest import SERVER_KEY, fake_request
@@ -255,7 +255,7 @@ async def test_size_follows_the_image(
     ("url", "words"),
     [
         ("ftp://example.com/a.jpg", "must start with http"),
-        ("http://127.0.0.1:9/a.jpg", "private, loopback"),
+        ("http://127.0.0.1:9/a.jpg", "not public"),
         ("", "Paste the address"),
     ],
 )
@@ -266,22 +266,23 @@ async def test_image_urls_are_checked(handlers: Handlers, url: str, words: str) 
 
 
 async def test_an_image_url_fills_the_image(
-    handlers: Handlers, portrait_image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handlers: Handlers, portrait_image: Path, picture_host: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A public image URL is fetched (through Gradio's guarded download) into the image field."""
-    fetched: list[str] = []
-
-    async def download(url: str, cache_dir: str) -> str:
-        fetched.append(url)
-        copy = tmp_path / "fetched.png"
-        copy.write_bytes(portrait_image.read_bytes())
-        return str(copy)
-
-    monkeypatch.setattr(processing_utils, "async_ssrf_protected_download", download)
-    path, tabs = await handlers.use_url(" https://images.example.com/cat.png ")
-    assert fetched == ["https://images.example.com/cat.png"]
+    """A public image URL is fetched by the app itself into Gradio's upload folder, then shown."""
+    monkeypatch.setattr(generate_module, "fetch_image", picture_host.fetch)
+    path, tabs = await handlers.use_url(f" {picture_host.url('portrait.png')} ")
+    assert picture_host.hits == ["/portrait.png"]
     assert Path(path).read_bytes() == portrait_image.read_bytes()
+    assert Path(path).is_relative_to(url_downloads())
     assert tabs.selected == "image-tab"
+
+
+async def test_a_url_on_this_machine_is_not_fetched(handlers: Handlers, picture_host: Any) -> None:
+    """Without the test's allow-list, the same loopback server is refused and never asked."""
+    for url in (picture_host.url("portrait.png"), f"http://localhost:{picture_host.port}/portrait.png"):
+        with pytest.raises(gr.Error, match=r"not public|could not be found|public host"):
+            await handlers.use_url(url)
+    assert picture_host.hits == []
 
 
 async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
@@ -296,3 +297,29 @@ async def test_the_daily_limit_is_a_sliding_day(handlers: Handlers) -> None:
         limits.check(playground.settings, owner, running=0)
     now[0] += 24 * 60 * 60 + 1
     limits.check(playground.settings, owner, running=0)
+
+
+async def test_a_malformed_typed_key_is_refused_not_replaced(
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """A typed key of the wrong shape warns at once; the tab's generation is refused, unpaid."""
+    request = fake_request("tab-bad-key")
+    with pytest.warns(UserWarning, match="That API key is not valid: it contains a space"):
+        badge, stored = handlers.set_key("sk-abc def-123456", True, request)
+    assert stored is None and 'data-kind="server"' in badge
+    with pytest.raises(gr.Error, match="That API key is not valid") as caught:
+        await run_generate(handlers, landscape_image, request)
+    assert caught.value.print_exception is False
+    assert sim.control.stats()["routes"].get("submit", 0) == 0
+    handlers.set_key("sk-visitor-key-00002", False, request)
+    assert handlers.store.visit(request).user_key is not None
+
+
+async def test_a_malformed_header_key_is_one_sentence(
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """A header key that is too short or not ASCII is refused before any call to the API."""
+    for header in ("sk-1", "sk-ключ-12345678"):
+        with pytest.raises(gr.Error, match="That API key is not valid"):
+            await run_generate(handlers, landscape_image, header=header)
+    assert sim.control.stats()["routes"] == {}

@@ -5,20 +5,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from gradio import processing_utils
-from gradio.utils import get_upload_folder
 
-from luma_playground.ui._share import _fetched_copy, link_query, parse_link, read_link
+from luma_playground._urls import fetch_folder
+from luma_playground.ui._generate import url_downloads
+from luma_playground.ui._share import _fetched_copies, link_query, parse_link, public_image, read_link
 
 PUBLIC = "https://images.example.com/photos/lake.jpg"
 
 
 def fetched(url: str, source: Path) -> Path:
     """Put `source` where "Use this image" saves the picture at `url`."""
-    target = _fetched_copy(url)
+    target = fetch_folder(url, url_downloads()) / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target
@@ -54,18 +55,17 @@ def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
     shutil.copyfile(landscape_image, shown)
     assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC))["image"] == PUBLIC
     assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC))
-    local = "http://127.0.0.1:9/lake.jpg"  # not public: never shared
-    fetched(local, landscape_image)
+    local = "http://127.0.0.1:9/lake.jpg"  # not public: never fetched, never shared
     assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), local))
 
 
 @pytest.mark.anyio
-async def test_the_fetched_copy_is_where_gradio_keeps_it(landscape_image: Path) -> None:
-    """Gradio's URL download returns the very file the share check compares (no network)."""
-    url = "https://images.example.com/a/b/dunes.png?size=large"
-    expected = fetched(url, landscape_image)
-    path = await processing_utils.async_ssrf_protected_download(url, get_upload_folder())
-    assert Path(path) == expected
+async def test_the_fetched_copy_is_where_the_share_check_looks(picture_host: Any) -> None:
+    """ "Use this image" keeps the picture where the share link looks for it: the URL goes in."""
+    url = picture_host.url("landscape.png")
+    path = await picture_host.fetch(url, url_downloads())
+    assert _fetched_copies(url) == [path]
+    assert public_image(str(path), url) == url
 
 
 def test_a_link_is_read_back_and_checked() -> None:
