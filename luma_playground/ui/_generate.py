@@ -25,12 +25,11 @@ from ._format import (
     error_title,
     summary_html,
 )
+from ._parts import TICK
+from ._parts import session_hash as _session
 from ._session import SessionStore, Visit
 
 __all__ = ["Handlers", "ui_error"]
-
-#: Seconds between status refreshes while nothing happens (elapsed time keeps moving).
-TICK = 1.0
 
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
@@ -212,10 +211,6 @@ class Handlers:
     @staticmethod
     def summary(size: str | None, duration: int | None) -> str:
         return summary_html(size, duration)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"
 
 
 def _backend_name(backend: Backend) -> str:

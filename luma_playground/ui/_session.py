@@ -17,12 +17,12 @@ from .._config import ApiKey, Settings
 from .._errors import LumaPlaygroundError
 from .._jobs import Job
 from .._service import Backend, Playground
+from ._parts import DAY
 
 __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
 
 #: The request header through which programmatic callers (gradio_client, MCP) pass their own key.
 KEY_HEADER = "x-wavespeed-key"
-DAY = 24 * 60 * 60.0
 
 
 class LimitReached(LumaPlaygroundError):

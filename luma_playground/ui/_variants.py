@@ -22,6 +22,8 @@ from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
 from ._format import StatusTracker, cancelled_html, error_html, status_card
 from ._generate import ui_error
+from ._parts import TICK
+from ._parts import session_hash as _session
 from ._session import SessionStore, Visit
 from ._uploads import UploadCache
 
@@ -29,8 +31,6 @@ __all__ = ["MAX_VIDEOS", "VariantSlot", "Variants", "place_count", "place_grid",
 
 MAX_VIDEOS = 4
 COUNT_CHOICES = [(str(n), n) for n in range(1, MAX_VIDEOS + 1)]
-#: Seconds between status refreshes while nothing happens (elapsed times keep moving).
-TICK = 1.0
 #: How many 50 ms waits a cancelled slot gives its Cancel handler to say what became of it.
 CANCEL_NOTE_POLLS = 100
 
@@ -346,7 +346,3 @@ def _overall(jobs: list[Job], elapsed: float | None = None) -> str:
     if failed:
         return status_card("error", "No video was made", detail, elapsed=elapsed)
     return status_card("cancelled", "Cancelled", detail, elapsed=elapsed)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "local"

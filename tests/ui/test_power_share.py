@@ -8,20 +8,10 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from gradio import processing_utils
-from gradio.utils import get_upload_folder
 
-from luma_playground.ui._share import _fetched_copy, link_query, parse_link, read_link
+from luma_playground.ui._share import fetched, link_query, parse_link, read_link
 
 PUBLIC = "https://images.example.com/photos/lake.jpg"
-
-
-def fetched(url: str, source: Path) -> Path:
-    """Put `source` where "Use this image" saves the picture at `url`."""
-    target = _fetched_copy(url)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target
 
 
 def query_of(link: str) -> dict[str, str]:
@@ -45,27 +35,22 @@ def test_the_link_carries_the_settings(landscape_image: Path) -> None:
     }  # defaults left out
 
 
-def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
-    landscape_image: Path, portrait_image: Path
-) -> None:
-    """The URL goes in when the picture is what that URL served; another picture keeps it out."""
-    copy = fetched(PUBLIC, landscape_image)
-    shown = copy.parent.parent / "cache-copy.png"  # Gradio hands the handler a copy
-    shutil.copyfile(landscape_image, shown)
-    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC))["image"] == PUBLIC
-    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC))
-    local = "http://127.0.0.1:9/lake.jpg"  # not public: never shared
-    fetched(local, landscape_image)
-    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), local))
-
-
 @pytest.mark.anyio
-async def test_the_fetched_copy_is_where_gradio_keeps_it(landscape_image: Path) -> None:
-    """Gradio's URL download returns the very file the share check compares (no network)."""
-    url = "https://images.example.com/a/b/dunes.png?size=large"
-    expected = fetched(url, landscape_image)
-    path = await processing_utils.async_ssrf_protected_download(url, get_upload_folder())
-    assert Path(path) == expected
+async def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
+    landscape_image: Path, portrait_image: Path, tmp_path: Path
+) -> None:
+    """The URL goes in when the picture shown is what that URL gave; another picture keeps it out."""
+    note = await fetched(PUBLIC, str(landscape_image))
+    shown = tmp_path / "cache-copy.png"  # Gradio hands the next event a copy of the fetched file
+    shutil.copyfile(landscape_image, shown)
+    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC, note))["image"] == PUBLIC
+    other = link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC, note)
+    assert "image" not in query_of(other)  # an upload after the fetch
+    edited = link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC + "?v=2", note)
+    assert "image" not in query_of(edited)  # the URL box no longer names what was fetched
+    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC, None))
+    local = "http://127.0.0.1:9/lake.jpg"  # not public: never noted, never shared
+    assert await fetched(local, str(landscape_image)) is None
 
 
 def test_a_link_is_read_back_and_checked() -> None:
