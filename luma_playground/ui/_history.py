@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
-from gradio import processing_utils
-from gradio.utils import get_upload_folder, is_in_or_equal
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
@@ -25,6 +23,7 @@ from .._journal import TaskRecord
 from .._models import DURATIONS, Size
 from .._service import Playground, check_record
 from ._generate import ui_error
+from ._gradio_compat import fetch_into_uploads, is_inside, upload_folder
 from ._history_view import Entry, cards_html, facts_html, make_poster, public_entry, summary_html
 from ._session import SessionStore, Visit
 
@@ -102,7 +101,7 @@ class HistoryHandlers:
             return None
         path = Path(record.video_path)
         outputs = self.playground.settings.outputs_dir
-        if not path.is_file() or not is_in_or_equal(str(path), str(outputs)):
+        if not path.is_file() or not is_inside(path, outputs):
             return None
         return path
 
@@ -203,9 +202,7 @@ class HistoryHandlers:
                 continue
             if candidate.startswith(("http://", "https://")):
                 with contextlib.suppress(Exception):  # gone, private, or not an image any more
-                    return str(
-                        await processing_utils.async_ssrf_protected_download(candidate, get_upload_folder())
-                    )
+                    return await fetch_into_uploads(candidate)
             elif Path(candidate).is_file():
                 return await asyncio.to_thread(_uploadable, Path(candidate))
         return None
@@ -327,8 +324,8 @@ class HistoryHandlers:
 
 def _uploadable(path: Path) -> str:
     """The file, or a copy in Gradio's upload folder when Gradio would refuse to show it."""
-    uploads = Path(get_upload_folder())
-    if is_in_or_equal(str(path), str(uploads)):
+    uploads = upload_folder()
+    if is_inside(path, uploads):
         return str(path)
     stamp = f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()
     folder = uploads / f"reuse-{hashlib.sha256(stamp).hexdigest()[:20]}"
