@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ._config import ApiKey, Settings
 from ._errors import LumaPlaygroundError
 
-__all__ = ["DAY", "Caller", "LimitReached", "VisitorLimits"]
+__all__ = ["DAY", "Caller", "DailyCounts", "LimitReached", "VisitorLimits"]
 
 #: The window of the daily limit, in seconds.
 DAY = 24 * 60 * 60.0
@@ -40,18 +40,36 @@ def _plural(count: int) -> str:
     return "s" if count != 1 else ""
 
 
+class DailyCounts:
+    """The times of each visitor's actions over the last day, for a per-day limit."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._times: dict[str, deque[float]] = {}
+
+    def recent(self, visitor: str) -> deque[float]:
+        """The visitor's times within the last day, oldest first (older ones are dropped)."""
+        times = self._times.setdefault(visitor, deque())
+        horizon = self._clock() - DAY
+        while times and times[0] < horizon:
+            times.popleft()
+        return times
+
+    def add(self, visitor: str, count: int = 1) -> None:
+        self.recent(visitor).extend([self._clock()] * count)
+
+
 class VisitorLimits:
     """The per-visitor running and daily limits, and the starts they have made today."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._started: dict[str, deque[float]] = {}
+        self._started = DailyCounts(clock)
 
     def check(self, settings: Settings, owner: str, running: int, count: int = 1) -> None:
         """Refuse `count` more starts for `owner`, who has `running` tasks going, beyond the limits."""
         running_limit = settings.session_running_limit
         daily_limit = settings.session_daily_limit
-        used = len(self._recent(owner))
+        used = len(self._started.recent(owner))
         if count > 1 and running < running_limit < running + count:
             raise LimitReached(
                 f"{count} videos at once are more than this shared playground allows: "
@@ -78,11 +96,4 @@ class VisitorLimits:
 
     def record(self, owner: str, count: int = 1) -> None:
         """Count `count` starts for `owner` against today's limit."""
-        self._recent(owner).extend([self._clock()] * count)
-
-    def _recent(self, owner: str) -> deque[float]:
-        starts = self._started.setdefault(owner, deque())
-        horizon = self._clock() - DAY
-        while starts and starts[0] < horizon:
-            starts.popleft()
-        return starts
+        self._started.add(owner, count)

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
 from .._journal import TaskRecord
 from ._history import HistoryHandlers
+from ._parts import QUIET
 
-if TYPE_CHECKING:
-    from ._layout import Layout
-
-__all__ = ["SYNC_JS", "CompareHandlers", "CompareLayout", "build_compare_tab", "wire_compare"]
+__all__ = ["SYNC_JS", "CompareHandlers", "CompareParts", "place", "wire"]
 
 #: The two players; the page script keeps them in step.
 PLAYERS = ("lp-compare-a", "lp-compare-b")
 PROMPT_CHARS = 48
 
 
-@dataclass
-class CompareLayout:
+@dataclass(frozen=True)
+class CompareParts:
     """The Compare tab's components."""
 
     tab: gr.Tab
@@ -32,7 +30,7 @@ class CompareLayout:
     right_video: gr.Video
 
 
-def build_compare_tab() -> CompareLayout:
+def place() -> CompareParts:
     """Two pickers, each above its player."""
     with gr.Tab("Compare", id="compare", elem_id="lp-compare-tab") as tab:
         gr.HTML(
@@ -52,7 +50,7 @@ def build_compare_tab() -> CompareLayout:
                     )
                 sides.append((picker, video))
     (left, left_video), (right, right_video) = sides
-    return CompareLayout(tab, left, right, left_video, right_video)
+    return CompareParts(tab, left, right, left_video, right_video)
 
 
 def _age(timestamp: float, now: float) -> str:
@@ -160,14 +158,18 @@ SYNC_JS = """
 """ % ("[" + ", ".join(f"'{player}'" for player in PLAYERS) + "]")
 
 
-def wire_compare(demo: gr.Blocks, ui: Layout, handlers: CompareHandlers) -> None:
-    """Connect the Compare tab and History's "Compare with…" button; all private."""
-    tab = ui.compare
-    quiet: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
-    tab.tab.select(handlers.choices, [tab.left, tab.right], [tab.left, tab.right], **quiet)
-    tab.left.change(handlers.show, [tab.left], [tab.left_video], **quiet)
-    tab.right.change(handlers.show, [tab.right], [tab.right_video], **quiet)
-    ui.history.compare.click(
-        handlers.open_with, [ui.history.selected, tab.right], [tab.left, tab.right, ui.tabs], **quiet
-    )
+def wire(
+    demo: gr.Blocks,
+    handlers: CompareHandlers,
+    parts: CompareParts,
+    *,
+    selected: gr.Number,
+    open_button: gr.Button,
+    tabs: gr.Tabs,
+) -> None:
+    """Connect the Compare tab, and `open_button` (History's "Compare with…" on `selected`)."""
+    parts.tab.select(handlers.choices, [parts.left, parts.right], [parts.left, parts.right], **QUIET)
+    parts.left.change(handlers.show, [parts.left], [parts.left_video], **QUIET)
+    parts.right.change(handlers.show, [parts.right], [parts.right_video], **QUIET)
+    open_button.click(handlers.open_with, [selected, parts.right], [parts.left, parts.right, tabs], **QUIET)
     demo.load(None, None, None, js=SYNC_JS)

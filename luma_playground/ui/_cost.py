@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -22,10 +22,14 @@ from .._errors import LumaPlaygroundError
 from .._models import Size
 from .._service import Backend, Playground
 from ._format import summary_html
+from ._parts import QUIET, Form, Keys
 from ._session import SessionStore, Visit
 from ._variants import video_count
 
-__all__ = ["CostBook", "Quote", "cost_html"]
+if TYPE_CHECKING:
+    from gradio.events import Dependency
+
+__all__ = ["CostBook", "Quote", "cost_html", "wire"]
 
 #: How long a price is reused before the pricing route is asked again.
 PRICE_TTL = 10 * 60.0
@@ -278,3 +282,24 @@ class CostBook:
             value, simulated, problem = None, False, _problem(error, what)
         book[slot] = (value, simulated, problem, self._clock())
         return value, simulated, problem
+
+
+def wire(
+    demo: gr.Blocks,
+    cost: CostBook,
+    form: Form,
+    count: gr.Radio,
+    keys: Keys,
+    video: gr.Video,
+    *,
+    runs: list[Dependency],
+) -> None:
+    """Keep the summary line's cost up to date with the settings, the key and finished runs."""
+    settings = [form.size, form.duration, count]
+    for trigger in (form.size.change, form.duration.change, count.change, keys.badge.change, keys.key.blur):
+        trigger(cost.summary, settings, [form.summary], trigger_mode="always_last", **QUIET)
+    demo.load(cost.summary, settings, [form.summary], **QUIET)
+    # A finished one-video run changes the video: the balance has changed too.
+    video.change(cost.after_run, settings, [form.summary], trigger_mode="always_last", **QUIET)
+    for run in runs:
+        run.then(cost.after_run, settings, [form.summary], **QUIET)

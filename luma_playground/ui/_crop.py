@@ -28,8 +28,10 @@ from .._images import (
     upright,
 )
 from .._models import Size
+from ._components import RAW, with_image_path
+from ._parts import QUIET
 
-__all__ = ["CropParts", "crop_box", "crop_preview", "place_crop_preview"]
+__all__ = ["CropParts", "crop_box", "crop_preview", "place", "update_preview", "wire"]
 
 #: The preview's longer side, in pixels.
 PREVIEW_SIDE = 480
@@ -40,7 +42,7 @@ PLAIN = (96, 104, 120)
 TOO_LARGE = "The picture is too large to preview here; the frame shows its shape."
 
 
-@dataclass
+@dataclass(frozen=True)
 class CropParts:
     """The preview of what the model sees, and the line that explains it."""
 
@@ -49,7 +51,7 @@ class CropParts:
     note: gr.HTML
 
 
-def place_crop_preview() -> CropParts:
+def place() -> CropParts:
     """The preview, placed under the image input (hidden until there is a picture)."""
     with gr.Column(visible=False, variant="panel", elem_id="lp-crop") as group, gr.Row(equal_height=True):
         image = gr.Image(
@@ -153,3 +155,16 @@ async def update_preview(image: str | None, size: str | None) -> tuple[Any, Any,
     except InvalidRequest:
         return gr.update(visible=False), None, ""  # the image field's own warning says why
     return gr.update(visible=True), preview, note
+
+
+def wire(parts: CropParts, image: gr.Image, size: gr.Radio) -> None:
+    """Redraw the preview when the picture or the size changes (the last change wins)."""
+    for trigger in (image.change, size.change):
+        trigger(
+            with_image_path(update_preview, image),
+            [image, size],
+            [parts.group, parts.image, parts.note],
+            trigger_mode="always_last",
+            **QUIET,
+            **RAW,
+        )

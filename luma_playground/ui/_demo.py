@@ -8,13 +8,16 @@ import gradio as gr
 
 from .._service import Playground
 from .._webhooks import webhook_routes
-from ._compare import CompareHandlers, wire_compare
+from . import _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _single
+from ._compare import CompareHandlers
+from ._cost import CostBook
+from ._enhance import PromptEnhancer
 from ._generate import Handlers
-from ._history import HistoryHandlers, wire_history
-from ._layout import Layout, build_layout
-from ._power import PowerFeatures
+from ._history import HistoryHandlers
+from ._layout import Page, build_layout
 from ._session import SessionStore
 from ._theme import CSS, THEME
+from ._variants import Variants
 
 __all__ = ["build_demo", "launch_options"]
 
@@ -32,65 +35,49 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
     gr.set_static_paths([outputs_dir])
     handlers = Handlers(playground, SessionStore(playground))
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
-        layout = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
-        _wire(demo, layout, handlers, playground)
-        PowerFeatures(handlers).wire(demo, layout)
+        page = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
+        _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
     demo.playground = playground
     return demo
 
 
-def _wire(demo: gr.Blocks, ui: Layout, handlers: Handlers, playground: Playground) -> None:
-    """Connect the events: one public endpoint (`/generate`), everything else private."""
-    quiet: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
-    generate_inputs = [ui.image, ui.prompt, ui.size, ui.duration]
+def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
+    """Connect every feature: one public endpoint (`/generate`), and `/history`; the rest private."""
+    playground, store = handlers.playground, handlers.store
+    settings = playground.settings
+    form, keys, result = page.form, page.keys, page.result
 
-    # The key is an input of private events only: those are neither in the API nor in the run
-    # history, which records public endpoints alone.
-    prepared = ui.generate.click(
-        handlers.prepare, [ui.key], [ui.generate, ui.cancel, ui.badge], queue=False, **quiet
+    generation = _single.wire(handlers, form, keys, result, page.actions, settings)
+    history = HistoryHandlers(playground, store)
+    _history_tab.wire(history, page.history, form, keys.key, page.tabs, finished=generation)
+    _compare.wire(
+        demo,
+        CompareHandlers(history),
+        page.compare,
+        selected=page.history.selected,
+        open_button=page.history.compare,
+        tabs=page.tabs,
     )
-    generation = prepared.then(
-        handlers.generate,
-        generate_inputs,
-        [ui.video, ui.status, ui.details],
-        api_name="generate",
-        api_visibility="public",
-        show_progress="hidden",
-        concurrency_limit=playground.settings.event_concurrency,
-        concurrency_id="generate",
-    )
-    # `.then` follows a success only; `.failure` covers the rest.
-    for after in (generation.then, generation.failure):
-        after(handlers.finish, None, [ui.generate, ui.cancel], queue=False, **quiet)
-    history = HistoryHandlers(playground, handlers.store)
-    wire_history(ui, history, finished=generation)
-    wire_compare(demo, ui, CompareHandlers(history))
-    ui.cancel.click(
-        handlers.cancel,
-        None,
-        [ui.status, ui.generate, ui.cancel],
-        cancels=[generation],
-        concurrency_limit=None,
-        **quiet,
-    )
+    _single.wire_key(demo, handlers, keys)
+    url_fetches = _single.wire_image(handlers, form)
 
-    for trigger in (ui.key.input, ui.remember.input):
-        trigger(
-            handlers.set_key,
-            [ui.key, ui.remember],
-            [ui.badge, ui.stored_key],
-            trigger_mode="always_last",
-            queue=False,
-            **quiet,
-        )
-    demo.load(handlers.restore_key, [ui.stored_key], [ui.key, ui.remember, ui.badge], queue=False, **quiet)
-    demo.unload(handlers.forget)
-
-    ui.image.change(handlers.suggest_size, [ui.image], [ui.size], **quiet)
-    ui.use_url.click(handlers.use_url, [ui.image_url], [ui.image, ui.image_tabs], **quiet)
-    ui.image_url.submit(handlers.use_url, [ui.image_url], [ui.image, ui.image_tabs], **quiet)
-    # The summary line (with the cost) is kept up to date by the power features.
+    _crop.wire(page.crop, form.image, form.size)
+    _enhance.wire(
+        PromptEnhancer(playground, store, playground.uploads), page.enhance, form.image, form.prompt
+    )
+    variants = Variants(playground, store, tick=handlers.tick)
+    runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)
+    _cost.wire(demo, CostBook(playground, store), form, page.grid.count, keys, result.video, runs=[runs])
+    _share.wire(
+        demo,
+        page.share,
+        form,
+        page.grid.count,
+        page.enhance.style,
+        fetch_image=handlers.use_url,
+        url_fetches=url_fetches,
+    )
 
 
 def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ same upload serves the generation that follows.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
@@ -19,13 +18,16 @@ import gradio as gr
 
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker
+from .._limits import DailyCounts
 from .._models import check_prompt
 from .._service import Playground
 from .._uploads import UploadCache
+from ._components import RAW, with_image_path
 from ._generate import ui_error
+from ._parts import QUIET
 from ._session import LimitReached, SessionStore
 
-__all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place_prompt_tools"]
+__all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place", "wire"]
 
 #: The optimizer's styles, as its route names them.
 STYLE_CHOICES = [
@@ -39,11 +41,10 @@ STYLE_CHOICES = [
 STYLES = frozenset(value for _, value in STYLE_CHOICES)
 #: On a shared deployment, suggestions a visitor may ask for per day on the owner's key.
 DAILY_SUGGESTIONS = 60
-DAY = 24 * 60 * 60.0
 ENHANCE_LABEL = "Enhance prompt"
 
 
-@dataclass
+@dataclass(frozen=True)
 class EnhanceParts:
     """The prompt's tools and the suggestion panel under them."""
 
@@ -56,7 +57,7 @@ class EnhanceParts:
     reject: gr.Button
 
 
-def place_prompt_tools() -> EnhanceParts:
+def place() -> EnhanceParts:
     """The row under the prompt (style and Enhance), then the suggestion panel (hidden)."""
     with gr.Row(elem_id="lp-prompt-tools", equal_height=True):
         style = gr.Dropdown(
@@ -100,8 +101,7 @@ class PromptEnhancer:
         self.store = store
         self.uploads = uploads
         self.daily_limit = daily_limit
-        self._clock = clock
-        self._asked: dict[str, deque[float]] = {}
+        self._asked = DailyCounts(clock)
 
     @staticmethod
     def busy() -> Any:
@@ -168,13 +168,25 @@ class PromptEnhancer:
         """On a shared deployment, at most `daily_limit` a day per visitor on the owner's key."""
         if not owner_pays:
             return
-        asked = self._asked.setdefault(visitor, deque())
-        now = self._clock()
-        while asked and asked[0] < now - DAY:
-            asked.popleft()
-        if len(asked) >= self.daily_limit:
+        if len(self._asked.recent(visitor)) >= self.daily_limit:
             raise LimitReached(
                 f"This shared playground allows {self.daily_limit} prompt suggestions a day. "
                 "Enter your own WaveSpeed key to ask for more."
             )
-        asked.append(now)
+        self._asked.add(visitor)
+
+
+def wire(enhancer: PromptEnhancer, parts: EnhanceParts, image: gr.Image, prompt: gr.Textbox) -> None:
+    """Enhance asks for a suggestion from the picture and prompt; the panel uses or dismisses it."""
+    busy = parts.enhance.click(enhancer.busy, None, [parts.enhance], queue=False, **QUIET)
+    asked = busy.then(
+        with_image_path(enhancer.suggest, image),
+        [image, prompt, parts.style],
+        [parts.suggestion, parts.note, parts.panel],
+        **QUIET,
+        **RAW,
+    )
+    for after in (asked.then, asked.failure):
+        after(enhancer.idle, None, [parts.enhance], queue=False, **QUIET)
+    parts.accept.click(enhancer.accept, [parts.suggestion], [prompt, parts.panel], queue=False, **QUIET)
+    parts.reject.click(enhancer.reject, None, [parts.panel], queue=False, **QUIET)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
@@ -26,12 +25,11 @@ from ._format import (
     error_title,
     summary_html,
 )
-from ._session import SessionStore, session_of
+from ._gradio_compat import url_downloads
+from ._parts import TICK, session_hash
+from ._session import SessionStore
 
-__all__ = ["Handlers", "ui_error", "url_downloads"]
-
-#: Seconds between status refreshes while nothing happens (elapsed time keeps moving).
-TICK = 1.0
+__all__ = ["Handlers", "ui_error"]
 
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
@@ -111,7 +109,7 @@ class Handlers:
 
     def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """Take the tab's key as it is now, and switch the buttons to "running"."""
-        self._take_key(session_of(request), key)
+        self._take_key(session_hash(request), key)
         return (
             gr.update(value="Generating…", interactive=False),
             gr.update(visible=True),
@@ -124,7 +122,7 @@ class Handlers:
 
     async def cancel(self, request: gr.Request) -> tuple[Any, Any, Any]:
         """Stop this tab's generation at once and say what became of the remote task."""
-        jobs = self.store.running(session_of(request))
+        jobs = self.store.running(session_hash(request))
         if not jobs:
             status = cancelled_html("Nothing was running, so nothing was charged.")
         else:
@@ -136,7 +134,7 @@ class Handlers:
 
     def set_key(self, key: str | None, remember: bool, request: gr.Request) -> tuple[Any, Any]:
         """Keep the key for this tab on the server; in the browser too if asked to."""
-        api_key = self._take_key(session_of(request), key)
+        api_key = self._take_key(session_hash(request), key)
         stored = api_key.reveal() if (api_key is not None and remember) else None
         return self._badge(request), stored
 
@@ -144,12 +142,12 @@ class Handlers:
         """On page load, take back a key this browser was asked to remember."""
         if not isinstance(stored, str) or not stored.strip():
             return gr.skip(), gr.skip(), self._badge(request)
-        self._take_key(session_of(request), stored)
+        self._take_key(session_hash(request), stored)
         return stored, True, self._badge(request)
 
     def forget(self, request: gr.Request) -> None:
         """A tab closed: drop its key (its running job, if any, goes on)."""
-        self.store.forget(session_of(request))
+        self.store.forget(session_hash(request))
 
     def _take_key(self, session: str, key: str | None) -> ApiKey | None:
         """Keep the tab's key; one of the wrong shape is not kept, and a warning says why."""
@@ -199,11 +197,6 @@ class Handlers:
     @staticmethod
     def summary(size: str | None, duration: int | None) -> str:
         return summary_html(size, duration)
-
-
-def url_downloads() -> Path:
-    """The folder where "Use this image" keeps pictures fetched from URLs (Gradio's uploads)."""
-    return Path(get_upload_folder()) / "urls"
 
 
 def _backend_name(backend: Backend) -> str:

@@ -11,13 +11,10 @@ import contextlib
 import hashlib
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import gradio as gr
-from gradio import processing_utils
-from gradio.utils import get_upload_folder, is_in_or_equal
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
@@ -25,37 +22,18 @@ from .._jobs import Job
 from .._journal import TaskRecord
 from .._models import DURATIONS, Size
 from .._service import Playground, check_record
+from .._urls import fetch_image
 from ._generate import ui_error
-from ._history_view import (
-    CARDS_CSS,
-    CARDS_JS,
-    FACTS_CSS,
-    LOCAL_TIMES_JS,
-    NOTHING_SELECTED,
-    Entry,
-    cards_html,
-    facts_html,
-    make_poster,
-    public_entry,
-    summary_html,
-)
+from ._gradio_compat import is_inside, upload_folder, url_downloads
+from ._history_view import Entry, cards_html, facts_html, make_poster, public_entry, summary_html
 from ._session import SessionStore, Visit
 
-if TYPE_CHECKING:
-    from gradio.events import Dependency
-
-    from ._layout import Layout
-
-__all__ = ["HistoryHandlers", "HistoryLayout", "build_history_tab", "wire_history"]
+__all__ = ["HISTORY_LIMIT", "HistoryHandlers"]
 
 #: The most generations the tab shows (newest first).
 HISTORY_LIMIT = 60
 #: Seconds "Check for results" waits for tasks that finished remotely to be saved.
 CHECK_WAIT = 8.0
-#: Seconds after "use again" by which the Generate tab has reacted to the new image.
-SETTLE = 0.6
-#: Seconds between refreshes while a task in view is being followed.
-REFRESH_EVERY = 3.0
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
@@ -64,105 +42,6 @@ class NotInHistory(LumaPlaygroundError):
 
     kind = "input"
     title = "Not in your history"
-
-
-@dataclass
-class HistoryLayout:
-    """The History tab's components."""
-
-    tab: gr.Tab
-    summary: gr.HTML
-    check: gr.Button
-    refresh: gr.Button
-    task_id: gr.Textbox
-    fetch: gr.Button
-    cards: gr.HTML
-    facts: gr.HTML
-    video: gr.Video
-    reuse: gr.Button
-    compare: gr.Button
-    selected: gr.Number
-    timer: gr.Timer
-    shown: gr.State
-
-    @property
-    def detail(self) -> list[gr.components.Component]:
-        """What shows the selected generation."""
-        return [self.facts, self.video, self.reuse, self.compare]
-
-
-def build_history_tab() -> HistoryLayout:
-    """The History tab: summary and actions, then the cards beside the selected generation."""
-    with gr.Tab("History", id="history", elem_id="lp-history-tab") as tab:
-        with gr.Row(equal_height=True, elem_id="lp-history-bar"):
-            summary = gr.HTML(summary_html(0, 0, limit=HISTORY_LIMIT), elem_id="lp-history-summary")
-            check = gr.Button(
-                "Check for results",
-                visible=False,
-                size="md",
-                scale=0,
-                min_width=230,
-                elem_id="lp-history-check",
-            )
-            refresh = gr.Button("Refresh", size="md", scale=0, min_width=110, elem_id="lp-history-refresh")
-        with (
-            gr.Accordion("Fetch a task by its id", open=False, elem_id="lp-fetch"),
-            gr.Row(equal_height=True),
-        ):
-            task_id = gr.Textbox(
-                label="Task id",
-                scale=4,
-                elem_id="lp-fetch-id",
-                placeholder="A task id from the WaveSpeed site or any other client",
-            )
-            fetch = gr.Button("Fetch", scale=1, elem_id="lp-fetch-go")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=7, min_width=360):
-                cards = gr.HTML(
-                    cards_html([]),
-                    js_on_load=CARDS_JS,
-                    css_template=CARDS_CSS,
-                    max_height=820,
-                    elem_id="lp-history",
-                )
-            with gr.Column(scale=5, min_width=320):
-                facts = gr.HTML(
-                    NOTHING_SELECTED,
-                    css_template=FACTS_CSS,
-                    js_on_load=LOCAL_TIMES_JS,
-                    elem_id="lp-history-facts",
-                )
-                video = gr.Video(
-                    label="Video",
-                    interactive=False,
-                    buttons=["download"],
-                    height=360,
-                    elem_id="lp-history-video",
-                )
-                with gr.Row():
-                    reuse = gr.Button(
-                        "Use these settings again", variant="primary", interactive=False, elem_id="lp-reuse"
-                    )
-                    compare = gr.Button("Compare with…", interactive=False, elem_id="lp-history-compare")
-        selected = gr.Number(None, precision=0, visible=False, elem_id="lp-history-selected")
-        timer = gr.Timer(REFRESH_EVERY, active=False)
-        shown = gr.State(None)
-    return HistoryLayout(
-        tab,
-        summary,
-        check,
-        refresh,
-        task_id,
-        fetch,
-        cards,
-        facts,
-        video,
-        reuse,
-        compare,
-        selected,
-        timer,
-        shown,
-    )
 
 
 class HistoryHandlers:
@@ -175,13 +54,11 @@ class HistoryHandlers:
         *,
         limit: int = HISTORY_LIMIT,
         check_wait: float = CHECK_WAIT,
-        settle: float = SETTLE,
     ) -> None:
         self.playground = playground
         self.store = store
         self.limit = limit
         self.check_wait = check_wait
-        self.settle = settle
         self._adopting: asyncio.Lock | None = None
 
     # -- who sees what --------------------------------------------------------------------
@@ -225,7 +102,7 @@ class HistoryHandlers:
             return None
         path = Path(record.video_path)
         outputs = self.playground.settings.outputs_dir
-        if not path.is_file() or not is_in_or_equal(str(path), str(outputs)):
+        if not path.is_file() or not is_inside(path, outputs):
             return None
         return path
 
@@ -282,9 +159,9 @@ class HistoryHandlers:
 
     # -- one generation ---------------------------------------------------------------------
 
-    def select(self, event: gr.EventData, request: gr.Request) -> tuple[Any, ...]:
-        """A card was picked: show that generation."""
-        row_id = getattr(event, "_data", {}).get("row") if event is not None else None
+    def select(self, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+        """A card was picked (the cards' script sends its row as the index): show that generation."""
+        row_id = event.index if event is not None else None
         record = self.record(self.store.visit(request), row_id)
         return (record.row_id, *self.detail(record))
 
@@ -319,16 +196,6 @@ class HistoryHandlers:
             gr.Tabs(selected="generate"),
         )
 
-    async def settle_size(self, row_id: int | None, request: gr.Request) -> Any:
-        """The generation's size once more, after the Generate tab's suggestion for the new image.
-
-        A new image makes the Generate tab preselect the size from its orientation; a video made
-        at the other size keeps its own.
-        """
-        await asyncio.sleep(self.settle)
-        record = self.record(self.store.visit(request), row_id)
-        return record.size if record.size in {s.value for s in Size} else gr.skip()
-
     async def _image_of(self, record: TaskRecord) -> str | None:
         """The row's image as a file Gradio may show: the local file, else a public copy."""
         for candidate in (record.image, record.image_url):
@@ -336,9 +203,7 @@ class HistoryHandlers:
                 continue
             if candidate.startswith(("http://", "https://")):
                 with contextlib.suppress(Exception):  # gone, private, or not an image any more
-                    return str(
-                        await processing_utils.async_ssrf_protected_download(candidate, get_upload_folder())
-                    )
+                    return str(await fetch_image(candidate, url_downloads()))
             elif Path(candidate).is_file():
                 return await asyncio.to_thread(_uploadable, Path(candidate))
         return None
@@ -458,14 +323,10 @@ class HistoryHandlers:
                 )
 
 
-def _busy() -> Any:
-    return gr.Button(value="Checking…", interactive=False)
-
-
 def _uploadable(path: Path) -> str:
     """The file, or a copy in Gradio's upload folder when Gradio would refuse to show it."""
-    uploads = Path(get_upload_folder())
-    if is_in_or_equal(str(path), str(uploads)):
+    uploads = upload_folder()
+    if is_inside(path, uploads):
         return str(path)
     stamp = f"{path.resolve()}:{path.stat().st_mtime_ns}".encode()
     folder = uploads / f"reuse-{hashlib.sha256(stamp).hexdigest()[:20]}"
@@ -483,45 +344,3 @@ async def _settle(jobs: list[Job], timeout: float) -> None:
     waits = asyncio.gather(*(job.wait() for job in jobs), return_exceptions=True)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(waits, timeout)
-
-
-def wire_history(ui: Layout, handlers: HistoryHandlers, *, finished: Dependency) -> None:
-    """Connect the History tab; `/history` is its one public endpoint (read-only)."""
-    tab = ui.history
-    quiet: dict[str, Any] = dict(api_visibility="private", show_progress="hidden")
-    refresh_inputs = [tab.selected, tab.shown]
-    refresh_outputs = [tab.cards, tab.summary, tab.check, tab.timer, tab.shown]
-
-    def then_refresh(event: Dependency) -> None:
-        for after in (event.then, event.failure):  # after a failure too: the Check button is back
-            after(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
-
-    for trigger in (tab.tab.select, tab.refresh.click, tab.timer.tick, finished.then, finished.failure):
-        trigger(handlers.refresh, refresh_inputs, refresh_outputs, **quiet)
-
-    tab.cards.select(handlers.select, None, [tab.selected, *tab.detail], **quiet)
-    for trigger in (tab.fetch.click, tab.task_id.submit):
-        then_refresh(
-            trigger(
-                handlers.fetch,
-                [tab.task_id],
-                [tab.selected, *tab.detail, tab.task_id],
-                api_name="history_fetch",
-                api_visibility="private",
-                show_progress="minimal",
-                show_progress_on=[tab.facts],
-            )
-        )
-    checking = tab.check.click(_busy, None, [tab.check], queue=False, **quiet)
-    then_refresh(checking.then(handlers.check_results, None, None, api_name="history_check", **quiet))
-    reused = tab.reuse.click(
-        handlers.use_again,
-        [tab.selected],
-        [ui.image, ui.prompt, ui.size, ui.duration, ui.image_tabs, ui.tabs],
-        api_name="history_use_again",
-        **quiet,
-    )
-    reused.success(handlers.settle_size, [tab.selected], [ui.size], **quiet)
-    # The key is an input of a private event only (never in the API or the run history).
-    then_refresh(ui.key.change(handlers.resume_for_key, [ui.key], None, trigger_mode="always_last", **quiet))
-    gr.api(handlers.history, api_name="history")

@@ -255,7 +255,8 @@ const pick = (card) => {
   element.querySelectorAll('.lp-card[aria-selected="true"]')
     .forEach((c) => c.setAttribute('aria-selected', 'false'));
   card.setAttribute('aria-selected', 'true');
-  trigger('select', {row: Number(card.dataset.row)});
+  const row = Number(card.dataset.row);
+  trigger('select', {index: row, value: row});  // read as gr.SelectData
 };
 const preview = (card, on) => {
   const media = card.querySelector('.lp-card-media');

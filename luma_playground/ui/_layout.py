@@ -1,20 +1,24 @@
-"""The playground's components, placed on the page; the wiring lives in `_demo`."""
+"""The page, placed: the form, the key panel and the result, with each feature's parts in place.
+
+Each feature places its own components (its `place`) and connects them (its `wire`); this module
+only decides where on the page each goes. `_demo.build_demo` calls every `wire`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 
 from .._models import Size
 from ..examples import EXAMPLES
-from ._compare import CompareLayout, build_compare_tab
+from . import _compare, _crop, _enhance, _history_tab, _share, _single, _variants
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
-from ._history import HistoryLayout, build_history_tab
-from ._power import PowerLayout
+from ._grid import GridParts
+from ._parts import Form, Keys, Result
 
-__all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Layout", "build_layout"]
+__all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Page", "build_layout"]
 
 SIZE_CHOICES = [
     (f"Landscape · {Size.LANDSCAPE.width}×{Size.LANDSCAPE.height}", Size.LANDSCAPE.value),
@@ -25,31 +29,33 @@ DURATION_CHOICES = [("5 seconds", 5), ("10 seconds", 10)]
 KEY_STORAGE = "luma-playground-key"
 
 
-@dataclass
-class Layout:
-    """Every component an event reads or writes."""
+@dataclass(frozen=True)
+class Page:
+    """Every component an event reads or writes, by the feature that owns it."""
 
-    badge: gr.HTML
-    image_tabs: gr.Tabs
-    image: gr.Image
-    image_url: gr.Textbox
-    use_url: gr.Button
-    prompt: gr.Textbox
-    size: gr.Radio
-    duration: gr.Radio
-    summary: gr.HTML
-    generate: gr.Button
-    cancel: gr.Button
-    key: gr.Textbox
-    remember: gr.Checkbox
-    stored_key: gr.BrowserState
-    status: gr.HTML
-    video: gr.Video
-    details: gr.HTML
+    form: Form
+    keys: Keys
+    result: Result
+    actions: _single.Actions
     tabs: gr.Tabs
-    history: HistoryLayout
-    compare: CompareLayout
-    power: PowerLayout = field(default_factory=PowerLayout)
+    crop: _crop.CropParts
+    enhance: _enhance.EnhanceParts
+    grid: GridParts
+    share: _share.ShareParts
+    history: _history_tab.HistoryParts
+    compare: _compare.CompareParts
+
+
+@dataclass(frozen=True)
+class _Left:
+    form: Form
+    actions: _single.Actions
+    crop: _crop.CropParts
+    enhance: _enhance.EnhanceParts
+    share: _share.ShareParts
+    count: gr.Radio
+    generate_many: gr.Button
+    cancel_all: gr.Button
 
 
 def _header(badge: str) -> gr.HTML:
@@ -62,7 +68,7 @@ def _header(badge: str) -> gr.HTML:
         return gr.HTML(badge, elem_id="lp-badge")
 
 
-def _inputs(power: PowerLayout) -> dict[str, gr.components.Component]:
+def _inputs() -> _Left:
     with gr.Tabs(elem_id="lp-image-tabs") as image_tabs:
         with gr.Tab("Image", id="image-tab"):
             image = image_input(
@@ -76,7 +82,7 @@ def _inputs(power: PowerLayout) -> dict[str, gr.components.Component]:
                 elem_id="lp-image-url",
             )
             use_url = gr.Button("Use this image", scale=1)
-    power.place_crop_preview()
+    crop = _crop.place()
     prompt = gr.Textbox(
         label="Prompt",
         lines=3,
@@ -84,32 +90,21 @@ def _inputs(power: PowerLayout) -> dict[str, gr.components.Component]:
         elem_id="lp-prompt",
         placeholder="Describe the motion: what moves, how the camera travels, the mood…",
     )
-    power.place_prompt_tools()
+    enhance = _enhance.place()
     with gr.Row(equal_height=True):
         size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-size")
         duration = choice_radio(DURATION_CHOICES, value=5, label="Duration", elem_id="lp-duration")
-        power.place_count()
+        count = _variants.place_count()
     summary = gr.HTML(summary_html(Size.LANDSCAPE.value, 5), elem_id="lp-summary")
     with gr.Row(elem_id="lp-actions"):
-        generate = gr.Button("Generate video", variant="primary", size="lg", scale=3, elem_id="lp-generate")
-        cancel = gr.Button("Cancel", variant="stop", size="lg", scale=1, visible=False, elem_id="lp-cancel")
-        power.place_actions()
-    power.place_share()
-    return dict(
-        image_tabs=image_tabs,
-        image=image,
-        image_url=image_url,
-        use_url=use_url,
-        prompt=prompt,
-        size=size,
-        duration=duration,
-        summary=summary,
-        generate=generate,
-        cancel=cancel,
-    )
+        actions = _single.place_actions()
+        generate_many, cancel_all = _variants.place_actions()
+    share = _share.place()
+    form = Form(image_tabs, image, image_url, use_url, prompt, size, duration, summary)
+    return _Left(form, actions, crop, enhance, share, count, generate_many, cancel_all)
 
 
-def _key_panel(open_: bool) -> dict[str, gr.components.Component]:
+def _key_panel(badge: gr.HTML, open_: bool) -> Keys:
     with gr.Accordion("Your WaveSpeed API key", open=open_, elem_id="lp-key-panel"):
         key = gr.Textbox(
             label="API key",
@@ -120,10 +115,10 @@ def _key_panel(open_: bool) -> dict[str, gr.components.Component]:
         )
         remember = gr.Checkbox(label="Remember it in this browser", value=False, elem_id="lp-remember")
     stored_key = gr.BrowserState(None, storage_key=KEY_STORAGE)
-    return dict(key=key, remember=remember, stored_key=stored_key)
+    return Keys(badge, key, remember, stored_key)
 
 
-def _result(power: PowerLayout) -> dict[str, gr.components.Component]:
+def _result() -> tuple[Result, gr.Row, list[_variants.VariantSlot]]:
     status = gr.HTML(IDLE_STATUS, label="Status", elem_id="lp-status")
     video = gr.Video(
         label="Video",
@@ -134,38 +129,50 @@ def _result(power: PowerLayout) -> dict[str, gr.components.Component]:
         height=420,
         elem_id="lp-video",
     )
-    power.place_grid()
+    grid, slots = _variants.place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
-    return dict(status=status, video=video, details=details)
+    return Result(status, video, details), grid, slots
 
 
-def _examples(inputs: dict[str, gr.components.Component]) -> None:
+def _examples(form: Form) -> None:
     gr.Examples(
         examples=[[str(e.path), e.prompt, e.size, e.duration] for e in EXAMPLES],
-        inputs=[inputs["image"], inputs["prompt"], inputs["size"], inputs["duration"]],
+        inputs=form.request,
         label="Try an example",
         cache_examples=False,
         examples_per_page=6,
     )
 
 
-def build_layout(badge: str, *, key_panel_open: bool) -> Layout:
+def build_layout(badge: str, *, key_panel_open: bool) -> Page:
     """Place the page: header, then inputs on the left and the result on the right."""
     header_badge = _header(badge)
-    power = PowerLayout()
-    # History, prompt variants and comparisons get tabs of their own next to "Generate".
+    # History and comparisons get tabs of their own next to "Generate".
     with gr.Tabs(elem_id="lp-tabs") as tabs, gr.Tab("Generate", id="generate"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
-                inputs = _inputs(power)
-                keys = _key_panel(key_panel_open)
+                left = _inputs()
+                keys = _key_panel(header_badge, key_panel_open)
             with gr.Column(scale=6, min_width=340):
-                result = _result(power)
-        _examples(inputs)
+                result, grid, slots = _result()
+        _examples(left.form)
     with tabs:
-        pages = dict(tabs=tabs, history=build_history_tab(), compare=build_compare_tab())
+        history = _history_tab.place()
+        compare = _compare.place()
     gr.HTML(
         '<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
         "this playground.</div>"
     )
-    return Layout(badge=header_badge, **pages, **inputs, **keys, **result, power=power)  # type: ignore[arg-type]
+    return Page(
+        form=left.form,
+        keys=keys,
+        result=result,
+        actions=left.actions,
+        tabs=tabs,
+        crop=left.crop,
+        enhance=left.enhance,
+        grid=GridParts(left.count, left.generate_many, left.cancel_all, grid, tuple(slots)),
+        share=left.share,
+        history=history,
+        compare=compare,
+    )

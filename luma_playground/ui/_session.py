@@ -16,6 +16,7 @@ from .._jobs import Job
 from .._limits import Caller, LimitReached
 from .._models import GenerationRequest
 from .._service import Playground
+from . import _parts
 
 __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
 
@@ -101,7 +102,7 @@ class SessionStore:
 
     def visit(self, request: gr.Request | None, header_key: str | None = None) -> Visit:
         """The caller behind a request: the header's key, else the key typed into this tab."""
-        session_hash = session_of(request)
+        session_hash = _parts.session_hash(request)
         username = getattr(request, "username", None)
         visitor = f"user:{username}" if username else f"session:{session_hash}"
         try:
@@ -150,8 +151,3 @@ class SessionStore:
             keyless = session.api_key is None and session.key_fault is None
             if keyless and not session.running:
                 del self._sessions[session_hash]
-
-
-def session_of(request: gr.Request | None) -> str:
-    """The session hash of a request ("local" outside a browser session)."""
-    return getattr(request, "session_hash", None) or "local"

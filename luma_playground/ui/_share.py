@@ -3,12 +3,17 @@
 The link carries the prompt, size, duration, number of videos and prompt style; the picture only
 when it is the one fetched from a public URL (an uploaded file stays private). It never carries
 a key. The link is read back on page load from the query parameters.
+
+Whether the picture shown is the one a URL served is known from the tab's own note: each fetch
+("Use this image", or a link's picture) records the URL and the digest of the file it gave.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import filecmp
+import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,15 @@ import gradio as gr
 
 from .._errors import InvalidRequest
 from .._models import MAX_PROMPT_CHARS, Size, check_image_url
-from .._urls import fetch_folder
+from ._components import RAW, with_image_path
 from ._enhance import STYLES
-from ._generate import url_downloads
+from ._parts import QUIET, Form
 from ._variants import MAX_VIDEOS
 
-__all__ = ["ShareParts", "link_query", "place_share", "read_link"]
+__all__ = ["Fetched", "ShareParts", "fetched", "link_query", "parse_link", "place", "read_link", "wire"]
+
+#: What the tab last fetched from a URL: the URL, and the SHA-256 of the picture it gave.
+Fetched = tuple[str, str]
 
 #: Runs in the browser: the page's own address plus the query, copied to the clipboard.
 COPY_JS = """
@@ -37,15 +45,19 @@ COPY_JS = """
 """
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShareParts:
-    """The Copy link button and the box that shows the link."""
+    """The Copy link button, the box that shows the link, and what the tab fetched from URLs."""
 
     copy: gr.Button
     link: gr.Textbox
+    #: The picture URL a link opened with, fetched once the page has loaded.
+    shared_image: gr.State
+    #: The tab's last fetch from a URL (`Fetched`), or None.
+    fetched: gr.State
 
 
-def place_share() -> ShareParts:
+def place() -> ShareParts:
     """The Copy link button with the link beside it, placed under the actions."""
     with gr.Row(elem_id="lp-share", equal_height=True):
         copy = gr.Button("Copy link to this setup", size="sm", scale=0, min_width=200, elem_id="lp-copy-link")
@@ -58,27 +70,34 @@ def place_share() -> ShareParts:
             buttons=["copy"],
             elem_id="lp-share-link",
         )
-    return ShareParts(copy, link)
+    return ShareParts(copy, link, gr.State(None), gr.State(None))
 
 
-def _fetched_copies(url: str) -> list[Path]:
-    """The pictures "Use this image" saved from `url`."""
-    return sorted(fetch_folder(url, url_downloads()).glob("[!.]*"))
+def _digest(path: str) -> str:
+    with Path(path).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def public_image(image: str | None, image_url: str | None) -> str | None:
+async def fetched(image_url: str | None, image: str | None) -> Fetched | None:
+    """The note of a fetch that just put the picture at `image_url` into the image field."""
+    if not image or not image_url:
+        return None
+    try:
+        return check_image_url(image_url), await asyncio.to_thread(_digest, image)
+    except (InvalidRequest, OSError):
+        return None
+
+
+def public_image(image: str | None, image_url: str | None, last: Fetched | None) -> str | None:
     """The public URL the current picture came from, or None (an upload, or another picture)."""
-    if not image or not image_url or not image_url.strip():
+    if not image or not image_url or not image_url.strip() or not last:
         return None
     try:
         url = check_image_url(image_url)
-    except InvalidRequest:
+        same = url == last[0] and _digest(image) == last[1]
+    except (InvalidRequest, OSError):
         return None
-    for fetched in _fetched_copies(url):
-        with contextlib.suppress(OSError):
-            if filecmp.cmp(image, fetched, shallow=False):
-                return url
-    return None
+    return url if same else None
 
 
 def link_query(
@@ -89,6 +108,7 @@ def link_query(
     style: str | None,
     image: str | None,
     image_url: str | None,
+    last: Fetched | None = None,
 ) -> str:
     """The query string ("?prompt=…") that reopens these settings; never a key or a local file."""
     fields: dict[str, Any] = {}
@@ -102,7 +122,7 @@ def link_query(
         fields["videos"] = int(str(videos))
     if style in STYLES and style != "default":
         fields["style"] = style
-    if url := public_image(image, image_url):
+    if url := public_image(image, image_url, last):
         fields["image"] = url
     return "?" + urlencode(fields) if fields else ""
 
@@ -156,3 +176,45 @@ def read_link(request: gr.Request) -> tuple[Any, ...]:
         given(setup.style),
         given(setup.image),
     )
+
+
+def wire(
+    demo: gr.Blocks,
+    parts: ShareParts,
+    form: Form,
+    count: gr.Radio,
+    style: gr.Dropdown,
+    *,
+    fetch_image: Callable[[str], Awaitable[tuple[Any, Any]]],
+    url_fetches: list[Any],
+) -> None:
+    """Copy link builds the link; a link opened restores its setup, then fetches its picture.
+
+    `fetch_image` is "Use this image"'s handler; `url_fetches` are the events through which it
+    filled the image field: each is noted, so that the link knows the picture came from its URL.
+    """
+    setup = [form.prompt, form.size, form.duration, count, style]
+    built = parts.copy.click(
+        with_image_path(link_query, form.image, at=5),
+        [*setup, form.image, form.image_url, parts.fetched],
+        [parts.link],
+        queue=False,
+        **QUIET,
+        **RAW,
+    )
+    built.then(None, [parts.link], [parts.link], js=COPY_JS, queue=False, **QUIET)
+
+    async def fetch_shared(url: str | None) -> tuple[Any, Any, Any]:
+        """A link's public picture, fetched like "Use this image" does (nothing without one)."""
+        if not url:
+            return gr.skip(), gr.skip(), gr.skip()
+        image, tabs = await fetch_image(url)
+        return url, image, tabs
+
+    opened = demo.load(read_link, None, [*setup, parts.shared_image], **QUIET)
+    shared = opened.then(
+        fetch_shared, [parts.shared_image], [form.image_url, form.image, form.image_tabs], **QUIET
+    )
+    note = with_image_path(fetched, form.image, at=1)
+    for fetch in (*url_fetches, shared):
+        fetch.success(note, [form.image_url, form.image], [parts.fetched], **QUIET, **RAW)

@@ -21,14 +21,13 @@ from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
 from ._format import StatusTracker, cancelled_html, error_html, status_card
 from ._generate import ui_error
-from ._session import SessionStore, session_of
+from ._parts import TICK, session_hash
+from ._session import SessionStore
 
 __all__ = ["MAX_VIDEOS", "VariantSlot", "Variants", "place_count", "place_grid", "video_count"]
 
 MAX_VIDEOS = 4
 COUNT_CHOICES = [(str(n), n) for n in range(1, MAX_VIDEOS + 1)]
-#: Seconds between status refreshes while nothing happens (elapsed times keep moving).
-TICK = 1.0
 
 Update = tuple[Any, ...]
 
@@ -122,7 +121,7 @@ class Variants:
 
     def begin(self, count: object, key: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Take the tab's key, switch the buttons to "running" and lay out an empty slot per video."""
-        self.store.set_key(session_of(request), key)
+        self.store.set_key(session_hash(request), key)
         many = video_count(count)
         waiting = status_card("idle", "Waiting", "Starts with the others.")
         return (
@@ -247,7 +246,7 @@ class Variants:
         """The handler of slot `index`'s Cancel button: stop that video alone."""
 
         async def cancel(request: gr.Request) -> tuple[Any, Any]:
-            run = self.store.last_run(session_of(request))
+            run = self.store.last_run(session_hash(request))
             if index >= len(run) or run[index].finished:
                 return gr.skip(), gr.update(visible=False)
             job = run[index]
@@ -258,7 +257,7 @@ class Variants:
 
     async def cancel_all(self, count: object, request: gr.Request) -> tuple[Any, ...]:
         """Stop every video of this tab's run at once; finished ones keep their result."""
-        run = self.store.last_run(session_of(request))
+        run = self.store.last_run(session_hash(request))
         running = [(index, job) for index, job in enumerate(run) if not job.finished]
         notes = await cancel_all(job for _, job in running)
         statuses = _skip(MAX_VIDEOS)

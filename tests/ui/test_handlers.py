@@ -13,7 +13,8 @@ from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
 from luma_playground._limits import VisitorLimits
 from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui import _generate as generate_module
-from luma_playground.ui._generate import Handlers, url_downloads
+from luma_playground.ui._generate import Handlers
+from luma_playground.ui._gradio_compat import url_downloads
 from luma_playground.ui._session import LimitReached, SessionStore
 
 from .conftest import SERVER_KEY, fake_request

@@ -5,24 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from luma_playground._urls import fetch_folder
-from luma_playground.ui._generate import url_downloads
-from luma_playground.ui._share import _fetched_copies, link_query, parse_link, public_image, read_link
+from luma_playground.ui._share import fetched, link_query, parse_link, read_link
 
 PUBLIC = "https://images.example.com/photos/lake.jpg"
-
-
-def fetched(url: str, source: Path) -> Path:
-    """Put `source` where "Use this image" saves the picture at `url`."""
-    target = fetch_folder(url, url_downloads()) / source.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
-    return target
 
 
 def query_of(link: str) -> dict[str, str]:
@@ -46,26 +35,22 @@ def test_the_link_carries_the_settings(landscape_image: Path) -> None:
     }  # defaults left out
 
 
-def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
-    landscape_image: Path, portrait_image: Path
-) -> None:
-    """The URL goes in when the picture is what that URL served; another picture keeps it out."""
-    copy = fetched(PUBLIC, landscape_image)
-    shown = copy.parent.parent / "cache-copy.png"  # Gradio hands the handler a copy
-    shutil.copyfile(landscape_image, shown)
-    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC))["image"] == PUBLIC
-    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC))
-    local = "http://127.0.0.1:9/lake.jpg"  # not public: never fetched, never shared
-    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), local))
-
-
 @pytest.mark.anyio
-async def test_the_fetched_copy_is_where_the_share_check_looks(picture_host: Any) -> None:
-    """ "Use this image" keeps the picture where the share link looks for it: the URL goes in."""
-    url = picture_host.url("landscape.png")
-    path = await picture_host.fetch(url, url_downloads())
-    assert _fetched_copies(url) == [path]
-    assert public_image(str(path), url) == url
+async def test_a_public_picture_is_shared_only_when_it_is_the_one_shown(
+    landscape_image: Path, portrait_image: Path, tmp_path: Path
+) -> None:
+    """The URL goes in when the picture shown is what that URL gave; another picture keeps it out."""
+    note = await fetched(PUBLIC, str(landscape_image))
+    shown = tmp_path / "cache-copy.png"  # Gradio hands the next event a copy of the fetched file
+    shutil.copyfile(landscape_image, shown)
+    assert query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC, note))["image"] == PUBLIC
+    other = link_query("p", "1280*720", 5, 1, "default", str(portrait_image), PUBLIC, note)
+    assert "image" not in query_of(other)  # an upload after the fetch
+    edited = link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC + "?v=2", note)
+    assert "image" not in query_of(edited)  # the URL box no longer names what was fetched
+    assert "image" not in query_of(link_query("p", "1280*720", 5, 1, "default", str(shown), PUBLIC, None))
+    local = "http://127.0.0.1:9/lake.jpg"  # not public: never noted, never shared
+    assert await fetched(local, str(landscape_image)) is None
 
 
 def test_a_link_is_read_back_and_checked() -> None:
