@@ -195,9 +195,16 @@ _UPRIGHT = {
 
 
 def upright(image: Image.Image, orientation: int) -> Image.Image:
-    """The picture turned upright from its EXIF orientation (itself when already upright)."""
+    """The picture turned upright from its EXIF orientation (itself when already upright).
+
+    The turned picture carries no EXIF: a viewer would otherwise turn it once more.
+    """
     method = _UPRIGHT.get(orientation)
-    return image if method is None else image.transpose(method)
+    if method is None:
+        return image
+    turned = image.transpose(method)
+    turned.info.pop("exif", None)
+    return turned
 
 
 def decoded_pixels(path: Path, side: int) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
-from ._journal import TaskRecord
+from ._journal import TaskRecord, TaskState
 from ._models import (
     Done,
     Event,
@@ -248,21 +248,31 @@ class Runner:
                 "Cancelled while the task was being submitted: if WaveSpeed created it, "
                 "the playground will find it and save its video (see History)."
             )
+        return await self.cancel_task(job.task_id, api_key=job._api_key)
+
+    async def cancel_task(self, task_id: str, *, api_key: ApiKey | None) -> str:
+        """Ask WaveSpeed to cancel a task no job of ours is running; record it; say what happened.
+
+        When WaveSpeed does not confirm, the task is followed again, so that its video is saved.
+        """
         journal = self.pipeline.journal
-        record = journal.by_task_id(job.task_id)
-        accepted = await self.pipeline.client.cancel(job.task_id, api_key=job._api_key)
+        record = journal.by_task_id(task_id)
+        accepted = await self.pipeline.client.cancel(task_id, api_key=api_key)
         if accepted and record is not None:
             journal.update(
-                record.row_id, "cancelled", detail="cancelled by the user", error="Cancelled by the user."
+                record.row_id,
+                TaskState.CANCELLED,
+                detail="cancelled by the user",
+                error="Cancelled by the user.",
             )
             return (
-                f"Cancelled. WaveSpeed accepted the cancellation of task {job.task_id}; "
+                f"Cancelled. WaveSpeed accepted the cancellation of task {task_id}; "
                 "it will not produce a video."
             )
         if record is not None and record.pending:
-            self.resume(record, api_key=job._api_key)
+            self.resume(record, api_key=api_key)
         return (
-            f"Stopped. WaveSpeed did not confirm the cancellation of task {job.task_id}, so "
+            f"Stopped. WaveSpeed did not confirm the cancellation of task {task_id}, so "
             "it may still run and be charged: its video will be saved to History when it "
             "finishes."
         )

@@ -12,10 +12,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._errors import InvalidRequest
+from ._pictures import check_data_uri, is_data_uri
 from ._urls import check_image_url
 
 __all__ = [
     "MAX_PROMPT_CHARS",
+    "TASK_ID",
     "TERMINAL_STATUSES",
     "Done",
     "Downloading",
@@ -125,12 +127,31 @@ def check_prompt(prompt: object) -> str:
     return prompt
 
 
+#: What a WaveSpeed task id looks like (letters, digits, dashes and underscores).
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def check_task_id(value: object) -> str:
+    """The task id, trimmed; one `InvalidRequest` when it is missing or not of that form."""
+    wanted = value.strip() if isinstance(value, str) else ""
+    if not TASK_ID.fullmatch(wanted):
+        raise InvalidRequest(
+            "Paste a task id: letters, digits, dashes and underscores."
+            if wanted
+            else "Paste a task id first.",
+            field="task_id",
+        )
+    return wanted
+
+
 class GenerationRequest(BaseModel):
     """One image-to-video request, valid by construction: build it with `create`."""
 
     model_config = ConfigDict(frozen=True)
 
-    image: str = Field(description="A local image file path, or a public http(s) image URL.")
+    image: str = Field(
+        description="A local image file path, a public http(s) image URL, or a data:image/...;base64, URI."
+    )
     prompt: str
     size: Size = Size.LANDSCAPE
     duration: Literal[5, 10] = 5
@@ -143,6 +164,11 @@ class GenerationRequest(BaseModel):
     @property
     def image_is_url(self) -> bool:
         return self.image.startswith(("http://", "https://"))
+
+    @property
+    def image_is_local(self) -> bool:
+        """True for a file path (not a URL or an inline data URI)."""
+        return not self.image_is_url and not is_data_uri(self.image)
 
     @property
     def image_path(self) -> Path:
@@ -160,7 +186,9 @@ class GenerationRequest(BaseModel):
         if image is None or not str(image).strip():
             raise InvalidRequest("Add an image: upload a file or paste an image URL.", field="image")
         image_text = str(image).strip()
-        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", image_text) and not re.match(
+        if is_data_uri(image_text):
+            image_text = check_data_uri(image_text)
+        elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", image_text) and not re.match(
             r"^[a-zA-Z]:[\\/]", image_text
         ):
             image_text = check_image_url(image_text)

@@ -17,12 +17,13 @@ import httpx
 
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
-from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError
+from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, TaskNotFound
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
 from ._limits import Caller, VisitorLimits
 from ._models import GenerationRequest, Validated
+from ._pictures import local_picture
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
 from ._uploads import UploadCache
@@ -152,13 +153,43 @@ class Playground:
         """The jobs of this owner that are still running, on every backend."""
         return [job for backend in self.backends for job in backend.runner.running(owner)]
 
-    async def check(self, request: GenerationRequest) -> None:
-        """Check what `GenerationRequest.create` cannot: that the image file is a usable picture."""
-        if request.image_is_url:
-            return
+    def owns(self, caller: Caller, record: TaskRecord) -> bool:
+        """True when the caller may see and act on this row.
+
+        On a private playground its owner sees everything; on a shared one a visitor sees the
+        tasks they started and those of a key they gave.
+        """
+        if not self.settings.shared or record.owner == caller.owner:
+            return True
+        return caller.user_key is not None and record.key_fingerprint == caller.user_key.fingerprint
+
+    async def cancel_task(self, task_id: str, caller: Caller) -> str:
+        """Cancel the caller's task by its id: stop its job, if any, and the task on WaveSpeed."""
+        record = self.journal.by_task_id(task_id)
+        if record is None or not self.owns(caller, record):
+            raise TaskNotFound("There is no task with this id in your history.", task_id=task_id)
+        for backend in self.backends:
+            for job in list(backend.runner.jobs.values()):
+                if job.task_id == task_id and not job.finished:
+                    return await job.cancel()
+        if not record.pending:
+            return f"Nothing to cancel: the task has already ended ({record.state})."
+        backend, key = _runner_for(self, record, caller.user_key)
+        return await backend.runner.cancel_task(task_id, api_key=key)
+
+    async def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with its picture as a checked local file, before anything is paid.
+
+        A URL is fetched by the playground itself (its address checked and pinned) and a data
+        URI decoded, so that no unchecked address reaches WaveSpeed; then the file is checked.
+        """
+        if not request.image_is_local:
+            path = await local_picture(request.image, self.settings.data_dir / "pictures")
+            request = request.model_copy(update={"image": str(path)})
         if not request.image_path.is_file():
             raise InvalidRequest(f"No image file at {request.image_path}.", field="image")
         await in_image_worker(check_image, request.image_path)
+        return request
 
     async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]:
         """Start `count` videos of one request: checked, within the limits, the image uploaded once.
@@ -167,7 +198,7 @@ class Playground:
         returns the jobs at once (each cancellable with `Job.cancel()`), which upload the image
         (one upload for all), submit and follow their tasks in the background.
         """
-        await self.check(request)
+        request = await self.prepare(request)
         if self.pays_owner(caller.user_key):
             # No pause between the check and the record: two starts at once cannot both pass.
             self.limits.check(self.settings, caller.owner, len(self.running(caller.owner)), count)

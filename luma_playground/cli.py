@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import socket
 import sys
@@ -43,6 +42,7 @@ from ._jobs import Job
 from ._journal import ACTIVE_STATES, FINAL_STATES, Journal, TaskRecord
 from ._limits import Caller
 from ._models import (
+    TASK_ID,
     Done,
     Downloading,
     Event,
@@ -63,7 +63,6 @@ EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 #: The owner of the tasks started from the command line (the UI's sessions have their own).
 OWNER = "local"
 #: What a task id may look like: enough for any API's ids, nothing that could change the URL.
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 #: `history --state` takes a row state, or `pending` for every row with work left.
 HISTORY_STATES = ("pending", *ACTIVE_STATES, *FINAL_STATES)
 

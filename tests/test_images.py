@@ -146,3 +146,16 @@ def test_a_59_megapixel_png_is_analysed_without_decoding_it(tmp_path: Path) -> N
     assert (size, width, shape, plain) == ("1280*720", "7700", "480x480", "True")
     # Decoding it would hold 7700 * 7700 * 4 bytes, 226 MB (Pillow keeps RGB in 4 bytes a pixel).
     assert int(growth_mb) < 7700 * 7700 * 4 // 2**20 // 4, result.stdout
+
+
+def test_an_upright_picture_carries_no_orientation_tag(tmp_path: Path) -> None:
+    """A picture turned upright drops its EXIF, so that no viewer turns it a second time."""
+    from luma_playground._images import upright
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = tmp_path / "camera.jpg"
+    Image.new("RGB", (40, 30)).save(photo, "JPEG", exif=exif)
+    with Image.open(photo) as image:
+        turned = upright(image, 6)
+    assert turned.size == (30, 40) and "exif" not in turned.info

@@ -25,9 +25,9 @@ from .._uploads import UploadCache
 from ._components import RAW, with_image_path
 from ._generate import ui_error
 from ._parts import QUIET
-from ._session import LimitReached, SessionStore
+from ._session import LimitReached, SessionStore, Visit
 
-__all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "place", "wire"]
+__all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "Suggestion", "place", "wire"]
 
 #: The optimizer's styles, as its route names them.
 STYLE_CHOICES = [
@@ -85,6 +85,16 @@ def place() -> EnhanceParts:
     return EnhanceParts(style, enhance, panel, suggestion, note, accept, reject)
 
 
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """What the optimizer suggested, in which style, and from what."""
+
+    text: str
+    style: str
+    used_picture: bool
+    simulated: bool
+
+
 class PromptEnhancer:
     """Asks the prompt optimizer for a better prompt, with the tab's key and picture."""
 
@@ -115,31 +125,34 @@ class PromptEnhancer:
         self, image: str | None, prompt: str | None, style: str | None, request: gr.Request
     ) -> tuple[Any, Any, Any]:
         """A suggestion for the prompt, shown in the panel; the prompt itself is left alone."""
-        visit = self.store.visit(request)
         try:
-            text = self._checked(prompt)
-            style = style if style in STYLES else "default"
-            self._count(visit.visitor, self.store.spends_owner_credits(visit))
-            backend, key = self.playground.backend_for(visit.user_key)
-            image_url = None
-            if image:
-                await in_image_worker(check_image, Path(image))
-                image_url = await self.uploads.url_for(backend.client, key, image)
-            suggestion = await backend.client.optimize_prompt(
-                text, image_url=image_url, style=style, api_key=key
-            )
+            suggestion = await self.suggestion(self.store.visit(request), image, prompt, style)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        suggestion = " ".join(suggestion.split())
-        label = dict((value, name) for name, value in STYLE_CHOICES)[style]
-        seen = "your prompt and picture" if image_url else "your prompt"
+        label = dict((value, name) for name, value in STYLE_CHOICES)[suggestion.style]
+        seen = "your prompt and picture" if suggestion.used_picture else "your prompt"
         note = (
             f'<div class="lp-suggestion-note">Suggested from {seen}, in the '
             f"<b>{escape(label)}</b> style. Edit it if you like, then use it or keep yours."
-            + (' <span class="lp-sim-mark">simulated</span>' if backend.simulated else "")
+            + (' <span class="lp-sim-mark">simulated</span>' if suggestion.simulated else "")
             + "</div>"
         )
-        return suggestion, note, gr.update(visible=True)
+        return suggestion.text, note, gr.update(visible=True)
+
+    async def suggestion(
+        self, visit: Visit, image: str | None, prompt: str | None, style: str | None
+    ) -> Suggestion:
+        """Ask the optimizer, with the visit's key, for a fuller prompt from the words and picture."""
+        text = self._checked(prompt)
+        style = style if style in STYLES else "default"
+        self._count(visit.visitor, self.store.spends_owner_credits(visit))
+        backend, key = self.playground.backend_for(visit.user_key)
+        image_url = None
+        if image:
+            await in_image_worker(check_image, Path(image))
+            image_url = await self.uploads.url_for(backend.client, key, image)
+        words = await backend.client.optimize_prompt(text, image_url=image_url, style=style, api_key=key)
+        return Suggestion(" ".join(words.split()), style, image_url is not None, backend.simulated)
 
     @staticmethod
     def accept(suggestion: str | None) -> tuple[Any, Any]:

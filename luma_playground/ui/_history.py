@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import shutil
 from pathlib import Path
 from typing import Any, Optional
@@ -20,7 +19,7 @@ from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
 from .._jobs import Job
 from .._journal import TaskRecord
-from .._models import DURATIONS, Size
+from .._models import DURATIONS, Size, check_task_id
 from .._service import Playground, check_record
 from .._urls import fetch_image
 from ._generate import ui_error
@@ -34,7 +33,6 @@ __all__ = ["HISTORY_LIMIT", "HistoryHandlers"]
 HISTORY_LIMIT = 60
 #: Seconds "Check for results" waits for tasks that finished remotely to be saved.
 CHECK_WAIT = 8.0
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 class NotInHistory(LumaPlaygroundError):
@@ -72,11 +70,7 @@ class HistoryHandlers:
         return journal.history(visit.owner, key_fingerprint=fingerprint, limit=self.limit)
 
     def owns(self, visit: Visit, record: TaskRecord) -> bool:
-        if not self.playground.settings.shared:
-            return True
-        if record.owner == visit.owner:
-            return True
-        return visit.user_key is not None and record.key_fingerprint == visit.user_key.fingerprint
+        return self.playground.owns(visit.caller, record)
 
     def record(self, visit: Visit, row_id: object) -> TaskRecord:
         """One of the visitor's rows, or the error that says it is not theirs."""
@@ -260,17 +254,23 @@ class HistoryHandlers:
 
     async def fetch(self, task_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Show any task of the visitor's key (or the playground's) by id; keep it in History."""
-        visit = self.store.visit(request)
-        wanted = (task_id or "").strip()
-        if not TASK_ID.fullmatch(wanted):
-            raise ui_error(
-                InvalidRequest(
-                    "Paste a task id: letters, digits, dashes and underscores."
-                    if wanted
-                    else "Paste a task id first.",
-                    field="task_id",
-                )
-            )
+        try:
+            record, problem = await self.lookup(task_id, self.store.visit(request))
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        if problem is not None:
+            gr.Warning(str(problem), title="The task could not be checked")
+        return (record.row_id, *await asyncio.to_thread(self.detail, record), "")
+
+    async def lookup(
+        self, task_id: str | None, visit: Visit
+    ) -> tuple[TaskRecord, LumaPlaygroundError | None]:
+        """The visitor's task by id, kept here (adopted when new) and checked now.
+
+        Its video is saved when it is complete; a running one is followed until it ends. The
+        second value says why a pending task could not be checked now, if so.
+        """
+        wanted = check_task_id(task_id)
         if self._adopting is None:
             self._adopting = asyncio.Lock()
         async with self._adopting:  # two quick clicks must not adopt the same task twice
@@ -278,18 +278,17 @@ class HistoryHandlers:
             if record is None:
                 record = await self._adopt(wanted, visit)
         if not self.owns(visit, record):
-            raise ui_error(
-                NotInHistory("This task belongs to someone else on this playground.", task_id=wanted)
-            )
+            raise NotInHistory("This task belongs to someone else on this playground.", task_id=wanted)
+        problem = None
         if record.pending or (record.state == "completed" and self.video_of(record) is None):
             key = self._key_for(visit, record)
             outcome = await check_record(self.playground, record, key)
             record = outcome.record
             if outcome.error is not None and record.pending:
-                gr.Warning(str(outcome.error), title="The task could not be checked")
+                problem = outcome.error
             elif record.pending:
                 self.playground.resume_pending(key)  # it is saved when it ends
-        return (record.row_id, *await asyncio.to_thread(self.detail, record), "")
+        return record, problem
 
     async def _adopt(self, task_id: str, visit: Visit) -> TaskRecord:
         backend, _ = self.playground.backend_for(visit.user_key)
@@ -307,9 +306,7 @@ class HistoryHandlers:
                     f"WaveSpeed has no task with this id for {whose}: check the id, or "
                     "enter the key that created it (tasks are kept for 7 days)."
                 )
-            raise ui_error(TaskNotFound(where, task_id=task_id)) from None
-        except LumaPlaygroundError as error:
-            raise ui_error(error) from None
+            raise TaskNotFound(where, task_id=task_id) from None
 
     async def resume_for_key(self, key: str | None, request: gr.Request) -> None:
         """A key was entered: finish its pending tasks in the background, in this session."""
