@@ -8,11 +8,13 @@ import gradio as gr
 
 from .._service import Playground
 from .._webhooks import webhook_routes
-from . import _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _single
+from . import _api, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _single
+from ._api import PublicApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers
+from ._gradio_compat import json_text_for_agents
 from ._history import HistoryHandlers
 from ._layout import Page, build_layout
 from ._session import SessionStore
@@ -38,12 +40,13 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
         page = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
         _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
+    json_text_for_agents()
     demo.playground = playground
     return demo
 
 
 def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
-    """Connect every feature: one public endpoint (`/generate`), and `/history`; the rest private."""
+    """Connect every feature: the page's events are private; the public API is `_api`'s alone."""
     playground, store = handlers.playground, handlers.store
     settings = playground.settings
     form, keys, result = page.form, page.keys, page.result
@@ -63,12 +66,13 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     url_fetches = _single.wire_image(handlers, form)
 
     _crop.wire(page.crop, form.image, form.size)
-    _enhance.wire(
-        PromptEnhancer(playground, store, playground.uploads), page.enhance, form.image, form.prompt
-    )
+    enhancer = PromptEnhancer(playground, store, playground.uploads)
+    _enhance.wire(enhancer, page.enhance, form.image, form.prompt)
     variants = Variants(playground, store, tick=handlers.tick)
     runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)
-    _cost.wire(demo, CostBook(playground, store), form, page.grid.count, keys, result.video, runs=[runs])
+    cost = CostBook(playground, store)
+    _cost.wire(demo, cost, form, page.grid.count, keys, result.video, runs=[runs])
+    _api.wire(PublicApi(handlers, history, cost, enhancer), generate_concurrency=settings.event_concurrency)
     _share.wire(
         demo,
         page.share,

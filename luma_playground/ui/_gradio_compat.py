@@ -6,6 +6,12 @@ duration of 5. No option or public hook changes a component's API description, a
 subclass makes Gradio write a `.pyi` stub next to the module that defines it. So the instance's
 `api_info` is replaced; `tests/ui/test_gradio_compat.py` fails if Gradio stops reading it there.
 
+The caller's address. A record names where the app serves a saved video; the app's public root
+comes from the request through Gradio's own resolver (proxies' forwarded headers included).
+
+JSON for agents. Gradio's MCP server turns every non-file output into `str(value)`, a Python
+repr for a dict; the public endpoints' data reaches MCP clients as JSON text instead.
+
 Copied pictures. Gradio shows only files under its upload folder (or allowed paths), and names
 that folder only through its utilities; pictures fetched from a URL (by the playground's own
 checked fetch) and copied for "use again" go there, pinned by the same tests.
@@ -13,13 +19,24 @@ checked fetch) and copied for "use again" go there, pinned by the same tests.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import mcp, route_utils
 from gradio.utils import get_upload_folder, is_in_or_equal
+from gradio_client import utils as client_utils
 
-__all__ = ["announce_integers", "is_inside", "upload_folder", "url_downloads"]
+__all__ = [
+    "announce_integers",
+    "app_root",
+    "file_data",
+    "is_inside",
+    "json_text_for_agents",
+    "upload_folder",
+    "url_downloads",
+]
 
 
 def announce_integers(radio: gr.Radio) -> None:
@@ -45,3 +62,52 @@ def is_inside(path: str | Path, folder: str | Path) -> bool:
 def url_downloads() -> Path:
     """Where pictures fetched from URLs are kept: under the upload folder, so they can be shown."""
     return upload_folder() / "urls"
+
+
+def app_root(request: gr.Request | None) -> str | None:
+    """The app's public root URL as the caller reached it (no trailing slash); None outside one."""
+    raw = getattr(request, "request", None)
+    if raw is None:
+        return None
+    try:
+        return route_utils.get_root_url(raw, route_path=raw.url.path, root_path=raw.scope.get("root_path"))
+    except (AttributeError, KeyError, ValueError):
+        return None
+
+
+def file_data(path: Path) -> dict[str, Any]:
+    """An output file as Gradio's clients take it (downloaded by gradio_client, a URL for MCP)."""
+    return {
+        "path": str(path),
+        "url": f"/gradio_api/file={client_utils.encode_file_path(path)}",
+        "orig_name": path.name,
+        "mime_type": "video/mp4",
+        "meta": {"_type": "gradio.FileData"},
+    }
+
+
+def _as_json_text(value: Any) -> Any:
+    if client_utils.is_file_obj_with_meta(value) or not isinstance(value, dict | list):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_text_for_agents() -> None:
+    """Make Gradio's MCP server give dict and list outputs as JSON text (once per process)."""
+    server = mcp.GradioMCPServer
+    stock = server.postprocess_output_data
+    if getattr(stock, "json_text", False):
+        return
+
+    def postprocess_output_data(self: Any, data: Any, root_url: str) -> Any:
+        outputs = []
+        for value in data:
+            # A tuple of outputs (a file and its record) arrives as one list: give each its own.
+            if isinstance(value, list) and any(client_utils.is_file_obj_with_meta(v) for v in value):
+                outputs.extend(value)
+            else:
+                outputs.append(value)
+        return stock(self, [_as_json_text(value) for value in outputs], root_url)
+
+    postprocess_output_data.json_text = True  # type: ignore[attr-defined]
+    server.postprocess_output_data = postprocess_output_data  # type: ignore[method-assign]

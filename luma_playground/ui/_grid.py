@@ -89,7 +89,12 @@ def wire(
     )
     for index, slot in enumerate(parts.slots):
         slot.cancel.click(
-            variants.cancel_one(index), None, [slot.status, slot.cancel], concurrency_limit=None, **QUIET
+            variants.cancel_one(index),
+            None,
+            [slot.status, slot.cancel],
+            api_name=f"page_cancel_video_{index + 1}",
+            concurrency_limit=None,
+            **QUIET,
         )
     parts.cancel_all.click(
         variants.cancel_all,

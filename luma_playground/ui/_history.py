@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import gradio as gr
 
@@ -24,7 +24,7 @@ from .._service import Playground, check_record
 from .._urls import fetch_image
 from ._generate import ui_error
 from ._gradio_compat import is_inside, upload_folder, url_downloads
-from ._history_view import Entry, cards_html, facts_html, make_poster, public_entry, summary_html
+from ._history_view import Entry, cards_html, facts_html, make_poster, summary_html
 from ._session import SessionStore, Visit
 
 __all__ = ["HISTORY_LIMIT", "HistoryHandlers"]
@@ -133,23 +133,6 @@ class HistoryHandlers:
             gr.Timer(active=watching),
             signature,
         )
-
-    def history(
-        self,
-        request: gr.Request,
-        # Spelled `Optional[...]`: that is the form Gradio reads as a header.
-        x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
-    ) -> list[dict[str, Any]]:
-        """Your generations in this playground, newest first (the latest 60).
-
-        Each one has its task id, state, prompt, size, duration, creation and completion times
-        (ISO 8601, UTC), the reason when it failed, whether its video is saved here, and the
-        video's address at WaveSpeed (kept there for 7 days). Pass your key in the
-        `X-WaveSpeed-Key` header to see the tasks of that key too.
-        """
-        visit = self.store.visit(request, x_wavespeed_key)
-        followed = self._followed()
-        return [public_entry(self.entry(record, followed, poster=False)) for record in self.records(visit)]
 
     # -- one generation ---------------------------------------------------------------------
 

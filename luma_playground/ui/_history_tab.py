@@ -181,4 +181,3 @@ def wire(
     )
     # The key is an input of a private event only (never in the API or the run history).
     then_refresh(key.change(handlers.resume_for_key, [key], None, trigger_mode="always_last", **QUIET))
-    gr.api(handlers.history, api_name="history")

@@ -29,7 +29,7 @@ __all__ = [
     "facts_html",
     "file_url",
     "make_poster",
-    "public_entry",
+    "public_record",
     "state_label",
     "summary_html",
 ]
@@ -192,9 +192,16 @@ def _iso(timestamp: float | None) -> str | None:
     return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC).isoformat(timespec="seconds")
 
 
-def public_entry(entry: Entry) -> dict[str, Any]:
-    """A generation as the `/history` endpoint gives it: no paths, owners or key fingerprints."""
+def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
+    """A generation as the API gives it: no paths, owners or key fingerprints.
+
+    `video_url` is where this playground serves its saved copy (absolute with the app's `root`);
+    `output_url` is WaveSpeed's own (kept there for 7 days), never the simulator's.
+    """
     record = entry.record
+    video_url = None
+    if entry.video is not None:
+        video_url = f"{root or ''}/{file_url(entry.video)}"
     return {
         "task_id": record.task_id,
         "state": record.state,
@@ -204,9 +211,13 @@ def public_entry(entry: Entry) -> dict[str, Any]:
         "duration": record.duration,
         "created_at": _iso(record.created_at),
         "completed_at": _iso(record.completed_at),
+        "inference_seconds": record.inference_ms / 1000 if record.inference_ms else None,
+        "backend": "simulator" if record.backend == "simulator" else "wavespeed",
         "error": record.error,
+        "nsfw": record.nsfw,
         "video_saved": entry.video is not None,
-        "output_url": record.output_url,
+        "video_url": video_url,
+        "output_url": None if record.backend == "simulator" else record.output_url,
     }
 
 

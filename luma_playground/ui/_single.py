@@ -1,8 +1,8 @@
 """One video from the form: Generate and Cancel, and the form's own helpers (key, image).
 
-`/generate` is the playground's public endpoint; every other event here is private. The key is
-an input of private events only: those are neither in the API nor in the run history, which
-records public endpoints alone.
+Every event here is private (the public `generate` is `_api`'s, returning data): the key is
+an input of private events only, and those are neither in the API nor in the run history,
+which records public endpoints alone.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def wire(
         with_image_path(handlers.generate, form.image),
         form.request,
         [result.video, result.status, result.details],
-        api_name="generate",
-        api_visibility="public",
+        api_name="page_generate",
+        api_visibility="private",
         show_progress="hidden",
         concurrency_limit=settings.event_concurrency,
         concurrency_id="generate",
@@ -65,6 +65,7 @@ def wire(
         [result.status, actions.generate, actions.cancel],
         cancels=[generation],
         concurrency_limit=None,
+        api_name="page_cancel",
         **QUIET,
     )
     return generation

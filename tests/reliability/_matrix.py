@@ -114,8 +114,8 @@ def found_again(case: Case) -> None:
 
 
 def nsfw_flagged(case: Case) -> None:
-    details = case.outcome.outputs[-1][2]
-    assert re.search(r"NSFW flag</th><td>yes", details), details
+    record = case.outcome.outputs[-1][1]
+    assert record["nsfw"] is True, record
     assert case.row["nsfw"] == 1
 
 

@@ -58,7 +58,7 @@ def test_twenty_sessions_use_and_see_only_their_own_key(
             assert_playable(Path(outcome.video or ""))
             (task,) = [task for task in tasks if task["key_fingerprint"] == caller.fingerprint]
             assert task["input"]["prompt"] == prompt_of(caller) and task["submits"] == 1
-            assert task["id"] in outcome.outputs[-1][2]  # the details name this session's task
+            assert outcome.outputs[-1][1]["task_id"] == task["id"]  # the record names this session's task
             # Every request with this key was for its own task: each poll counted on it.
             used = stats["keys"][caller.fingerprint]
             assert used["upload"] == 1 and used["submit"] == 1

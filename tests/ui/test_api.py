@@ -31,23 +31,21 @@ def video_facts(path: str) -> tuple[int, int, float]:
         return stream.width, stream.height, float(container.duration or 0) / av.time_base
 
 
-def task_id_of(details: str) -> str:
-    match = re.search(r"<code>([0-9a-zA-Z_-]+)</code>", details)
-    assert match, details
-    return match.group(1)
-
-
 def test_generate_returns_a_playable_video(client: Client, sim, landscape_image: Path) -> None:  # type: ignore[no-untyped-def]
-    """A call returns the MP4 at the requested size and duration, made with the server's key."""
-    video, status, details = client.predict(
+    """A call returns the MP4 at the requested size and duration, and the task's record as data."""
+    video, record = client.predict(
         handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate"
     )
     width, height, seconds = video_facts(video)
     assert (width, height) == (1280, 720) and seconds == pytest.approx(5, abs=0.2)
-    assert "Done" in status
-    task = sim.control.task(task_id_of(details))
+    task = sim.control.task(record["task_id"])
     assert task["key_fingerprint"] == key_fingerprint(SERVER_KEY)
-    assert "luma/ray-2-i2v" in details and "1280×720" in details
+    assert record["state"] == "completed" and record["size"] == "1280*720" and record["duration"] == 5
+    assert record["inference_seconds"] > 0 and record["price_usd"] == pytest.approx(0.5)
+    assert record["backend"] == "wavespeed" and record["prompt"] == PROMPT
+    # The record names the app's own saved copy, which the app serves.
+    saved = httpx.get(record["video_url"])
+    assert saved.status_code == 200 and saved.content == Path(video).read_bytes()
 
 
 def test_two_sessions_use_their_own_keys(
@@ -61,12 +59,12 @@ def test_two_sessions_use_their_own_keys(
     def run(key: str) -> str:
         api = Client(server_app.local_url, headers={KEY_HEADER: key}, verbose=False)
         try:
-            _, _, details = api.predict(
+            _, record = api.predict(
                 handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate"
             )
         finally:
             api.close()
-        return task_id_of(details)
+        return str(record["task_id"])
 
     with ThreadPoolExecutor(2) as pool:
         task_ids = list(pool.map(run, keys))
@@ -119,16 +117,23 @@ def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) 
     assert "Traceback" not in message
 
 
-def test_the_api_page_shows_one_endpoint(server_app: gr.Blocks) -> None:
-    """Only `/generate` and the read-only `/history` are public; generate's video comes first."""
+def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
+    """The public endpoints are the six data functions; the page's own events stay private."""
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
-    assert list(info["named_endpoints"]) == ["/generate", "/history"]
+    assert list(info["named_endpoints"]) == [
+        "/generate",
+        "/price",
+        "/enhance_prompt",
+        "/get_task",
+        "/history",
+        "/cancel",
+    ]
     assert not info["unnamed_endpoints"]
     endpoint = info["named_endpoints"]["/generate"]
     assert [p["parameter_name"] for p in endpoint["parameters"]] == ["image", "prompt", "size", "duration"]
     assert endpoint["parameters"][2]["type"]["enum"] == ["1280*720", "720*1280"]
-    assert endpoint["parameters"][3]["type"] == {"enum": [5, 10], "title": "Radio", "type": "integer"}
-    assert endpoint["returns"][0]["component"] == "Video"
+    assert endpoint["parameters"][3]["type"]["enum"] == [5, 10]
+    assert len(endpoint["returns"]) == 1  # the video and its record, as one pair
 
 
 def test_generate_is_not_limited_to_one_at_a_time(server_app: gr.Blocks) -> None:

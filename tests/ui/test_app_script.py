@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,14 +83,14 @@ def running(
             process.wait(timeout=20)
 
 
-def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, str]:
-    """One `/generate` call through gradio_client: the video's path and the details HTML."""
+def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, dict[str, Any]]:
+    """One `/generate` call through gradio_client: the video's path and the task's record."""
     api = Client(url, verbose=False)
     try:
-        video, _, details = api.predict(handle_file(str(image)), PROMPT, size, duration, api_name="/generate")
+        video, record = api.predict(handle_file(str(image)), PROMPT, size, duration, api_name="/generate")
     finally:
         api.close()
-    return video, details
+    return video, record
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +115,10 @@ def test_reload_mode_serves_and_generates(
 
 def test_offline_simulator_makes_a_video(app_url: str, portrait_image: Path) -> None:
     """With no key anywhere, the built-in simulator makes the portrait 10 s video asked for."""
-    video, details = generate(app_url, portrait_image, "720*1280", 10)
+    video, record = generate(app_url, portrait_image, "720*1280", 10)
     width, height, seconds = video_facts(video)
     assert (width, height) == (720, 1280) and seconds == pytest.approx(10, abs=0.2)
-    assert "Offline simulator" in details
+    assert record["backend"] == "simulator" and record["output_url"] is None
 
 
 def test_the_page_says_it_is_simulated(app_url: str) -> None:

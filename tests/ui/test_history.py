@@ -81,8 +81,8 @@ def call_private(client: Client, api_name: str, *args: Any) -> Any:
 
 def generate(client: Client, image: Path, prompt: str, size: str = "1280*720", duration: int = 5) -> str:
     """Make a video through `/generate`; the task id."""
-    _, _, details = client.predict(handle_file(str(image)), prompt, size, duration, api_name="/generate")
-    return details.split("<code>")[1].split("</code>")[0]
+    _, record = client.predict(handle_file(str(image)), prompt, size, duration, api_name="/generate")
+    return str(record["task_id"])
 
 
 def submit_elsewhere(base_url: str, key: str, image: Path, prompt: str) -> str:

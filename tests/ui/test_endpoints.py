@@ -1,0 +1,270 @@
+"""The data endpoints through `gradio_client` and through the `mcp` client, against the launched app."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from luma_playground import Playground, RetryPolicy, Settings
+from luma_playground.simulator import SimulatorServer
+
+from .conftest import SERVER_KEY, launched
+
+PROMPT = "Waves roll in under a low sun"
+TOOLS = {"generate", "price", "enhance_prompt", "get_task", "history", "cancel"}
+
+
+@pytest.fixture(scope="module")
+def agent_app(slow_sim: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Blocks]:
+    """The app with the owner's key and its MCP server, on a simulator slow enough to cancel."""
+    settings = Settings.from_env(
+        {
+            "WAVESPEED_BASE_URL": slow_sim.base_url,
+            "WAVESPEED_API_KEY": SERVER_KEY,
+            "LUMA_PLAYGROUND_HOME": str(outside_tmp / "agent-app"),
+        }
+    )
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    with launched(playground, mcp_server=True) as demo:
+        yield demo
+
+
+@pytest.fixture
+def sim(slow_sim: SimulatorServer) -> Iterator[SimulatorServer]:
+    """The slow simulator with nothing left over from another test."""
+    slow_sim.control.reset()
+    yield slow_sim
+    slow_sim.control.reset()
+
+
+@pytest.fixture
+def api(agent_app: gr.Blocks) -> Iterator[Client]:
+    client = Client(agent_app.local_url, verbose=False)
+    yield client
+    client.close()
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def wait_until(predicate: Any, what: str, timeout: float = 60) -> Any:
+    """Poll `predicate` until it gives a true value (bounded); fail saying `what` never happened."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"{what} did not happen within {timeout} s")
+
+
+def running_task(sim: SimulatorServer) -> str:
+    """The id of the one task the simulator is running, once it is processing."""
+    tasks = wait_until(
+        lambda: [t for t in sim.control.tasks() if t["status"] == "processing"], "a task processing"
+    )
+    return str(tasks[0]["id"])
+
+
+# -- gradio_client ------------------------------------------------------------------------------
+
+
+def test_cancelling_a_generate_call_cancels_the_task(
+    api: Client, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """`job.cancel()` on a running generate sends the DELETE, and the journal says cancelled."""
+    job = api.submit(handle_file(str(landscape_image)), PROMPT, "1280*720", 10, api_name="/generate")
+    task_id = running_task(sim)
+    assert job.cancel()
+    task = wait_until(
+        lambda: sim.control.task(task_id)["status"] == "cancelled" and sim.control.task(task_id),
+        "the remote cancellation",
+    )
+    assert task["status"] == "cancelled"
+    [entry] = wait_until(
+        lambda: [e for e in api.predict(api_name="/history") if e["task_id"] == task_id and not e["pending"]],
+        "the journal's cancelled state",
+    )
+    assert entry["state"] == "cancelled" and not entry["video_saved"]
+
+
+def test_progress_reaches_job_status(api: Client, sim: SimulatorServer, landscape_image: Path) -> None:
+    """`job.status()` carries the phase and the elapsed and expected seconds while the model works."""
+    job = api.submit(handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate")
+    lines: set[str] = set()
+    while not job.done():
+        status = job.status()
+        lines.update(unit.desc for unit in status.progress_data or [] if unit.desc)
+        time.sleep(0.1)
+    video, record = job.result()
+    assert Path(video).stat().st_size > 0 and record["state"] == "completed"
+    assert any(line.startswith("Generating, ") and " s of about " in line for line in lines), lines
+    assert "Queued on WaveSpeed" in lines
+
+
+def test_price_history_get_and_cancel(api: Client, sim: SimulatorServer, landscape_image: Path) -> None:
+    """Each data endpoint answers with data: the price, the caller's tasks, one task, a cancel note."""
+    price = api.predict("720*1280", 10, 2, api_name="/price")
+    assert price["usd_per_video"] == pytest.approx(1.0) and price["usd_total"] == pytest.approx(2.0)
+    assert price["balance_usd"] is not None  # the owner's own playground shows the owner's balance
+    job = api.submit(data_uri(landscape_image), PROMPT, "1280*720", 5, api_name="/generate")
+    task_id = running_task(sim)
+    task = api.predict(task_id, api_name="/get_task")
+    assert task["task_id"] == task_id and task["pending"] and task["prompt"] == PROMPT
+    assert task_id in [entry["task_id"] for entry in api.predict(api_name="/history")]
+    answer = api.predict(task_id, api_name="/cancel")
+    assert answer["state"] == "cancelled" and "accepted the cancellation" in answer["note"]
+    assert sim.control.task(task_id)["status"] == "cancelled"
+    with pytest.raises(AppError, match=r"[Cc]ancel|stopped"):
+        job.result()
+    again = api.predict(task_id, api_name="/cancel")
+    assert again["note"].startswith("Nothing to cancel")
+
+
+def test_enhance_prompt_returns_the_suggestion(
+    api: Client, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """The optimizer's suggestion comes back as text, made with the picture when one is sent."""
+    answer = api.predict("waves", handle_file(str(landscape_image)), "anime", api_name="/enhance_prompt")
+    assert answer["used_picture"] and answer["style"] == "anime" and len(answer["prompt"]) > len("waves")
+    assert sim.control.stats()["routes"]["optimizer"] == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("/etc/passwd", r"http\(s\) URL, a data:image"),
+        ("http://127.0.0.1:9/picture.png", "not public"),
+        ("data:image/png;base64,!!!", "not valid base64"),
+    ],
+)
+def test_pictures_the_app_refuses(api: Client, sim: SimulatorServer, image: object, message: str) -> None:
+    """A local path, a file outside the uploads, a private URL or a broken data URI: one sentence, free."""
+    with pytest.raises(AppError, match=message):
+        api.predict(image, PROMPT, "1280*720", 5, api_name="/generate")
+    assert sim.control.stats()["routes"] == {}
+
+
+def raw_generate(app: gr.Blocks, image: object, session: str) -> dict[str, Any]:
+    """A script's own `queue/join` for generate, bypassing gradio_client; the closing message."""
+    config = httpx.get(f"{app.local_url}config").json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
+    base = f"{app.local_url}gradio_api"
+    body = {"data": [image, PROMPT, "1280*720", 5], "fn_index": fn_index, "session_hash": session}
+    assert httpx.post(f"{base}/queue/join", json=body).status_code == 200
+    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=30) as events:
+        for line in events.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return dict(message)
+    pytest.fail("the call never completed")
+
+
+def test_a_raw_request_cannot_name_a_server_file(agent_app: gr.Blocks, sim: SimulatorServer) -> None:
+    """A file object naming a file on the server is refused before any call is paid."""
+    image = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
+    assert raw_generate(agent_app, image, "raw-caller-1")["success"] is False
+    assert sim.control.stats()["routes"] == {}
+
+
+def test_a_streamed_file_object_url_is_checked(agent_app: gr.Blocks, sim: SimulatorServer) -> None:
+    """A file object with `is_stream` and a private URL gets the app's sentence; nothing is sent."""
+    image = {"path": "http://192.168.1.1/p.png", "is_stream": True, "meta": {"_type": "gradio.FileData"}}
+    message = raw_generate(agent_app, image, "raw-caller-2")
+    assert message["success"] is False and "not public" in json.dumps(message)
+    assert sim.control.stats()["routes"] == {}
+
+
+# -- MCP ----------------------------------------------------------------------------------------
+
+
+async def with_session(url: str, work: Any, headers: dict[str, str] | None = None) -> Any:
+    """Run `work(session)` in an MCP session with the app (streamable HTTP, loopback)."""
+    async with (
+        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(120)) as http,
+        streamable_http_client(f"{url}gradio_api/mcp/", http_client=http) as (reader, writer, _),
+        ClientSession(reader, writer) as session,
+    ):
+        await session.initialize()
+        return await work(session)
+
+
+def test_mcp_tools_are_described_for_an_agent(agent_app: gr.Blocks) -> None:
+    """Every endpoint is a tool; generate's description gives sizes, durations, cost, wait and crop."""
+
+    async def work(session: ClientSession) -> Any:
+        return (await session.list_tools()).tools
+
+    tools = {tool.name: tool for tool in asyncio.run(with_session(agent_app.local_url, work))}
+    assert set(tools) == TOOLS
+    described = tools["generate"].description or ""
+    for words in ("1280*720", "720*1280", "5 or 10", "cropped to fill", "about a minute", "price"):
+        assert words in described, words
+    schema = tools["generate"].inputSchema["properties"]
+    assert "data:image/png;base64" in schema["image"]["description"]
+    assert schema["size"]["enum"] == ["1280*720", "720*1280"] and schema["duration"]["enum"] == [5, 10]
+
+
+def test_mcp_generate_reports_phases_and_answers_json(
+    agent_app: gr.Blocks, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """A data URI picture makes a video; progress says the phase; the record arrives as JSON."""
+    messages: list[str] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async def work(session: ClientSession) -> Any:
+        arguments = {"image": data_uri(landscape_image), "prompt": PROMPT, "duration": 5}
+        return await session.call_tool("generate", arguments, progress_callback=progress)
+
+    result = asyncio.run(with_session(agent_app.local_url, work))
+    assert not result.isError
+    video_url, record_text = (content.text for content in result.content)  # type: ignore[union-attr]
+    record = json.loads(record_text)
+    assert record["state"] == "completed" and video_url.endswith(f"{record['task_id']}.mp4")
+    assert any("Generating, " in message and " s of about " in message for message in messages), messages
+
+
+def test_mcp_refusals_are_sentences(agent_app: gr.Blocks, sim: SimulatorServer) -> None:
+    """A refused picture comes back as the app's sentence, never a bare "Error!"."""
+
+    async def work(session: ClientSession) -> Any:
+        arguments = {"image": "http://10.0.0.1/picture.png", "prompt": PROMPT}
+        return await session.call_tool("generate", arguments, progress_callback=lambda *_: asyncio.sleep(0))
+
+    result = asyncio.run(with_session(agent_app.local_url, work))
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.isError and "not public" in text and "Error!" not in text
+    assert sim.control.stats()["routes"] == {}
+
+
+def test_mcp_cancel_tool_stops_a_running_generate(
+    agent_app: gr.Blocks, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """An agent cancels its running generate with the `cancel` tool: WaveSpeed gets the DELETE."""
+
+    async def work(session: ClientSession) -> Any:
+        arguments = {"image": data_uri(landscape_image), "prompt": PROMPT, "duration": 10}
+        generation = asyncio.ensure_future(session.call_tool("generate", arguments))
+        task_id = await asyncio.to_thread(running_task, sim)
+        answer = await session.call_tool("cancel", {"task_id": task_id})
+        return task_id, answer, await generation
+
+    task_id, answer, generation = asyncio.run(with_session(agent_app.local_url, work))
+    assert json.loads(answer.content[0].text)["state"] == "cancelled"
+    assert sim.control.task(task_id)["status"] == "cancelled"
+    assert generation.isError and "ancel" in generation.content[0].text
