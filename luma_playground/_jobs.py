@@ -252,7 +252,7 @@ class Runner:
         record = journal.by_task_id(job.task_id)
         accepted = await self.pipeline.client.cancel(job.task_id, api_key=job._api_key)
         if accepted and record is not None:
-            journal.update(
+            await journal.aupdate(
                 record.row_id, "cancelled", detail="cancelled by the user", error="Cancelled by the user."
             )
             return (
