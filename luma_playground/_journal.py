@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
 
+from ._journal_schema import migrate
+
 __all__ = ["ACTIVE_STATES", "FINAL_STATES", "Journal", "NewTask", "TaskRecord", "TaskState"]
 
 _T = TypeVar("_T")
@@ -82,56 +84,6 @@ _COLUMNS = (
     "image, image_url, state, error, error_code, output_url, video_path, nsfw, inference_ms, "
     "created_at, submitted_at, processing_at, completed_at, updated_at"
 )
-
-
-def _m001_initial(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE tasks (
-            row_id INTEGER PRIMARY KEY,
-            task_id TEXT UNIQUE,
-            model TEXT NOT NULL,
-            backend TEXT NOT NULL,
-            base_url TEXT NOT NULL,
-            owner TEXT NOT NULL DEFAULT '',
-            key_fingerprint TEXT NOT NULL DEFAULT '',
-            prompt TEXT NOT NULL,
-            size TEXT NOT NULL,
-            duration INTEGER NOT NULL,
-            image TEXT NOT NULL DEFAULT '',
-            image_url TEXT,
-            state TEXT NOT NULL,
-            error TEXT,
-            error_code INTEGER,
-            output_url TEXT,
-            video_path TEXT,
-            nsfw INTEGER,
-            inference_ms INTEGER,
-            created_at REAL NOT NULL,
-            submitted_at REAL,
-            processing_at REAL,
-            completed_at REAL,
-            updated_at REAL NOT NULL
-        )
-        """
-    )
-    db.execute("CREATE INDEX tasks_state ON tasks (state)")
-    db.execute("CREATE INDEX tasks_owner ON tasks (owner, created_at)")
-    db.execute(
-        """
-        CREATE TABLE transitions (
-            row_id INTEGER NOT NULL REFERENCES tasks (row_id),
-            state TEXT NOT NULL,
-            at REAL NOT NULL,
-            detail TEXT
-        )
-        """
-    )
-    db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
-
-
-#: Applied in order, each once; the names of applied ones are kept in `migrations`.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +164,15 @@ class Journal:
         self._memory = str(path) == ":memory:"
         if not self._memory:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The writer thread's id, so that a write asked from that thread runs at once. Not a
+        # bound method as initializer: the thread would keep the journal alive.
+        self._writer_thread: list[int] = []
         self._writer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="journal-writer", initializer=self._mark_writer
+            max_workers=1,
+            thread_name_prefix="journal-writer",
+            initializer=_note_thread,
+            initargs=(self._writer_thread,),
         )
-        self._writer_thread: int | None = None
         # Only the writer thread uses it; the lock is for `:memory:`, whose readers share it.
         self._db = _connect(path)
         self._db_lock = threading.Lock()
@@ -226,7 +183,7 @@ class Journal:
         # NORMAL survives a killed process (what matters here); FULL only adds power-loss safety.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._write(_migrate)
+        self._write(migrate)
 
     def __repr__(self) -> str:
         return f"Journal({str(self.path)!r})"
@@ -244,9 +201,6 @@ class Journal:
             db.close()
 
     # -- the writer thread ----------------------------------------------------------------
-
-    def _mark_writer(self) -> None:
-        self._writer_thread = threading.get_ident()
 
     def _transaction(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` in one write transaction on the writer's connection (on the writer thread)."""
@@ -267,7 +221,7 @@ class Journal:
 
     def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `work` on the writer thread, after the writes asked before it, and wait for it."""
-        if threading.get_ident() == self._writer_thread:
+        if threading.get_ident() in self._writer_thread:
             return self._transaction(work)
         return self._submit(work).result()
 
@@ -300,6 +254,7 @@ class Journal:
             raise
 
     def _never_submitted(self, future: Future[int]) -> None:
+        """Mark the row of a begin whose caller was cancelled: its submit is never sent."""
         if future.exception() is not None:
             return
         note = "Cancelled before it was submitted: nothing was charged."
@@ -408,6 +363,10 @@ class Journal:
             )
 
 
+def _note_thread(into: list[int]) -> None:
+    into.append(threading.get_ident())
+
+
 def _connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
     # Used by one thread at a time (the writer, or the reader that took it from the pool).
     db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -415,16 +374,6 @@ def _connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection
     if read_only:
         db.execute("PRAGMA query_only=ON")
     return db
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
-    for migration in MIGRATIONS:
-        name = migration.__name__.lstrip("_")
-        if name not in applied:
-            migration(db)
-            db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
 
 
 def _insert(task: NewTask, now: float, db: sqlite3.Connection) -> int:
