@@ -4,13 +4,20 @@ One row per generation. The row is written before the submit is sent (state `sub
 gets its task id in the same step that learns it, and records every state change with its
 time. The key is never stored: only its fingerprint, so a user's session can find its tasks.
 
-The journal is called synchronously, from the event loop too. Its transactions are short
-(one row, a few statements), WAL readers never wait for a writer, and a write waits for
-another process's write lock only as long as that process's own short transaction.
-`benchmarks/journal_contention.py` measures it: with 200 generations in flight while the CLI
-writes the same file (a row every 50 ms), the loop's lag p99 stays under 50 ms. A process that
-writes back to back without pause can push it past that: SQLite's busy handler sleeps on the
-loop thread then.
+The CLI and the app may write the same file at once, and a write waits (SQLite's busy
+handler sleeps, up to 10 s) while another process holds the write lock. So no write runs on
+the event loop: every write runs on one writer thread with its own connection, in the order
+asked. Async code awaits `abegin` / `aupdate`: the loop runs on meanwhile, and a write, once
+asked, lands even if the awaiting task is cancelled. `begin` / `update` block their thread
+until written (the CLI, tests, worker threads, and the loop where a write must be in the file
+before the next line runs even while cancelled: a submit interrupted). Reads run on the
+caller's thread with a pool of read-only connections: in WAL mode a reader never waits for a
+writer, and sees every write committed before it starts (an awaited write included).
+`benchmarks/journal_contention.py` measures the loop's lag with 200 generations in flight
+while another process writes the same file; on a loaded 2-core machine its p99 varies from
+run to run (tens of ms) with or without the other writer, so CPU contention, not the
+journal, sets it. Measured alone (5000 rows written from the loop while another process
+writes back to back), the loop's median lag fell from 10-12 ms to under 1 ms.
 """
 
 from __future__ import annotations
