@@ -1,8 +1,8 @@
 """Journal contention benchmark: event-loop lag while another process writes the same journal.
 
-The app calls its SQLite journal synchronously from the event loop. The CLI (`generate`,
-`resume`) may write the same file at the same time, and a write waits for the other
-process's write lock. This measures whether that wait shows on the loop:
+The app writes its SQLite journal from a writer thread of its own (reads stay on the loop).
+The CLI (`generate`, `resume`) may write the same file at the same time, and a write waits
+for the other process's write lock. This measures whether that wait shows on the loop:
 
 - baseline: 200 `Pipeline.generate` at once on one loop, the journal file its own;
 - contended: the same, while another process writes that journal file in a loop (a row

@@ -259,7 +259,7 @@ class Runner:
         record = journal.by_task_id(task_id)
         accepted = await self.pipeline.client.cancel(task_id, api_key=api_key)
         if accepted and record is not None:
-            journal.update(
+            await journal.aupdate(
                 record.row_id,
                 TaskState.CANCELLED,
                 detail="cancelled by the user",

@@ -146,7 +146,7 @@ class Pipeline:
             image_url = await self.client.upload_image(request.image, api_key=api_key)
             yield Uploaded(image_url)
         fingerprint = api_key.fingerprint if api_key else ""
-        row_id = self.journal.begin(
+        row_id = await self.journal.abegin(
             model=MODEL_ID,
             backend=self.backend,
             base_url=self.client.base_url,
@@ -191,7 +191,7 @@ class Pipeline:
                 request, image_url, api_key=api_key, webhook_url=webhook_url
             )
         except SubmitOutcomeUnknown as error:
-            self.journal.update(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
+            await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
             task_id = await self.find_lost_submit(row_id, api_key, sent_at)
             if task_id is None:
                 raise SubmitOutcomeUnknown(
@@ -201,10 +201,11 @@ class Pipeline:
                 ) from error
             return task_id, True
         except LumaPlaygroundError as error:
-            self.journal.update(row_id, TaskState.REJECTED, detail=error.message, error=error.message)
+            await self.journal.aupdate(row_id, TaskState.REJECTED, detail=error.message, error=error.message)
             raise
         except BaseException:
             # Cancelled or crashed mid-submit: the outcome is unknown, resume will look for it.
+            # Written synchronously: inside a cancel scope every await is cancelled again at once.
             self.journal.update(row_id, TaskState.UNKNOWN, detail="interrupted during submit")
             raise
         if self.journal.by_task_id(prediction.id) is not None:
@@ -216,10 +217,10 @@ class Pipeline:
                     "An identical generation whose answer was lost took over this task, "
                     "and no other task with this input was found: look in the history."
                 )
-                self.journal.update(row_id, TaskState.UNKNOWN, detail=message, error=message)
+                await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=message, error=message)
                 raise SubmitOutcomeUnknown(message, task_id=prediction.id)
             return task_id, True
-        self.journal.update(row_id, TaskState.CREATED, task_id=prediction.id)
+        await self.journal.aupdate(row_id, TaskState.CREATED, task_id=prediction.id)
         return prediction.id, False
 
     async def find_lost_submit(
@@ -245,7 +246,7 @@ class Pipeline:
                 for item in await self.client.history(api_key=api_key, created_after=since):
                     if _same_input(item.get("input"), wanted) and self._unclaimed(item.get("id")):
                         task_id = str(item["id"])
-                        self.journal.update(
+                        await self.journal.aupdate(
                             row_id,
                             TaskState.CREATED,
                             detail="found in the task history",
@@ -292,18 +293,18 @@ class Pipeline:
                 elapsed = time.monotonic() - started
                 if prediction.status != state and prediction.status in ACTIVE_STATUSES:
                     state = TaskState(prediction.status)
-                    self.journal.update(row_id, state)
+                    await self.journal.aupdate(row_id, state)
                 if prediction.status == PredictionStatus.PROCESSING:
                     yield Processing(task_id, elapsed, schedule.expected_total())
                 elif prediction.status == PredictionStatus.CREATED:
                     yield Queued(task_id, elapsed)
         except DeadlineExceeded as error:
-            self.journal.update(row_id, detail=error.message, error=error.message)
+            await self.journal.aupdate(row_id, detail=error.message, error=error.message)
             raise
         except (NetworkError, RateLimited, ServerError) as error:
             # Retries are spent, but the task exists and is paid for: "try again" would pay twice.
             gave_up = gave_up_following(error, task_id)
-            self.journal.update(row_id, detail=gave_up.message, error=gave_up.message)
+            await self.journal.aupdate(row_id, detail=gave_up.message, error=gave_up.message)
             raise gave_up from error
         assert prediction is not None
         async for event in self._finish(row_id, prediction, started):
@@ -314,13 +315,13 @@ class Pipeline:
         if prediction.status != PredictionStatus.COMPLETED or not prediction.output_url:
             failure = task_failure(prediction)
             state = TaskState.CANCELLED if prediction.status in CANCELLED_STATUSES else TaskState.FAILED
-            self.journal.update(
+            await self.journal.aupdate(
                 row_id, state, detail=failure.message, error=failure.message, error_code=failure.code
             )
             raise failure
         record = self.journal.get(row_id)
         assert record is not None
-        self.journal.update(
+        await self.journal.aupdate(
             row_id,
             TaskState.COMPLETED,
             output_url=prediction.output_url,
@@ -346,7 +347,7 @@ class Pipeline:
                 yield event
             path = download.result()
         except OutputExpired as error:
-            self.journal.update(row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
+            await self.journal.aupdate(row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
             raise
         except OutputError as error:
             # The download's own retries are spent; the paid video waits on WaveSpeed for 7 days.
@@ -355,11 +356,11 @@ class Pipeline:
                 "kept: fetch its video later by its id (History, or `resume`) within 7 days.",
                 task_id=task_id,
             )
-            self.journal.update(row_id, detail=kept.message, error=kept.message)
+            await self.journal.aupdate(row_id, detail=kept.message, error=kept.message)
             raise kept from error
         finally:
             download.cancel()
-        self.journal.update(row_id, video_path=str(path))
+        await self.journal.aupdate(row_id, video_path=str(path))
         yield Done(task_id, path, prediction, time.monotonic() - started)
 
     async def check(self, record: TaskRecord, *, api_key: ApiKey | None) -> AsyncIterator[Event]:
@@ -369,14 +370,16 @@ class Pipeline:
         try:
             prediction = await self.client.get(record.task_id, api_key=api_key)
         except TaskNotFound as error:
-            self.journal.update(record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
+            await self.journal.aupdate(
+                record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message
+            )
             raise
         if prediction.is_terminal:
             async for event in self._finish(record.row_id, prediction, started):
                 yield event
             return
         if prediction.status != record.state:
-            self.journal.update(record.row_id, TaskState(prediction.status))
+            await self.journal.aupdate(record.row_id, TaskState(prediction.status))
         if prediction.status == PredictionStatus.PROCESSING:
             yield Processing(record.task_id, 0.0)
         else:
@@ -388,7 +391,9 @@ class Pipeline:
             async for event in self._resume(record, api_key):
                 yield event
         except TaskNotFound as error:
-            self.journal.update(record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message)
+            await self.journal.aupdate(
+                record.row_id, TaskState.EXPIRED, detail=error.message, error=error.message
+            )
             raise
 
     async def _resume(self, record: TaskRecord, api_key: ApiKey | None) -> AsyncIterator[Event]:
@@ -399,14 +404,16 @@ class Pipeline:
             if task_id is None:
                 message = "No task with this input has appeared in the WaveSpeed history yet."
                 if time.time() - record.created_at > LOST_SUBMIT_GIVE_UP_SECONDS:
-                    self.journal.update(
+                    await self.journal.aupdate(
                         record.row_id,
                         TaskState.LOST,
                         error=message,
                         detail="no task with this input was ever created",
                     )
                 else:
-                    self.journal.update(record.row_id, TaskState.UNKNOWN, detail=message, error=message)
+                    await self.journal.aupdate(
+                        record.row_id, TaskState.UNKNOWN, detail=message, error=message
+                    )
                 raise SubmitOutcomeUnknown(message)
             record = self.journal.get(record.row_id)  # type: ignore[assignment]
             assert record is not None

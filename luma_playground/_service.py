@@ -281,7 +281,7 @@ class Playground:
         backend, key = self.backend_for(user_key)
         prediction = await backend.client.get(task_id, api_key=key)
         given = await _task_input(backend.client, prediction.id, key)
-        row_id = self.journal.begin(
+        row_id = await self.journal.abegin(
             model=prediction.model or MODEL_ID,
             backend=backend.name,
             base_url=backend.client.base_url,
@@ -293,7 +293,9 @@ class Playground:
             image="",
             image_url=given.get("image") if isinstance(given.get("image"), str) else None,
         )
-        self.journal.update(row_id, "created", detail="created by another client", task_id=prediction.id)
+        await self.journal.aupdate(
+            row_id, "created", detail="created by another client", task_id=prediction.id
+        )
         record = self.journal.get(row_id)
         assert record is not None
         return record

@@ -1,0 +1,70 @@
+"""The journal's tables, and the migrations that build them: applied in order, each once."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+__all__ = ["MIGRATIONS", "migrate"]
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE tasks (
+            row_id INTEGER PRIMARY KEY,
+            task_id TEXT UNIQUE,
+            model TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT '',
+            key_fingerprint TEXT NOT NULL DEFAULT '',
+            prompt TEXT NOT NULL,
+            size TEXT NOT NULL,
+            duration INTEGER NOT NULL,
+            image TEXT NOT NULL DEFAULT '',
+            image_url TEXT,
+            state TEXT NOT NULL,
+            error TEXT,
+            error_code INTEGER,
+            output_url TEXT,
+            video_path TEXT,
+            nsfw INTEGER,
+            inference_ms INTEGER,
+            created_at REAL NOT NULL,
+            submitted_at REAL,
+            processing_at REAL,
+            completed_at REAL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX tasks_state ON tasks (state)")
+    db.execute("CREATE INDEX tasks_owner ON tasks (owner, created_at)")
+    db.execute(
+        """
+        CREATE TABLE transitions (
+            row_id INTEGER NOT NULL REFERENCES tasks (row_id),
+            state TEXT NOT NULL,
+            at REAL NOT NULL,
+            detail TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
+
+
+#: Applied in order, each once; the names of applied ones are kept in `migrations`.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations `db` lacks (in the caller's transaction)."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    applied = {row[0] for row in db.execute("SELECT name FROM migrations")}
+    for migration in MIGRATIONS:
+        name = migration.__name__.lstrip("_")
+        if name not in applied:
+            migration(db)
+            db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
