@@ -90,6 +90,7 @@ def _crossfade(frames: Iterator[np.ndarray], writer: Mp4Writer, blend: int) -> N
     if len(tail) < blend:
         raise ValueError(f"a crossfade of {blend} frames needs a clip of at least {2 * blend + 1} frames")
     for index, (end, start) in enumerate(zip(tail, head, strict=True)):
-        weight = (index + 1) / (blend + 1)
+        # The fade ends on the head frame itself, so the step into frame `blend` is the clip's own.
+        weight = (index + 1) / blend
         mixed = end.astype(np.float32) * (1 - weight) + start.astype(np.float32) * weight
         writer.write(_frame(np.rint(mixed).astype(np.uint8)))
