@@ -9,9 +9,10 @@ keyframe for a whole 5 or 10 s clip (the simulator: x264's default GOP of 250 fr
 only the GOP around each join" re-encodes every clip after the first anyway, and a stream copy cannot
 drop it. Clips from different encodes also carry different H.264 parameter sets, which one MP4 track
 cannot switch between for every player. Measured on the 2-core development machine, a 6 x 10 s
-1280x720 shot (1435 frames) took 6.6 s with `ultrafast` (15 MB), 7.7 s with `superfast` (4.3 MB) and
-11.7 s with `veryfast` (2.1 MB) while other work ran: `superfast` keeps the file small and the time
-well under a quarter of the shot's length (benchmarks/media.py).
+1280x720 shot (1435 frames) took 6.6 s with `ultrafast` (15 MB), 7.7 s with `superfast` (4.3 MB),
+11.7 s with `veryfast` (2.1 MB) and 51 s with x264's default `medium`, while other work ran:
+`superfast` keeps the file small and the time well under a quarter of the shot's length
+(benchmarks/media.py: 0.18 of the play time with the machine's load at 2.8 per core).
 """
 
 from __future__ import annotations
