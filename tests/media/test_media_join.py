@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -72,3 +73,22 @@ def test_a_segment_of_another_size_and_rate_is_conformed(
     # 29 frames of 1/30 s after the repeat is dropped: 23.2 frames at 24 fps, so 24 shown.
     assert len(decoded(shot)) == SECONDS * FPS + 24
     assert abs(duration - (SECONDS + 29 / 30)) <= 1 / FPS
+
+
+def test_last_frame_of_a_clip_with_many_keyframes(tmp_path: Path) -> None:
+    """With a keyframe every 10 frames, the PNG is still exactly the last frame, not a keyframe's."""
+    clip = tmp_path / "gop.mp4"
+    with av.open(str(clip), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=FPS, options={"g": "10", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(37):
+            pixels = np.full((48, 64, 3), index * 6, dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(clip)) as container:
+        assert sum(packet.is_keyframe for packet in container.demux(video=0)) >= 3
+    with Image.open(last_frame(clip, tmp_path / "last.png")) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    assert np.array_equal(pixels, decoded(clip)[-1])
+    assert abs(int(pixels.mean()) - 36 * 6) <= 3
