@@ -20,7 +20,17 @@ from _common import Figure
 
 HERE = Path(__file__).resolve().parent
 #: In order: quick ones first. The detection benchmark runs at the realistic time scale.
-BENCHMARKS = ("upload", "render", "memory", "startup", "overhead", "concurrency", "playback", "detection")
+BENCHMARKS = (
+    "upload",
+    "render",
+    "memory",
+    "media",
+    "startup",
+    "overhead",
+    "concurrency",
+    "playback",
+    "detection",
+)
 RENDER_TARGET_S = 2.0
 
 

@@ -1,4 +1,9 @@
-"""Render a real H.264 MP4 from a still image: a cover-fitted Ken Burns move marked as simulated."""
+"""Render a real H.264 MP4 from a still image: a cover-fitted Ken Burns move marked as simulated.
+
+Every move starts on exactly the picture (cover-fitted to the frame), as a real image-to-video clip
+does, so that the last frame of one clip rendered as the picture of the next continues it without a
+seam. Moves that look beyond the picture (zoom out, pans, tilts) see a mirror image of its edges.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +23,11 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 LABEL = "SIMULATED · luma_playground"
 
-#: The source is pre-scaled to this multiple of the frame, so the tightest framing is 1:1.
+#: The canvas the camera moves over is this multiple of the frame, so the tightest framing is 1:1.
 MAX_ZOOM = 1.2
+
+#: Part of the render cache key: a change to what a clip looks like must not serve old renders.
+RENDER_VERSION = 2
 
 X264_OPTIONS = {"preset": "veryfast", "crf": "24"}
 
@@ -124,21 +132,28 @@ Box = tuple[float, float, float, float]
 
 def render_clip(image_path: Path, spec: RenderSpec, out_path: Path) -> None:
     """Write an MP4 (H.264, yuv420p, moov first) of `spec` made from the image at `image_path`."""
-    source = Planes.from_rgb(load_source(image_path, spec.width, spec.height))
+    source = Planes.from_rgb(load_source(image_path, spec.width, spec.height, spec.motion))
     label = _label(label_overlay(spec.width, spec.height), spec)
     _encode(_frames(source, label, spec), spec, out_path)
 
 
-def load_source(image_path: Path, width: int, height: int) -> Image.Image:
-    """Open the image upright, flatten it to RGB and cover-fit it to MAX_ZOOM times the frame."""
+def load_source(image_path: Path, width: int, height: int, motion: Motion = Motion.ZOOM_IN) -> Image.Image:
+    """The canvas the camera moves over: MAX_ZOOM times the frame, with the upright picture cover-fitted
+    exactly where the move starts, and a mirror image of its edges around it.
+    """
     base_size = (round(width * MAX_ZOOM), round(height * MAX_ZOOM))
+    x0, y0, x1, y1 = (round(edge) for edge in camera_box(motion, 0.0, base_size, (width, height)))
     with Image.open(image_path) as image:
         # A JPEG decoded at a reduced scale is several times faster and still larger than needed.
         longest = max(base_size)
         image.draft("RGB", (longest, longest))
         upright = ImageOps.exif_transpose(image)
         rgb = _flatten(upright)
-    return ImageOps.fit(rgb, base_size, Image.Resampling.LANCZOS)
+    picture = ImageOps.fit(rgb, (x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
+    if picture.size == base_size:
+        return picture
+    pad = ((y0, base_size[1] - y1), (x0, base_size[0] - x1), (0, 0))
+    return Image.fromarray(np.pad(np.asarray(picture), pad, mode="reflect"))
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -151,14 +166,18 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def label_overlay(width: int, height: int) -> Image.Image:
-    """The "SIMULATED" label on a translucent plate, drawn once and pasted on every frame."""
+    """The "SIMULATED" label on an opaque plate, drawn once and pasted on every frame.
+
+    Opaque, so that a clip rendered from a frame of another shows the label just as it was, rather
+    than a darker plate at each continuation.
+    """
     font_size = max(12, min(width, height) // 36)
     font = ImageFont.load_default(size=font_size)
     left, top, right, bottom = (round(edge) for edge in font.getbbox(LABEL))
     pad = font_size // 2
     plate = Image.new("RGBA", (right - left + 2 * pad, bottom - top + 2 * pad), (0, 0, 0, 0))
     draw = ImageDraw.Draw(plate)
-    draw.rounded_rectangle((0, 0, plate.width - 1, plate.height - 1), radius=pad, fill=(0, 0, 0, 120))
+    draw.rounded_rectangle((0, 0, plate.width - 1, plate.height - 1), radius=pad, fill=(0, 0, 0, 255))
     draw.text((pad - left, pad - top), LABEL, font=font, fill=(255, 255, 255, 235))
     return plate
 

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ._render import RenderSpec, render_clip
+from ._render import RENDER_VERSION, RenderSpec, render_clip
 
 #: Two renders at once keep both cores busy; more would only slow each of them down.
 MAX_RENDER_WORKERS = 2
@@ -61,7 +61,8 @@ class RenderCache:
 
 
 def _cache_key(image_sha256: str, spec: RenderSpec) -> str:
-    parts = f"{image_sha256}:{spec.width}x{spec.height}:{spec.duration_s}s:{spec.fps}:{spec.motion}"
+    shape = f"{spec.width}x{spec.height}:{spec.duration_s}s:{spec.fps}:{spec.motion}"
+    parts = f"v{RENDER_VERSION}:{image_sha256}:{shape}"
     return hashlib.sha256(parts.encode()).hexdigest()[:32]
 
 

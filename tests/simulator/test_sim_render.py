@@ -123,3 +123,21 @@ def test_exif_orientation_is_respected(tmp_path: Path) -> None:
     first = _frames(out)[0]
     top, bottom = first[10, 80], first[85, 80]
     assert top[0] > 150 and top[2] < 100 and bottom[2] > 150 and bottom[0] < 100
+
+
+@pytest.mark.parametrize("motion", list(Motion))
+def test_every_camera_move_starts_on_the_picture(tmp_path: Path, motion: Motion) -> None:
+    """The first frame is the picture itself, uncropped, so a clip made from a last frame continues it."""
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 255, (6, 10, 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels).resize((160, 96), Image.Resampling.BICUBIC)
+    source = tmp_path / "frame.png"
+    picture.save(source)
+    out = tmp_path / "clip.mp4"
+    render_clip(source, RenderSpec(160, 96, 1, 12, motion), out)
+    frames = _frames(out)
+    expected = np.asarray(picture).astype(int)
+    # The label sits in the bottom right corner; everywhere else the frame is the picture.
+    start, end = (frame[:60, :100].astype(int) for frame in (frames[0], frames[-1]))
+    assert np.abs(start - expected[:60, :100]).mean() < 6
+    assert np.abs(end - expected[:60, :100]).mean() > 3 * np.abs(start - expected[:60, :100]).mean()
