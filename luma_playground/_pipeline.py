@@ -47,6 +47,7 @@ from ._models import (
     Uploading,
 )
 from ._polling import AdaptiveSchedule, FixedSchedule, PollSchedule, PushedSchedule, TimingHistory
+from ._settings_file import keep_settings
 from ._webhooks import Subscription
 
 __all__ = ["CompletionNotifier", "Pipeline"]
@@ -360,6 +361,7 @@ class Pipeline:
             raise kept from error
         finally:
             download.cancel()
+        await keep_settings(path, record, task_id)
         await self.journal.aupdate(row_id, video_path=str(path))
         yield Done(task_id, path, prediction, time.monotonic() - started)
 
