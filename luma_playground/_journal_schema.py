@@ -55,8 +55,47 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
 
 
+def _m002_shots(db: sqlite3.Connection) -> None:
+    """Shots: clips continued from each other's last frame, each segment a row of `tasks`.
+
+    A segment is written (with the picture it starts from) before its task's row exists, so that
+    a process killed between the two can still find the row by that picture; `row_id` is NULL
+    until then.
+    """
+    db.execute(
+        """
+        CREATE TABLE shots (
+            shot_id INTEGER PRIMARY KEY,
+            owner TEXT NOT NULL DEFAULT '',
+            key_fingerprint TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            video_path TEXT,
+            planned INTEGER NOT NULL,
+            prompt TEXT NOT NULL DEFAULT '',
+            duration INTEGER NOT NULL DEFAULT 5,
+            error TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE segments (
+            shot_id INTEGER NOT NULL REFERENCES shots (shot_id),
+            position INTEGER NOT NULL,
+            row_id INTEGER REFERENCES tasks (row_id),
+            frame TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (shot_id, position)
+        )
+        """
+    )
+    db.execute("CREATE UNIQUE INDEX segments_row ON segments (row_id)")
+    db.execute("CREATE INDEX shots_state ON shots (state)")
+
+
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_shots]
 
 
 def migrate(db: sqlite3.Connection) -> None:

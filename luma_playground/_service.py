@@ -7,6 +7,7 @@ image, applies the visitor limits, uploads the image once and starts the jobs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from ._uploads import UploadCache
 from ._webhooks import WebhookRegistry
 
 if TYPE_CHECKING:
+    from ._shots import Shots
     from .simulator import SimulatorServer
 
 __all__ = ["SIMULATOR_KEY", "Backend", "Outcome", "Playground", "check_record", "finish_record"]
@@ -116,8 +118,17 @@ class Playground:
             http=self.remote.client.http,  # one connection pool per process
         )
 
+    @functools.cached_property
+    def shots(self) -> Shots:
+        """The shots: videos extended from their last frame (see `_shots`)."""
+        from ._shots import Shots
+
+        return Shots(self)
+
     async def aclose(self) -> None:
         """Stop the jobs (their tasks stay pending for `resume`), then close the clients."""
+        if "shots" in self.__dict__:
+            await self.shots.aclose()
         for backend in self.backends:
             await backend.runner.aclose()
         for backend in self.backends:
@@ -260,6 +271,7 @@ class Playground:
         """
         try:
             jobs = self.resume_pending()
+            self.shots.resume()
         except Exception:
             logger.exception("resuming the pending tasks failed; they stay in the journal")
             return []
