@@ -31,7 +31,7 @@ from .media import join_segments, last_frame
 if TYPE_CHECKING:
     from ._service import Playground
 
-__all__ = ["MAX_SEGMENTS", "ShotRun", "Shots", "shot_settings"]
+__all__ = ["MAX_SEGMENTS", "ShotRun", "Shots", "shot_json", "shot_settings"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -117,6 +117,21 @@ class Shots:
             assert latest is not None
             return shot, latest
         return None, record
+
+    def video_of(self, ref: str, caller: Caller) -> Path:
+        """The saved MP4 a task id or a shot's name stands for (a shot's joined video, else its first)."""
+        if ref.strip().startswith("shot-"):
+            shot, _ = self.resolve(ref, caller)
+            if shot is not None and shot.video_path:
+                return Path(shot.video_path)
+            record = self.segments(shot)[0] if shot else None
+        else:
+            record = self.playground.journal.by_task_id(ref.strip())
+            if record is None or not self.playground.owns(caller, record):
+                raise TaskNotFound("There is no task or shot with this id in your history.", task_id=ref)
+        if record is None or not record.video_path:
+            raise InvalidRequest("This task has no saved video yet.", task_id=ref)
+        return Path(record.video_path)
 
     def shot_of(self, record: TaskRecord) -> ShotRecord | None:
         """The shot a task is a segment of, if any."""
@@ -367,6 +382,19 @@ class Shots:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def shot_json(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, object]:
+    """A plain dict of a shot and its segments' rows, for `--json` and the public API."""
+    return {
+        "shot": shot.name,
+        "state": str(shot.state),
+        "video_path": shot.video_path or (records[0].video_path if records else None),
+        "planned": shot.planned,
+        "error": shot.error,
+        "seconds": sum(record.duration for record in records),
+        "segments": [record.to_json() for record in records],
+    }
 
 
 def shot_settings(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, str]:
