@@ -75,13 +75,13 @@ def app_root(request: gr.Request | None) -> str | None:
         return None
 
 
-def file_data(path: Path) -> dict[str, Any]:
+def file_data(path: Path, mime_type: str = "video/mp4") -> dict[str, Any]:
     """An output file as Gradio's clients take it (downloaded by gradio_client, a URL for MCP)."""
     return {
         "path": str(path),
         "url": f"/gradio_api/file={client_utils.encode_file_path(path)}",
         "orig_name": path.name,
-        "mime_type": "video/mp4",
+        "mime_type": mime_type,
         "meta": {"_type": "gradio.FileData"},
     }
 

@@ -24,7 +24,7 @@ from luma_playground.simulator import SimulatorServer
 from .conftest import SERVER_KEY, launched
 
 PROMPT = "Waves roll in under a low sun"
-TOOLS = {"generate", "price", "enhance_prompt", "get_task", "history", "cancel"}
+TOOLS = {"generate", "price", "enhance_prompt", "get_task", "history", "cancel", "extend", "export"}
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +268,21 @@ def test_mcp_cancel_tool_stops_a_running_generate(
     assert json.loads(answer.content[0].text)["state"] == "cancelled"
     assert sim.control.task(task_id)["status"] == "cancelled"
     assert generation.isError and "ancel" in generation.content[0].text
+
+
+def test_mcp_export_answers_a_file_and_json(agent_app, sim, landscape_image: Path) -> None:  # type: ignore[no-untyped-def]
+    """Over MCP, export returns the file's URL and its record as JSON text."""
+    api = Client(agent_app.local_url, verbose=False)
+    try:
+        _, made = api.predict(handle_file(str(landscape_image)), "a pan", "1280*720", 5, api_name="/generate")
+    finally:
+        api.close()
+    first = made["task_id"]
+
+    async def work(session: ClientSession) -> Any:
+        return await session.call_tool("export", {"task_id": first, "kind": "trim", "trim": "1:2"})
+
+    result = asyncio.run(with_session(agent_app.local_url, work))
+    assert not result.isError, result
+    url, text = (content.text for content in result.content)  # type: ignore[union-attr]
+    assert json.loads(text)["kind"] == "trim" and url.endswith("trim-1-2.mp4")
