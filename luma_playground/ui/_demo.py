@@ -8,7 +8,7 @@ import gradio as gr
 
 from .._service import Playground
 from .._webhooks import webhook_routes
-from . import _api, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _single
+from . import _api, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _shots_panel, _single
 from ._api import PublicApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
@@ -72,6 +72,9 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)
     cost = CostBook(playground, store)
     _cost.wire(demo, cost, form, page.grid.count, keys, result.video, runs=[runs])
+    _shots_panel.wire(
+        _shots_panel.ShotHandlers(playground, store, cost), page.shots, form, finished=generation
+    )
     _api.wire(PublicApi(handlers, history, cost, enhancer), generate_concurrency=settings.event_concurrency)
     _share.wire(
         demo,

@@ -12,7 +12,7 @@ import gradio as gr
 
 from .._models import Size
 from ..examples import EXAMPLES
-from . import _compare, _crop, _enhance, _history_tab, _share, _single, _variants
+from . import _compare, _crop, _enhance, _history_tab, _share, _shots_panel, _single, _variants
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
 from ._grid import GridParts
@@ -44,6 +44,7 @@ class Page:
     share: _share.ShareParts
     history: _history_tab.HistoryParts
     compare: _compare.CompareParts
+    shots: _shots_panel.ShotParts
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Page:
                 keys = _key_panel(header_badge, key_panel_open)
             with gr.Column(scale=6, min_width=340):
                 result, grid, slots = _result()
+                shots = _shots_panel.place()
         _examples(left.form)
     with tabs:
         history = _history_tab.place()
@@ -175,4 +177,5 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Page:
         share=left.share,
         history=history,
         compare=compare,
+        shots=shots,
     )

@@ -1,0 +1,322 @@
+"""The longer-shot panel under the result: Extend the finished video, Loop and Export it, and reuse
+the settings kept inside a saved MP4.
+
+The panel follows the tab's latest finished video (or the shot made from it). Before each Extend it
+shows the price of the next segment and of the shot so far; each export is a download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from .._errors import InvalidRequest, LumaPlaygroundError
+from .._exports import ExportSpec, export_video
+from .._shot_store import ShotState
+from .._shots import MAX_SEGMENTS
+from ..media import read_metadata
+from ._api import _phase
+from ._cost import CostBook
+from ._generate import ui_error
+from ._history_view import file_url
+from ._parts import QUIET, TICK, Form, session_hash
+from ._session import SessionStore
+
+if TYPE_CHECKING:
+    from gradio.events import Dependency
+
+    from .._service import Playground
+
+__all__ = ["ShotHandlers", "ShotParts", "place", "wire"]
+
+
+@dataclass(frozen=True)
+class ShotParts:
+    """The panel's components: what to extend, the next segment, the shot, and the exports."""
+
+    panel: gr.Accordion
+    source: gr.State
+    prompt: gr.Textbox
+    duration: gr.Radio
+    price: gr.HTML
+    extend: gr.Button
+    cancel: gr.Button
+    status: gr.HTML
+    shot: gr.Video
+    segments: gr.HTML
+    loop_mode: gr.Radio
+    loop: gr.Button
+    gif: gr.Button
+    webp: gr.Button
+    trim_start: gr.Number
+    trim_end: gr.Number
+    trim: gr.Button
+    download: gr.File
+    dropped: gr.File
+    found: gr.HTML
+    reuse: gr.Button
+
+
+def place() -> ShotParts:
+    """The panel (shown once a video is finished) and the drop zone for a saved MP4."""
+    source = gr.State("")
+    with gr.Accordion("Extend, loop, export", open=True, visible=False, elem_id="lp-shot") as panel:
+        with gr.Row(equal_height=True):
+            prompt = gr.Textbox(label="Next segment's prompt", lines=1, scale=4, elem_id="lp-shot-prompt")
+            duration = gr.Radio([("5 s", 5), ("10 s", 10)], value=5, label="Length", scale=1)
+        price = gr.HTML("", elem_id="lp-shot-price")
+        with gr.Row():
+            extend = gr.Button("Extend", variant="primary", elem_id="lp-extend")
+            cancel = gr.Button("Stop the shot", variant="stop", visible=False, elem_id="lp-shot-cancel")
+        status = gr.HTML("", elem_id="lp-shot-status")
+        shot = gr.Video(label="Shot", interactive=False, loop=True, visible=False, elem_id="lp-shot-video")
+        segments = gr.HTML("", elem_id="lp-shot-segments")
+        with gr.Row(equal_height=True):
+            loop_mode = gr.Radio(
+                [("Ping-pong", "pingpong"), ("Crossfade", "crossfade")], value="pingpong", label="Loop"
+            )
+            loop = gr.Button("Make a loop", elem_id="lp-loop")
+        with gr.Row(equal_height=True):
+            gif = gr.Button("GIF", elem_id="lp-gif")
+            webp = gr.Button("WebP", elem_id="lp-webp")
+            trim_start = gr.Number(0, label="Trim from (s)", minimum=0)
+            trim_end = gr.Number(2, label="to (s)", minimum=0)
+            trim = gr.Button("Trim", elem_id="lp-trim")
+        download = gr.File(label="Download", interactive=False, elem_id="lp-download")
+    with gr.Accordion("Reuse a saved video's settings", open=False, elem_id="lp-reuse-panel"):
+        dropped = gr.File(label="Drop an MP4 saved by this playground", file_types=[".mp4"], type="filepath")
+        found = gr.HTML("")
+        reuse = gr.Button("Use these settings again", visible=False, elem_id="lp-reuse")
+    return ShotParts(
+        panel,
+        source,
+        prompt,
+        duration,
+        price,
+        extend,
+        cancel,
+        status,
+        shot,
+        segments,
+        loop_mode,
+        loop,
+        gif,
+        webp,
+        trim_start,
+        trim_end,
+        trim,
+        download,
+        dropped,
+        found,
+        reuse,
+    )
+
+
+class ShotHandlers:
+    """The panel's event handlers, over the playground's shots and the tabs' sessions."""
+
+    def __init__(self, playground: Playground, store: SessionStore, cost: CostBook) -> None:
+        self.playground = playground
+        self.store = store
+        self.cost = cost
+
+    def take_last(self, prompt: str, request: gr.Request) -> tuple[Any, ...]:
+        """After a video is finished: the panel follows it, its prompt prefilled."""
+        jobs = self.store.last_run(session_hash(request))
+        done = [job for job in jobs if job.done is not None]
+        if not done:
+            return (gr.skip(),) * 5
+        ref = done[-1].done.task_id  # type: ignore[union-attr]
+        return gr.update(visible=True), ref, prompt, gr.update(visible=False), ""
+
+    async def price(self, ref: str, duration: int, request: gr.Request) -> str:
+        """The price of the next segment and of the shot so far, before the click."""
+        if not ref:
+            return ""
+        visit = self.store.visit(request)
+        try:
+            shot, latest = self.playground.shots.resolve(ref, visit.caller)
+        except LumaPlaygroundError:
+            return ""
+        records = self.playground.shots.segments(shot) if shot else [latest]
+        quote = await self.cost.quote(visit, latest.size, int(duration))
+        if quote.unit_price is None:
+            return f'<p class="lp-muted">{escape(quote.price_problem or "No price available.")}</p>'
+        blocks = sum(math.ceil(record.duration / 5) for record in records)
+        seconds = sum(record.duration for record in records)
+        left = MAX_SEGMENTS - len(records)
+        return (
+            f"<p>Next segment: <b>${quote.per_video:.2f}</b> · the shot so far: {len(records)} "
+            f"segment{'s' if len(records) != 1 else ''}, {seconds} s, ${quote.unit_price * blocks:.2f}"
+            f" · {left} more allowed</p>"
+        )
+
+    async def extend(
+        self, ref: str, prompt: str, duration: int, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Add a segment from the last frame; the joined shot when it is made."""
+        visit = self.store.visit(request)
+        shots = self.playground.shots
+        try:
+            if not ref:
+                raise InvalidRequest("Make a video first: the panel extends the latest finished one.")
+            run = await shots.extend(ref, prompt, duration, visit.caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        name = f"shot-{run.shot_id}"
+        shown, note = gr.update(visible=True), _status("Starting the next segment…")
+        try:
+            async for job in run.segment_jobs():
+                async for event in job.events(tick=TICK):
+                    if event is not None:
+                        note = _status(f"The next segment: {_phase(event).lower()}…")
+                    yield gr.skip(), note, name, gr.skip(), shown
+            shot = await run.wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(shots.cancel(name, visit.caller))
+            raise
+        records = shots.segments(shot)
+        ended = "The shot is ready." if shot.state == ShotState.READY else f"Stopped: {shot.error}"
+        video = shots.video_of(name, visit.caller)
+        yield (
+            gr.update(value=str(video), visible=True),
+            _status(ended),
+            name,
+            _segments(records),
+            gr.update(visible=False),
+        )
+
+    async def cancel(self, ref: str, request: gr.Request) -> tuple[Any, Any]:
+        """Stop the shot where it is; what was made is kept."""
+        if not ref:
+            return _status("Nothing is being made."), gr.update(visible=False)
+        try:
+            note = await self.playground.shots.cancel(ref, self.store.visit(request).caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        return _status(note), gr.update(visible=False)
+
+    async def export(
+        self, kind: str, ref: str, loop_mode: str, start: float | None, end: float | None, request: gr.Request
+    ) -> str:
+        """Make an export of the video or shot the panel follows, as a download."""
+        visit = self.store.visit(request)
+        try:
+            if not ref:
+                raise InvalidRequest("Make a video first.")
+            span = f"{float(start or 0)}:{float(end or 0)}" if kind == "trim" else None
+            spec = ExportSpec.create(kind, loop=loop_mode, span=span)
+            path = await export_video(self.playground.shots.video_of(ref, visit.caller), spec)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        return str(path)
+
+    def read_settings(self, video: str | None) -> tuple[Any, Any]:
+        """What a dropped MP4 says about how it was made."""
+        settings = _settings_in(video)
+        if not settings.get("prompt"):
+            return '<p class="lp-muted">This file carries no playground settings.</p>', gr.update(
+                visible=False
+            )
+        facts = ", ".join(
+            f"{key}: {escape(settings[key])}" for key in ("size", "duration") if key in settings
+        )
+        return f"<p>“{escape(settings['prompt'])}” ({facts})</p>", gr.update(visible=True)
+
+    async def use_settings(self, video: str | None) -> tuple[Any, ...]:
+        """The form filled from a dropped MP4: its prompt, size, length, and its first frame."""
+        settings = _settings_in(video)
+        if not video or not settings.get("prompt"):
+            return (gr.skip(),) * 4
+        folder = self.playground.settings.data_dir / "pictures"
+        folder.mkdir(parents=True, exist_ok=True)
+        picture = await asyncio.to_thread(_first_frame, Path(video), folder / f"{Path(video).stem}-first.png")
+        duration = int(settings["duration"]) if settings.get("duration") in ("5", "10") else gr.skip()
+        return settings["prompt"], settings.get("size") or gr.skip(), duration, str(picture)
+
+
+def _settings_in(video: str | None) -> dict[str, str]:
+    if not video:
+        return {}
+    try:
+        return read_metadata(Path(video))
+    except (ValueError, OSError):
+        return {}
+
+
+def _first_frame(video: Path, dest: Path) -> Path:
+    """The first frame of a clip as a PNG: the picture the playground's settings started from."""
+    import av
+
+    with av.open(str(video)) as container:
+        frame = next(container.decode(video=0))
+        frame.to_image().save(dest, format="PNG")
+    return dest
+
+
+def _status(text: str) -> str:
+    return f'<p class="lp-shot-note">{escape(text)}</p>'
+
+
+def _segments(records: list[Any]) -> str:
+    items = "".join(
+        f'<li><a href="{file_url(record.video_path)}" target="_blank">{escape(record.task_id or "")}</a>'
+        f" · {record.duration} s · {escape(record.prompt[:80])}</li>"
+        for record in records
+        if record.video_path
+    )
+    return f'<ol class="lp-shot-list">{items}</ol>'
+
+
+def _exporter(handlers: ShotHandlers, kind: str) -> Any:
+    """The handler of one export button (a function of its own: Gradio reads its signature)."""
+
+    async def export(
+        ref: str, loop_mode: str, start: float | None, end: float | None, request: gr.Request
+    ) -> str:
+        return await handlers.export(kind, ref, loop_mode, start, end, request)
+
+    export.__name__ = f"export_{kind}"
+    return export
+
+
+def wire(handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Dependency) -> None:
+    """Connect the panel: it follows each finished video; Extend, Stop, the exports, the drop zone."""
+    price_inputs = [parts.source, parts.duration]
+    followed = finished.then(
+        handlers.take_last,
+        [form.prompt],
+        [parts.panel, parts.source, parts.prompt, parts.shot, parts.segments],
+        **QUIET,
+    )
+    followed.then(handlers.price, price_inputs, [parts.price], **QUIET)
+    parts.duration.change(handlers.price, price_inputs, [parts.price], **QUIET)
+    extension = parts.extend.click(
+        handlers.extend,
+        [parts.source, parts.prompt, parts.duration],
+        [parts.shot, parts.status, parts.source, parts.segments, parts.cancel],
+        **QUIET,
+    )
+    extension.then(handlers.price, price_inputs, [parts.price], **QUIET)
+    parts.cancel.click(
+        handlers.cancel, [parts.source], [parts.status, parts.cancel], cancels=[extension], **QUIET
+    )
+    export_inputs = [parts.source, parts.loop_mode, parts.trim_start, parts.trim_end]
+    for button, kind in (
+        (parts.gif, "gif"),
+        (parts.webp, "webp"),
+        (parts.loop, "loop"),
+        (parts.trim, "trim"),
+    ):
+        button.click(_exporter(handlers, kind), export_inputs, [parts.download], concurrency_limit=2, **QUIET)
+    parts.dropped.upload(handlers.read_settings, [parts.dropped], [parts.found, parts.reuse], **QUIET)
+    parts.reuse.click(
+        handlers.use_settings, [parts.dropped], [form.prompt, form.size, form.duration, form.image], **QUIET
+    )
