@@ -27,11 +27,11 @@ from ._models import GenerationRequest, Validated
 from ._pictures import local_picture
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
+from ._shots import Shots
 from ._uploads import UploadCache
 from ._webhooks import WebhookRegistry
 
 if TYPE_CHECKING:
-    from ._shots import Shots
     from .simulator import SimulatorServer
 
 __all__ = ["SIMULATOR_KEY", "Backend", "Outcome", "Playground", "check_record", "finish_record"]
@@ -121,8 +121,6 @@ class Playground:
     @functools.cached_property
     def shots(self) -> Shots:
         """The shots: videos extended from their last frame (see `_shots`)."""
-        from ._shots import Shots
-
         return Shots(self)
 
     async def aclose(self) -> None:

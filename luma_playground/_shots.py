@@ -17,19 +17,17 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from ._config import ApiKey, Settings
 from ._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
 from ._jobs import Job
-from ._journal import TaskRecord, TaskState
+from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
 from ._models import GenerationRequest
 from ._settings_file import settings_of
 from ._shot_store import ShotRecord, ShotState, ShotStore
 from .media import join_segments, last_frame
-
-if TYPE_CHECKING:
-    from ._service import Playground
 
 __all__ = ["MAX_SEGMENTS", "ShotRun", "Shots", "shot_json", "shot_settings"]
 
@@ -37,6 +35,23 @@ logger = logging.getLogger("luma_playground")
 
 #: The most segments one shot may have (the first clip included): 12 x 10 s is two minutes.
 MAX_SEGMENTS = 12
+
+
+class Playground(Protocol):
+    """What shots need of `_service.Playground` (named here so that neither module imports the other)."""
+
+    settings: Settings
+    journal: Journal
+
+    def backend_for(self, user_key: ApiKey | None) -> tuple[Any, ApiKey | None]: ...
+
+    def backend_of(self, record: TaskRecord) -> Any: ...
+
+    def owns(self, caller: Caller, record: TaskRecord) -> bool: ...
+
+    async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]: ...
+
+    async def cancel_task(self, task_id: str, caller: Caller) -> str: ...
 
 
 @dataclass(eq=False)
@@ -368,13 +383,17 @@ class Shots:
 
     def _follower(self, record: TaskRecord) -> Job:
         """The job following a pending row: the one `resume_pending` started, else a new one."""
-        from ._service import _runner_for
-
-        backend, key = _runner_for(self.playground, record, None)
+        backend = self.playground.backend_of(record)
+        if backend is None:
+            raise LumaPlaygroundError(
+                "The segment being made ran on an API this process does not reach.", task_id=record.task_id
+            )
         for job in backend.runner.jobs.values():
             if job.row_id == record.row_id and not job.finished:
-                return job
-        return backend.runner.resume(record, api_key=key)
+                job_found: Job = job
+                return job_found
+        resumed: Job = backend.runner.resume(record, api_key=backend.default_key)
+        return resumed
 
     async def aclose(self) -> None:
         """Stop following the chains of this loop; their shots stay extending for the next `resume`."""

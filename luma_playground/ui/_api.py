@@ -1,8 +1,8 @@
 """The public API: one set of functions for `gradio_client` and for agents over MCP, returning data.
 
 Each endpoint is the function of the same name (MCP names its tools after them): `generate`,
-`price`, `enhance_prompt`, `get_task`, `history`, `cancel`, and `extend` and `export`
-(`_api_shots`). They answer for the caller: their
+`price`, `enhance_prompt`, `get_task`, `history` and `cancel` (and `_api_shots`'s `extend` and
+`export`). They answer for the caller: their
 own key when the request carries `X-WaveSpeed-Key`, else the server's key under the limits of a
 shared deployment, else the offline simulator. The page keeps its HTML cards through private
 events of its own; these return JSON-ready values, and refused input gets one sentence.
@@ -35,7 +35,6 @@ from .._models import (
     check_task_id,
 )
 from .._pictures import local_picture
-from ._api_shots import ShotsApi
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers, ui_error
@@ -355,4 +354,3 @@ def wire(api: PublicApi, *, generate_concurrency: int) -> None:
     )
     for endpoint in (api.price, api.enhance_prompt, api.get_task, api.history, api.cancel):
         gr.api(endpoint, api_name=endpoint.__name__, concurrency_limit=None)
-    ShotsApi(api).wire(generate_concurrency)

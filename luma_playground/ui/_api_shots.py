@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import gradio as gr
 
@@ -12,11 +12,9 @@ from .._exports import ExportSpec, export_video
 from .._models import check_task_id
 from .._shot_store import ShotState
 from .._shots import MAX_SEGMENTS, shot_json
+from ._api import PublicApi, _Progress
 from ._generate import ui_error
 from ._gradio_compat import app_root, file_data
-
-if TYPE_CHECKING:
-    from ._api import PublicApi
 
 __all__ = ["ShotsApi"]
 
@@ -66,8 +64,6 @@ class ShotsApi:
             The shot's MP4, and the new segment's record (as `generate` gives it) with `shot`:
             its name, state, seconds, and its segments' task ids in order.
         """
-        from ._api import _Progress
-
         visit = self.api.store.visit(request, x_wavespeed_key)
         shots = self.playground.shots
         try:

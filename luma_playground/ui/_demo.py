@@ -10,6 +10,7 @@ from .._service import Playground
 from .._webhooks import webhook_routes
 from . import _api, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _shots_panel, _single
 from ._api import PublicApi
+from ._api_shots import ShotsApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
@@ -75,7 +76,9 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     _shots_panel.wire(
         _shots_panel.ShotHandlers(playground, store, cost), page.shots, form, finished=generation
     )
-    _api.wire(PublicApi(handlers, history, cost, enhancer), generate_concurrency=settings.event_concurrency)
+    public = PublicApi(handlers, history, cost, enhancer)
+    _api.wire(public, generate_concurrency=settings.event_concurrency)
+    ShotsApi(public).wire(settings.event_concurrency)
     _share.wire(
         demo,
         page.share,
