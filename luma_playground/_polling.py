@@ -309,16 +309,25 @@ class PushedSchedule:
     """With a completion callback on its way: rare safety polls, and quick re-checks once it came.
 
     The callback only wakes the poller; the GET it triggers is what is trusted. Should the
-    service not show the end yet when the callback arrives, it is asked again shortly.
+    service not show the end yet when the callback arrives, it is asked again shortly. While
+    `trusted()` is false (callbacks have not proven to arrive) the `fallback` schedule decides,
+    as it would without callbacks; it sees every poll either way, so it can take over at once.
     """
 
     callback_arrived: Callable[[], bool]
     #: How often to look when no callback has come (a lost callback costs at most this).
     safety_interval: float = 30.0
     recheck_interval: float = 0.5
+    fallback: PollSchedule | None = None
+    trusted: Callable[[], bool] = lambda: True
 
     def next_delay(self, status: str, elapsed: float) -> float:
-        return self.recheck_interval if self.callback_arrived() else self.safety_interval
+        fallback = None if self.fallback is None else self.fallback.next_delay(status, elapsed)
+        if self.callback_arrived():
+            return self.recheck_interval
+        if fallback is None or self.trusted():
+            return self.safety_interval
+        return fallback
 
     def expected_total(self) -> float | None:
-        return None
+        return None if self.fallback is None else self.fallback.expected_total()
