@@ -16,6 +16,7 @@ import math
 import random
 import statistics
 import threading
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class TimingHistory:
         self._lock = threading.Lock()
         self._samples: dict[tuple[str, int], deque[float]] = defaultdict(lambda: deque(maxlen=keep))
         self._recorded: dict[tuple[str, int], int] = defaultdict(int)
+        self._following: dict[tuple[str, int], weakref.WeakSet[object]] = defaultdict(weakref.WeakSet)
         for size, duration, seconds in samples:
             self.record(size, duration, seconds)
 
@@ -78,6 +80,17 @@ class TimingHistory:
                 kind = (size, int(duration))
                 self._samples[kind].append(float(inference_seconds))
                 self._recorded[kind] += 1
+
+    def join(self, size: str, duration: int, schedule: object) -> int:
+        """Count `schedule` among the tasks of this kind being followed; how many were before it.
+
+        A schedule counts while it exists (the end of its task's poll loop lets it go).
+        """
+        with self._lock:
+            following = self._following[(size, int(duration))]
+            ahead = len(following)
+            following.add(schedule)
+            return ahead
 
     def samples(self, size: str, duration: int) -> list[float]:
         """The kept inference times of this kind, smallest first."""
@@ -160,14 +173,30 @@ def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> tuple[Co
     burst of them planning together does not stall the event loop.
     """
     model = CompletionModel.fit(list(samples), spread)
-    low, high = model.quantile(0.001), model.quantile(0.999)
+    low = model.quantile(0.001)
+    return model, _weight(model, focus, low), low
+
+
+def _weight(model: CompletionModel, focus: float, since: float) -> float:
+    """The integral of density ** focus * survival from `since` (seconds of inference) on."""
+    low, high = since, model.quantile(0.999)
+    if high <= low:
+        return 0.0
     # On a grid even in log time: fine where the density peaks, coarse in the tails.
     steps, weight = 120, 0.0
     ratio = (high / low) ** (1 / steps)
     for i in range(steps):
         seconds = low * ratio ** (i + 0.5)
         weight += model.density(seconds) ** focus * (1 - model.cdf(seconds)) * seconds * (ratio - 1)
-    return model, weight, low
+    return weight
+
+
+@functools.lru_cache(maxsize=256)
+def _late_weight(samples: tuple[float, ...], spread: float, focus: float, since: float) -> float:
+    """`_weight` from `since` on, given that the task has not ended by then (shared, cached)."""
+    model, _, _ = _fitted(samples, spread, focus)
+    survival = 1 - model.cdf(since)
+    return _weight(model, focus, since) / survival if survival > 1e-9 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +236,7 @@ class _Plan:
         return waited + (1.0 - share) * interval
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True, eq=False)
 class AdaptiveSchedule:
     """Polls by phase; with history, sleeps through the bulk and polls densely where it may end.
 
@@ -237,19 +266,29 @@ class AdaptiveSchedule:
     jitter: float = 0.1
     #: Longest interval of a plan made late (after the earliest likely end).
     late_interval: float = 0.7
+    #: Without history but behind enough tasks of its kind that will teach it: poll this
+    #: sparsely while processing, saving GETs for the dense polls of the plan it will make.
+    banking_interval: float = 1.6
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
+    _polls: int = 0
     _last_poll: float = 0.0
     _plan: _Plan | None = None
     _fitted: int = -1
+    _ahead: int = 0
+    _late: bool = False
 
     @classmethod
     def for_task(cls, history: TimingHistory | None, size: str, duration: int) -> AdaptiveSchedule:
-        return cls(history=history, size=size, duration=int(duration))
+        schedule = cls(history=history, size=size, duration=int(duration))
+        if history is not None:
+            schedule._ahead = history.join(size, int(duration), schedule)
+        return schedule
 
     def next_delay(self, status: str, elapsed: float) -> float:
         previous, self._last_poll = self._last_poll, elapsed
+        self._polls += 1
         if status != PredictionStatus.PROCESSING:
             return self._jittered(self.queued_interval)
         if self._processing_seen is None:
@@ -257,7 +296,16 @@ class AdaptiveSchedule:
             self._processing_seen, self._processing_after = elapsed, previous
         self._processing_polls += 1
         plan = self._current_plan(elapsed)
-        return self._jittered(self.fallback_interval) if plan is None else plan.next_delay(elapsed)
+        if plan is None:
+            # A task with enough of its kind ahead will learn from them before it ends: its
+            # sparser polls until then pay for the plan's dense ones.
+            banking = self._ahead >= self.min_samples
+            return self._jittered(self.banking_interval if banking else self.fallback_interval)
+        if not self._late:
+            return plan.next_delay(elapsed)
+        # A plan learnt late has no long sleep ahead to pay for its dense polls: it is held
+        # to the baseline's count at every instant (its next GET is `polls` s after submit).
+        return max(plan.next_delay(elapsed), self._polls * self.fallback_interval - elapsed)
 
     def _jittered(self, interval: float) -> float:
         # The same interval on average, but tasks started together do not stay in step: a
@@ -270,8 +318,9 @@ class AdaptiveSchedule:
 
     def _current_plan(self, elapsed: float) -> _Plan | None:
         # A task keeps the plan it made; one that started without enough history makes its
-        # plan as soon as earlier tasks have reported enough times.
-        if self._plan is None and self.history is not None:
+        # plan as soon as earlier tasks have reported enough times, and remakes it as more
+        # report (the first to end are the fastest: a plan from them alone ends too soon).
+        if (self._plan is None or self._late) and self.history is not None:
             recorded = self.history.recorded(self.size, self.duration)
             if recorded != self._fitted:
                 self._fitted = recorded
@@ -282,15 +331,23 @@ class AdaptiveSchedule:
 
     def _make_plan(self, samples: list[float], elapsed: float) -> _Plan:
         assert self._processing_seen is not None
-        spread = self._processing_seen - self._processing_after
-        model, weight, opens = _fitted(tuple(samples), round(spread, 1), self.focus)
+        spread = round(self._processing_seen - self._processing_after, 1)
+        model, weight, opens = _fitted(tuple(samples), spread, self.focus)
         origin = (self._processing_seen + self._processing_after) / 2
-        budget = self.budget * model.median / self.fallback_interval
-        late = elapsed - origin >= opens
-        # interval = scale / density ** focus, the scale chosen so that the GETs expected
-        # until the task ends fit the budget, less what was already spent. A task that learnt
-        # late, once it may already be ending, takes the plan it would have had from the start.
-        polls = budget if late else max(self.min_polls, budget - self._processing_polls)
+        late = self._late = self._late or (self._plan is None and elapsed - origin >= opens)
+        if late:
+            # Learnt late (a cold batch, from the tasks that ended first): the GETs left are
+            # what the baseline would still spend until the likely end, less the ones spent at
+            # its pace so far, placed on the rest of the curve.
+            since = round(elapsed - origin, 1)
+            weight = _late_weight(tuple(samples), spread, self.focus, since)
+            baseline = (origin + model.median) / self.fallback_interval + 1
+            polls = max(self.min_polls, baseline - self._polls)
+        else:
+            # interval = scale / density ** focus, the scale chosen so that the GETs expected
+            # until the task ends fit the budget, less what was already spent.
+            budget = self.budget * model.median / self.fallback_interval
+            polls = max(self.min_polls, budget - self._processing_polls)
         return _Plan(
             model=model,
             origin=origin,
