@@ -20,7 +20,7 @@ from _common import Figure
 
 HERE = Path(__file__).resolve().parent
 #: In order: quick ones first. The detection benchmark runs at the realistic time scale.
-BENCHMARKS = ("upload", "render", "startup", "overhead", "concurrency", "playback", "detection")
+BENCHMARKS = ("upload", "render", "startup", "overhead", "concurrency", "batch", "playback", "detection")
 RENDER_TARGET_S = 2.0
 
 

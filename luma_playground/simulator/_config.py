@@ -27,6 +27,8 @@ class SimulatorConfig:
     submits_per_minute: int | None = None
     #: Video tasks a key runs at once; more are accepted and wait. None: no limit.
     concurrent_tasks: int | None = None
+    #: Wall-clock seconds of the rate's minute; None: 60 s times `time_scale`.
+    rate_window_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:

@@ -61,9 +61,19 @@ class SimulatorControl:
             payload["valid"] = valid
         self._call("POST", "/_simulator/accounts", json=payload)
 
-    def set_limits(self, *, submits_per_minute: int | None, concurrent_tasks: int | None) -> dict[str, Any]:
-        """Set the per-key tier limits (None: off) until the next reset."""
-        payload = {"submits_per_minute": submits_per_minute, "concurrent_tasks": concurrent_tasks}
+    def set_limits(
+        self,
+        *,
+        submits_per_minute: int | None,
+        concurrent_tasks: int | None,
+        window_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Set the per-key tier limits (None: off) and the minute's length, until the next reset."""
+        payload = {
+            "submits_per_minute": submits_per_minute,
+            "concurrent_tasks": concurrent_tasks,
+            "window_s": window_s,
+        }
         limits: dict[str, Any] = self._call("POST", "/_simulator/limits", json=payload)
         return limits
 

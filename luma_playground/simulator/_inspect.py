@@ -10,7 +10,8 @@ No key is needed, and every answer is the API's envelope `{"code": 200, "message
 - `POST /_simulator/accounts` `{"key": "...", "balance": 0.0, "valid": false}` (or `key_fingerprint`).
 - `POST /_simulator/faults` `{route, kind, count=1, skip=0, key=null, ...options}` (see `_faults`),
   `GET /_simulator/faults`, `DELETE /_simulator/faults`.
-- `POST /_simulator/limits` `{"submits_per_minute": 5, "concurrent_tasks": 3}` (null: off; reset
+- `POST /_simulator/limits` `{"submits_per_minute": 5, "concurrent_tasks": 3, "window_s": 60}`
+  (null: off; `window_s`, the minute's wall-clock length, is optional; reset
   restores the configured ones), `GET /_simulator/limits`: the limits, the window in seconds and per
   key `{active, peak_active, peak_submits_per_window, submits, rate_limited}` (see `_limits`).
 """
@@ -131,8 +132,13 @@ async def set_limits(request: Request) -> JSONResponse:
     for limit in limits:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise InvalidInput("submits_per_minute and concurrent_tasks must be positive integers or null")
+    window = body.get("window_s")
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int | float) or window <= 0
+    ):
+        raise InvalidInput("window_s must be a positive number of seconds or null")
     simulator = simulator_of(request)
-    simulator.limits.configure(*limits)
+    simulator.limits.configure(limits[0], limits[1], window_s=window)
     return success(simulator.limits.snapshot())
 
 

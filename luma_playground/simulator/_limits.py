@@ -1,6 +1,7 @@
 """An account's tier limits as WaveSpeed applies them, and what the simulator saw of each key.
 
-"Videos / min" counts accepted video submits in any window of a (scaled) minute: one more
+"Videos / min" counts accepted video submits in any window of a minute (scaled like every wait,
+unless a window of its own is given): one more
 gets a 429 with `Retry-After`. "Concurrent tasks": a task submitted beyond the limit is
 accepted and waits, still created, until one of the key's tasks ends. Either limit is off
 when None. Per key, the simulator records the most video tasks active at once (submitted and
@@ -53,18 +54,26 @@ class AccountLimits:
         time_scale: float,
         submits_per_minute: int | None = None,
         concurrent_tasks: int | None = None,
+        window_s: float | None = None,
     ) -> None:
-        self.window_s = WINDOW_S * time_scale
-        self._defaults = (submits_per_minute, concurrent_tasks)
-        self.submits_per_minute, self.concurrent_tasks = self._defaults
+        self._defaults = (
+            submits_per_minute,
+            concurrent_tasks,
+            WINDOW_S * time_scale if window_s is None else window_s,
+        )
+        self.submits_per_minute, self.concurrent_tasks, self.window_s = self._defaults
         self._usage: defaultdict[str, KeyUsage] = defaultdict(KeyUsage)
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._holders: dict[str, asyncio.Semaphore] = {}
         self._tracked: set[str] = set()
 
-    def configure(self, submits_per_minute: int | None, concurrent_tasks: int | None) -> None:
-        """Set both limits (None: off); tasks already waiting keep the slots they wait for."""
+    def configure(
+        self, submits_per_minute: int | None, concurrent_tasks: int | None, window_s: float | None = None
+    ) -> None:
+        """Set both limits (None: off) and the minute's length; waiting tasks keep their slots."""
         self.submits_per_minute, self.concurrent_tasks = submits_per_minute, concurrent_tasks
+        if window_s is not None:
+            self.window_s = window_s
         self._slots.clear()
 
     def admit(self, fingerprint: str) -> None:
@@ -122,7 +131,7 @@ class AccountLimits:
 
     def clear(self) -> None:
         """Back to the configured limits, with no usage remembered."""
-        self.submits_per_minute, self.concurrent_tasks = self._defaults
+        self.submits_per_minute, self.concurrent_tasks, self.window_s = self._defaults
         self._usage.clear()
         self._slots.clear()
         self._holders.clear()

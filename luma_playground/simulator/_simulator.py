@@ -59,7 +59,9 @@ class Simulator:
         self.uploads = UploadStore(self.root / "uploads", config.max_upload_bytes)
         self.renders = RenderCache(self.root / "renders")
         self.webhooks = WebhookSender(self.webhook_secret, self.timing)
-        self.limits = AccountLimits(config.time_scale, config.submits_per_minute, config.concurrent_tasks)
+        self.limits = AccountLimits(
+            config.time_scale, config.submits_per_minute, config.concurrent_tasks, config.rate_window_s
+        )
         self.runner = TaskRunner(self.accounts, self.timing, self.webhooks, self.limits)
         # Secrets derive from a per-process key, so they stay the same across resets.
         self._secret_key = secrets.token_bytes(32)
