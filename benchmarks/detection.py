@@ -199,8 +199,8 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
                     mean(poll_gets),
                     "",
                     mean(base_gets),
-                    "" if phase == "cold" else "ratio <= 1.0",
-                    "the tasks still running when the first ones end switch to dense polling"
+                    "ratio <= 1.0",
+                    "cold: tasks behind others of their kind poll sparser until these teach them"
                     if phase == "cold"
                     else "",
                 ),
