@@ -11,7 +11,9 @@ task is likely to end: each poll's interval shrinks where the chance of completi
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 import random
 import statistics
@@ -165,38 +167,45 @@ class CompletionModel:
         return math.exp((low + high) / 2)
 
 
-@functools.lru_cache(maxsize=32)
-def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> tuple[CompletionModel, float, float]:
-    """The model of `samples`, the integral of density ** focus * survival, and where it opens.
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """A fitted model, the integral of density ** focus * survival, and where the likely end opens.
+
+    `grid` and `remaining` give that integral from each grid point on, so that a plan made
+    late, when the task is known to have run `since` seconds, costs no new integration.
+    """
+
+    model: CompletionModel
+    weight: float
+    opens: float
+    grid: tuple[float, ...]
+    remaining: tuple[float, ...]
+
+    def weight_after(self, since: float) -> float:
+        """The integral from `since` on, given that the task has not ended by then."""
+        index = bisect.bisect_left(self.grid, since)
+        if index >= len(self.grid):
+            return 0.0
+        survival = 1 - self.model.cdf(since)
+        return self.remaining[index] / survival if survival > 1e-9 else 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> _Fit:
+    """The model of `samples` and the integrals its plans need.
 
     Fitting costs milliseconds; the tasks running at once share one fit (cached), so that a
     burst of them planning together does not stall the event loop.
     """
     model = CompletionModel.fit(list(samples), spread)
-    low = model.quantile(0.001)
-    return model, _weight(model, focus, low), low
-
-
-def _weight(model: CompletionModel, focus: float, since: float) -> float:
-    """The integral of density ** focus * survival from `since` (seconds of inference) on."""
-    low, high = since, model.quantile(0.999)
-    if high <= low:
-        return 0.0
+    low, high = model.quantile(0.001), model.quantile(0.999)
     # On a grid even in log time: fine where the density peaks, coarse in the tails.
-    steps, weight = 120, 0.0
+    steps = 120
     ratio = (high / low) ** (1 / steps)
-    for i in range(steps):
-        seconds = low * ratio ** (i + 0.5)
-        weight += model.density(seconds) ** focus * (1 - model.cdf(seconds)) * seconds * (ratio - 1)
-    return weight
-
-
-@functools.lru_cache(maxsize=256)
-def _late_weight(samples: tuple[float, ...], spread: float, focus: float, since: float) -> float:
-    """`_weight` from `since` on, given that the task has not ended by then (shared, cached)."""
-    model, _, _ = _fitted(samples, spread, focus)
-    survival = 1 - model.cdf(since)
-    return _weight(model, focus, since) / survival if survival > 1e-9 else 0.0
+    grid = [low * ratio ** (i + 0.5) for i in range(steps)]
+    parts = [model.density(t) ** focus * (1 - model.cdf(t)) * t * (ratio - 1) for t in grid]
+    remaining = list(itertools.accumulate(reversed(parts)))[::-1]
+    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining))
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,29 +327,34 @@ class AdaptiveSchedule:
 
     def _current_plan(self, elapsed: float) -> _Plan | None:
         # A task keeps the plan it made; one that started without enough history makes its
-        # plan as soon as earlier tasks have reported enough times, and remakes it as more
-        # report (the first to end are the fastest: a plan from them alone ends too soon).
+        # plan as soon as earlier tasks have reported enough times; one learnt late remakes it
+        # as more report (the first to end are the fastest: a plan from them alone ends too
+        # soon), at a few counts only, so that a crowd of tasks shares a few fits.
         if (self._plan is None or self._late) and self.history is not None:
             recorded = self.history.recorded(self.size, self.duration)
-            if recorded != self._fitted:
+            if recorded != self._fitted and (self._plan is None or self._refit(recorded)):
                 self._fitted = recorded
                 samples = self.history.samples(self.size, self.duration)
                 if len(samples) >= self.min_samples:
                     self._plan = self._make_plan(samples, elapsed)
         return self._plan
 
+    def _refit(self, recorded: int) -> bool:
+        """True when a late plan is to be remade: a quarter more samples, up to 32 of them."""
+        return self._fitted < 32 and recorded >= 1.25 * self._fitted
+
     def _make_plan(self, samples: list[float], elapsed: float) -> _Plan:
         assert self._processing_seen is not None
         spread = round(self._processing_seen - self._processing_after, 1)
-        model, weight, opens = _fitted(tuple(samples), spread, self.focus)
+        fit = _fitted(tuple(samples), spread, self.focus)
+        model, weight, opens = fit.model, fit.weight, fit.opens
         origin = (self._processing_seen + self._processing_after) / 2
         late = self._late = self._late or (self._plan is None and elapsed - origin >= opens)
         if late:
             # Learnt late (a cold batch, from the tasks that ended first): the GETs left are
             # what the baseline would still spend until the likely end, less the ones spent at
             # its pace so far, placed on the rest of the curve.
-            since = round(elapsed - origin, 1)
-            weight = _late_weight(tuple(samples), spread, self.focus, since)
+            weight = fit.weight_after(elapsed - origin)
             baseline = (origin + model.median) / self.fallback_interval + 1
             polls = max(self.min_polls, baseline - self._polls)
         else:
