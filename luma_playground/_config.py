@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import InvalidRequest
+from ._pacing import TIERS, PaceLimits, Tier
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -160,6 +161,14 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _tier(name: str | None) -> Tier:
+    """The named tier (Bronze when unset); ValueError names the known ones."""
+    name = (name or "bronze").strip().lower()
+    if name not in TIERS:
+        raise ValueError(f"LUMA_PLAYGROUND_TIER must be one of {', '.join(TIERS)}, not {name!r}")
+    return TIERS[name]
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the playground needs to know about where it runs."""
@@ -170,8 +179,12 @@ class Settings:
     data_dir: Path = field(default_factory=user_data_dir)
     #: Public HTTPS base of this app, for webhooks (`SPACE_HOST` on a Space).
     public_url: str | None = None
+    #: The account's tier (`bronze`, `silver`, `gold`, `ultra`): the defaults of the next two.
+    tier: str = "bronze"
     #: Tasks running at once per API key (the account's concurrency; Bronze allows 3).
     tasks_per_key: int = 3
+    #: Video submits per minute per API key (Bronze allows 5).
+    submits_per_minute: int = 5
     #: Limits per browser session on a deployment that spends the owner's credits.
     session_running_limit: int = 2
     session_daily_limit: int = 20
@@ -211,6 +224,7 @@ class Settings:
         if credentials := env.get("LUMA_PLAYGROUND_AUTH", "").strip():
             user, _, password = credentials.partition(":")
             auth = (user, password)
+        tier = _tier(env.get("LUMA_PLAYGROUND_TIER"))
         public_url = env.get("LUMA_PLAYGROUND_PUBLIC_URL", "").strip() or None
         if not public_url and (space_host := env.get("SPACE_HOST", "").strip()):
             public_url = f"https://{space_host}"
@@ -223,7 +237,9 @@ class Settings:
             ),
             data_dir=user_data_dir(env),
             public_url=public_url.rstrip("/") if public_url else None,
-            tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", 3),
+            tier=tier.name,
+            tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", tier.concurrency),
+            submits_per_minute=_int(env, "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE", tier.submits_per_minute),
             session_running_limit=_int(env, "LUMA_PLAYGROUND_SESSION_RUNNING", 2),
             session_daily_limit=_int(env, "LUMA_PLAYGROUND_SESSION_DAILY", 20),
             share=_flag(env.get("LUMA_PLAYGROUND_SHARE")) or _flag(env.get("GRADIO_SHARE")),
@@ -232,6 +248,13 @@ class Settings:
             space=on_space(env),
             exposed=not is_loopback_host(env.get("GRADIO_SERVER_NAME")),
             event_concurrency=_int(env, "LUMA_PLAYGROUND_EVENT_CONCURRENCY", 128),
+        )
+
+    @property
+    def pace_limits(self) -> PaceLimits:
+        """Each key's allowance: the tier's, with the explicit overrides."""
+        return PaceLimits(
+            concurrency=max(1, self.tasks_per_key), submits_per_minute=max(1, self.submits_per_minute)
         )
 
     def with_changes(self, **changes: object) -> Settings:
