@@ -183,8 +183,9 @@ class Settings:
     tier: str = "bronze"
     #: Tasks running at once per API key (the account's concurrency; Bronze allows 3).
     tasks_per_key: int = 3
-    #: Video submits per minute per API key (Bronze allows 5).
-    submits_per_minute: int = 5
+    #: Video submits per minute per API key (Bronze allows 5; `from_env` takes the tier's).
+    #: None paces by the running tasks alone.
+    submits_per_minute: int | None = None
     #: Limits per browser session on a deployment that spends the owner's credits.
     session_running_limit: int = 2
     session_daily_limit: int = 20
@@ -253,9 +254,8 @@ class Settings:
     @property
     def pace_limits(self) -> PaceLimits:
         """Each key's allowance: the tier's, with the explicit overrides."""
-        return PaceLimits(
-            concurrency=max(1, self.tasks_per_key), submits_per_minute=max(1, self.submits_per_minute)
-        )
+        per_minute = None if self.submits_per_minute is None else max(1, self.submits_per_minute)
+        return PaceLimits(concurrency=max(1, self.tasks_per_key), submits_per_minute=per_minute)
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced."""

@@ -23,6 +23,7 @@ from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
 from ._limits import Caller, VisitorLimits
 from ._models import GenerationRequest, Validated
+from ._pacing import Pacing
 from ._pictures import local_picture
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
@@ -332,7 +333,9 @@ def _backend(
     notifier: WebhookRegistry | None = None,
     http: httpx.AsyncClient | None = None,
 ) -> Backend:
-    client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry, http=http)
+    # WaveSpeed is paced to the account's tier; the built-in simulator only to its slots.
+    pacing = Pacing(settings.pace_limits) if tasks_per_key is None else None
+    client = WaveSpeedClient(base_url, key, timeouts=settings.timeouts, retry=retry, http=http, pacing=pacing)
     pipeline = Pipeline.create(
         client,
         journal,
