@@ -91,8 +91,9 @@ def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
     """The `launch()` arguments that go with the demo: look, login, sharing, MCP, file access.
 
     uvicorn is kept from rewriting the peer's address from `X-Forwarded-For`, which the
-    playground reads itself through `LUMA_PLAYGROUND_TRUSTED_PROXIES` hops only. The server also resumes the pending tasks of the server's key at start-up, and serves the
-    completion callbacks when the playground has a public address.
+    playground reads itself through `LUMA_PLAYGROUND_TRUSTED_PROXIES` hops only. The server also
+    resumes the pending tasks of the server's key at start-up, and serves the completion callbacks
+    when the playground has a public address.
     """
     settings = playground.settings
     # The visitor's address is the connection's peer, or what trusted proxies say (not uvicorn).
