@@ -28,6 +28,7 @@ BENCHMARKS = (
     "startup",
     "overhead",
     "concurrency",
+    "batch",
     "playback",
     "detection",
 )

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 
 from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts
-from ._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, ServerError
+from ._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, RateLimited, ServerError
 from ._images import in_image_worker, prepare_image
 from ._models import GenerationRequest, Prediction, PredictionStatus
+from ._pacing import Pace, Pacing
 from ._polling import FixedSchedule, PollSchedule
 from ._retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
 from ._transfer import MAX_VIDEO_BYTES, ProgressCallback, download_once
@@ -47,8 +48,11 @@ class WaveSpeedClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 256,
         http: httpx.AsyncClient | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: The account's allowance per key; submits wait their turn in it. None: unpaced.
+        self.pacing = pacing
         self._api_key = ApiKey.parse(api_key)
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -181,23 +185,44 @@ class WaveSpeedClient:
         api_key: str | ApiKey | None = None,
         webhook_url: str | None = None,
     ) -> Prediction:
-        """Create the task; never sent twice unless the first attempt provably did not arrive."""
+        """Create the task; never sent twice unless the first attempt provably did not arrive.
+
+        With `pacing`, every attempt waits for the key's allowance, and a 429 slows it.
+        """
         key = self._key(api_key)
         params = {"webhook": webhook_url} if webhook_url else None
         body = request.api_input(image_url)
         what = "submitting the task"
+        pace = self.pacing.pace(key.fingerprint) if self.pacing else None
+
+        async def attempt() -> dict[str, Any]:
+            if pace is None:
+                return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+            return await self._paced(pace, key, what, body, params)
+
         try:
-            data = await retry_call(
-                lambda: self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params),
-                on=retryable_submit,
-                policy=self.retry,
-            )
+            data = await retry_call(attempt, on=retryable_submit, policy=self.retry)
         except LumaPlaygroundError as error:
             mapped = submit_error(error)
             if mapped is error:
                 raise
             raise mapped from error
         return self._prediction(data, what)
+
+    async def _paced(
+        self, pace: Pace, key: ApiKey, what: str, body: dict[str, Any], params: dict[str, str] | None
+    ) -> dict[str, Any]:
+        await pace.before_submit()
+        try:
+            data = await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+        except RateLimited as error:
+            pace.after_submit(rate_limited=True, retry_after=error.retry_after)
+            raise
+        except BaseException:
+            pace.after_submit()  # it may have reached the server, which then counted it
+            raise
+        pace.after_submit()
+        return data
 
     @staticmethod
     def _prediction(data: dict[str, Any], what: str) -> Prediction:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import InvalidRequest
+from ._pacing import TIERS, PaceLimits, Tier
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_DAILY_BUDGET",
     "KEY_LENGTHS",
     "MODEL_ID",
     "ApiKey",
@@ -160,6 +162,24 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _tier(name: str | None) -> Tier:
+    """The named tier (Bronze when unset); ValueError names the known ones."""
+    name = (name or "bronze").strip().lower()
+    if name not in TIERS:
+        raise ValueError(f"LUMA_PLAYGROUND_TIER must be one of {', '.join(TIERS)}, not {name!r}")
+    return TIERS[name]
+
+
+def _optional_flag(value: str | None) -> bool | None:
+    """True or False when the variable says so, None when it is unset or blank."""
+    value = (value or "").strip()
+    return _flag(value) if value else None
+
+
+#: USD the server's key may spend per UTC day on a shared deployment, unless configured.
+DEFAULT_DAILY_BUDGET = 5.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the playground needs to know about where it runs."""
@@ -170,8 +190,13 @@ class Settings:
     data_dir: Path = field(default_factory=user_data_dir)
     #: Public HTTPS base of this app, for webhooks (`SPACE_HOST` on a Space).
     public_url: str | None = None
+    #: The account's tier (`bronze`, `silver`, `gold`, `ultra`): the defaults of the next two.
+    tier: str = "bronze"
     #: Tasks running at once per API key (the account's concurrency; Bronze allows 3).
     tasks_per_key: int = 3
+    #: Video submits per minute per API key (Bronze allows 5; `from_env` takes the tier's).
+    #: None paces by the running tasks alone.
+    submits_per_minute: int | None = None
     #: Limits per browser session on a deployment that spends the owner's credits.
     session_running_limit: int = 2
     session_daily_limit: int = 20
@@ -186,13 +211,27 @@ class Settings:
     event_concurrency: int = 128
     #: True when no key is configured and the built-in simulator stands in for the API.
     simulated: bool = False
+    #: USD the server's key may spend per UTC day on a shared deployment (0: no limit).
+    #: `from_env` gives deployments `DEFAULT_DAILY_BUDGET`; settings made in code start without.
+    daily_budget: float = 0.0
+    #: Reverse proxies in front of the app whose `X-Forwarded-For` entries are believed.
+    trusted_proxies: int = 0
+    #: The server's key serves signed-in visitors only.
+    require_login: bool = False
+    #: `LUMA_PLAYGROUND_SHARED`: True or False overrides the detection; None detects.
+    shared_override: bool | None = None
+    #: Hugging Face sign-in is on (a Space with `hf_oauth: true` sets `OAUTH_CLIENT_ID`).
+    oauth: bool = False
 
     @property
     def shared(self) -> bool:
         """True when people other than the owner can reach the UI.
 
-        A share link, a Space, a login, or a server listening beyond this machine.
+        A share link, a Space, a login, or a server listening beyond this machine;
+        `shared_override` (`LUMA_PLAYGROUND_SHARED`) decides instead when set.
         """
+        if self.shared_override is not None:
+            return self.shared_override
         return self.share or self.space or self.exposed or self.auth is not None
 
     @property
@@ -211,6 +250,7 @@ class Settings:
         if credentials := env.get("LUMA_PLAYGROUND_AUTH", "").strip():
             user, _, password = credentials.partition(":")
             auth = (user, password)
+        tier = _tier(env.get("LUMA_PLAYGROUND_TIER"))
         public_url = env.get("LUMA_PLAYGROUND_PUBLIC_URL", "").strip() or None
         if not public_url and (space_host := env.get("SPACE_HOST", "").strip()):
             public_url = f"https://{space_host}"
@@ -223,7 +263,9 @@ class Settings:
             ),
             data_dir=user_data_dir(env),
             public_url=public_url.rstrip("/") if public_url else None,
-            tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", 3),
+            tier=tier.name,
+            tasks_per_key=_int(env, "LUMA_PLAYGROUND_TASKS_PER_KEY", tier.concurrency),
+            submits_per_minute=_int(env, "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE", tier.submits_per_minute),
             session_running_limit=_int(env, "LUMA_PLAYGROUND_SESSION_RUNNING", 2),
             session_daily_limit=_int(env, "LUMA_PLAYGROUND_SESSION_DAILY", 20),
             share=_flag(env.get("LUMA_PLAYGROUND_SHARE")) or _flag(env.get("GRADIO_SHARE")),
@@ -232,7 +274,18 @@ class Settings:
             space=on_space(env),
             exposed=not is_loopback_host(env.get("GRADIO_SERVER_NAME")),
             event_concurrency=_int(env, "LUMA_PLAYGROUND_EVENT_CONCURRENCY", 128),
+            daily_budget=float(env.get("LUMA_PLAYGROUND_DAILY_BUDGET") or DEFAULT_DAILY_BUDGET),
+            trusted_proxies=_int(env, "LUMA_PLAYGROUND_TRUSTED_PROXIES", 1 if on_space(env) else 0),
+            require_login=_flag(env.get("LUMA_PLAYGROUND_REQUIRE_LOGIN")),
+            shared_override=_optional_flag(env.get("LUMA_PLAYGROUND_SHARED")),
+            oauth=bool(env.get("OAUTH_CLIENT_ID", "").strip()),
         )
+
+    @property
+    def pace_limits(self) -> PaceLimits:
+        """Each key's allowance: the tier's, with the explicit overrides."""
+        per_minute = None if self.submits_per_minute is None else max(1, self.submits_per_minute)
+        return PaceLimits(concurrency=max(1, self.tasks_per_key), submits_per_minute=per_minute)
 
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced."""

@@ -30,6 +30,7 @@ from ._models import (
     Uploading,
     WaitingForSlot,
 )
+from ._pacing import Pace, PaceLimits, Pacing
 from ._pipeline import Pipeline
 
 __all__ = ["Job", "Runner", "cancel_all"]
@@ -83,6 +84,11 @@ class Job:
             await asyncio.shield(self._task)
         return self.cancel_note or "Nothing to cancel: the generation had already ended."
 
+    def when_finished(self, callback: Callable[[Job], object]) -> None:
+        """Call `callback(job)` on the loop once the job has ended, however it ended."""
+        assert self._task is not None
+        self._task.add_done_callback(lambda _: callback(self))
+
     def _publish(self, event: Event | None) -> None:
         if event is not None:
             self.latest = event
@@ -135,7 +141,10 @@ class Runner:
     def __init__(self, pipeline: Pipeline, *, tasks_per_key: int = 3) -> None:
         self.pipeline = pipeline
         self.tasks_per_key = max(1, tasks_per_key)
-        self._slots: dict[str, asyncio.Semaphore] = {}
+        # The client's pacing (submits per minute too) when it has one; else slots alone.
+        self.pacing = pipeline.client.pacing or Pacing(
+            PaceLimits(concurrency=self.tasks_per_key, submits_per_minute=None)
+        )
         self._running: dict[str, int] = {}
         self.jobs: dict[str, Job] = {}
 
@@ -191,11 +200,9 @@ class Runner:
             job._publish(None)
             self.jobs.pop(job.id, None)
 
-    def _slot(self, api_key: ApiKey | None) -> tuple[str, asyncio.Semaphore]:
+    def _slot(self, api_key: ApiKey | None) -> tuple[str, Pace]:
         name = api_key.fingerprint if api_key else ""
-        if name not in self._slots:
-            self._slots[name] = asyncio.Semaphore(self.tasks_per_key)
-        return name, self._slots[name]
+        return name, self.pacing.pace(name)
 
     async def _generate(self, job: Job, upload: ImageUpload | None) -> None:
         assert job.request is not None
@@ -207,7 +214,7 @@ class Runner:
             job._publish(Uploaded(image_url))
         name, slot = self._slot(job._api_key)
         if slot.locked():
-            job._publish(WaitingForSlot(self._running.get(name, 0), self.tasks_per_key))
+            job._publish(WaitingForSlot(self._running.get(name, 0), slot.concurrency))
         async with slot:
             self._running[name] = self._running.get(name, 0) + 1
             try:

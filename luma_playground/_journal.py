@@ -283,6 +283,25 @@ class Journal:
         """`update` for async code: the change is written once this returns, and even if cancelled."""
         await self._awrite(_change(row_id, state, detail, fields))
 
+    def transact(self, work: Callable[[sqlite3.Connection], _T], *, wait: bool = True) -> _T | None:
+        """Run `work` in one write transaction on the writer thread (for tables of other modules).
+
+        With `wait=False` it is queued and this returns at once (from a callback on the loop).
+        """
+        if wait:
+            return self._write(work)
+        self._submit(work)
+        return None
+
+    async def atransact(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`transact` for async code."""
+        return await self._awrite(work)
+
+    def query(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` on a read connection (for tables of other modules)."""
+        with self._reading() as db:
+            return work(db)
+
     # -- reading ------------------------------------------------------------------------
 
     @contextmanager

@@ -55,7 +55,24 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
 
 
-def _m002_shots(db: sqlite3.Connection) -> None:
+def _m002_spend(db: sqlite3.Connection) -> None:
+    """What the server's key has reserved per UTC day; a row's failure releases its amount."""
+    db.execute(
+        """
+        CREATE TABLE spend (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            amount REAL NOT NULL,
+            row_id INTEGER,
+            released INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX spend_day ON spend (day)")
+
+
+def _m003_shots(db: sqlite3.Connection) -> None:
     """Shots: clips continued from each other's last frame, each segment a row of `tasks`.
 
     A segment is written (with the picture it starts from) before its task's row exists, so that
@@ -95,7 +112,7 @@ def _m002_shots(db: sqlite3.Connection) -> None:
 
 
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_shots]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_spend, _m003_shots]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -71,6 +71,10 @@ class CompletionNotifier(Protocol):
         """Tie the token to the task id the submit returned."""
         ...
 
+    def missed(self, token: str) -> None:
+        """A poll saw the task end before its callback came."""
+        ...
+
     def close(self, token: str) -> None: ...
 
 
@@ -124,6 +128,17 @@ class Pipeline:
         if not self.adaptive:
             return FixedSchedule()
         return AdaptiveSchedule.for_task(self.history, size, duration)
+
+    def _poll_schedule(self, record: TaskRecord, callback: Subscription | None) -> tuple[PollSchedule, float]:
+        """The task's poll schedule and first wait: callbacks replace polling once they proved to arrive."""
+        polled = self._schedule(record.size, record.duration)
+        if callback is None:
+            return polled, FIRST_POLL_DELAY
+        trust = callback.trust
+        schedule = PushedSchedule(
+            lambda: callback.arrived, callback.safety_interval, fallback=polled, trusted=lambda: trust.trusted
+        )
+        return schedule, callback.safety_interval if trust.trusted else FIRST_POLL_DELAY
 
     async def generate(
         self,
@@ -274,12 +289,7 @@ class Pipeline:
         assert record.task_id is not None
         task_id, row_id = record.task_id, record.row_id
         state = record.state
-        schedule: PollSchedule
-        if callback is None:
-            schedule, first_delay = self._schedule(record.size, record.duration), FIRST_POLL_DELAY
-        else:
-            schedule = PushedSchedule(lambda: callback.arrived, callback.safety_interval)
-            first_delay = schedule.next_delay(state, 0.0)
+        schedule, first_delay = self._poll_schedule(record, callback)
         try:
             prediction: Prediction | None = None
             async for prediction in self.client.poll(
@@ -308,6 +318,8 @@ class Pipeline:
             await self.journal.aupdate(row_id, detail=gave_up.message, error=gave_up.message)
             raise gave_up from error
         assert prediction is not None
+        if callback is not None and not callback.arrived and self.notifier is not None:
+            self.notifier.missed(callback.token)
         async for event in self._finish(row_id, prediction, started):
             yield event
 

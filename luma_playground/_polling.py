@@ -11,11 +11,14 @@ task is likely to end: each poll's interval shrinks where the chance of completi
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 import random
 import statistics
 import threading
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -69,6 +72,7 @@ class TimingHistory:
         self._lock = threading.Lock()
         self._samples: dict[tuple[str, int], deque[float]] = defaultdict(lambda: deque(maxlen=keep))
         self._recorded: dict[tuple[str, int], int] = defaultdict(int)
+        self._following: dict[tuple[str, int], weakref.WeakSet[object]] = defaultdict(weakref.WeakSet)
         for size, duration, seconds in samples:
             self.record(size, duration, seconds)
 
@@ -78,6 +82,17 @@ class TimingHistory:
                 kind = (size, int(duration))
                 self._samples[kind].append(float(inference_seconds))
                 self._recorded[kind] += 1
+
+    def join(self, size: str, duration: int, schedule: object) -> int:
+        """Count `schedule` among the tasks of this kind being followed; how many were before it.
+
+        A schedule counts while it exists (the end of its task's poll loop lets it go).
+        """
+        with self._lock:
+            following = self._following[(size, int(duration))]
+            ahead = len(following)
+            following.add(schedule)
+            return ahead
 
     def samples(self, size: str, duration: int) -> list[float]:
         """The kept inference times of this kind, smallest first."""
@@ -152,9 +167,32 @@ class CompletionModel:
         return math.exp((low + high) / 2)
 
 
-@functools.lru_cache(maxsize=32)
-def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> tuple[CompletionModel, float, float]:
-    """The model of `samples`, the integral of density ** focus * survival, and where it opens.
+@dataclass(frozen=True, slots=True)
+class _Fit:
+    """A fitted model, the integral of density ** focus * survival, and where the likely end opens.
+
+    `grid` and `remaining` give that integral from each grid point on, so that a plan made
+    late, when the task is known to have run `since` seconds, costs no new integration.
+    """
+
+    model: CompletionModel
+    weight: float
+    opens: float
+    grid: tuple[float, ...]
+    remaining: tuple[float, ...]
+
+    def weight_after(self, since: float) -> float:
+        """The integral from `since` on, given that the task has not ended by then."""
+        index = bisect.bisect_left(self.grid, since)
+        if index >= len(self.grid):
+            return 0.0
+        survival = 1 - self.model.cdf(since)
+        return self.remaining[index] / survival if survival > 1e-9 else 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> _Fit:
+    """The model of `samples` and the integrals its plans need.
 
     Fitting costs milliseconds; the tasks running at once share one fit (cached), so that a
     burst of them planning together does not stall the event loop.
@@ -162,12 +200,12 @@ def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> tuple[Co
     model = CompletionModel.fit(list(samples), spread)
     low, high = model.quantile(0.001), model.quantile(0.999)
     # On a grid even in log time: fine where the density peaks, coarse in the tails.
-    steps, weight = 120, 0.0
+    steps = 120
     ratio = (high / low) ** (1 / steps)
-    for i in range(steps):
-        seconds = low * ratio ** (i + 0.5)
-        weight += model.density(seconds) ** focus * (1 - model.cdf(seconds)) * seconds * (ratio - 1)
-    return model, weight, low
+    grid = [low * ratio ** (i + 0.5) for i in range(steps)]
+    parts = [model.density(t) ** focus * (1 - model.cdf(t)) * t * (ratio - 1) for t in grid]
+    remaining = list(itertools.accumulate(reversed(parts)))[::-1]
+    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +245,7 @@ class _Plan:
         return waited + (1.0 - share) * interval
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True, eq=False)
 class AdaptiveSchedule:
     """Polls by phase; with history, sleeps through the bulk and polls densely where it may end.
 
@@ -237,19 +275,29 @@ class AdaptiveSchedule:
     jitter: float = 0.1
     #: Longest interval of a plan made late (after the earliest likely end).
     late_interval: float = 0.7
+    #: Without history but behind enough tasks of its kind that will teach it: poll this
+    #: sparsely while processing, saving GETs for the dense polls of the plan it will make.
+    banking_interval: float = 1.6
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
+    _polls: int = 0
     _last_poll: float = 0.0
     _plan: _Plan | None = None
     _fitted: int = -1
+    _ahead: int = 0
+    _late: bool = False
 
     @classmethod
     def for_task(cls, history: TimingHistory | None, size: str, duration: int) -> AdaptiveSchedule:
-        return cls(history=history, size=size, duration=int(duration))
+        schedule = cls(history=history, size=size, duration=int(duration))
+        if history is not None:
+            schedule._ahead = history.join(size, int(duration), schedule)
+        return schedule
 
     def next_delay(self, status: str, elapsed: float) -> float:
         previous, self._last_poll = self._last_poll, elapsed
+        self._polls += 1
         if status != PredictionStatus.PROCESSING:
             return self._jittered(self.queued_interval)
         if self._processing_seen is None:
@@ -257,7 +305,16 @@ class AdaptiveSchedule:
             self._processing_seen, self._processing_after = elapsed, previous
         self._processing_polls += 1
         plan = self._current_plan(elapsed)
-        return self._jittered(self.fallback_interval) if plan is None else plan.next_delay(elapsed)
+        if plan is None:
+            # A task with enough of its kind ahead will learn from them before it ends: its
+            # sparser polls until then pay for the plan's dense ones.
+            banking = self._ahead >= self.min_samples
+            return self._jittered(self.banking_interval if banking else self.fallback_interval)
+        if not self._late:
+            return plan.next_delay(elapsed)
+        # A plan learnt late has no long sleep ahead to pay for its dense polls: it is held
+        # to the baseline's count at every instant (its next GET is `polls` s after submit).
+        return max(plan.next_delay(elapsed), self._polls * self.fallback_interval - elapsed)
 
     def _jittered(self, interval: float) -> float:
         # The same interval on average, but tasks started together do not stay in step: a
@@ -270,27 +327,41 @@ class AdaptiveSchedule:
 
     def _current_plan(self, elapsed: float) -> _Plan | None:
         # A task keeps the plan it made; one that started without enough history makes its
-        # plan as soon as earlier tasks have reported enough times.
-        if self._plan is None and self.history is not None:
+        # plan as soon as earlier tasks have reported enough times; one learnt late remakes it
+        # as more report (the first to end are the fastest: a plan from them alone ends too
+        # soon), at a few counts only, so that a crowd of tasks shares a few fits.
+        if (self._plan is None or self._late) and self.history is not None:
             recorded = self.history.recorded(self.size, self.duration)
-            if recorded != self._fitted:
+            if recorded != self._fitted and (self._plan is None or self._refit(recorded)):
                 self._fitted = recorded
                 samples = self.history.samples(self.size, self.duration)
                 if len(samples) >= self.min_samples:
                     self._plan = self._make_plan(samples, elapsed)
         return self._plan
 
+    def _refit(self, recorded: int) -> bool:
+        """True when a late plan is to be remade: a quarter more samples, up to 32 of them."""
+        return self._fitted < 32 and recorded >= 1.25 * self._fitted
+
     def _make_plan(self, samples: list[float], elapsed: float) -> _Plan:
         assert self._processing_seen is not None
-        spread = self._processing_seen - self._processing_after
-        model, weight, opens = _fitted(tuple(samples), round(spread, 1), self.focus)
+        spread = round(self._processing_seen - self._processing_after, 1)
+        fit = _fitted(tuple(samples), spread, self.focus)
+        model, weight, opens = fit.model, fit.weight, fit.opens
         origin = (self._processing_seen + self._processing_after) / 2
-        budget = self.budget * model.median / self.fallback_interval
-        late = elapsed - origin >= opens
-        # interval = scale / density ** focus, the scale chosen so that the GETs expected
-        # until the task ends fit the budget, less what was already spent. A task that learnt
-        # late, once it may already be ending, takes the plan it would have had from the start.
-        polls = budget if late else max(self.min_polls, budget - self._processing_polls)
+        late = self._late = self._late or (self._plan is None and elapsed - origin >= opens)
+        if late:
+            # Learnt late (a cold batch, from the tasks that ended first): the GETs left are
+            # what the baseline would still spend until the likely end, less the ones spent at
+            # its pace so far, placed on the rest of the curve.
+            weight = fit.weight_after(elapsed - origin)
+            baseline = (origin + model.median) / self.fallback_interval + 1
+            polls = max(self.min_polls, baseline - self._polls)
+        else:
+            # interval = scale / density ** focus, the scale chosen so that the GETs expected
+            # until the task ends fit the budget, less what was already spent.
+            budget = self.budget * model.median / self.fallback_interval
+            polls = max(self.min_polls, budget - self._processing_polls)
         return _Plan(
             model=model,
             origin=origin,
@@ -309,16 +380,25 @@ class PushedSchedule:
     """With a completion callback on its way: rare safety polls, and quick re-checks once it came.
 
     The callback only wakes the poller; the GET it triggers is what is trusted. Should the
-    service not show the end yet when the callback arrives, it is asked again shortly.
+    service not show the end yet when the callback arrives, it is asked again shortly. While
+    `trusted()` is false (callbacks have not proven to arrive) the `fallback` schedule decides,
+    as it would without callbacks; it sees every poll either way, so it can take over at once.
     """
 
     callback_arrived: Callable[[], bool]
     #: How often to look when no callback has come (a lost callback costs at most this).
     safety_interval: float = 30.0
     recheck_interval: float = 0.5
+    fallback: PollSchedule | None = None
+    trusted: Callable[[], bool] = lambda: True
 
     def next_delay(self, status: str, elapsed: float) -> float:
-        return self.recheck_interval if self.callback_arrived() else self.safety_interval
+        fallback = None if self.fallback is None else self.fallback.next_delay(status, elapsed)
+        if self.callback_arrived():
+            return self.recheck_interval
+        if fallback is None or self.trusted():
+            return self.safety_interval
+        return fallback
 
     def expected_total(self) -> float | None:
-        return None
+        return None if self.fallback is None else self.fallback.expected_total()

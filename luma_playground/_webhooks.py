@@ -5,8 +5,14 @@ When the app has a public address, each submit carries a callback URL of its own
 A callback is believed only when its signature is right (HMAC-SHA256 with the account's
 webhook secret, over `{webhook-id}.{webhook-timestamp}.{body}`), its timestamp is within
 five minutes and its id was not seen before; even then it only wakes the task's poller,
-whose next GET is what the pipeline trusts. A slow safety poll covers a callback that never
-comes.
+whose next GET is what the pipeline trusts.
+
+The push path has to prove itself: callbacks replace dense polling only for a key (of this
+deployment) from which a believed callback has already arrived. Until then its tasks poll
+as they would without callbacks, woken early when a callback does come. When a poll finds a
+task ended and its callback does not follow within a grace period, the key is distrusted
+again (a proxy that drops callbacks, a secret that does not match), and its tasks waiting on
+a slow safety poll are woken to poll densely again.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CALLBACK_PATH",
+    "CallbackTrust",
     "Subscription",
     "WebhookRegistry",
     "WebhookRejected",
@@ -66,6 +73,8 @@ PROBE_WAIT_SECONDS = 3.0
 #: How long the answer of the reachability probe is believed.
 PROBE_TTL_SECONDS = 600.0
 PROBE_RETRY_SECONDS = 60.0
+#: How long after a poll saw a task end its callback may still come before the key is distrusted.
+CALLBACK_GRACE_SECONDS = 5.0
 
 
 class WebhookRejected(Exception):
@@ -120,6 +129,16 @@ def verify_signature(
 
 
 @dataclass(eq=False, slots=True)
+class CallbackTrust:
+    """Whether callbacks for one key of this deployment have proven to arrive."""
+
+    trusted: bool = False
+    #: Believed callbacks received, and times a poll found a task ended with no callback after it.
+    received: int = 0
+    missed: int = 0
+
+
+@dataclass(eq=False, slots=True)
 class Subscription:
     """One submit's callback: its URL, and the event that wakes its poller when the callback comes."""
 
@@ -133,10 +152,18 @@ class Subscription:
     task_id: str | None = None
     #: True once a believed callback said the task ended.
     arrived: bool = False
+    #: Shared by the subscriptions of one key: until trusted, the task polls as without callbacks.
+    trust: CallbackTrust = field(default_factory=CallbackTrust)
+    #: True once a poll saw the task end before any callback for it.
+    polled_first: bool = False
 
     def notify(self) -> None:
         """Wake the poller, from whichever thread and loop the callback was served on."""
         self.arrived = True
+        self.rouse()
+
+    def rouse(self) -> None:
+        """Cut the poller's current wait short (its schedule then decides again)."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -166,12 +193,14 @@ class WebhookRegistry:
         self.public_url = public_url.strip().rstrip("/")
         self.instance = secrets.token_hex(8)
         self.safety_interval = safety_interval
+        self.callback_grace = CALLBACK_GRACE_SECONDS
         self.mounted = False
         self._probe = probe
         self._reachable: tuple[bool, float] | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._secrets: dict[tuple[str, str], tuple[str | None, float]] = {}
         self._seen: dict[str, float] = {}
+        self._trust: dict[tuple[str, str], CallbackTrust] = {}
         self._http: Any = None
         # One secret fetch or probe at a time: a crowd of submits waits for the first answer.
         self._lock: asyncio.Lock | None = None
@@ -181,7 +210,11 @@ class WebhookRegistry:
 
     @property
     def open_count(self) -> int:
-        return len(self._subscriptions)
+        return sum(not s.polled_first for s in self._subscriptions.values())
+
+    def trust_of(self, client: WaveSpeedClient, api_key: ApiKey) -> CallbackTrust:
+        """Whether callbacks for this key, on this API, have proven to reach this deployment."""
+        return self._trust.setdefault((client.base_url, api_key.fingerprint), CallbackTrust())
 
     # -- the pipeline's side ------------------------------------------------------------------
 
@@ -203,6 +236,7 @@ class WebhookRegistry:
             secret=secret,
             loop=asyncio.get_running_loop(),
             safety_interval=self.safety_interval,
+            trust=self.trust_of(client, api_key),
         )
         self._subscriptions[token] = subscription
         return subscription
@@ -213,9 +247,35 @@ class WebhookRegistry:
         if subscription is not None:
             subscription.task_id = task_id
 
+    def missed(self, token: str) -> None:
+        """A poll saw the task end before its callback: the callback has a grace period to come."""
+        subscription = self._subscriptions.get(token)
+        if subscription is not None and not subscription.arrived:
+            subscription.polled_first = True
+
     def close(self, token: str) -> None:
-        """Forget the token: later callbacks to it are refused."""
-        self._subscriptions.pop(token, None)
+        """Forget the token: later callbacks to it are refused (after the grace, if one runs)."""
+        subscription = self._subscriptions.get(token)
+        if subscription is None:
+            return
+        if subscription.polled_first and not subscription.arrived:
+            subscription.loop.call_later(self.callback_grace, self._judge, token)
+        else:
+            del self._subscriptions[token]
+
+    def _judge(self, token: str) -> None:
+        subscription = self._subscriptions.pop(token, None)
+        if subscription is None or subscription.arrived:
+            return
+        trust = subscription.trust
+        trust.missed += 1
+        if trust.trusted:
+            trust.trusted = False
+            logger.warning("a completion callback did not arrive: polling densely again")
+            # Tasks sleeping until a slow safety poll go back to polling as without callbacks.
+            for other in self._subscriptions.values():
+                if other.trust is trust and not other.arrived:
+                    other.rouse()
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -281,6 +341,8 @@ class WebhookRegistry:
         if subscription.task_id is not None and task_id != subscription.task_id:
             raise WebhookRejected(400, "the callback is for another task")
         self._seen[webhook_id] = time.monotonic() + 2 * TOLERANCE_SECONDS
+        subscription.trust.received += 1
+        subscription.trust.trusted = True
         if status in TERMINAL_STATUSES:
             subscription.notify()
         return subscription

@@ -28,6 +28,8 @@ def isolated_home(
     """Every test gets its own journal and outputs folder, and no key from the environment."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("LUMA_PLAYGROUND_HOME", str(home))
+    # The simulator answers as fast as the suite asks: no pacing to Bronze's 5 submits a minute.
+    monkeypatch.setenv("LUMA_PLAYGROUND_SUBMITS_PER_MINUTE", "100000")
     for name in (
         "WAVESPEED_API_KEY",
         "WAVESPEED_BASE_URL",

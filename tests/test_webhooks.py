@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,8 @@ from luma_playground._webhooks import (
     verify_signature,
 )
 from luma_playground.simulator import sign_webhook
+
+from .conftest import simulator_fixture
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-webhook-test")
@@ -115,7 +117,9 @@ async def _post(
 
 
 async def test_callback_wakes_the_task_which_is_confirmed_by_one_get(pipeline, sim, landscape_image) -> None:
-    """The simulator's signed callback is accepted; one GET confirms; nothing is polled before."""
+    """Once a callback has proven to arrive, the next task's signed callback is its only poll's cue."""
+    await _generate(pipeline, landscape_image)
+    assert pipeline.notifier.trust_of(pipeline.client, KEY).trusted
     done = await _generate(pipeline, landscape_image)
     record = sim.control.task(done.task_id)
     assert record["webhook_url"].startswith(f"{pipeline.notifier.public_url}/webhooks/wavespeed/")
@@ -125,15 +129,77 @@ async def test_callback_wakes_the_task_which_is_confirmed_by_one_get(pipeline, s
     assert pipeline.notifier.open_count == 0, "the token is closed when the task ends"
 
 
-async def test_lost_callback_is_rescued_by_the_safety_poll(pipeline, sim, landscape_image) -> None:
-    """When the callback never comes, the slow safety poll still finishes the task."""
-    pipeline.notifier.safety_interval = 0.5
+async def test_trust_is_gained_by_the_first_verified_callback(pipeline, sim, landscape_image) -> None:
+    """A key starts untrusted: its first task carries the callback URL and trusts it once it came."""
+    trust = pipeline.notifier.trust_of(pipeline.client, KEY)
+    assert not trust.trusted
+    done = await _generate(pipeline, landscape_image)
+    record = sim.control.task(done.task_id)
+    assert record["webhook_url"] is not None
+    assert [d["status"] for d in record["webhook_deliveries"]] == [200]
+    assert trust.trusted and trust.received == 1 and trust.missed == 0
+
+
+async def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)
+
+
+async def test_trust_is_lost_when_a_poll_finds_the_end_first(pipeline, sim, landscape_image) -> None:
+    """A dropped callback, found by the safety poll, distrusts the key; the next callback restores it."""
+    registry = pipeline.notifier
+    registry.safety_interval, registry.callback_grace = 0.5, 0.05
+    trust = registry.trust_of(pipeline.client, KEY)
+    await _generate(pipeline, landscape_image)
+    assert trust.trusted
     sim.control.add_fault("submit", "webhook_lost")
     done = await _generate(pipeline, landscape_image)
     record = sim.control.task(done.task_id)
     assert record["webhook_lost"] and record["webhook_deliveries"] == []
-    assert record["status"] == "completed" and record["polls"] >= 1
-    assert done.video_path.exists()
+    assert record["status"] == "completed" and done.video_path.exists()
+    await _until(lambda: not trust.trusted, "the key is still trusted after a lost callback")
+    assert trust.missed == 1
+    await _generate(pipeline, landscape_image)
+    assert trust.trusted and trust.received == 2
+
+
+#: A slower simulator (a task takes about 2.5 s), so that polling at the baseline's pace shows.
+slow_sim = simulator_fixture(time_scale=0.05, scope="module")
+
+
+async def test_untrusted_tasks_poll_as_without_callbacks(
+    slow_sim, registry, tmp_path, landscape_image
+) -> None:
+    """A lost callback of an untrusted key costs no safety interval: the task polls about once a second."""
+    registry.safety_interval = 3600.0  # a task waiting on it would never end
+    slow_sim.control.reset()
+    slow_sim.control.add_fault("submit", "webhook_lost")
+    async with WaveSpeedClient(slow_sim.base_url, KEY, retry=RetryPolicy(scale=0)) as client:
+        journal = Journal(tmp_path / "journal.sqlite3")
+        pipeline = Pipeline.create(client, journal, tmp_path / "outputs", notifier=registry)
+        done = await asyncio.wait_for(_generate(pipeline, landscape_image), 60)
+        journal.close()
+    record = slow_sim.control.task(done.task_id)
+    assert record["webhook_url"] is not None and record["webhook_deliveries"] == []
+    elapsed = record["completed_at"] - record["created_at"]
+    assert record["polls"] >= 2 and record["polls"] <= elapsed / 0.9 + 2
+    assert not registry.trust_of(client, KEY).trusted
+
+
+async def test_distrust_wakes_tasks_waiting_on_the_safety_poll(registry, client) -> None:
+    """When a key loses trust, its other tasks sleeping until a safety poll are woken at once."""
+    ended, sleeping = await registry.open(client, KEY), await registry.open(client, KEY)
+    assert ended is not None and sleeping is not None and ended.trust is sleeping.trust
+    registry.callback_grace = 0.01
+    ended.trust.trusted = True
+    registry.missed(ended.token)
+    registry.close(ended.token)
+    await asyncio.wait_for(sleeping.wake.wait(), 10)
+    assert not sleeping.trust.trusted and not sleeping.arrived and ended.trust.missed == 1
+    registry.close(sleeping.token)
+    assert registry.open_count == 0
 
 
 async def test_forged_callbacks_are_refused(registry, client) -> None:

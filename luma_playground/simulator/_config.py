@@ -23,6 +23,12 @@ class SimulatorConfig:
     #: Where uploads and rendered MP4s live; a temporary folder when None.
     output_dir: Path | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    #: Video submits accepted per key in any (scaled) minute, as a tier allows; None: no limit.
+    submits_per_minute: int | None = None
+    #: Video tasks a key runs at once; more are accepted and wait. None: no limit.
+    concurrent_tasks: int | None = None
+    #: Wall-clock seconds of the rate's minute; None: 60 s times `time_scale`.
+    rate_window_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:
@@ -31,5 +37,9 @@ class SimulatorConfig:
             raise ValueError(f"render_fps must be > 0, got {self.render_fps}")
         if self.max_upload_bytes <= 0:
             raise ValueError(f"max_upload_bytes must be > 0, got {self.max_upload_bytes}")
+        for name in ("submits_per_minute", "concurrent_tasks"):
+            limit = getattr(self, name)
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {limit}")
         if self.initial_balance < 0:
             raise ValueError(f"initial_balance must be >= 0, got {self.initial_balance}")

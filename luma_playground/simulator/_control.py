@@ -61,6 +61,27 @@ class SimulatorControl:
             payload["valid"] = valid
         self._call("POST", "/_simulator/accounts", json=payload)
 
+    def set_limits(
+        self,
+        *,
+        submits_per_minute: int | None,
+        concurrent_tasks: int | None,
+        window_s: float | None = None,
+    ) -> dict[str, Any]:
+        """Set the per-key tier limits (None: off) and the minute's length, until the next reset."""
+        payload = {
+            "submits_per_minute": submits_per_minute,
+            "concurrent_tasks": concurrent_tasks,
+            "window_s": window_s,
+        }
+        limits: dict[str, Any] = self._call("POST", "/_simulator/limits", json=payload)
+        return limits
+
+    def limits(self) -> dict[str, Any]:
+        """The limits, and per key fingerprint the most tasks active at once and submits per window."""
+        limits: dict[str, Any] = self._call("GET", "/_simulator/limits")
+        return limits
+
     def webhook_secret(self, key: str) -> str:
         """The key's webhook secret, as `GET /api/v3/webhook/secret` gives it."""
         headers = {"Authorization": f"Bearer {key}"}

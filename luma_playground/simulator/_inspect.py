@@ -10,6 +10,10 @@ No key is needed, and every answer is the API's envelope `{"code": 200, "message
 - `POST /_simulator/accounts` `{"key": "...", "balance": 0.0, "valid": false}` (or `key_fingerprint`).
 - `POST /_simulator/faults` `{route, kind, count=1, skip=0, key=null, ...options}` (see `_faults`),
   `GET /_simulator/faults`, `DELETE /_simulator/faults`.
+- `POST /_simulator/limits` `{"submits_per_minute": 5, "concurrent_tasks": 3, "window_s": 60}`
+  (null: off; `window_s`, the minute's wall-clock length, is optional; reset
+  restores the configured ones), `GET /_simulator/limits`: the limits, the window in seconds and per
+  key `{active, peak_active, peak_submits_per_window, submits, rate_limited}` (see `_limits`).
 """
 
 from __future__ import annotations
@@ -121,6 +125,28 @@ async def clear_faults(request: Request) -> JSONResponse:
     return success({"cleared": True})
 
 
+async def set_limits(request: Request) -> JSONResponse:
+    """POST /_simulator/limits: set the per-key submit rate and concurrency (null: off)."""
+    body = await json_body(request)
+    limits = [body.get(name) for name in ("submits_per_minute", "concurrent_tasks")]
+    for limit in limits:
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise InvalidInput("submits_per_minute and concurrent_tasks must be positive integers or null")
+    window = body.get("window_s")
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int | float) or window <= 0
+    ):
+        raise InvalidInput("window_s must be a positive number of seconds or null")
+    simulator = simulator_of(request)
+    simulator.limits.configure(limits[0], limits[1], window_s=window)
+    return success(simulator.limits.snapshot())
+
+
+async def get_limits(request: Request) -> JSONResponse:
+    """GET /_simulator/limits: the limits and what each key did against them."""
+    return success(simulator_of(request).limits.snapshot())
+
+
 def _fingerprint(body: dict[str, Any]) -> str:
     key, fingerprint = body.get("key"), body.get("key_fingerprint")
     if isinstance(key, str) and key:
@@ -139,4 +165,6 @@ routes: list[BaseRoute] = [
     Route("/_simulator/faults", add_fault, methods=["POST"]),
     Route("/_simulator/faults", list_faults, methods=["GET"]),
     Route("/_simulator/faults", clear_faults, methods=["DELETE"]),
+    Route("/_simulator/limits", set_limits, methods=["POST"]),
+    Route("/_simulator/limits", get_limits, methods=["GET"]),
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ._envelopes import prediction
+from ._limits import AccountLimits
 from ._state import Accounts, Task
 from ._timing import TaskPlan, TimingModel
 from ._webhooks import WebhookSender
@@ -34,8 +35,11 @@ class Outcome:
 class TaskRunner:
     """Drives each task through its states at exact instants, and notifies webhooks."""
 
-    def __init__(self, accounts: Accounts, timing: TimingModel, webhooks: WebhookSender) -> None:
+    def __init__(
+        self, accounts: Accounts, timing: TimingModel, webhooks: WebhookSender, limits: AccountLimits
+    ) -> None:
         self._accounts = accounts
+        self._limits = limits
         self._timing = timing
         self._webhooks = webhooks
         self._runs: dict[str, asyncio.Task[None]] = {}
@@ -110,6 +114,8 @@ class TaskRunner:
     async def _run_video(
         self, task: Task, plan: TaskPlan, render: Future[Path] | None, outcome: Outcome
     ) -> None:
+        # Beyond the key's concurrency the task is accepted and waits, still created.
+        await self._limits.acquire(task.id, task.key_fingerprint)
         await self._sleep(plan.queue_s)
         self._processing(task)
         if render is None:
@@ -165,6 +171,7 @@ class TaskRunner:
 
     def _end(self, task: Task, status: str, *, error: str = "") -> None:
         task.status, task.error, task.ended_at = status, error, time.time()
+        self._limits.ended(task.id, task.key_fingerprint)
         done = self._done.get(task.id)
         if done is not None:
             done.set()

@@ -130,9 +130,22 @@ class SimulatorServer:
             time.sleep(0.01)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, time_scale: float = 1.0, seed: int = 0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    time_scale: float = 1.0,
+    seed: int = 0,
+    *,
+    submits_per_minute: int | None = None,
+    concurrent_tasks: int | None = None,
+) -> None:
     """Run the simulator in the foreground until interrupted."""
-    config = SimulatorConfig(time_scale=time_scale, seed=seed)
+    config = SimulatorConfig(
+        time_scale=time_scale,
+        seed=seed,
+        submits_per_minute=submits_per_minute,
+        concurrent_tasks=concurrent_tasks,
+    )
     print(f"WaveSpeed simulator on http://{host}:{port} (time scale {time_scale}, seed {seed})")
     uvicorn.Server(uvicorn_config(config, host, port)).run()
 

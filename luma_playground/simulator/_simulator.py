@@ -17,6 +17,7 @@ from ._config import SimulatorConfig
 from ._envelopes import ApiError
 from ._faults import OUTCOME_KINDS, FaultBook, FaultRule
 from ._lifecycle import EXECUTION_FAILED, MODERATED, Outcome, TaskRunner
+from ._limits import AccountLimits
 from ._optimizer import optimize_prompt
 from ._render import RenderSpec, motion_from_prompt
 from ._render_cache import RenderCache
@@ -58,7 +59,10 @@ class Simulator:
         self.uploads = UploadStore(self.root / "uploads", config.max_upload_bytes)
         self.renders = RenderCache(self.root / "renders")
         self.webhooks = WebhookSender(self.webhook_secret, self.timing)
-        self.runner = TaskRunner(self.accounts, self.timing, self.webhooks)
+        self.limits = AccountLimits(
+            config.time_scale, config.submits_per_minute, config.concurrent_tasks, config.rate_window_s
+        )
+        self.runner = TaskRunner(self.accounts, self.timing, self.webhooks, self.limits)
         # Secrets derive from a per-process key, so they stay the same across resets.
         self._secret_key = secrets.token_bytes(32)
 
@@ -86,7 +90,9 @@ class Simulator:
         # An inline picture is checked before any charge, so a bad one costs nothing.
         source = self._source_image(video)
         price = to_micros(video_price(video.duration))
+        self.limits.admit(fingerprint)
         task = self._new_task(fingerprint, VIDEO_MODEL, video.as_input(), price, base_url)
+        self.limits.started(task.id, fingerprint)
         task.signature = (video.prompt, video.image, video.size, video.duration)
         task.webhook_url = video.webhook_url
         task.base64_output = video.enable_base64_output
@@ -143,13 +149,19 @@ class Simulator:
         self.counters.clear()
         self.faults.clear()
         self.accounts.clear()
+        self.limits.clear()
 
     def stats(self) -> dict[str, Any]:
         """Request counters, task counts by status and render cache counters."""
         by_status: dict[str, int] = {}
         for task in self.tasks.all():
             by_status[task.status] = by_status.get(task.status, 0) + 1
-        return {**self.counters.snapshot(), "tasks": by_status, "renders": self.renders.snapshot()}
+        return {
+            **self.counters.snapshot(),
+            "tasks": by_status,
+            "renders": self.renders.snapshot(),
+            "limits": self.limits.snapshot(),
+        }
 
     async def close(self) -> None:
         """Stop runs, close the webhook client and the render pool."""

@@ -1,7 +1,8 @@
-"""The event handlers: generate (the public `/generate` endpoint), cancel, and the small helpers."""
+"""The page's event handlers: generate (with its status cards), cancel, and the small helpers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
@@ -57,20 +58,11 @@ class Handlers:
         # Spelled `Optional[...]`: that is the form Gradio's MCP server lists as a header.
         x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
     ) -> AsyncIterator[tuple[Any, Any, Any]]:
-        """Animate a still image into a 5 or 10 second video with Luma Ray 2 (image to video).
+        """Make the form's video, updating the status card as it goes (the page's private event).
 
-        The video is made by WaveSpeedAI with the caller's own key when the request carries an
-        `X-WaveSpeed-Key` header, else with the server's key, else by the playground's offline
-        simulator. The call returns when the video is saved; errors come back as one sentence.
-
-        Args:
-            image: The picture to animate: JPG, PNG, WebP, GIF, BMP or TIFF, up to 20 MB.
-            prompt: What should happen: the motion, the camera move, the mood (2,000 chars max).
-            size: The video's width*height: "1280*720" (landscape) or "720*1280" (portrait).
-            duration: The video's length in seconds: 5 or 10.
-
-        Returns:
-            The MP4 video, a status note, and the task's details (task id, model, inference time).
+        The video is made with the key the request carries in `X-WaveSpeed-Key` or the tab's
+        typed key, else with the server's key, else by the offline simulator. A cancelled event
+        (the Cancel button, or a script cancelling its call) cancels the task on WaveSpeed.
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
@@ -92,8 +84,12 @@ class Handlers:
 
         Leaving early (a closed tab) leaves the job running: its video is still saved.
         """
-        async for event in job.events(tick=self.tick):
-            yield gr.skip(), tracker.update(event), gr.skip()
+        try:
+            async for event in job.events(tick=self.tick):
+                yield gr.skip(), tracker.update(event), gr.skip()
+        except asyncio.CancelledError:
+            await asyncio.shield(job.cancel())  # whoever cancelled the event stops paying
+            raise
         if job.done is not None:
             yield (
                 str(job.done.video_path),

@@ -288,35 +288,61 @@ def _exporter(handlers: ShotHandlers, kind: str) -> Any:
 
 
 def wire(handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Dependency) -> None:
-    """Connect the panel: it follows each finished video; Extend, Stop, the exports, the drop zone."""
+    """Connect the panel: it follows each finished video; Extend, Stop, the exports, the drop zone.
+
+    Every event is private and named `page_...`: the public `extend` and `export` are `_api_shots`'s.
+    """
     price_inputs = [parts.source, parts.duration]
+    price: dict[str, Any] = dict(
+        fn=handlers.price, inputs=price_inputs, outputs=[parts.price], api_name="page_shot_price"
+    )
     followed = finished.then(
         handlers.take_last,
         [form.prompt],
         [parts.panel, parts.source, parts.prompt, parts.shot, parts.segments],
+        api_name="page_shot_follow",
         **QUIET,
     )
-    followed.then(handlers.price, price_inputs, [parts.price], **QUIET)
-    parts.duration.change(handlers.price, price_inputs, [parts.price], **QUIET)
+    followed.then(**price, **QUIET)
+    parts.duration.change(**price, **QUIET)
     extension = parts.extend.click(
         handlers.extend,
         [parts.source, parts.prompt, parts.duration],
         [parts.shot, parts.status, parts.source, parts.segments, parts.cancel],
+        api_name="page_extend",
         **QUIET,
     )
-    extension.then(handlers.price, price_inputs, [parts.price], **QUIET)
+    extension.then(**price, **QUIET)
     parts.cancel.click(
-        handlers.cancel, [parts.source], [parts.status, parts.cancel], cancels=[extension], **QUIET
+        handlers.cancel,
+        [parts.source],
+        [parts.status, parts.cancel],
+        cancels=[extension],
+        api_name="page_shot_cancel",
+        **QUIET,
     )
     export_inputs = [parts.source, parts.loop_mode, parts.trim_start, parts.trim_end]
-    for button, kind in (
-        (parts.gif, "gif"),
-        (parts.webp, "webp"),
-        (parts.loop, "loop"),
-        (parts.trim, "trim"),
-    ):
-        button.click(_exporter(handlers, kind), export_inputs, [parts.download], concurrency_limit=2, **QUIET)
-    parts.dropped.upload(handlers.read_settings, [parts.dropped], [parts.found, parts.reuse], **QUIET)
+    buttons = {"gif": parts.gif, "webp": parts.webp, "loop": parts.loop, "trim": parts.trim}
+    for kind, button in buttons.items():
+        button.click(
+            _exporter(handlers, kind),
+            export_inputs,
+            [parts.download],
+            concurrency_limit=2,
+            api_name=f"page_export_{kind}",
+            **QUIET,
+        )
+    parts.dropped.upload(
+        handlers.read_settings,
+        [parts.dropped],
+        [parts.found, parts.reuse],
+        api_name="page_read_settings",
+        **QUIET,
+    )
     parts.reuse.click(
-        handlers.use_settings, [parts.dropped], [form.prompt, form.size, form.duration, form.image], **QUIET
+        handlers.use_settings,
+        [parts.dropped],
+        [form.prompt, form.size, form.duration, form.image],
+        api_name="page_use_settings",
+        **QUIET,
     )

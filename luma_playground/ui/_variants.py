@@ -207,6 +207,9 @@ class Variants:
                         trackers[index].update(event)
                 open_slots -= ended
                 yield self._frame(jobs, trackers, open_slots, ended, started)
+        except asyncio.CancelledError:
+            await asyncio.shield(cancel_all(jobs))  # whoever cancelled the run stops paying
+            raise
         finally:
             for listener in listeners:
                 listener.cancel()

@@ -11,6 +11,7 @@ from gradio_client import Client, handle_file
 from luma_playground.examples import EXAMPLES
 
 from .test_playground import TIMEOUT_MS, fill_form, open_playground, watch_phases
+from .test_power import wait_text
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +72,9 @@ def test_history_shows_a_generation_and_reuses_it(page: Any, keyless_app: gr.Blo
         timeout=TIMEOUT_MS,
     )
     assert page.locator("#lp-generate").is_visible()  # back on the Generate tab
-    page.wait_for_timeout(1000)  # the picture's own suggestion has come and gone
+    # The crop preview runs on every change of the picture and of the size: once it shows the
+    # restored picture in the portrait frame, the events the restore set off have all run.
+    wait_text(page, "#lp-crop-note", "9:16 portrait frame")
     assert portrait.is_checked()
     assert page.locator("#lp-image img").is_visible()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -127,9 +126,9 @@ def test_stall_before_processing_creates_nothing(
 def test_short_stall_answers_normally(api: httpx.Client, control: SimulatorControl) -> None:
     """A stall shorter than the client's timeout only delays the normal answer."""
     control.add_fault("balance", "stall", seconds=0.3)
-    started = time.monotonic()
     response = api.get("/api/v3/balance")
-    assert response.status_code == 200 and time.monotonic() - started >= 0.3
+    assert response.status_code == 200
+    assert [rule["applied"] for rule in control.faults()] == [1]  # the stall happened first
 
 
 def test_fault_scoped_to_a_key(
