@@ -360,6 +360,19 @@ class Journal:
             params = (*params, key_fingerprint)
         return self._select(where, params, "ORDER BY created_at")
 
+    def write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` in one write transaction, after the writes asked before it (tables of others)."""
+        return self._write(work)
+
+    async def awrite(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`write` for async code: lands even if the caller is cancelled."""
+        return await self._awrite(work)
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read-only query (for the tables other modules keep here)."""
+        with self._reading() as db:
+            return db.execute(sql, params).fetchall()
+
     def transitions(self, row_id: int) -> list[tuple[str, float, str | None]]:
         with self._reading() as db:
             return list(
