@@ -12,7 +12,7 @@ import gradio as gr
 
 from .._models import Size
 from ..examples import EXAMPLES
-from . import _compare, _crop, _enhance, _history_tab, _share, _single, _variants
+from . import _batch_tab, _compare, _crop, _enhance, _history_tab, _share, _single, _variants
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
 from ._grid import GridParts
@@ -44,6 +44,7 @@ class Page:
     share: _share.ShareParts
     history: _history_tab.HistoryParts
     compare: _compare.CompareParts
+    batch: _batch_tab.BatchParts
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Page:
     with tabs:
         history = _history_tab.place()
         compare = _compare.place()
+        batch = _batch_tab.place()
     gr.HTML(
         '<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
         "this playground.</div>"
@@ -175,4 +177,5 @@ def build_layout(badge: str, *, key_panel_open: bool) -> Page:
         share=left.share,
         history=history,
         compare=compare,
+        batch=batch,
     )
