@@ -8,7 +8,19 @@ import gradio as gr
 
 from .._service import Playground
 from .._webhooks import webhook_routes
-from . import _api, _batch_tab, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _single
+from . import (
+    _api,
+    _batch_tab,
+    _compare,
+    _cost,
+    _crop,
+    _enhance,
+    _grid,
+    _history_tab,
+    _notify,
+    _share,
+    _single,
+)
 from ._api import PublicApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
@@ -74,6 +86,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     _cost.wire(demo, cost, form, page.grid.count, keys, result.video, runs=[runs])
     _api.wire(PublicApi(handlers, history, cost, enhancer), generate_concurrency=settings.event_concurrency)
     _batch_tab.wire(demo, _batch_tab.BatchHandlers(playground, store, tick=handlers.tick), page.batch)
+    _notify.wire(demo, page.notify)
     _share.wire(
         demo,
         page.share,
