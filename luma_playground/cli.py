@@ -501,7 +501,3 @@ def simulator(
 def main() -> None:
     """Entry point of the `luma-playground` script."""
     app()
-
-
-# The batch command lives in a module of its own; importing it registers it on `app`.
-from . import _cli_batch  # noqa: E402, F401
