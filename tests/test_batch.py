@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from luma_playground._batch_input import batch_price, parse_csv, rows_from_pictu
 from luma_playground._errors import InvalidRequest
 from luma_playground._limits import Caller
 from luma_playground.simulator import key_fingerprint
+
+from .conftest import reset_around, simulator_fixture
 
 pytestmark = pytest.mark.anyio
 KEY = "sk-batch-test"
@@ -104,43 +107,47 @@ async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, lan
     assert playground.journal.query("SELECT state FROM batches") == [("done",)]
 
 
-async def test_rows_cancel_one_by_one_whether_waiting_or_running(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
-    """A waiting row cancelled is never submitted; a running one is cancelled on the server."""
-    run = _batch(
-        playground, rows_from_pictures([landscape_image] * 4, "one at a time", duration=10), concurrency=1
-    )
-    assert await run.cancel(3) == "Cancelled before it started: nothing was charged."
-    follow = asyncio.ensure_future(run.run())
-    async for snapshot in run.updates(tick=0.1):
-        if snapshot[0].state == RowState.RUNNING and snapshot[0].task_id:
-            assert "Cancelled" in await run.cancel(0)
-            break
-    finished = await follow
-    assert [row.state for row in finished] == [
-        RowState.CANCELLED,
-        RowState.DONE,
-        RowState.DONE,
-        RowState.CANCELLED,
-    ]
-    assert sim.control.task(finished[0].task_id or "")["status"] == "cancelled"
-    assert finished[3].task_row_id is None
-    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 3
+#: A simulator whose tasks take seconds, so that a running row is cancelled before it ends.
+slow_server = simulator_fixture(time_scale=0.2, seed=3, scope="module")
 
 
-async def test_cancel_all_stops_the_waiting_and_the_running(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
-    """Cancel all: nothing more starts, the running rows are cancelled, the batch is cancelled."""
-    run = _batch(
-        playground, rows_from_pictures([landscape_image] * 6, "stop them", duration=10), concurrency=2
-    )
-    follow = asyncio.ensure_future(run.run())
+@pytest.fixture
+async def slow_playground(slow_server, tmp_path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
+    """A playground with three slots per key on the slow simulator."""
+    with reset_around(slow_server):
+        opened = _open(slow_server, tmp_path)
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+
+
+async def _running(run: BatchRun, position: int) -> None:
+    """Wait until the row at `position` runs, and its job knows its task id."""
     async for snapshot in run.updates(tick=0.1):
-        if sum(1 for row in snapshot if row.state == RowState.RUNNING and row.task_id) == 2:
-            await run.cancel_all()
-            break
+        job = run.jobs.get(position)
+        if snapshot[position].state == RowState.RUNNING and job is not None and job.task_id:
+            return
+    raise AssertionError(f"the batch ended before row {position} ran")
+
+
+async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A waiting row cancelled never starts; a running one is cancelled on the server; then all."""
+    run = _batch(slow_playground, rows_from_pictures([landscape_image] * 3, "one at a time"), concurrency=1)
+    assert await run.cancel(2) == "Cancelled before it started: nothing was charged."
+    follow = asyncio.ensure_future(run.run())
+    await _running(run, 0)
+    assert (await run.cancel(0)).startswith("Cancelled. WaveSpeed accepted")
+    await _running(run, 1)
+    notes = await run.cancel_all()
     finished = await follow
-    assert [row.state for row in finished] == [RowState.CANCELLED] * 6
-    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
-    assert playground.journal.query("SELECT state FROM batches") == [("cancelled",)]
+    assert [row.state for row in finished] == [RowState.CANCELLED] * 3, notes
+    assert [slow_server.control.task(row.task_id or "")["status"] for row in finished[:2]] == [
+        "cancelled"
+    ] * 2
+    assert finished[2].task_row_id is None
+    assert slow_server.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
+    assert slow_playground.journal.query("SELECT state FROM batches") == [("cancelled",)]
 
 
 async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
@@ -159,10 +166,38 @@ async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_p
         rows = BatchStore(second.journal).rows(run.batch_id)
         # A row may have ended between the last look and the stop; none started after it.
         assert counts(rows)["running"] + counts(rows)["done"] == 2 and counts(rows)["waiting"] == 4
-        assert counts(rows)["running"] >= 1, [(r.state, r.task_row_id, r.task_state) for r in rows]
         finished = await BatchRun(second, Caller(), run.batch_id).run()
     finally:
         await second.aclose()
     assert [row.state for row in finished] == [RowState.DONE] * 6
     usage = sim.control.limits()["keys"][key_fingerprint(KEY)]
     assert usage["submits"] == 6 and len({row.task_id for row in finished}) == 6
+
+
+async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A `starting` row whose journal row exists is followed, not sent again; one never written starts."""
+    rows = rows_from_pictures([landscape_image] * 2, "caught mid-start")
+    run = _batch(playground, rows)
+    started = time.time()
+    for position in (0, 1):
+        await run.store.mark(run.batch_id, position, RowState.STARTING, started_at=started)
+    backend, key = playground.backend_for(None)
+    request = rows[0].request()
+    task = await backend.client.submit(request, await backend.client.upload_image(request.image_path))
+    row_id = await playground.journal.abegin(
+        model="luma/ray-2-i2v",
+        backend=backend.name,
+        base_url=backend.client.base_url,
+        owner="local",
+        key_fingerprint=key.fingerprint if key else "",
+        prompt=request.prompt,
+        size=request.size.value,
+        duration=request.duration,
+        image=request.image,
+        image_url=None,
+    )
+    await playground.journal.aupdate(row_id, "created", task_id=task.id)
+    finished = await BatchRun(playground, Caller(), run.batch_id).run()
+    assert [row.state for row in finished] == [RowState.DONE, RowState.DONE]
+    assert finished[0].task_row_id == row_id and finished[0].task_id == task.id
+    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
