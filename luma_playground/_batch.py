@@ -21,7 +21,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ._batch_input import BatchInput
 from ._errors import LumaPlaygroundError
@@ -30,7 +30,9 @@ from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
 from ._service import Backend, Playground
 
-__all__ = ["BatchRow", "BatchRun", "BatchStore", "RowState", "counts"]
+__all__ = ["BatchRow", "BatchRun", "BatchStore", "RowState", "counts", "select"]
+
+_T = TypeVar("_T")
 
 
 class RowState(enum.StrEnum):
@@ -84,6 +86,16 @@ def counts(rows: Sequence[BatchRow]) -> dict[str, int]:
     return found
 
 
+def select(journal: Journal, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows of one read-only query on the journal."""
+    return journal.query(lambda db: db.execute(sql, params).fetchall())
+
+
+def _written(result: _T | None) -> _T:
+    assert result is not None  # a write waited for returns its result
+    return result
+
+
 _ROW_SELECT = (
     "SELECT r.batch_id, r.position, r.image, r.prompt, r.size, r.duration, r.state, r.task_row_id, "
     "r.error, r.started_at, t.task_id, t.state, t.video_path FROM batch_rows r "
@@ -126,15 +138,16 @@ class BatchStore:
             )
             return batch_id
 
-        return self.journal.write(insert)
+        return _written(self.journal.transact(insert))
 
     def rows(self, batch_id: int) -> list[BatchRow]:
-        found = self.journal.query(f"{_ROW_SELECT} WHERE r.batch_id = ? ORDER BY r.position", (batch_id,))
+        found = select(self.journal, f"{_ROW_SELECT} WHERE r.batch_id = ? ORDER BY r.position", (batch_id,))
         return [_batch_row(row) for row in found]
 
     def unfinished(self, source_hash: str, key_fingerprint: str) -> int | None:
         """The newest batch of this source and key that has not ended, if any."""
-        found = self.journal.query(
+        found = select(
+            self.journal,
             "SELECT batch_id FROM batches WHERE source_hash = ? AND key_fingerprint = ? "
             "AND state = 'running' ORDER BY batch_id DESC LIMIT 1",
             (source_hash, key_fingerprint),
@@ -144,7 +157,8 @@ class BatchStore:
     def batches(self, owner: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """The newest batches (of `owner` when given) as plain dicts."""
         where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
-        found = self.journal.query(
+        found = select(
+            self.journal,
             f"SELECT batch_id, owner, state, created_at FROM batches {where} ORDER BY batch_id DESC LIMIT ?",
             (*params, limit),
         )
@@ -161,7 +175,7 @@ class BatchStore:
                 (*values.values(), batch_id, position),
             )
 
-        await self.journal.awrite(change)
+        await self.journal.atransact(change)
 
     async def end(self, batch_id: int, state: str) -> None:
         def change(db: sqlite3.Connection) -> None:
@@ -170,11 +184,12 @@ class BatchStore:
                 (state, time.time(), batch_id),
             )
 
-        await self.journal.awrite(change)
+        await self.journal.atransact(change)
 
     def match(self, row: BatchRow, key_fingerprint: str) -> int | None:
         """The journal row a `starting` row made before a crash: same inputs, made since, not linked."""
-        found = self.journal.query(
+        found = select(
+            self.journal,
             "SELECT row_id FROM tasks WHERE image = ? AND prompt = ? AND size = ? AND duration = ? "
             "AND key_fingerprint = ? AND created_at >= ? "
             "AND row_id NOT IN (SELECT task_row_id FROM batch_rows WHERE task_row_id IS NOT NULL) "
@@ -310,8 +325,10 @@ class BatchRun:
         self._changed.set()
 
     def _row_state(self, position: int) -> RowState | None:
-        found = self.playground.journal.query(
-            "SELECT state FROM batch_rows WHERE batch_id = ? AND position = ?", (self.batch_id, position)
+        found = select(
+            self.playground.journal,
+            "SELECT state FROM batch_rows WHERE batch_id = ? AND position = ?",
+            (self.batch_id, position),
         )
         return RowState(found[0][0]) if found else None
 

@@ -15,6 +15,7 @@ from ._pacing import TIERS, PaceLimits, Tier
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_DAILY_BUDGET",
     "KEY_LENGTHS",
     "MODEL_ID",
     "ApiKey",
@@ -169,6 +170,16 @@ def _tier(name: str | None) -> Tier:
     return TIERS[name]
 
 
+def _optional_flag(value: str | None) -> bool | None:
+    """True or False when the variable says so, None when it is unset or blank."""
+    value = (value or "").strip()
+    return _flag(value) if value else None
+
+
+#: USD the server's key may spend per UTC day on a shared deployment, unless configured.
+DEFAULT_DAILY_BUDGET = 5.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the playground needs to know about where it runs."""
@@ -200,13 +211,27 @@ class Settings:
     event_concurrency: int = 128
     #: True when no key is configured and the built-in simulator stands in for the API.
     simulated: bool = False
+    #: USD the server's key may spend per UTC day on a shared deployment (0: no limit).
+    #: `from_env` gives deployments `DEFAULT_DAILY_BUDGET`; settings made in code start without.
+    daily_budget: float = 0.0
+    #: Reverse proxies in front of the app whose `X-Forwarded-For` entries are believed.
+    trusted_proxies: int = 0
+    #: The server's key serves signed-in visitors only.
+    require_login: bool = False
+    #: `LUMA_PLAYGROUND_SHARED`: True or False overrides the detection; None detects.
+    shared_override: bool | None = None
+    #: Hugging Face sign-in is on (a Space with `hf_oauth: true` sets `OAUTH_CLIENT_ID`).
+    oauth: bool = False
 
     @property
     def shared(self) -> bool:
         """True when people other than the owner can reach the UI.
 
-        A share link, a Space, a login, or a server listening beyond this machine.
+        A share link, a Space, a login, or a server listening beyond this machine;
+        `shared_override` (`LUMA_PLAYGROUND_SHARED`) decides instead when set.
         """
+        if self.shared_override is not None:
+            return self.shared_override
         return self.share or self.space or self.exposed or self.auth is not None
 
     @property
@@ -249,6 +274,11 @@ class Settings:
             space=on_space(env),
             exposed=not is_loopback_host(env.get("GRADIO_SERVER_NAME")),
             event_concurrency=_int(env, "LUMA_PLAYGROUND_EVENT_CONCURRENCY", 128),
+            daily_budget=float(env.get("LUMA_PLAYGROUND_DAILY_BUDGET") or DEFAULT_DAILY_BUDGET),
+            trusted_proxies=_int(env, "LUMA_PLAYGROUND_TRUSTED_PROXIES", 1 if on_space(env) else 0),
+            require_login=_flag(env.get("LUMA_PLAYGROUND_REQUIRE_LOGIN")),
+            shared_override=_optional_flag(env.get("LUMA_PLAYGROUND_SHARED")),
+            oauth=bool(env.get("OAUTH_CLIENT_ID", "").strip()),
         )
 
     @property

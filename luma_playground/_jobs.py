@@ -84,6 +84,11 @@ class Job:
             await asyncio.shield(self._task)
         return self.cancel_note or "Nothing to cancel: the generation had already ended."
 
+    def when_finished(self, callback: Callable[[Job], object]) -> None:
+        """Call `callback(job)` on the loop once the job has ended, however it ended."""
+        assert self._task is not None
+        self._task.add_done_callback(lambda _: callback(self))
+
     def _publish(self, event: Event | None) -> None:
         if event is not None:
             self.latest = event

@@ -283,6 +283,25 @@ class Journal:
         """`update` for async code: the change is written once this returns, and even if cancelled."""
         await self._awrite(_change(row_id, state, detail, fields))
 
+    def transact(self, work: Callable[[sqlite3.Connection], _T], *, wait: bool = True) -> _T | None:
+        """Run `work` in one write transaction on the writer thread (for tables of other modules).
+
+        With `wait=False` it is queued and this returns at once (from a callback on the loop).
+        """
+        if wait:
+            return self._write(work)
+        self._submit(work)
+        return None
+
+    async def atransact(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`transact` for async code."""
+        return await self._awrite(work)
+
+    def query(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` on a read connection (for tables of other modules)."""
+        with self._reading() as db:
+            return work(db)
+
     # -- reading ------------------------------------------------------------------------
 
     @contextmanager
@@ -359,19 +378,6 @@ class Journal:
             where += " AND key_fingerprint = ?"
             params = (*params, key_fingerprint)
         return self._select(where, params, "ORDER BY created_at")
-
-    def write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `work` in one write transaction, after the writes asked before it (tables of others)."""
-        return self._write(work)
-
-    async def awrite(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """`write` for async code: lands even if the caller is cancelled."""
-        return await self._awrite(work)
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """The rows of one read-only query (for the tables other modules keep here)."""
-        with self._reading() as db:
-            return db.execute(sql, params).fetchall()
 
     def transitions(self, row_id: int) -> list[tuple[str, float, str | None]]:
         with self._reading() as db:

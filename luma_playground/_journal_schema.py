@@ -55,7 +55,24 @@ def _m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX transitions_row ON transitions (row_id)")
 
 
-def _m002_batches(db: sqlite3.Connection) -> None:
+def _m002_spend(db: sqlite3.Connection) -> None:
+    """What the server's key has reserved per UTC day; a row's failure releases its amount."""
+    db.execute(
+        """
+        CREATE TABLE spend (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            amount REAL NOT NULL,
+            row_id INTEGER,
+            released INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX spend_day ON spend (day)")
+
+
+def _m003_batches(db: sqlite3.Connection) -> None:
     db.execute(
         """
         CREATE TABLE batches (
@@ -93,7 +110,7 @@ def _m002_batches(db: sqlite3.Connection) -> None:
 
 
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_batches]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_spend, _m003_batches]
 
 
 def migrate(db: sqlite3.Connection) -> None:

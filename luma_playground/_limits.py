@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ._config import ApiKey, Settings
 from ._errors import LumaPlaygroundError
 
-__all__ = ["DAY", "Caller", "DailyCounts", "LimitReached", "VisitorLimits"]
+__all__ = ["DAY", "BudgetSpent", "Caller", "DailyCounts", "LimitReached", "LoginRequired", "VisitorLimits"]
 
 #: The window of the daily limit, in seconds.
 DAY = 24 * 60 * 60.0
@@ -28,12 +28,36 @@ class LimitReached(LumaPlaygroundError):
     title = "Limit reached"
 
 
+class BudgetSpent(LimitReached):
+    """The server's key has spent today's budget on a shared deployment."""
+
+    title = "Today's budget is spent"
+
+
+class LoginRequired(LimitReached):
+    """The server's key serves signed-in visitors only, and this one is not."""
+
+    title = "Sign in to use this playground"
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asks for work: the tasks' owner in the journal, and the key they gave, if any."""
+    """Who asks for work: the tasks' owner in the journal, and the key they gave, if any.
+
+    `layers` are every identity the visitor has (login, address, session): the limits on the
+    owner's key apply to each, so that a new session from one address shares its limits.
+    """
 
     owner: str = "local"
     user_key: ApiKey | None = field(default=None, repr=False)
+    #: The visitor's sign-in name (a login or a Hugging Face account), if signed in.
+    login: str | None = None
+    layers: tuple[str, ...] = ()
+
+    @property
+    def limited_as(self) -> tuple[str, ...]:
+        """The identities the limits count against: the layers, else the owner alone."""
+        return self.layers or (self.owner,)
 
 
 def _plural(count: int) -> str:

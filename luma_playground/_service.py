@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +21,13 @@ from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, T
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
-from ._limits import Caller, VisitorLimits
+from ._limits import Caller, LimitReached, LoginRequired, VisitorLimits
 from ._models import GenerationRequest, Validated
 from ._pacing import Pacing
 from ._pictures import local_picture
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
+from ._spend import SpendGuard
 from ._uploads import UploadCache
 from ._webhooks import WebhookRegistry
 
@@ -37,8 +38,10 @@ __all__ = ["SIMULATOR_KEY", "Backend", "Outcome", "Playground", "check_record", 
 
 logger = logging.getLogger("luma_playground")
 
-#: The key the playground uses with its own offline simulator (any key works there).
+#: The key the playground uses with its own offline simulator (any key works there). It is in
+#: the public source, so it never makes anyone the owner of anything.
 SIMULATOR_KEY = "offline-simulator"
+_SIMULATOR_FINGERPRINT = ApiKey(SIMULATOR_KEY).fingerprint
 
 
 @dataclass
@@ -70,6 +73,13 @@ class Playground:
     #: Each picture is uploaded once per backend and key, whoever needs its URL.
     uploads: UploadCache = field(default_factory=UploadCache, repr=False)
     limits: VisitorLimits = field(default_factory=VisitorLimits, repr=False)
+    #: The daily budget of the server's key on a shared deployment (built from the settings).
+    spend: SpendGuard = field(init=False, repr=False)
+    #: The jobs started per identity layer (login, address, session), for the running limit.
+    _started: dict[str, list[Job]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.spend = SpendGuard(self.journal, self.settings.daily_budget)
 
     @classmethod
     def open(
@@ -162,7 +172,24 @@ class Playground:
         """
         if not self.settings.shared or record.owner == caller.owner:
             return True
-        return caller.user_key is not None and record.key_fingerprint == caller.user_key.fingerprint
+        return self.grants(caller.user_key, record)
+
+    @staticmethod
+    def grants(key: ApiKey | None, record: TaskRecord) -> bool:
+        """True when a key the visitor gave makes this row theirs: the real key that created it.
+
+        The simulator's key is public and any value works there, so no key grants a row of the
+        simulator, and the simulator's key grants nothing anywhere.
+        """
+        if key is None or record.backend == "simulator" or key.fingerprint == _SIMULATOR_FINGERPRINT:
+            return False
+        return bool(record.key_fingerprint) and record.key_fingerprint == key.fingerprint
+
+    def running_as(self, layer: str) -> int:
+        """How many jobs an identity layer (or an owner) has running now."""
+        started = [job for job in self._started.get(layer, []) if not job.finished]
+        self._started[layer] = started
+        return len({*started, *self.running(layer)})
 
     async def cancel_task(self, task_id: str, caller: Caller) -> str:
         """Cancel the caller's task by its id: stop its job, if any, and the task on WaveSpeed."""
@@ -200,20 +227,55 @@ class Playground:
         (one upload for all), submit and follow their tasks in the background.
         """
         request = await self.prepare(request)
-        if self.pays_owner(caller.user_key):
-            # No pause between the check and the record: two starts at once cannot both pass.
-            self.limits.check(self.settings, caller.owner, len(self.running(caller.owner)), count)
-            self.limits.record(caller.owner, count)
+        reservations = await self._admit(request, caller, count) if self.pays_owner(caller.user_key) else []
         backend, key = self.backend_for(caller.user_key)
 
         async def upload() -> str:
             return await self.uploads.url_for(backend.client, key, request.image)
 
         first = Validated(request)
-        return [
+        jobs = [
             backend.runner.start(request, api_key=key, owner=caller.owner, upload=upload, first=first)
             for _ in range(count)
         ]
+        for layer in caller.limited_as:
+            self._started.setdefault(layer, []).extend(jobs)
+        for job, reservation in zip(jobs, reservations, strict=False):
+            job.when_finished(self._settler(reservation))
+        return jobs
+
+    def _settler(self, reservation: int) -> Callable[[Job], None]:
+        """What settles one reservation when its job ends: tied to its row, or released."""
+
+        def settle(job: Job) -> None:
+            self.spend.settle(reservation, job.row_id)
+
+        return settle
+
+    async def _admit(self, request: GenerationRequest, caller: Caller, count: int) -> list[int]:
+        """Let a start on the owner's key through, or raise: login, budget, then the limits.
+
+        Returns the budget's reservations for the start's videos.
+        """
+        if self.settings.require_login and caller.login is None:
+            raise LoginRequired(
+                "This playground's own key serves signed-in visitors only: sign in, or enter your "
+                "own WaveSpeed key."
+            )
+        reservations = []
+        if self.spend.active:
+            price = self.spend.price(request.size.value, request.duration)
+            reservations = await self.spend.reserve(price, count)
+        try:
+            # No pause between the checks and the records: two starts at once cannot both pass.
+            for layer in caller.limited_as:
+                self.limits.check(self.settings, layer, self.running_as(layer), count)
+        except LimitReached:
+            self.spend.release(reservations)
+            raise
+        for layer in caller.limited_as:
+            self.limits.record(layer, count)
+        return reservations
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""

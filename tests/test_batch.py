@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from luma_playground import ApiKey, Playground, Settings
-from luma_playground._batch import BatchRun, BatchStore, RowState, counts
+from luma_playground._batch import BatchRun, BatchStore, RowState, counts, select
 from luma_playground._batch_input import batch_price, parse_csv, rows_from_pictures, rows_from_zip
 from luma_playground._errors import InvalidRequest
 from luma_playground._limits import Caller
@@ -104,7 +104,7 @@ async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, lan
     assert all(row.video_path and Path(row.video_path).is_file() for row in finished)
     assert len({row.task_id for row in finished}) == 12
     assert seen_waiting[0] == 12 and seen_waiting[-1] == 0
-    assert playground.journal.query("SELECT state FROM batches") == [("done",)]
+    assert select(playground.journal, "SELECT state FROM batches") == [("done",)]
 
 
 #: A simulator whose tasks take seconds, so that a running row is cancelled before it ends.
@@ -147,7 +147,7 @@ async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, lands
     ] * 2
     assert finished[2].task_row_id is None
     assert slow_server.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
-    assert slow_playground.journal.query("SELECT state FROM batches") == [("cancelled",)]
+    assert select(slow_playground.journal, "SELECT state FROM batches") == [("cancelled",)]
 
 
 async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]

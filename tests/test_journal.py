@@ -32,13 +32,13 @@ BASE = dict(
 
 
 def test_fresh_schema(tmp_path: Path) -> None:
-    """A new journal has exactly the tasks, transitions, batches and migrations tables, in WAL mode."""
+    """A new journal has exactly the tasks, transitions, spend, batches and migrations tables, in WAL mode."""
     journal = Journal(tmp_path / "j.sqlite3")
     db = sqlite3.connect(tmp_path / "j.sqlite3")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"tasks", "transitions", "migrations", "batches", "batch_rows"}
+    assert tables == {"tasks", "transitions", "spend", "migrations", "batches", "batch_rows"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert journal.applied_migrations() == ["m001_initial", "m002_batches"]
+    assert journal.applied_migrations() == ["m001_initial", "m002_spend", "m003_batches"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(tasks)")]
     assert "task_id" in columns and "key_fingerprint" in columns
     assert not any(c == "key" or c == "api_key" for c in columns)
@@ -49,7 +49,11 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     row = Journal(path).begin(**BASE)
     again = Journal(path)
-    assert again.get(row) is not None and again.applied_migrations() == ["m001_initial", "m002_batches"]
+    assert again.get(row) is not None and again.applied_migrations() == [
+        "m001_initial",
+        "m002_spend",
+        "m003_batches",
+    ]
 
 
 def test_lifecycle_and_transitions(tmp_path: Path) -> None:

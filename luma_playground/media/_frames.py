@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping
 from fractions import Fraction
@@ -67,6 +68,16 @@ def atomic_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.stem}.{os.getpid()}.part{dest.suffix}")
 
 
+def container_tags(metadata: Mapping[str, str]) -> dict[str, str]:
+    """The container tags that carry `metadata`: all of it as JSON in `comment`, the prompt as `title`."""
+    if not metadata:
+        return {}
+    tags = {"comment": json.dumps(dict(metadata), ensure_ascii=False, sort_keys=True)}
+    if metadata.get("prompt"):
+        tags["title"] = metadata["prompt"]
+    return tags
+
+
 class Mp4Writer:
     """Encodes frames into an H.264 yuv420p MP4 of one size and frame rate, moov first, written atomically.
 
@@ -77,8 +88,6 @@ class Mp4Writer:
     def __init__(
         self, dest: Path, size: tuple[int, int], rate: Fraction, metadata: Mapping[str, str] | None = None
     ) -> None:
-        from ._metadata import container_tags
-
         width, height = size
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs an even frame size, got {width}x{height}")

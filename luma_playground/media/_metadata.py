@@ -15,20 +15,10 @@ from pathlib import Path
 
 import av
 
-from ._frames import MP4_OPTIONS, atomic_path
+from ._frames import MP4_OPTIONS, atomic_path, container_tags
 
 #: Tags the muxer writes by itself, not settings.
 _TECHNICAL_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
-
-
-def container_tags(metadata: Mapping[str, str]) -> dict[str, str]:
-    """The container tags that carry `metadata`: all of it as JSON in `comment`, the prompt as `title`."""
-    if not metadata:
-        return {}
-    tags = {"comment": json.dumps(dict(metadata), ensure_ascii=False, sort_keys=True)}
-    if metadata.get("prompt"):
-        tags["title"] = metadata["prompt"]
-    return tags
 
 
 def read_metadata(video: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from .._batch import BatchRow, BatchRun, BatchStore, RowState, counts
+from .._batch import BatchRow, BatchRun, BatchStore, RowState, counts, select
 from .._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_pictures, rows_from_zip
 from .._errors import LumaPlaygroundError
 from .._limits import Caller
@@ -298,7 +298,8 @@ class BatchHandlers:
         self._resumed = True
         backend, key = self.playground.backend_for(None)
         fingerprint = key.fingerprint if key else ""
-        for found in self.playground.journal.query(
+        for found in select(
+            self.playground.journal,
             "SELECT batch_id, owner FROM batches WHERE state = 'running' AND key_fingerprint = ? "
             "AND backend = ? AND base_url = ? AND owner != 'local'",
             (fingerprint, backend.name, backend.client.base_url),

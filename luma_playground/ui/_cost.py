@@ -57,6 +57,8 @@ class Quote:
     balance_problem: str | None = None
     #: The balance belongs to the playground's owner and is not shown to visitors.
     balance_private: bool = False
+    #: USD left of the owner's daily budget for visitors (None when there is no budget).
+    budget_left: float | None = None
 
     @property
     def blocks(self) -> int:
@@ -102,7 +104,8 @@ def cost_html(quote: Quote) -> str:
             f'<span class="lp-cost-how">{escape(" · ".join(steps))}</span>'
         )
     if quote.balance_private:
-        balance = '<span class="lp-cost-balance">paid by this playground</span>'
+        left = "" if quote.budget_left is None else f" · {_usd(quote.budget_left)} left today"
+        balance = f'<span class="lp-cost-balance">paid by this playground{left}</span>'
     elif quote.balance is not None:
         balance = f'<span class="lp-cost-balance">balance {_usd(quote.balance)}</span>'
     else:
@@ -231,6 +234,7 @@ class CostBook:
             price_problem=price_problem,
             balance_problem=balance_problem,
             balance_private=private,
+            budget_left=self.playground.spend.left_today() if private else None,
         )
 
     async def _price(
@@ -243,6 +247,8 @@ class CostBook:
             price = _number(data, "unit_price", "price")
             if price is None:
                 return None, False, "WaveSpeed's pricing answer had no price in it."
+            if not backend.simulated:  # the spend guard reserves what the line shows
+                self.playground.spend.note_price(size, price)
             return price, bool(data.get("simulated")), None
 
         return await self._cached(self._prices, slot, ask, PRICE_TTL, "price")

@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from .._identity import keep_raw_peer
 from .._service import Playground
 from .._webhooks import webhook_routes
 from . import (
@@ -49,7 +50,9 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
     gr.set_static_paths([outputs_dir])
     handlers = Handlers(playground, SessionStore(playground))
     with gr.Blocks(title=TITLE, fill_width=False) as demo:
-        page = build_layout(handlers.badge(False), key_panel_open=playground.simulated)
+        page = build_layout(
+            handlers.badge(False), key_panel_open=playground.simulated, login=playground.settings.oauth
+        )
         _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
     json_text_for_agents()
@@ -101,10 +104,14 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
 def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
     """The `launch()` arguments that go with the demo: look, login, sharing, MCP, file access.
 
-    The server also resumes the pending tasks of the server's key at start-up, and serves the
-    completion callbacks when the playground has a public address.
+    uvicorn is kept from rewriting the peer's address from `X-Forwarded-For`, which the
+    playground reads itself through `LUMA_PLAYGROUND_TRUSTED_PROXIES` hops only. The server also
+    resumes the pending tasks of the server's key at start-up, and serves the completion callbacks
+    when the playground has a public address.
     """
     settings = playground.settings
+    # The visitor's address is the connection's peer, or what trusted proxies say (not uvicorn).
+    keep_raw_peer()
     app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan}
     if playground.webhooks is not None:
         app_kwargs["routes"] = webhook_routes(playground.webhooks)

@@ -67,7 +67,9 @@ class HistoryHandlers:
         if not self.playground.settings.shared:
             return journal.history(limit=self.limit)
         fingerprint = visit.user_key.fingerprint if visit.user_key else None
-        return journal.history(visit.owner, key_fingerprint=fingerprint, limit=self.limit)
+        rows = journal.history(visit.owner, key_fingerprint=fingerprint, limit=self.limit)
+        # A key matches rows only when it is a real key that made them (never the simulator's).
+        return [record for record in rows if self.owns(visit, record)]
 
     def owns(self, visit: Visit, record: TaskRecord) -> bool:
         return self.playground.owns(visit.caller, record)

@@ -60,13 +60,15 @@ class _Left:
     cancel_all: gr.Button
 
 
-def _header(badge: str) -> gr.HTML:
+def _header(badge: str, login: bool) -> gr.HTML:
     with gr.Row(elem_id="lp-header"):
         gr.HTML(
             f'<div><h1><span class="lp-model">{MODEL_NAME}</span> · image to video</h1>'
             "<p>Animate a still picture with Luma's Ray 2 model, served by WaveSpeedAI.</p></div>",
             elem_id="lp-title",
         )
+        if login:  # Hugging Face sign-in: limits and history follow the account
+            gr.LoginButton(elem_id="lp-login", size="sm")
         return gr.HTML(badge, elem_id="lp-badge")
 
 
@@ -146,9 +148,9 @@ def _examples(form: Form) -> None:
     )
 
 
-def build_layout(badge: str, *, key_panel_open: bool) -> Page:
-    """Place the page: header, then inputs on the left and the result on the right."""
-    header_badge = _header(badge)
+def build_layout(badge: str, *, key_panel_open: bool, login: bool = False) -> Page:
+    """Place the page: header (with a sign-in button when `login`), then inputs and the result."""
+    header_badge = _header(badge, login)
     # History and comparisons get tabs of their own next to "Generate".
     with gr.Tabs(elem_id="lp-tabs") as tabs, gr.Tab("Generate", id="generate"):
         with gr.Row(equal_height=False):

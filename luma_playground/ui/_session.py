@@ -6,12 +6,16 @@ output of a public event, so Gradio's run history, the API page and the config n
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import gradio as gr
 
 from .._config import ApiKey, Settings
 from .._errors import InvalidRequest
+from .._identity import PROXY_HEADERS, address_layer, client_address
 from .._jobs import Job
 from .._limits import Caller, LimitReached
 from .._models import GenerationRequest
@@ -22,6 +26,8 @@ __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
 
 #: The request header through which programmatic callers (gradio_client, MCP) pass their own key.
 KEY_HEADER = "x-wavespeed-key"
+
+logger = logging.getLogger("luma_playground")
 
 
 @dataclass
@@ -48,6 +54,10 @@ class Visit:
     session_hash: str
     visitor: str
     user_key: ApiKey | None = field(default=None, repr=False)
+    #: The sign-in name (a login, or a Hugging Face account), when signed in.
+    login: str | None = None
+    #: Every identity of the visitor the limits count against (login, address, session).
+    layers: tuple[str, ...] = ()
 
     @property
     def owner(self) -> str:
@@ -57,7 +67,7 @@ class Visit:
     @property
     def caller(self) -> Caller:
         """The visit as the start path sees it."""
-        return Caller(self.visitor, self.user_key)
+        return Caller(self.visitor, self.user_key, login=self.login, layers=self.layers)
 
 
 def key_error(message: str) -> gr.Error:
@@ -101,10 +111,21 @@ class SessionStore:
         self._sessions.pop(session_hash, None)
 
     def visit(self, request: gr.Request | None, header_key: str | None = None) -> Visit:
-        """The caller behind a request: the header's key, else the key typed into this tab."""
+        """The caller behind a request: the header's key, else the key typed into this tab.
+
+        The visitor is their login, else their session; the limits count the address too.
+        """
+        self._notice_proxy(request)
         session_hash = _parts.session_hash(request)
         username = getattr(request, "username", None)
-        visitor = f"user:{username}" if username else f"session:{session_hash}"
+        hf_name = _hf_username(request) if self.settings.oauth else None
+        login = f"user:{username}" if username else (f"hf:{hf_name}" if hf_name else None)
+        visitor = login or f"session:{session_hash}"
+        raw = getattr(request, "request", None) or request
+        address = address_layer(
+            client_address(_peer(raw), _header_values(raw, "x-forwarded-for"), self.settings.trusted_proxies)
+        )
+        layers = tuple(dict.fromkeys(layer for layer in (login, address, visitor) if layer))
         try:
             key = ApiKey.parse(header_key) if header_key else None
         except InvalidRequest as fault:
@@ -113,7 +134,26 @@ class SessionStore:
             if fault_message := self._sessions[session_hash].key_fault:
                 raise key_error(fault_message)  # not the owner's key in its place
             key = self._sessions[session_hash].api_key
-        return Visit(session_hash, visitor, key)
+        return Visit(session_hash, visitor, key, login=login, layers=layers)
+
+    def _notice_proxy(self, request: gr.Request | None) -> None:
+        """Turn shared mode on when a request came through a proxy to an app that thinks it is private.
+
+        Behind nginx or Caddy on loopback the app looks private while strangers reach it; a
+        proxy's headers say otherwise. `LUMA_PLAYGROUND_SHARED=0` keeps it private on purpose.
+        """
+        settings = self.settings
+        if settings.shared or settings.shared_override is not None:
+            return
+        raw = getattr(request, "request", None) or request
+        if not any(_header_values(raw, name) for name in PROXY_HEADERS):
+            return
+        self.playground.settings = settings.with_changes(shared_override=True)
+        logger.warning(
+            "a request came through a reverse proxy (X-Forwarded-For or Forwarded): serving as a "
+            "shared deployment from now on (per-visitor history and limits); set "
+            "LUMA_PLAYGROUND_SHARED=0 if only you can reach this proxy"
+        )
 
     def badge_kind(self, user_key: ApiKey | None) -> str:
         """Which key pays for a generation: "user", "server" or "simulator"."""
@@ -151,3 +191,37 @@ class SessionStore:
             keyless = session.api_key is None and session.key_fault is None
             if keyless and not session.running:
                 del self._sessions[session_hash]
+
+
+def _peer(raw: Any) -> str | None:
+    """The connection's peer address (uvicorn leaves it as it is: see `keep_raw_peer`)."""
+    client = getattr(raw, "client", None)
+    return getattr(client, "host", None) or None
+
+
+def _header_values(raw: Any, name: str) -> list[str]:
+    """Every value of a header of the raw request (a proxy chain may send several)."""
+    headers = getattr(raw, "headers", None)
+    if headers is None:
+        return []
+    if hasattr(headers, "getlist"):
+        return [str(value) for value in headers.getlist(name)]
+    value = headers.get(name)
+    return [str(value)] if value else []
+
+
+def _hf_username(request: gr.Request | None) -> str | None:
+    """The Hugging Face account signed in to this browser, when OAuth is on and it has not expired."""
+    raw = getattr(request, "request", None)
+    try:
+        info = raw.session.get("oauth_info") if raw is not None else None
+    except (AssertionError, AttributeError):  # no session middleware: nobody can sign in
+        return None
+    if not isinstance(info, dict):
+        return None
+    expires_at = info.get("expires_at")
+    if isinstance(expires_at, int | float) and expires_at < time.time():
+        return None
+    userinfo = info.get("userinfo")
+    name = userinfo.get("preferred_username") if isinstance(userinfo, dict) else None
+    return str(name) if name else None

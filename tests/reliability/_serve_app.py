@@ -7,6 +7,7 @@ Everything else (API base URL, keys, home, timeouts, deadline) comes from the en
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from luma_playground import Playground, RetryPolicy, Settings
@@ -24,8 +25,10 @@ def debug_everything() -> None:
 
 def main(port: int, retry_scale: float) -> None:
     logging.basicConfig(level=logging.DEBUG, format=FORMAT, stream=sys.stderr)
+    # The built-in simulator only when a test asks for it (a keyless deployment as shipped).
+    builtin = os.environ.get("RELIABILITY_BUILTIN_SIMULATOR") == "1"
     playground = Playground.open(
-        Settings.from_env(), retry=RetryPolicy(scale=retry_scale), start_simulator=False
+        Settings.from_env(), retry=RetryPolicy(scale=retry_scale), start_simulator=None if builtin else False
     )
     demo = build_demo(playground)
     demo.launch(

@@ -45,6 +45,7 @@ SHARED = {
     "SPACE_ID": "reliability/luma-playground",
     "LUMA_PLAYGROUND_SESSION_RUNNING": "10",
     "LUMA_PLAYGROUND_SESSION_DAILY": "10000",
+    "LUMA_PLAYGROUND_DAILY_BUDGET": "0",
 }
 
 
@@ -105,7 +106,9 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
         {
             name: value
             for name, value in os.environ.items()
-            if not name.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM"))
+            if not name.startswith(
+                ("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM", "OAUTH_", "FORWARDED_")
+            )
         }
         | {
             "WAVESPEED_BASE_URL": sim_url,
@@ -218,9 +221,13 @@ class Caller:
         return outcome
 
 
-def client_for(app: AppProcess, key: str | None = None) -> Client:
-    headers = {KEY_HEADER: key} if key else None
-    return Client(app.url, headers=headers, verbose=False, download_files=str(app.home.parent / "downloads"))
+def client_for(app: AppProcess, key: str | None = None, **headers: str) -> Client:
+    """A fresh gradio_client session; `key` goes in `X-WaveSpeed-Key`, `headers` as they are."""
+    sent = {KEY_HEADER: key} if key else {}
+    sent |= {name.replace("_", "-"): value for name, value in headers.items()}
+    return Client(
+        app.url, headers=sent or None, verbose=False, download_files=str(app.home.parent / "downloads")
+    )
 
 
 #: The simulator all reliability tests use: a 5 s clip takes about half a second.

@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from luma_playground import Playground, RetryPolicy, Settings
 from luma_playground.simulator import SimulatorServer
 
+from ..conftest import reset_around
 from .conftest import SERVER_KEY, launched
 
 PROMPT = "Waves roll in under a low sun"
@@ -45,9 +46,8 @@ def agent_app(slow_sim: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Block
 @pytest.fixture
 def sim(slow_sim: SimulatorServer) -> Iterator[SimulatorServer]:
     """The slow simulator with nothing left over from another test."""
-    slow_sim.control.reset()
-    yield slow_sim
-    slow_sim.control.reset()
+    with reset_around(slow_sim) as fresh:
+        yield fresh
 
 
 @pytest.fixture
@@ -268,3 +268,35 @@ def test_mcp_cancel_tool_stops_a_running_generate(
     assert json.loads(answer.content[0].text)["state"] == "cancelled"
     assert sim.control.task(task_id)["status"] == "cancelled"
     assert generation.isError and "ancel" in generation.content[0].text
+
+
+def test_mcp_every_tool_answers_json(
+    agent_app: gr.Blocks, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """Each tool called over MCP answers JSON text an agent can parse (price, enhance, task, history)."""
+
+    async def work(session: ClientSession) -> dict[str, Any]:
+        made = await session.call_tool("generate", {"image": data_uri(landscape_image), "prompt": PROMPT})
+        task_id = json.loads(made.content[1].text)["task_id"]  # type: ignore[union-attr]
+        calls = {
+            "price": {"size": "720*1280", "duration": 10, "count": 1},
+            "enhance_prompt": {"prompt": "waves", "style": "realistic"},
+            "get_task": {"task_id": task_id},
+            "history": {},
+            "cancel": {"task_id": task_id},
+        }
+        answers = {}
+        for name, arguments in calls.items():
+            result = await session.call_tool(name, arguments)
+            assert not result.isError, (name, result.content)
+            answers[name] = json.loads(result.content[0].text)  # type: ignore[union-attr]
+        answers["task_id"] = task_id
+        return answers
+
+    answers = asyncio.run(with_session(agent_app.local_url, work))
+    task_id = answers["task_id"]
+    assert answers["price"]["usd_per_video"] == pytest.approx(1.0)
+    assert answers["enhance_prompt"]["style"] == "realistic" and answers["enhance_prompt"]["prompt"]
+    assert answers["get_task"]["task_id"] == task_id and answers["get_task"]["video_saved"]
+    assert task_id in [entry["task_id"] for entry in answers["history"]]
+    assert answers["cancel"]["note"].startswith("Nothing to cancel")

@@ -1,0 +1,54 @@
+"""Who a visitor is, from what a client cannot choose: a login, else the address it calls from.
+
+The address is the peer of the connection, or, behind `trusted` reverse proxies, the entry of
+`X-Forwarded-For` the nearest trusted proxy wrote: entries further left are whatever the client
+sent. uvicorn would rewrite the peer from that header for loopback peers (and an MCP call
+arrives from loopback carrying its caller's headers), so `launch_options` turns that off and
+this module applies the configured hop count alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterable
+
+__all__ = ["PROXY_HEADERS", "address_layer", "client_address", "keep_raw_peer"]
+
+#: Headers a reverse proxy adds; their presence says the app is reached through one.
+PROXY_HEADERS = ("x-forwarded-for", "forwarded")
+
+
+def keep_raw_peer() -> None:
+    """Keep uvicorn from replacing the connection's peer with a header's claim (before launch)."""
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: int) -> str | None:
+    """The caller's address: the peer, or the entry `trusted` proxies from the right."""
+    if trusted <= 0:
+        return peer or None
+    entries = [part.strip() for value in forwarded_for for part in value.split(",") if part.strip()]
+    if not entries:
+        return peer or None
+    # Each trusted proxy appends the address it saw; the one `trusted` hops in is the client's.
+    return entries[max(0, len(entries) - trusted)]
+
+
+def address_layer(address: str | None) -> str | None:
+    """The identity an address gives, for limits: an IPv6 address counts by its /64 network.
+
+    One subscriber gets a whole /64, so its addresses are one visitor; anything that is not
+    an address (a proxy's `unknown`) is kept as written.
+    """
+    if not address:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return f"address:{address[:64]}"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return f"address:{parsed.ipv4_mapped}"
+        return f"address:{ipaddress.ip_network(f'{parsed}/64', strict=False)}"
+    return f"address:{parsed}"
