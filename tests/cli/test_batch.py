@@ -40,9 +40,9 @@ def _tasks(server, cli: Cli) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 def test_batch_makes_every_row_and_copies_them_out(cli, server, limited, landscape_image, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Five rows with --yes: the price line, a line per row, five MP4s in --out, 3 at once at most."""
+    """Five rows, --yes, --concurrency 2: the price, a line per row, five MP4s in --out, 2 at once."""
     rows = _csv(tmp_path, landscape_image, 5)
-    result = cli.run("batch", rows, "--out", tmp_path / "videos", "--yes", env=PACE)
+    result = cli.run("batch", rows, "--out", tmp_path / "videos", "--yes", "--concurrency", "2", env=PACE)
     assert result.returncode == 0, result.stderr
     assert "5 videos, 5 x 5 s at 0.50 USD = 2.50 USD (simulated)" in result.stderr
     lines = [line.split("\t") for line in result.stdout.splitlines()]
@@ -51,7 +51,7 @@ def test_batch_makes_every_row_and_copies_them_out(cli, server, limited, landsca
     assert [path.name for path in copies] == [f"{n:03d}-{line[1]}.mp4" for n, line in enumerate(lines, 1)]
     assert all(path.stat().st_size > 1000 for path in copies)
     usage = _usage(server, cli)
-    assert usage["submits"] == 5 and usage["peak_active"] == 3
+    assert usage["submits"] == 5 and usage["peak_active"] == 2
     cli.assert_key_nowhere()
 
 
