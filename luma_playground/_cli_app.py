@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Importing a command's module registers the command on `cli.app`.
-from . import _cli_batch, cli  # noqa: F401
+from . import _cli_batch, _cli_tasks, cli  # noqa: F401
 
 __all__ = ["app", "main"]
 
