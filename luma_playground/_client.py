@@ -18,7 +18,7 @@ from ._models import GenerationRequest, Prediction, PredictionStatus
 from ._pacing import Pace, Pacing
 from ._polling import FixedSchedule, PollSchedule
 from ._retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
-from ._transfer import MAX_VIDEO_BYTES, ProgressCallback, download_once
+from ._transfer import MAX_VIDEO_BYTES, BoundedTransport, ProgressCallback, download_once
 from ._version import __version__
 from ._wire import data_of, submit_error, transport_error
 
@@ -57,6 +57,14 @@ class WaveSpeedClient:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._owns_http = http is None
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS),
+            keepalive_expiry=KEEPALIVE_SECONDS,
+        )
+        if http is None and transport is None:
+            wire = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+            transport = BoundedTransport(wire, max_connections)
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=self.timeouts.connect,
@@ -68,11 +76,7 @@ class WaveSpeedClient:
             # request, which costs milliseconds per request with hundreds of them. Idle ones
             # are dropped before a server's usual 5 s keep-alive ends, so that a request is
             # never sent on a connection the server is closing (fatal for a submit).
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS),
-                keepalive_expiry=KEEPALIVE_SECONDS,
-            ),
+            limits=limits,
             headers={"X-Client-Name": "luma_playground", "X-Client-Version": __version__},
             transport=transport,
             trust_env=False,

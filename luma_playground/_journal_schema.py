@@ -72,7 +72,44 @@ def _m002_spend(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX spend_day ON spend (day)")
 
 
-def _m003_shots(db: sqlite3.Connection) -> None:
+def _m003_batches(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE batches (
+            batch_id INTEGER PRIMARY KEY,
+            source_hash TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL DEFAULT '',
+            key_fingerprint TEXT NOT NULL DEFAULT '',
+            backend TEXT NOT NULL DEFAULT '',
+            base_url TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX batches_source ON batches (source_hash, key_fingerprint)")
+    db.execute(
+        """
+        CREATE TABLE batch_rows (
+            batch_id INTEGER NOT NULL REFERENCES batches (batch_id),
+            position INTEGER NOT NULL,
+            image TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            size TEXT NOT NULL,
+            duration INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            task_row_id INTEGER REFERENCES tasks (row_id),
+            error TEXT,
+            started_at REAL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (batch_id, position)
+        )
+        """
+    )
+
+
+def _m004_shots(db: sqlite3.Connection) -> None:
     """Shots: clips continued from each other's last frame, each segment a row of `tasks`.
 
     A segment is written (with the picture it starts from) before its task's row exists, so that
@@ -112,7 +149,12 @@ def _m003_shots(db: sqlite3.Connection) -> None:
 
 
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_spend, _m003_shots]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_spend,
+    _m003_batches,
+    _m004_shots,
+]
 
 
 def migrate(db: sqlite3.Connection) -> None:

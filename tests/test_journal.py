@@ -32,13 +32,22 @@ BASE = dict(
 
 
 def test_fresh_schema(tmp_path: Path) -> None:
-    """A new journal has the tasks, transitions, spend, shots, segments and migrations tables, in WAL mode."""
+    """A new journal has exactly its tables (tasks, transitions, spend, batches, shots), in WAL mode."""
     journal = Journal(tmp_path / "j.sqlite3")
     db = sqlite3.connect(tmp_path / "j.sqlite3")
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"tasks", "transitions", "spend", "shots", "segments", "migrations"}
+    assert tables == {
+        "tasks",
+        "transitions",
+        "spend",
+        "migrations",
+        "batches",
+        "batch_rows",
+        "shots",
+        "segments",
+    }
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert journal.applied_migrations() == ["m001_initial", "m002_spend", "m003_shots"]
+    assert journal.applied_migrations() == ["m001_initial", "m002_spend", "m003_batches", "m004_shots"]
     columns = [r[1] for r in db.execute("PRAGMA table_info(tasks)")]
     assert "task_id" in columns and "key_fingerprint" in columns
     assert not any(c == "key" or c == "api_key" for c in columns)
@@ -52,7 +61,8 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
     assert again.get(row) is not None and again.applied_migrations() == [
         "m001_initial",
         "m002_spend",
-        "m003_shots",
+        "m003_batches",
+        "m004_shots",
     ]
 
 

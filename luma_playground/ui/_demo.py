@@ -9,7 +9,20 @@ import gradio as gr
 from .._identity import keep_raw_peer
 from .._service import Playground
 from .._webhooks import webhook_routes
-from . import _api, _compare, _cost, _crop, _enhance, _grid, _history_tab, _share, _shots_panel, _single
+from . import (
+    _api,
+    _batch_tab,
+    _compare,
+    _cost,
+    _crop,
+    _enhance,
+    _grid,
+    _history_tab,
+    _notify,
+    _share,
+    _shots_panel,
+    _single,
+)
 from ._api import PublicApi
 from ._api_shots import ShotsApi
 from ._compare import CompareHandlers
@@ -82,6 +95,8 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     public = PublicApi(handlers, history, cost, enhancer)
     _api.wire(public, generate_concurrency=settings.event_concurrency)
     ShotsApi(public).wire(settings.event_concurrency)
+    _batch_tab.wire(demo, _batch_tab.BatchHandlers(playground, store, tick=handlers.tick), page.batch)
+    _notify.wire(demo, page.notify)
     _share.wire(
         demo,
         page.share,

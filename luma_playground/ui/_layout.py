@@ -12,7 +12,18 @@ import gradio as gr
 
 from .._models import Size
 from ..examples import EXAMPLES
-from . import _compare, _crop, _enhance, _history_tab, _share, _shots_panel, _single, _variants
+from . import (
+    _batch_tab,
+    _compare,
+    _crop,
+    _enhance,
+    _history_tab,
+    _notify,
+    _share,
+    _shots_panel,
+    _single,
+    _variants,
+)
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
 from ._grid import GridParts
@@ -45,6 +56,8 @@ class Page:
     history: _history_tab.HistoryParts
     compare: _compare.CompareParts
     shots: _shots_panel.ShotParts
+    batch: _batch_tab.BatchParts
+    notify: _notify.NotifyParts
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,8 @@ def build_layout(badge: str, *, key_panel_open: bool, login: bool = False) -> Pa
     with tabs:
         history = _history_tab.place()
         compare = _compare.place()
+        batch = _batch_tab.place()
+    notify = _notify.place()
     gr.HTML(
         '<div id="lp-footer">Videos are kept for 7 days by WaveSpeed and saved locally by '
         "this playground.</div>"
@@ -180,4 +195,6 @@ def build_layout(badge: str, *, key_panel_open: bool, login: bool = False) -> Pa
         history=history,
         compare=compare,
         shots=shots,
+        batch=batch,
+        notify=notify,
     )

@@ -1,0 +1,201 @@
+"""What a batch is made of: rows from a CSV, from several pictures with one prompt, or a zip of them.
+
+Each row is checked as the one-video start path checks it (`GenerationRequest.create`), so that
+a batch is refused whole, before anything is spent, when one of its rows would be.
+The total price is the pricing route's price per 5 s block, times each row's blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._config import ApiKey
+from ._errors import InvalidRequest, LumaPlaygroundError
+from ._models import GenerationRequest, Size
+from ._service import Playground
+
+__all__ = [
+    "PICTURE_SUFFIXES",
+    "BatchInput",
+    "BatchPrice",
+    "batch_price",
+    "content_hash",
+    "parse_csv",
+    "rows_from_pictures",
+    "rows_from_zip",
+]
+
+#: The pictures a zip may hold (other files in it are skipped).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: The most rows one batch may have.
+MAX_ROWS = 500
+#: The CSV's columns; size and duration may be left out (or empty) for the defaults.
+COLUMNS = ("image", "prompt", "size", "duration")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInput:
+    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size and a duration."""
+
+    image: str
+    prompt: str
+    size: str = Size.LANDSCAPE.value
+    duration: int = 5
+
+    def request(self) -> GenerationRequest:
+        return GenerationRequest.create(self.image, self.prompt, self.size, self.duration)
+
+    @property
+    def blocks(self) -> int:
+        """How many 5 s blocks the row is billed for."""
+        return max(1, -(-self.duration // 5))
+
+
+def _checked(image: str, prompt: str, size: object, duration: object, where: str) -> BatchInput:
+    try:
+        request = GenerationRequest.create(image, prompt, size or Size.LANDSCAPE.value, duration or 5)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{where}: {error.message}", field=error.field) from None
+    if request.image_is_local and not request.image_path.is_file():
+        raise InvalidRequest(f"{where}: no image file at {request.image}.", field="image")
+    return BatchInput(request.image, request.prompt, request.size.value, int(request.duration))
+
+
+def _too_many(count: int) -> None:
+    if count == 0:
+        raise InvalidRequest("The batch has no rows.", field="rows")
+    if count > MAX_ROWS:
+        raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows, not {count}.", field="rows")
+
+
+def parse_csv(text: str, base_dir: Path) -> list[BatchInput]:
+    """The rows of a CSV with a header `image,prompt[,size][,duration]`; images relative to `base_dir`."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if "image" not in header or "prompt" not in header:
+        raise InvalidRequest(
+            "The CSV needs a header line with at least the columns image and prompt "
+            "(size and duration are optional).",
+            field="rows",
+        )
+    reader.fieldnames = header
+    rows = []
+    for line, raw in enumerate(reader, start=2):
+        values = {name: (raw.get(name) or "").strip() for name in COLUMNS}
+        if not any(values.values()):
+            continue  # a blank line
+        image = values["image"]
+        if image and "://" not in image and not image.startswith("data:") and not Path(image).is_absolute():
+            image = str((base_dir / image).resolve())
+        rows.append(_checked(image, values["prompt"], values["size"], values["duration"], f"Line {line}"))
+    _too_many(len(rows))
+    return rows
+
+
+def rows_from_pictures(
+    pictures: Iterable[Path | str], prompt: str, size: object = Size.LANDSCAPE.value, duration: object = 5
+) -> list[BatchInput]:
+    """One row per picture, all with the same prompt, size and duration."""
+    rows = [
+        _checked(str(picture), prompt, size, duration, Path(picture).name or "A picture")
+        for picture in pictures
+    ]
+    _too_many(len(rows))
+    return rows
+
+
+def rows_from_zip(
+    archive: Path, prompt: str, dest_dir: Path, size: object = Size.LANDSCAPE.value, duration: object = 5
+) -> list[BatchInput]:
+    """One row per picture in a zip (extracted under `dest_dir`, names flattened), in name order."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = sorted(
+                (m for m in bundle.infolist() if not m.is_dir() and _is_picture(m.filename)),
+                key=lambda m: m.filename,
+            )
+            _too_many(len(members))
+            folder = dest_dir / content_hash(archive.read_bytes())[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            pictures = []
+            for index, member in enumerate(members):
+                # Only the base name is kept: no path in the archive can lead out of the folder.
+                target = folder / f"{index:03d}-{Path(member.filename).name}"
+                target.write_bytes(bundle.read(member))
+                pictures.append(target)
+    except zipfile.BadZipFile:
+        raise InvalidRequest("The file is not a zip archive.", field="rows") from None
+    return rows_from_pictures(pictures, prompt, size, duration)
+
+
+def _is_picture(name: str) -> bool:
+    base = Path(name).name
+    return not base.startswith(".") and "__MACOSX" not in name and base.lower().endswith(PICTURE_SUFFIXES)
+
+
+def content_hash(data: bytes) -> str:
+    """The hex SHA-256 of a batch's source (a CSV's bytes): the same file finds the same batch."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPrice:
+    """What a batch will cost: the total, the price per 5 s block, or why it is unknown."""
+
+    rows: int
+    blocks: int
+    total: float | None
+    unit_price: float | None
+    simulated: bool = False
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One line: "12 videos, 12 x 5 s blocks x 0.50 USD = 6.00 USD (simulated)"."""
+        videos = f"{self.rows} video{'s' if self.rows != 1 else ''}"
+        if self.total is None or self.unit_price is None:
+            return f"{videos}: price unavailable ({self.problem or 'no answer'})"
+        sim = " (simulated)" if self.simulated else ""
+        return f"{videos}, {self.blocks} x 5 s at {self.unit_price:.2f} USD = {self.total:.2f} USD{sim}"
+
+
+async def batch_price(
+    playground: Playground, user_key: ApiKey | None, rows: Sequence[BatchInput]
+) -> BatchPrice:
+    """The total of a batch from the pricing route (asked once per size), or why it is unknown."""
+    backend, key = playground.backend_for(user_key)
+    blocks = sum(row.blocks for row in rows)
+    sizes = sorted({row.size for row in rows})
+
+    async def unit(size: str) -> dict[str, Any]:
+        return await backend.client.price({"size": size, "duration": 5}, api_key=key)
+
+    try:
+        answers = await asyncio.wait_for(asyncio.gather(*(unit(size) for size in sizes)), 10.0)
+    except (LumaPlaygroundError, TimeoutError) as error:
+        problem = error.message if isinstance(error, LumaPlaygroundError) else "no answer in time"
+        return BatchPrice(len(rows), blocks, None, None, backend.simulated, problem)
+    prices = dict(zip(sizes, (_price_of(answer) for answer in answers), strict=True))
+    if any(price is None for price in prices.values()):
+        return BatchPrice(len(rows), blocks, None, None, backend.simulated, "the answer had no price")
+    total = sum((prices[row.size] or 0.0) * row.blocks for row in rows)
+    simulated = backend.simulated or any(bool(answer.get("simulated")) for answer in answers)
+    return BatchPrice(len(rows), blocks, round(total, 4), max(p or 0.0 for p in prices.values()), simulated)
+
+
+def _price_of(answer: dict[str, Any]) -> float | None:
+    for name in ("unit_price", "price"):
+        value = answer.get(name)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None

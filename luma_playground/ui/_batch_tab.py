@@ -1,0 +1,319 @@
+"""The Batch tab: many pictures with one prompt (or a CSV), previewed and priced, then run in turn.
+
+The rows start no faster than the key's slots free up (`BatchRun`), keep running when the tab
+closes, and show again on the next visit; a restarted server resumes an unfinished batch at the
+first page load. Every event here is private.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from .._batch import BatchRow, BatchRun, BatchStore, RowState, counts, select
+from .._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_pictures, rows_from_zip
+from .._errors import LumaPlaygroundError
+from .._limits import Caller
+from .._models import Size
+from .._service import Playground
+from ._components import choice_radio
+from ._format import status_card
+from ._parts import QUIET, session_hash
+from ._session import SessionStore
+
+__all__ = ["BatchHandlers", "BatchParts", "place", "wire"]
+
+HEADERS = ["#", "picture", "prompt", "size", "s", "state", "note"]
+_SIZES = [("Landscape", Size.LANDSCAPE.value), ("Portrait", Size.PORTRAIT.value)]
+_DURATIONS = [("5 s", 5), ("10 s", 10)]
+IDLE = status_card("idle", "No batch yet", "Add pictures and a prompt (or a CSV), then press Preview.")
+
+
+@dataclass(frozen=True)
+class BatchParts:
+    """The Batch tab's components."""
+
+    pictures: gr.File
+    prompt: gr.Textbox
+    size: gr.Radio
+    duration: gr.Radio
+    rows_csv: gr.File
+    preview: gr.Button
+    price: gr.HTML
+    confirm: gr.Button
+    status: gr.HTML
+    table: gr.Dataframe
+    row_number: gr.Number
+    cancel_row: gr.Button
+    cancel_all: gr.Button
+    gallery: gr.Gallery
+    download: gr.DownloadButton
+
+    @property
+    def view(self) -> list[Any]:
+        """What a batch's progress updates, in `BatchHandlers.view`'s order."""
+        return [self.status, self.table, self.gallery, self.download]
+
+
+def place() -> BatchParts:
+    """The Batch tab: the inputs and the preview on the left, the progress and results on the right."""
+    with gr.Tab("Batch", id="batch", elem_id="lp-batch-tab"), gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=320):
+            pictures = gr.File(
+                label="Pictures (or a zip of them)",
+                file_count="multiple",
+                file_types=["image", ".zip"],
+                elem_id="lp-batch-pictures",
+            )
+            prompt = gr.Textbox(label="Prompt for every picture", lines=2, elem_id="lp-batch-prompt")
+            with gr.Row():
+                size = choice_radio(_SIZES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-batch-size")
+                duration = choice_radio(_DURATIONS, value=5, label="Duration", elem_id="lp-batch-duration")
+            rows_csv = gr.File(
+                label="Or a CSV: image,prompt[,size][,duration]", file_types=[".csv"], elem_id="lp-batch-csv"
+            )
+            preview = gr.Button("Preview", elem_id="lp-batch-preview")
+            price = gr.HTML("", elem_id="lp-batch-price")
+            confirm = gr.Button(
+                "Confirm and start", variant="primary", visible=False, elem_id="lp-batch-confirm"
+            )
+        with gr.Column(scale=6, min_width=340):
+            status = gr.HTML(IDLE, elem_id="lp-batch-status")
+            table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True, elem_id="lp-batch-table")
+            with gr.Row(equal_height=True):
+                row_number = gr.Number(label="Row #", precision=0, minimum=1, scale=1, elem_id="lp-batch-row")
+                cancel_row = gr.Button("Cancel row", scale=1, elem_id="lp-batch-cancel-row")
+                cancel_all = gr.Button("Cancel all", variant="stop", scale=1, elem_id="lp-batch-cancel-all")
+            gallery = gr.Gallery(label="Results", columns=3, height=360, elem_id="lp-batch-gallery")
+            download = gr.DownloadButton("Download all", visible=False, elem_id="lp-batch-download")
+    return BatchParts(
+        pictures,
+        prompt,
+        size,
+        duration,
+        rows_csv,
+        preview,
+        price,
+        confirm,
+        status,
+        table,
+        row_number,
+        cancel_row,
+        cancel_all,
+        gallery,
+        download,
+    )
+
+
+def _table(rows: Sequence[BatchRow | BatchInput]) -> list[list[Any]]:
+    return [
+        [
+            number,
+            Path(row.image).name[:40],
+            row.prompt[:80],
+            row.size,
+            row.duration,
+            row.state.value if isinstance(row, BatchRow) else "to start",
+            (row.error or row.task_id or "") if isinstance(row, BatchRow) else "",
+        ]
+        for number, row in enumerate(rows, start=1)
+    ]
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f" · about {seconds / 60:.0f} min left" if seconds >= 90 else f" · about {seconds:.0f} s left"
+
+
+def status_html(rows: Sequence[BatchRow], run: BatchRun | None) -> str:
+    """The batch's card: counts of done, running and waiting rows, and the ETA."""
+    found = counts(rows)
+    running = found["running"] + found["starting"]
+    others = "".join(f" · {found[name]} {name}" for name in ("failed", "cancelled") if found[name])
+    detail = f"{found['done']} done · {running} running · {found['waiting']} waiting{others}"
+    ended = all(row.ended for row in rows)
+    if not ended:
+        eta = _eta(run.eta(rows)) if run is not None else ""
+        return status_card("running", f"Batch: {found['done']} of {len(rows)} done", detail + eta)
+    if found["done"] == len(rows):
+        return status_card("done", f"Batch done: {len(rows)} videos", detail)
+    tone = "cancelled" if found["cancelled"] else "error"
+    return status_card(tone, f"Batch ended: {found['done']} of {len(rows)} videos", detail)
+
+
+class BatchHandlers:
+    """The Batch tab's handlers: preview, confirm and follow, cancel, download; runs outlive tabs."""
+
+    def __init__(self, playground: Playground, store: SessionStore, *, tick: float = 1.0) -> None:
+        self.playground = playground
+        self.store = store
+        self.batches = BatchStore(playground.journal)
+        self.tick = tick
+        self.runs: dict[int, BatchRun] = {}
+        self._drafts: dict[str, tuple[list[BatchInput], str]] = {}
+        self._latest: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resumed = False
+
+    # -- before the start ---------------------------------------------------------------------
+
+    async def preview(
+        self,
+        pictures: list[str] | None,
+        rows_csv: str | None,
+        prompt: str | None,
+        size: str | None,
+        duration: int | None,
+        request: gr.Request,
+    ) -> tuple[list[list[Any]], str, Any]:
+        """The rows that would run, their total price, and the Confirm button."""
+        try:
+            rows, source = self._rows(pictures, rows_csv, prompt or "", size, duration)
+        except LumaPlaygroundError as error:
+            raise gr.Error(error.message, title="Cannot make this batch", print_exception=False) from None
+        visit = self.store.visit(request)
+        price = await batch_price(self.playground, visit.user_key, rows)
+        self._drafts[visit.session_hash] = (rows, source)
+        line = (
+            f'<div class="lp-batch-price" data-total="{price.total or ""}">{escape(price.describe())}</div>'
+        )
+        return _table(rows), line, gr.update(visible=True)
+
+    def _rows(
+        self, pictures: list[str] | None, rows_csv: str | None, prompt: str, size: Any, duration: Any
+    ) -> tuple[list[BatchInput], str]:
+        if rows_csv:
+            data = Path(rows_csv).read_bytes()
+            return parse_csv(data.decode("utf-8", errors="replace"), Path(rows_csv).parent), content_hash(
+                data
+            )
+        files = [Path(name) for name in pictures or []]
+        folder = self.playground.settings.data_dir / "batches"
+        rows = []
+        for file in files:
+            if file.suffix.lower() == ".zip":
+                rows.extend(rows_from_zip(file, prompt, folder, size, duration))
+            else:
+                rows.extend(rows_from_pictures([file], prompt, size, duration))
+        if not rows:
+            rows = rows_from_pictures([], prompt, size, duration)  # says that the batch is empty
+        return rows, content_hash("\n".join(f"{r.image}\t{r.prompt}" for r in rows).encode())
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def confirm(self, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+        """Start the previewed batch in the background, and follow it on the page."""
+        visit = self.store.visit(request)
+        draft = self._drafts.pop(visit.session_hash, None)
+        if draft is None:
+            raise gr.Error("Press Preview first: nothing is waiting to start.", print_exception=False)
+        rows, source = draft
+        backend, _ = self.playground.backend_for(visit.user_key)
+        batch_id = self.batches.create(rows, source_hash=source, caller=visit.caller, backend=backend)
+        run = self._launch(BatchRun(self.playground, visit.caller, batch_id))
+        self._latest[visit.session_hash] = batch_id
+        async for update in self._follow(run):
+            yield update
+
+    def _launch(self, run: BatchRun) -> BatchRun:
+        self.runs[run.batch_id] = run
+        task = asyncio.ensure_future(run.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return run
+
+    async def _follow(self, run: BatchRun) -> AsyncIterator[tuple[Any, ...]]:
+        async for rows in run.updates(tick=self.tick):
+            yield self.view(rows, run)
+        yield self.view(run.rows(), run)
+
+    def view(self, rows: Sequence[BatchRow], run: BatchRun | None) -> tuple[Any, ...]:
+        """The status card, the table, the gallery and "Download all" for these rows."""
+        videos = [(row.video_path, f"#{row.position + 1}") for row in rows if row.state == RowState.DONE]
+        videos = [(path, label) for path, label in videos if path and Path(path).is_file()]
+        ended = bool(rows) and all(row.ended for row in rows)
+        archive = self.archive(rows) if ended and videos else None
+        download = gr.update(value=str(archive) if archive else None, visible=archive is not None)
+        return status_html(rows, run), _table(rows), videos, download
+
+    def archive(self, rows: Sequence[BatchRow]) -> Path:
+        """A zip of the batch's videos (NNN-<task id>.mp4), where the page may serve it."""
+        target = self.playground.settings.outputs_dir / "batches" / f"batch-{rows[0].batch_id}.zip"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(target, "w") as bundle:
+            for row in rows:
+                if row.state == RowState.DONE and row.video_path and Path(row.video_path).is_file():
+                    bundle.write(row.video_path, f"{row.position + 1:03d}-{row.task_id}.mp4")
+        return target
+
+    def _run_of(self, request: gr.Request) -> BatchRun | None:
+        batch_id = self._latest.get(session_hash(request))
+        return None if batch_id is None else self.runs.get(batch_id)
+
+    async def cancel_row(self, number: float | None, request: gr.Request) -> None:
+        """Cancel one row of this tab's batch (by its number in the table)."""
+        run = self._run_of(request)
+        if run is None or not number:
+            raise gr.Error("No batch of yours is running, or no row number was given.", print_exception=False)
+        gr.Info(await run.cancel(int(number) - 1))
+
+    async def cancel_all(self, request: gr.Request) -> None:
+        """Cancel every row of this tab's batch that has not ended."""
+        run = self._run_of(request)
+        if run is not None:
+            await run.cancel_all()
+            gr.Info("Batch cancelled: rows not yet started will not start.")
+
+    # -- after a restart ----------------------------------------------------------------------
+
+    async def on_load(self, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+        """Resume the unfinished batches once per process, and show this visitor's newest batch."""
+        self._resume_unfinished()
+        visit = self.store.visit(request)
+        owner = visit.owner if self.playground.settings.shared else None
+        newest = self.batches.batches(owner, limit=1)
+        if not newest:
+            return
+        batch_id = int(newest[0]["batch_id"])
+        self._latest[visit.session_hash] = batch_id
+        run = self.runs.get(batch_id)
+        if run is None:
+            yield self.view(self.batches.rows(batch_id), None)
+            return
+        async for update in self._follow(run):
+            yield update
+
+    def _resume_unfinished(self) -> None:
+        # Batches of the command line (owner "local") are resumed by running that command again.
+        if self._resumed:
+            return
+        self._resumed = True
+        backend, key = self.playground.backend_for(None)
+        fingerprint = key.fingerprint if key else ""
+        for found in select(
+            self.playground.journal,
+            "SELECT batch_id, owner FROM batches WHERE state = 'running' AND key_fingerprint = ? "
+            "AND backend = ? AND base_url = ? AND owner != 'local'",
+            (fingerprint, backend.name, backend.client.base_url),
+        ):
+            if int(found[0]) not in self.runs:
+                self._launch(BatchRun(self.playground, Caller(str(found[1])), int(found[0])))
+
+
+def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts) -> None:
+    """Connect the Batch tab (every event private)."""
+    inputs = [parts.pictures, parts.rows_csv, parts.prompt, parts.size, parts.duration]
+    parts.preview.click(handlers.preview, [*inputs], [parts.table, parts.price, parts.confirm], **QUIET)
+    started = parts.confirm.click(lambda: gr.update(visible=False), None, [parts.confirm], **QUIET)
+    started.then(handlers.confirm, None, parts.view, concurrency_limit=None, **QUIET)
+    parts.cancel_row.click(handlers.cancel_row, [parts.row_number], None, concurrency_limit=None, **QUIET)
+    parts.cancel_all.click(handlers.cancel_all, None, None, concurrency_limit=None, **QUIET)
+    demo.load(handlers.on_load, None, parts.view, concurrency_limit=None, **QUIET)

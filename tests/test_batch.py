@@ -1,0 +1,203 @@
+"""Batches: rows from a CSV or a zip, paced to the key's slots on the simulator, cancelled, resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._batch import BatchRun, BatchStore, RowState, counts, select
+from luma_playground._batch_input import batch_price, parse_csv, rows_from_pictures, rows_from_zip
+from luma_playground._errors import InvalidRequest
+from luma_playground._limits import Caller
+from luma_playground.simulator import key_fingerprint
+
+from .conftest import reset_around, simulator_fixture
+
+pytestmark = pytest.mark.anyio
+KEY = "sk-batch-test"
+
+
+def test_csv_rows_take_defaults_and_paths_relative_to_the_file(tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Size and duration may be left out; a relative image is found next to the CSV."""
+    (tmp_path / "pic.png").write_bytes(landscape_image.read_bytes())
+    text = "image,prompt,size,duration\npic.png,waves,,\n" + f"{landscape_image},pan left,720*1280,10\n\n"
+    first, second = parse_csv(text, tmp_path)
+    assert (first.image, first.prompt, first.size, first.duration) == (
+        str(tmp_path / "pic.png"),
+        "waves",
+        "1280*720",
+        5,
+    )
+    assert (second.size, second.duration, second.blocks) == ("720*1280", 10, 2)
+
+
+def test_a_bad_csv_row_is_refused_with_its_line(tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """One bad row refuses the whole batch, naming its line; a CSV without the columns is refused."""
+    with pytest.raises(InvalidRequest, match="Line 3: Size must be one of"):
+        parse_csv(f"image,prompt,size\n{landscape_image},a,\n{landscape_image},b,square\n", tmp_path)
+    with pytest.raises(InvalidRequest, match="Line 2: no image file"):
+        parse_csv("image,prompt\nmissing.png,a\n", tmp_path)
+    with pytest.raises(InvalidRequest, match="columns image and prompt"):
+        parse_csv("picture,text\nx,y\n", tmp_path)
+
+
+def test_a_zip_gives_a_row_per_picture_inside_its_folder(tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Pictures of a zip become rows in name order; other files are skipped; no path leads out."""
+    archive = tmp_path / "pictures.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("b/second.png", landscape_image.read_bytes())
+        bundle.writestr("a-first.jpg", landscape_image.read_bytes())
+        bundle.writestr("../escape.png", landscape_image.read_bytes())
+        bundle.writestr("notes.txt", "not a picture")
+    rows = rows_from_zip(archive, "slow zoom", tmp_path / "out", duration=10)
+    assert [Path(row.image).name for row in rows] == ["000-escape.png", "001-a-first.jpg", "002-second.png"]
+    assert all(Path(row.image).parent.parent == tmp_path / "out" for row in rows)
+    assert {(row.prompt, row.duration) for row in rows} == {("slow zoom", 10)}
+    assert not (tmp_path / "escape.png").exists()
+
+
+@pytest.fixture
+async def playground(sim, tmp_path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
+    """A playground on the simulator with three slots per key, as on Bronze."""
+    opened = _open(sim, tmp_path)
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+def _open(sim, data_dir: Path) -> Playground:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=data_dir, base_url=sim.base_url, api_key=ApiKey(KEY), tasks_per_key=3)
+    return Playground.open(settings, start_simulator=False)
+
+
+def _batch(playground: Playground, rows, **options) -> BatchRun:  # type: ignore[no-untyped-def]
+    backend, _ = playground.backend_for(None)
+    batch_id = BatchStore(playground.journal).create(
+        rows, source_hash="test", caller=Caller(), backend=backend
+    )
+    return BatchRun(playground, Caller(), batch_id, **options)
+
+
+async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Twelve rows on a key with three slots: the simulator sees at most 3 active, all 12 done."""
+    sim.control.set_limits(submits_per_minute=None, concurrent_tasks=3)
+    rows = rows_from_pictures([landscape_image] * 12, "twelve in turn")
+    price = await batch_price(playground, None, rows)
+    assert price.total == pytest.approx(12 * 0.5) and price.simulated
+    run = _batch(playground, rows)
+    assert run.limit == 3
+    seen_waiting = []
+    follow = asyncio.ensure_future(run.run())
+    async for snapshot in run.updates(tick=0.2):
+        seen_waiting.append(counts(snapshot)["waiting"])
+    finished = await follow
+    usage = sim.control.limits()["keys"][key_fingerprint(KEY)]
+    assert usage["peak_active"] == 3 and usage["submits"] == 12
+    assert [row.state for row in finished] == [RowState.DONE] * 12
+    assert all(row.video_path and Path(row.video_path).is_file() for row in finished)
+    assert len({row.task_id for row in finished}) == 12
+    assert seen_waiting[0] == 12 and seen_waiting[-1] == 0
+    assert select(playground.journal, "SELECT state FROM batches") == [("done",)]
+
+
+#: A simulator whose tasks take seconds, so that a running row is cancelled before it ends.
+slow_server = simulator_fixture(time_scale=0.2, seed=3, scope="module")
+
+
+@pytest.fixture
+async def slow_playground(slow_server, tmp_path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
+    """A playground with three slots per key on the slow simulator."""
+    with reset_around(slow_server):
+        opened = _open(slow_server, tmp_path)
+        try:
+            yield opened
+        finally:
+            await opened.aclose()
+
+
+async def _running(run: BatchRun, position: int) -> None:
+    """Wait until the row at `position` runs, and its job knows its task id."""
+    async for snapshot in run.updates(tick=0.1):
+        job = run.jobs.get(position)
+        if snapshot[position].state == RowState.RUNNING and job is not None and job.task_id:
+            return
+    raise AssertionError(f"the batch ended before row {position} ran")
+
+
+async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A waiting row cancelled never starts; a running one is cancelled on the server; then all."""
+    run = _batch(slow_playground, rows_from_pictures([landscape_image] * 3, "one at a time"), concurrency=1)
+    assert await run.cancel(2) == "Cancelled before it started: nothing was charged."
+    follow = asyncio.ensure_future(run.run())
+    await _running(run, 0)
+    assert (await run.cancel(0)).startswith("Cancelled. WaveSpeed accepted")
+    await _running(run, 1)
+    notes = await run.cancel_all()
+    finished = await follow
+    assert [row.state for row in finished] == [RowState.CANCELLED] * 3, notes
+    assert [slow_server.control.task(row.task_id or "")["status"] for row in finished[:2]] == [
+        "cancelled"
+    ] * 2
+    assert finished[2].task_row_id is None
+    assert slow_server.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
+    assert select(slow_playground.journal, "SELECT state FROM batches") == [("cancelled",)]
+
+
+async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A shutdown with rows running and waiting: the next run follows the started, starts the rest."""
+    first = _open(sim, tmp_path)
+    run = _batch(first, rows_from_pictures([landscape_image] * 6, "survive", duration=10), concurrency=2)
+    follow = asyncio.ensure_future(run.run())
+    async for snapshot in run.updates(tick=0.1):
+        if sum(1 for row in snapshot if row.state == RowState.RUNNING and row.task_id) == 2:
+            break
+    follow.cancel()
+    await asyncio.gather(follow, return_exceptions=True)
+    await first.aclose()
+    second = _open(sim, tmp_path)
+    try:
+        rows = BatchStore(second.journal).rows(run.batch_id)
+        # A row may have ended between the last look and the stop; none started after it.
+        assert counts(rows)["running"] + counts(rows)["done"] == 2 and counts(rows)["waiting"] == 4
+        finished = await BatchRun(second, Caller(), run.batch_id).run()
+    finally:
+        await second.aclose()
+    assert [row.state for row in finished] == [RowState.DONE] * 6
+    usage = sim.control.limits()["keys"][key_fingerprint(KEY)]
+    assert usage["submits"] == 6 and len({row.task_id for row in finished}) == 6
+
+
+async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A `starting` row whose journal row exists is followed, not sent again; one never written starts."""
+    rows = rows_from_pictures([landscape_image] * 2, "caught mid-start")
+    run = _batch(playground, rows)
+    started = time.time()
+    for position in (0, 1):
+        await run.store.mark(run.batch_id, position, RowState.STARTING, started_at=started)
+    backend, key = playground.backend_for(None)
+    request = rows[0].request()
+    task = await backend.client.submit(request, await backend.client.upload_image(request.image_path))
+    row_id = await playground.journal.abegin(
+        model="luma/ray-2-i2v",
+        backend=backend.name,
+        base_url=backend.client.base_url,
+        owner="local",
+        key_fingerprint=key.fingerprint if key else "",
+        prompt=request.prompt,
+        size=request.size.value,
+        duration=request.duration,
+        image=request.image,
+        image_url=None,
+    )
+    await playground.journal.aupdate(row_id, "created", task_id=task.id)
+    finished = await BatchRun(playground, Caller(), run.batch_id).run()
+    assert [row.state for row in finished] == [RowState.DONE, RowState.DONE]
+    assert finished[0].task_row_id == row_id and finished[0].task_id == task.id
+    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2

@@ -1,0 +1,108 @@
+"""The Batch tab's handlers on the simulator: preview and price, 12 rows 3 at once, the zip, a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground.simulator import key_fingerprint
+from luma_playground.ui._batch_tab import BatchHandlers
+from luma_playground.ui._session import SessionStore
+
+from .conftest import SERVER_KEY, fake_request
+
+pytestmark = pytest.mark.anyio
+
+
+def _handlers(sim, data_dir: Path) -> BatchHandlers:  # type: ignore[no-untyped-def]
+    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=data_dir, tasks_per_key=3)
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    return BatchHandlers(playground, SessionStore(playground), tick=0.05)
+
+
+def _pictures(folder: Path, image: Path, count: int) -> list[str]:
+    folder.mkdir(exist_ok=True)
+    names = []
+    for n in range(count):
+        path = folder / f"picture-{n:02d}.png"
+        path.write_bytes(image.read_bytes())
+        names.append(str(path))
+    return names
+
+
+async def _until(updates: Any, done: Any) -> tuple[Any, ...]:
+    async for update in updates:
+        if done(update):
+            return tuple(update)
+    raise AssertionError("the batch ended before the awaited update")
+
+
+async def test_twelve_pictures_run_three_at_once_and_zip_up(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Preview shows 12 rows at 6.00 USD; confirmed, at most 3 run at once; the zip holds all 12."""
+    sim.control.set_limits(submits_per_minute=None, concurrent_tasks=3)
+    handlers = _handlers(sim, tmp_path / "home")
+    try:
+        pictures = _pictures(tmp_path / "in", landscape_image, 12)
+        table, price, confirm = await handlers.preview(
+            pictures, None, "slow zoom", "1280*720", 5, fake_request()
+        )
+        assert [row[0] for row in table] == list(range(1, 13)) and table[0][5] == "to start"
+        assert "12 videos, 12 x 5 s at 0.50 USD = 6.00 USD" in price and confirm["visible"] is True
+        updates = [update async for update in handlers.confirm(fake_request())]
+    finally:
+        await handlers.playground.aclose()
+    status, table, gallery, download = updates[-1]
+    assert "Batch done: 12 videos" in status and 'data-tone="done"' in status
+    assert [row[5] for row in table] == ["done"] * 12 and len(gallery) == 12
+    assert any("waiting" in update[0] and "9 waiting" in update[0] for update in updates)
+    with zipfile.ZipFile(download["value"]) as bundle:
+        names = bundle.namelist()
+        assert len(names) == 12 and all(bundle.getinfo(name).file_size > 1000 for name in names)
+    usage = sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]
+    assert usage["peak_active"] == 3 and usage["submits"] == 12
+
+
+async def test_confirm_without_a_preview_is_refused(sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Confirm with nothing previewed says so, and nothing starts."""
+    handlers = _handlers(sim, tmp_path)
+    try:
+        with pytest.raises(gr.Error, match="Press Preview first"):
+            [update async for update in handlers.confirm(fake_request())]
+        with pytest.raises(gr.Error, match="The batch has no rows"):
+            await handlers.preview([], None, "a prompt", "1280*720", 5, fake_request())
+    finally:
+        await handlers.playground.aclose()
+    assert sim.control.tasks() == []
+
+
+async def test_a_restarted_server_resumes_the_batch_on_the_next_visit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Stopped with rows running and waiting, the batch resumes at the first page load: 12 submits."""
+    sim.control.set_limits(submits_per_minute=None, concurrent_tasks=3)
+    first = _handlers(sim, tmp_path / "home")
+    await first.preview(
+        _pictures(tmp_path / "in", landscape_image, 12), None, "again", "1280*720", 10, fake_request()
+    )
+    following = first.confirm(fake_request())
+    await _until(following, lambda update: sum(1 for row in update[1] if row[5] == "running" and row[6]) == 3)
+    await following.aclose()
+    for task in list(first._tasks):
+        task.cancel()
+    await asyncio.gather(*first._tasks, return_exceptions=True)
+    await first.playground.aclose()
+    assert 3 <= sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]["submits"] < 12
+
+    second = _handlers(sim, tmp_path / "home")
+    try:
+        updates = [update async for update in second.on_load(fake_request("tab-2"))]
+    finally:
+        await second.playground.aclose()
+    assert "Batch done: 12 videos" in updates[-1][0] and len(updates[-1][2]) == 12
+    tasks = [t for t in sim.control.tasks() if t["key_fingerprint"] == key_fingerprint(SERVER_KEY)]
+    # The pictures and prompt are alike, so the simulator's submits per input would count all 12.
+    assert len(tasks) == 12 and sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]["submits"] == 12
