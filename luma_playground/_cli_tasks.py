@@ -9,11 +9,10 @@ import typer
 from ._errors import InvalidRequest
 from ._limits import Caller
 from ._models import GenerationRequest, check_task_id
+from ._suggestions import STYLES, suggest_prompt
 from .cli import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run, app
 
 __all__ = ["cancel", "enhance", "price"]
-
-STYLES = ("default", "artistic", "photographic", "technical", "anime", "realistic")
 
 
 def _number(data: dict[str, Any], *names: str) -> float | None:
@@ -86,23 +85,13 @@ def enhance(
 
     async def main() -> int:
         words = " ".join(prompt.split())
-        if not words:
-            raise InvalidRequest("Write a few words first: the optimizer improves a prompt.", field="prompt")
         async with _playground(simulate) as playground:
-            backend, key = playground.backend_for(None)
-            image_url = None
-            if image:
-                # Fetched (a URL) and checked like a generation's picture, then uploaded once.
-                prepared = await playground.prepare(GenerationRequest.create(image, words))
-                image_url = await playground.uploads.url_for(backend.client, key, prepared.image)
-            suggestion = await backend.client.optimize_prompt(
-                words, image_url=image_url, style=style, api_key=key
-            )
-        suggestion = " ".join(suggestion.split())
+            # The picture is fetched (a URL) and checked like a generation's, then uploaded once.
+            suggestion = await suggest_prompt(playground, words, Caller(OWNER), image=image, style=style)
         if as_json:
-            _print_json({"prompt": suggestion, "style": style, "used_picture": image_url is not None})
+            _print_json({"prompt": suggestion.text, "style": style, "used_picture": suggestion.used_picture})
         else:
-            print(suggestion)
+            print(suggestion.text)
         return EXIT_OK
 
     _run(main, verbose)

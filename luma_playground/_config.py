@@ -200,6 +200,8 @@ class Settings:
     #: Limits per browser session on a deployment that spends the owner's credits.
     session_running_limit: int = 2
     session_daily_limit: int = 20
+    #: Prompt suggestions a visitor may ask for per day on the owner's key (same sharing rules).
+    session_daily_suggestions: int = 60
     share: bool = False
     mcp: bool = False
     auth: tuple[str, str] | None = field(default=None, repr=False)
@@ -268,6 +270,7 @@ class Settings:
             submits_per_minute=_int(env, "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE", tier.submits_per_minute),
             session_running_limit=_int(env, "LUMA_PLAYGROUND_SESSION_RUNNING", 2),
             session_daily_limit=_int(env, "LUMA_PLAYGROUND_SESSION_DAILY", 20),
+            session_daily_suggestions=_int(env, "LUMA_PLAYGROUND_SESSION_SUGGESTIONS", 60),
             share=_flag(env.get("LUMA_PLAYGROUND_SHARE")) or _flag(env.get("GRADIO_SHARE")),
             mcp=_flag(env.get("GRADIO_MCP_SERVER")),
             auth=auth,

@@ -84,10 +84,11 @@ class DailyCounts:
 
 
 class VisitorLimits:
-    """The per-visitor running and daily limits, and the starts they have made today."""
+    """The per-visitor running and daily limits, and the starts and suggestions of the last day."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._started = DailyCounts(clock)
+        self._suggested = DailyCounts(clock)
 
     def check(self, settings: Settings, owner: str, running: int, count: int = 1) -> None:
         """Refuse `count` more starts for `owner`, who has `running` tasks going, beyond the limits."""
@@ -121,3 +122,14 @@ class VisitorLimits:
     def record(self, owner: str, count: int = 1) -> None:
         """Count `count` starts for `owner` against today's limit."""
         self._started.add(owner, count)
+
+    def take_suggestion(self, settings: Settings, layers: tuple[str, ...]) -> None:
+        """Count one prompt suggestion against every layer, or refuse it when any has used its day's."""
+        limit = settings.session_daily_suggestions
+        if any(len(self._suggested.recent(layer)) >= limit for layer in layers):
+            raise LimitReached(
+                f"This shared playground allows {limit} prompt suggestions a day. Enter your own "
+                "WaveSpeed key to ask for more."
+            )
+        for layer in layers:
+            self._suggested.add(layer)

@@ -12,17 +12,19 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._admission import Gate
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
 from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, TaskNotFound
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
-from ._limits import Caller, LimitReached, LoginRequired, VisitorLimits
+from ._limits import Caller, VisitorLimits
 from ._models import GenerationRequest, Validated
 from ._pacing import Pacing
 from ._pictures import local_picture
@@ -77,11 +79,14 @@ class Playground:
     limits: VisitorLimits = field(default_factory=VisitorLimits, repr=False)
     #: The daily budget of the server's key on a shared deployment (built from the settings).
     spend: SpendGuard = field(init=False, repr=False)
+    #: What lets paid calls on the owner's key through: sign-in, the budget, the limits.
+    gate: Gate = field(init=False, repr=False)
     #: The jobs started per identity layer (login, address, session), for the running limit.
     _started: dict[str, list[Job]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.spend = SpendGuard(self.journal, self.settings.daily_budget)
+        self.gate = Gate(self.spend, self.limits, self.running_as)
 
     @classmethod
     def open(
@@ -220,13 +225,16 @@ class Playground:
         A URL is fetched by the playground itself (its address checked and pinned) and a data
         URI decoded, so that no unchecked address reaches WaveSpeed; then the file is checked.
         """
-        if not request.image_is_local:
-            path = await local_picture(request.image, self.settings.data_dir / "pictures")
-            request = request.model_copy(update={"image": str(path)})
-        if not request.image_path.is_file():
-            raise InvalidRequest(f"No image file at {request.image_path}.", field="image")
-        await in_image_worker(check_image, request.image_path)
-        return request
+        path = await self.prepare_picture(request.image)
+        return request if str(path) == request.image else request.model_copy(update={"image": str(path)})
+
+    async def prepare_picture(self, image: str) -> Path:
+        """A picture (a URL, a data URI or a local file) as a checked local file (see `prepare`)."""
+        path = await local_picture(image, self.settings.data_dir / "pictures")
+        if not path.is_file():
+            raise InvalidRequest(f"No image file at {path}.", field="image")
+        await in_image_worker(check_image, path)
+        return path
 
     async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]:
         """Start `count` videos of one request: checked, within the limits, the image uploaded once.
@@ -236,7 +244,9 @@ class Playground:
         (one upload for all), submit and follow their tasks in the background.
         """
         request = await self.prepare(request)
-        reservations = await self._admit(request, caller, count) if self.pays_owner(caller.user_key) else []
+        reservations = []
+        if self.pays_owner(caller.user_key):
+            reservations = await self.gate.admit_videos(self.settings, request, caller, count)
         backend, key = self.backend_for(caller.user_key)
 
         async def upload() -> str:
@@ -260,31 +270,6 @@ class Playground:
             self.spend.settle(reservation, job.row_id)
 
         return settle
-
-    async def _admit(self, request: GenerationRequest, caller: Caller, count: int) -> list[int]:
-        """Let a start on the owner's key through, or raise: login, budget, then the limits.
-
-        Returns the budget's reservations for the start's videos.
-        """
-        if self.settings.require_login and caller.login is None:
-            raise LoginRequired(
-                "This playground's own key serves signed-in visitors only: sign in, or enter your "
-                "own WaveSpeed key."
-            )
-        reservations = []
-        if self.spend.active:
-            price = self.spend.price(request.size.value, request.duration)
-            reservations = await self.spend.reserve(price, count)
-        try:
-            # No pause between the checks and the records: two starts at once cannot both pass.
-            for layer in caller.limited_as:
-                self.limits.check(self.settings, layer, self.running_as(layer), count)
-        except LimitReached:
-            self.spend.release(reservations)
-            raise
-        for layer in caller.limited_as:
-            self.limits.record(layer, count)
-        return reservations
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""

@@ -19,10 +19,13 @@ from collections.abc import Callable
 from ._journal import Journal, TaskState
 from ._limits import BudgetSpent
 
-__all__ = ["CONTRACT_PRICE_PER_5S", "SpendGuard", "utc_day"]
+__all__ = ["CONTRACT_PRICE_PER_5S", "OPTIMIZER_PRICE", "SpendGuard", "utc_day"]
 
 #: USD per 5 s of Luma Ray 2 video when the pricing route has not been asked yet.
 CONTRACT_PRICE_PER_5S = 0.50
+#: USD reserved for one prompt suggestion: the contract names no price for the prompt
+#: optimizer, so this is its known flat fee of half a cent (what the simulator charges too).
+OPTIMIZER_PRICE = 0.005
 #: Row states that created no charge: their reservation no longer counts.
 _RELEASING = (TaskState.FAILED, TaskState.CANCELLED, TaskState.REJECTED, TaskState.LOST)
 _SPENT_SQL = (

@@ -34,7 +34,6 @@ from .._models import (
     WaitingForSlot,
     check_task_id,
 )
-from .._pictures import local_picture
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers, ui_error
@@ -267,11 +266,8 @@ class PublicApi:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            path = None
-            if image:
-                folder = self.playground.settings.data_dir / "pictures"
-                path = str(await local_picture(picture_of(image), folder))
-            suggestion = await self.enhancer.suggestion(visit, path, prompt, style)
+            picture = picture_of(image) if image else None
+            suggestion = await self.enhancer.suggestion(visit, picture, prompt, style)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         return {

@@ -83,7 +83,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     url_fetches = _single.wire_image(handlers, form)
 
     _crop.wire(page.crop, form.image, form.size)
-    enhancer = PromptEnhancer(playground, store, playground.uploads)
+    enhancer = PromptEnhancer(playground, store)
     _enhance.wire(enhancer, page.enhance, form.image, form.prompt)
     variants = Variants(playground, store, tick=handlers.tick)
     runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)

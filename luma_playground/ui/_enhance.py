@@ -1,31 +1,25 @@
 """Prompt enhancement: WaveSpeed's prompt optimizer in video mode, offered as a suggestion.
 
 The suggestion never replaces the user's prompt by itself: it appears beside it, editable,
-to be used or dismissed. The optimizer sees the picture too: it is uploaded once (free) and the
-same upload serves the generation that follows.
+to be used or dismissed. The optimizer sees the picture too (see `_suggestions`, which also
+holds a shared deployment's rules for the owner's key).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from .._errors import InvalidRequest, LumaPlaygroundError
-from .._images import check_image, in_image_worker
-from .._limits import DailyCounts
-from .._models import check_prompt
+from .._errors import LumaPlaygroundError
 from .._service import Playground
-from .._uploads import UploadCache
+from .._suggestions import Suggestion, suggest_prompt
 from ._components import RAW, with_image_path
 from ._generate import ui_error
 from ._parts import QUIET
-from ._session import LimitReached, SessionStore, Visit
+from ._session import SessionStore, Visit
 
 __all__ = ["STYLE_CHOICES", "EnhanceParts", "PromptEnhancer", "Suggestion", "place", "wire"]
 
@@ -38,9 +32,6 @@ STYLE_CHOICES = [
     ("Anime", "anime"),
     ("Realistic", "realistic"),
 ]
-STYLES = frozenset(value for _, value in STYLE_CHOICES)
-#: On a shared deployment, suggestions a visitor may ask for per day on the owner's key.
-DAILY_SUGGESTIONS = 60
 ENHANCE_LABEL = "Enhance prompt"
 
 
@@ -85,33 +76,12 @@ def place() -> EnhanceParts:
     return EnhanceParts(style, enhance, panel, suggestion, note, accept, reject)
 
 
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """What the optimizer suggested, in which style, and from what."""
-
-    text: str
-    style: str
-    used_picture: bool
-    simulated: bool
-
-
 class PromptEnhancer:
     """Asks the prompt optimizer for a better prompt, with the tab's key and picture."""
 
-    def __init__(
-        self,
-        playground: Playground,
-        store: SessionStore,
-        uploads: UploadCache,
-        *,
-        daily_limit: int = DAILY_SUGGESTIONS,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, playground: Playground, store: SessionStore) -> None:
         self.playground = playground
         self.store = store
-        self.uploads = uploads
-        self.daily_limit = daily_limit
-        self._asked = DailyCounts(clock)
 
     @staticmethod
     def busy() -> Any:
@@ -142,17 +112,11 @@ class PromptEnhancer:
     async def suggestion(
         self, visit: Visit, image: str | None, prompt: str | None, style: str | None
     ) -> Suggestion:
-        """Ask the optimizer, with the visit's key, for a fuller prompt from the words and picture."""
-        text = self._checked(prompt)
-        style = style if style in STYLES else "default"
-        self._count(visit.visitor, self.store.spends_owner_credits(visit))
-        backend, key = self.playground.backend_for(visit.user_key)
-        image_url = None
-        if image:
-            await in_image_worker(check_image, Path(image))
-            image_url = await self.uploads.url_for(backend.client, key, image)
-        words = await backend.client.optimize_prompt(text, image_url=image_url, style=style, api_key=key)
-        return Suggestion(" ".join(words.split()), style, image_url is not None, backend.simulated)
+        """Ask the optimizer, with the visit's key, for a fuller prompt from the words and picture.
+
+        On the owner's key of a shared deployment it is admitted like a video (`suggest_prompt`).
+        """
+        return await suggest_prompt(self.playground, prompt, visit.caller, image=image, style=style)
 
     @staticmethod
     def accept(suggestion: str | None) -> tuple[Any, Any]:
@@ -167,27 +131,6 @@ class PromptEnhancer:
         """Close the panel; the prompt stays as the user wrote it."""
         return gr.update(visible=False)
 
-    @staticmethod
-    def _checked(prompt: str | None) -> str:
-        if not prompt or not prompt.strip():
-            raise InvalidRequest(
-                "Write a few words first: the optimizer improves your prompt, "
-                "it does not start from nothing.",
-                field="prompt",
-            )
-        return check_prompt(prompt).strip()
-
-    def _count(self, visitor: str, owner_pays: bool) -> None:
-        """On a shared deployment, at most `daily_limit` a day per visitor on the owner's key."""
-        if not owner_pays:
-            return
-        if len(self._asked.recent(visitor)) >= self.daily_limit:
-            raise LimitReached(
-                f"This shared playground allows {self.daily_limit} prompt suggestions a day. "
-                "Enter your own WaveSpeed key to ask for more."
-            )
-        self._asked.add(visitor)
-
 
 def wire(enhancer: PromptEnhancer, parts: EnhanceParts, image: gr.Image, prompt: gr.Textbox) -> None:
     """Enhance asks for a suggestion from the picture and prompt; the panel uses or dismisses it."""
@@ -196,6 +139,7 @@ def wire(enhancer: PromptEnhancer, parts: EnhanceParts, image: gr.Image, prompt:
         with_image_path(enhancer.suggest, image),
         [image, prompt, parts.style],
         [parts.suggestion, parts.note, parts.panel],
+        api_name="enhance_suggest",
         **QUIET,
         **RAW,
     )

@@ -23,8 +23,8 @@ import gradio as gr
 
 from .._errors import InvalidRequest
 from .._models import MAX_PROMPT_CHARS, Size, check_image_url
+from .._suggestions import STYLES
 from ._components import RAW, with_image_path
-from ._enhance import STYLES
 from ._parts import QUIET, Form
 from ._variants import MAX_VIDEOS
 

@@ -6,6 +6,8 @@ that a test can read everything it ever wrote; it is driven only through `gradio
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import socket
@@ -25,6 +27,8 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
 from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui import KEY_HEADER
@@ -278,3 +282,81 @@ def callers(app: AppProcess, evidence: Evidence) -> Iterator[dict[str, Caller]]:
     yield made
     with ThreadPoolExecutor(len(made)) as pool:
         list(pool.map(lambda caller: caller.client.close(), made.values()))
+
+
+# -- for the tests that launch apps of their own ----------------------------------------------------
+
+
+@pytest.fixture
+def launch(rsim, work_folder: Path, evidence: Evidence) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """Start apps for one test (each in a folder of its own); all are stopped at its end."""
+    started: list[AppProcess] = []
+
+    def start(name: str, **env: str) -> AppProcess:
+        app = start_app(work_folder / name, rsim.base_url, **env)
+        started.append(app)
+        evidence.apps.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+def new_caller(
+    app: AppProcess, evidence: Evidence, name: str, key: str | None = None, **headers: str
+) -> Caller:
+    return Caller(name, client_for(app, key, **headers), key or SERVER_KEY, evidence)
+
+
+def close_all(callers: list[Caller]) -> None:
+    with ThreadPoolExecutor(max(1, len(callers))) as pool:
+        list(pool.map(lambda each: each.client.close(), callers))
+
+
+def key_of(key: str) -> str:
+    return str(key_fingerprint(key))
+
+
+def image_file(path: Path) -> Any:
+    return handle_file(str(path))
+
+
+def wait_for(condition: Any, timeout: float = 30.0) -> None:
+    """Wait until `condition()` holds (a known event), failing after `timeout` seconds."""
+    give_up = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > give_up:
+            pytest.fail("the expected event never came")
+        time.sleep(0.05)
+
+
+def call_private(client: Client, api_name: str, *args: Any) -> Any:
+    """Call a private event the way the page does, by its index (gradio_client refuses them)."""
+    for index, dependency in enumerate(client.config["dependencies"]):
+        if dependency.get("api_name") == api_name:
+            client.endpoints[dependency.get("id", index)].is_valid = True
+            return client.predict(*args, fn_index=dependency.get("id", index))
+    raise AssertionError(f"no event named {api_name}")
+
+
+def mcp_tool(url: str, headers: dict[str, str], tool: str, arguments: dict[str, Any] | None = None) -> Any:
+    """One MCP tool call (streamable HTTP) by a caller sending these headers: the tool's result."""
+
+    async def run() -> Any:
+        async with (
+            httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(60)) as http,
+            streamable_http_client(f"{url}gradio_api/mcp/", http_client=http) as (reader, writer, _),
+            ClientSession(reader, writer) as session,
+        ):
+            await session.initialize()
+            return await session.call_tool(tool, arguments or {})
+
+    return asyncio.run(run())
+
+
+def mcp_history(url: str, headers: dict[str, str]) -> list[Any]:
+    """The MCP `history` tool's answer for a caller sending these headers."""
+    result = mcp_tool(url, headers, "history")
+    assert not result.isError, result
+    return [json.loads(content.text) for content in result.content]

@@ -7,60 +7,34 @@ one's own, the MCP server; the simulator counts what was submitted on the owner'
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from gradio_client import Client, handle_file
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from luma_playground._service import SIMULATOR_KEY
-from luma_playground.simulator import key_fingerprint
 
-from .conftest import SERVER_KEY, USER_KEY, AppProcess, Caller, Evidence, client_for, start_app
+from .conftest import (
+    SERVER_KEY,
+    USER_KEY,
+    AppProcess,
+    Evidence,
+    call_private,
+    close_all,
+    image_file,
+    key_of,
+    mcp_history,
+    new_caller,
+    start_app,
+    wait_for,
+)
 
 SPACE = {"SPACE_ID": "reliability/guard", "LUMA_PLAYGROUND_DAILY_BUDGET": "0"}
-
-
-@pytest.fixture
-def launch(rsim, work_folder: Path, evidence: Evidence) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """Start apps for one test (each in a folder of its own); all are stopped at its end."""
-    started: list[AppProcess] = []
-
-    def start(name: str, **env: str) -> AppProcess:
-        app = start_app(work_folder / name, rsim.base_url, **env)
-        started.append(app)
-        evidence.apps.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
-
-
-def caller(app: AppProcess, evidence: Evidence, name: str, key: str | None = None, **headers: str) -> Caller:
-    return Caller(name, client_for(app, key, **headers), key or SERVER_KEY, evidence)
-
-
-def close_all(callers: list[Caller]) -> None:
-    with ThreadPoolExecutor(max(1, len(callers))) as pool:
-        list(pool.map(lambda each: each.client.close(), callers))
 
 
 def server_submits(sim) -> int:  # type: ignore[no-untyped-def]
     """Tasks the simulator created on the owner's key."""
     return sum(1 for task in sim.control.tasks() if task["key_fingerprint"] == key_of(SERVER_KEY))
-
-
-def key_of(key: str) -> str:
-    return str(key_fingerprint(key))
 
 
 # -- limits no session can reset ------------------------------------------------------------------
@@ -80,7 +54,7 @@ def test_new_sessions_from_one_address_share_the_daily_limit(
         LUMA_PLAYGROUND_SESSION_DAILY="3",
         LUMA_PLAYGROUND_SESSION_RUNNING="10",
     )
-    callers = [caller(app, evidence, f"s{n}", X_Forwarded_For=f"203.0.113.{n}") for n in range(4)]
+    callers = [new_caller(app, evidence, f"s{n}", X_Forwarded_For=f"203.0.113.{n}") for n in range(4)]
     try:
         outcomes = [each.generate(landscape_image, f"daily limit {n}") for n, each in enumerate(callers)]
     finally:
@@ -106,8 +80,8 @@ def test_fresh_sessions_at_once_share_the_running_limit(
     )
     # Every poll stalls past the read timeout: the first two tasks stay running meanwhile.
     sim.control.add_fault("result", "stall", seconds=20, count=-1)
-    first = [caller(app, evidence, f"first {n}") for n in range(2)]
-    later = [caller(app, evidence, f"later {n}", X_Forwarded_For=f"198.51.100.{n}") for n in range(4)]
+    first = [new_caller(app, evidence, f"first {n}") for n in range(2)]
+    later = [new_caller(app, evidence, f"later {n}", X_Forwarded_For=f"198.51.100.{n}") for n in range(4)]
     try:
         for each in first:
             each.client.submit(image_file(landscape_image), "held", "1280*720", 5, api_name="/generate")
@@ -118,19 +92,6 @@ def test_fresh_sessions_at_once_share_the_running_limit(
         close_all(first + later)
     assert all("allows 2 at a time" in (outcome.error or "") for outcome in outcomes), outcomes
     assert server_submits(sim) == 2
-
-
-def image_file(path: Path) -> Any:
-    return handle_file(str(path))
-
-
-def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    """Wait until `condition()` holds (a known event), failing after `timeout` seconds."""
-    give_up = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > give_up:
-            pytest.fail("the expected event never came")
-        time.sleep(0.05)
 
 
 # -- the budget ---------------------------------------------------------------------------------
@@ -145,7 +106,7 @@ def test_the_daily_budget_holds_across_sessions_and_restarts(
     """1 USD pays two 5 s videos (a failed one costs nothing), holds after a restart, spares own keys."""
     env = {**SPACE, "LUMA_PLAYGROUND_DAILY_BUDGET": "1.00", "LUMA_PLAYGROUND_SESSION_DAILY": "100"}
     app = launch("budget", **env)
-    visitors = [caller(app, evidence, f"b{n}") for n in range(3)]
+    visitors = [new_caller(app, evidence, f"b{n}") for n in range(3)]
     try:
         assert visitors[0].generate(landscape_image, "budget one").error is None
         sim.control.add_fault("submit", "task_failed")
@@ -155,7 +116,7 @@ def test_the_daily_budget_holds_across_sessions_and_restarts(
         close_all(visitors)
     app.stop()
     again = restart(app)
-    late = [caller(again, evidence, "late"), caller(again, evidence, "own key", USER_KEY)]
+    late = [new_caller(again, evidence, "late"), new_caller(again, evidence, "own key", USER_KEY)]
     try:
         refused = late[0].generate(landscape_image, "budget three")
         own = late[1].generate(landscape_image, "own key pays")
@@ -181,32 +142,6 @@ def restart(app: AppProcess) -> AppProcess:
 # -- isolation ----------------------------------------------------------------------------------
 
 
-def call_private(client: Client, api_name: str, *args: Any) -> Any:
-    """Call a private event the way the page does, by its index (gradio_client refuses them)."""
-    for index, dependency in enumerate(client.config["dependencies"]):
-        if dependency.get("api_name") == api_name:
-            client.endpoints[dependency.get("id", index)].is_valid = True
-            return client.predict(*args, fn_index=dependency.get("id", index))
-    raise AssertionError(f"no event named {api_name}")
-
-
-def mcp_history(url: str, headers: dict[str, str]) -> list[Any]:
-    """The MCP `history` tool's answer for a caller sending these headers."""
-
-    async def run() -> Any:
-        async with (
-            httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(60)) as http,
-            streamable_http_client(f"{url}gradio_api/mcp/", http_client=http) as (reader, writer, _),
-            ClientSession(reader, writer) as session,
-        ):
-            await session.initialize()
-            return await session.call_tool("history", {})
-
-    result = asyncio.run(run())
-    assert not result.isError, result
-    return [json.loads(content.text) for content in result.content]  # type: ignore[union-attr]
-
-
 def test_the_simulators_key_shows_nobody_elses_work(
     launch,
     evidence: Evidence,
@@ -221,8 +156,8 @@ def test_the_simulators_key_shows_nobody_elses_work(
         LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE="0.01",
         GRADIO_MCP_SERVER="1",
     )
-    owner = caller(app, evidence, "owner")
-    thief = caller(app, evidence, "thief", SIMULATOR_KEY)
+    owner = new_caller(app, evidence, "owner")
+    thief = new_caller(app, evidence, "thief", SIMULATOR_KEY)
     try:
         made = owner.generate(landscape_image, "a private prompt")
         assert made.error is None, made.error
@@ -254,8 +189,8 @@ def test_a_proxied_request_makes_a_private_app_shared(
 ) -> None:
     """Behind a reverse proxy on loopback, visitors get their own history and one warning is logged."""
     app = launch("proxied", LUMA_PLAYGROUND_DAILY_BUDGET="0")
-    first = caller(app, evidence, "first", X_Forwarded_For="203.0.113.7")
-    second = caller(app, evidence, "second", X_Forwarded_For="203.0.113.8")
+    first = new_caller(app, evidence, "first", X_Forwarded_For="203.0.113.7")
+    second = new_caller(app, evidence, "second", X_Forwarded_For="203.0.113.8")
     try:
         made = first.generate(landscape_image, "behind nginx")
         assert made.error is None, made.error

@@ -7,14 +7,13 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
-from luma_playground._uploads import UploadCache
-from luma_playground.ui._enhance import DAILY_SUGGESTIONS, PromptEnhancer
+from luma_playground import Playground, Settings
+from luma_playground.ui._enhance import PromptEnhancer
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
 from luma_playground.ui._variants import Variants
 
-from .conftest import SERVER_KEY, fake_request
+from .conftest import fake_request
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +24,7 @@ async def test_suggestion_uses_style_image_and_video_mode(
     landscape_image: Path,
 ) -> None:
     """The optimizer gets the text, the uploaded picture, video mode and the chosen style."""
-    enhancer = PromptEnhancer(handlers.playground, handlers.store, UploadCache())
+    enhancer = PromptEnhancer(handlers.playground, handlers.store)
     suggestion, note, panel = await enhancer.suggest(
         str(landscape_image), "a boat drifts", "anime", fake_request()
     )
@@ -44,7 +43,7 @@ async def test_one_upload_serves_enhance_and_videos(
     landscape_image: Path,
 ) -> None:
     """Two suggestions and two videos of the same picture upload it once (uploads are free)."""
-    enhancer = PromptEnhancer(handlers.playground, handlers.store, handlers.playground.uploads)
+    enhancer = PromptEnhancer(handlers.playground, handlers.store)
     for style in ("default", "photographic"):
         await enhancer.suggest(str(landscape_image), "waves roll in", style, fake_request())
     variants = Variants(handlers.playground, handlers.store, tick=0.05)
@@ -56,7 +55,7 @@ async def test_one_upload_serves_enhance_and_videos(
 
 async def test_without_a_picture_and_without_words(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """No picture: the text alone is improved. No words: a sentence, nothing sent."""
-    enhancer = PromptEnhancer(handlers.playground, handlers.store, UploadCache())
+    enhancer = PromptEnhancer(handlers.playground, handlers.store)
     suggestion, _, _ = await enhancer.suggest(None, "city lights at night", "default", fake_request())
     assert "reference image" not in suggestion
     with pytest.raises(gr.Error, match="Write a few words first"):
@@ -74,22 +73,18 @@ def test_accept_and_reject_leave_the_choice_to_the_user() -> None:
 async def test_optimizer_failure_is_a_sentence(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """The optimizer route failing gives one titled sentence; the prompt is left alone."""
     sim.control.add_fault("optimizer", "status", status=401, count=5)
-    enhancer = PromptEnhancer(handlers.playground, handlers.store, UploadCache())
+    enhancer = PromptEnhancer(handlers.playground, handlers.store)
     with pytest.raises(gr.Error, match="API key was refused"):
         await enhancer.suggest(None, "a prompt", "default", fake_request())
 
 
-async def test_shared_deployments_cap_suggestions(sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_shared_deployments_cap_suggestions(playground: Playground, sim) -> None:  # type: ignore[no-untyped-def]
     """On the owner's key, a visitor gets a daily number of suggestions, then a clear refusal."""
-    settings = Settings(base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path, share=True)
-    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-    enhancer = PromptEnhancer(playground, SessionStore(playground), UploadCache(), daily_limit=2)
-    try:
-        for prompt in ("one", "two"):
-            await enhancer.suggest(None, prompt, "default", fake_request())
-        with pytest.raises(gr.Error, match="allows 2 prompt suggestions a day"):
-            await enhancer.suggest(None, "three", "default", fake_request())
-    finally:
-        await playground.aclose()
+    playground.settings = playground.settings.with_changes(share=True, session_daily_suggestions=2)
+    enhancer = PromptEnhancer(playground, SessionStore(playground))
+    for prompt in ("one", "two"):
+        await enhancer.suggest(None, prompt, "default", fake_request())
+    with pytest.raises(gr.Error, match="allows 2 prompt suggestions a day"):
+        await enhancer.suggest(None, "three", "default", fake_request())
     assert sim.control.stats()["routes"]["optimizer"] == 2
-    assert DAILY_SUGGESTIONS >= 20
+    assert Settings.from_env({}).session_daily_suggestions >= 20
