@@ -2,6 +2,8 @@
 
 Run by the reliability tests as a separate process: `python _serve_app.py PORT RETRY_SCALE`.
 Everything else (API base URL, keys, home, timeouts, deadline) comes from the environment.
+`RELIABILITY_PICTURE_HOST` names a host that stands for a public picture server: the tests'
+server on 127.0.0.1 (the only exception to the URL check, for that name alone).
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from luma_playground import Playground, RetryPolicy, Settings
+from luma_playground import Playground, RetryPolicy, Settings, _pictures, _urls
 from luma_playground.ui import build_demo, launch_options
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -23,8 +28,26 @@ def debug_everything() -> None:
         logging.getLogger(name).setLevel(logging.DEBUG)
 
 
+def allow_picture_host(name: str) -> None:
+    """Fetches from `name` reach 127.0.0.1 as if it were public; every other URL is checked as shipped."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    async def fetch(url: str, dest_dir: Path, **options: Any) -> Path:
+        if urlsplit(url).hostname != name:
+            return await _urls.fetch_image(url, dest_dir, **options)
+        return await _urls.fetch_image(
+            url, dest_dir, resolver=resolve, is_allowed=lambda address: str(address) == "127.0.0.1", **options
+        )
+
+    _pictures.fetch_image = fetch  # type: ignore[assignment]
+
+
 def main(port: int, retry_scale: float) -> None:
     logging.basicConfig(level=logging.DEBUG, format=FORMAT, stream=sys.stderr)
+    if picture_host := os.environ.get("RELIABILITY_PICTURE_HOST"):
+        allow_picture_host(picture_host)
     # The built-in simulator only when a test asks for it (a keyless deployment as shipped).
     builtin = os.environ.get("RELIABILITY_BUILTIN_SIMULATOR") == "1"
     playground = Playground.open(

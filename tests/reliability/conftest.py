@@ -44,6 +44,9 @@ READ_TIMEOUT = 1.0
 #: Scales the client's retry backoff (the server's Retry-After is honoured in full).
 RETRY_SCALE = 0.02
 START_TIMEOUT = 90.0
+#: The host name the package's app fetches from the tests' picture server on 127.0.0.1 (a
+#: stand-in for a public host: see `_serve_app.allow_picture_host`).
+PICTURE_HOST = "pictures.test"
 #: A public deployment (a Hugging Face Space, without a public URL for webhooks).
 SHARED = {
     "SPACE_ID": "reliability/luma-playground",
@@ -266,7 +269,7 @@ def app(rsim: SimulatorServer, work_folder: Path, evidence: Evidence) -> Iterato
     On a Space each visitor sees only their own history; the per-visitor limits on the owner's
     key are raised so that the many generations of these tests are not refused.
     """
-    launched = start_app(work_folder / "main", rsim.base_url, **SHARED)
+    launched = start_app(work_folder / "main", rsim.base_url, **SHARED, RELIABILITY_PICTURE_HOST=PICTURE_HOST)
     evidence.apps.append(launched)
     yield launched
     launched.stop()

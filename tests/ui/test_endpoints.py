@@ -158,36 +158,6 @@ def test_pictures_the_app_refuses(api: Client, sim: SimulatorServer, image: obje
     assert sim.control.stats()["routes"] == {}
 
 
-def raw_generate(app: gr.Blocks, image: object, session: str) -> dict[str, Any]:
-    """A script's own `queue/join` for generate, bypassing gradio_client; the closing message."""
-    config = httpx.get(f"{app.local_url}config").json()
-    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
-    base = f"{app.local_url}gradio_api"
-    body = {"data": [image, PROMPT, "1280*720", 5], "fn_index": fn_index, "session_hash": session}
-    assert httpx.post(f"{base}/queue/join", json=body).status_code == 200
-    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=30) as events:
-        for line in events.iter_lines():
-            message = json.loads(line[5:]) if line.startswith("data:") else {}
-            if message.get("msg") == "process_completed":
-                return dict(message)
-    pytest.fail("the call never completed")
-
-
-def test_a_raw_request_cannot_name_a_server_file(agent_app: gr.Blocks, sim: SimulatorServer) -> None:
-    """A file object naming a file on the server is refused before any call is paid."""
-    image = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}
-    assert raw_generate(agent_app, image, "raw-caller-1")["success"] is False
-    assert sim.control.stats()["routes"] == {}
-
-
-def test_a_streamed_file_object_url_is_checked(agent_app: gr.Blocks, sim: SimulatorServer) -> None:
-    """A file object with `is_stream` and a private URL gets the app's sentence; nothing is sent."""
-    image = {"path": "http://192.168.1.1/p.png", "is_stream": True, "meta": {"_type": "gradio.FileData"}}
-    message = raw_generate(agent_app, image, "raw-caller-2")
-    assert message["success"] is False and "not public" in json.dumps(message)
-    assert sim.control.stats()["routes"] == {}
-
-
 # -- MCP ----------------------------------------------------------------------------------------
 
 
