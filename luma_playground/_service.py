@@ -199,6 +199,18 @@ class Playground:
             return False
         return bool(record.key_fingerprint) and record.key_fingerprint == key.fingerprint
 
+    def may_adopt(self, caller: Caller) -> bool:
+        """True when the caller may bring in, by its id, a task this journal does not hold.
+
+        The owner of a private playground may; on a shared one only a visitor's own real key
+        fetches a task from WaveSpeed: the server's key, or the simulator's public one, would
+        hand any visitor the tasks made with it elsewhere (by the CLI, or another deployment).
+        """
+        if not self.settings.shared:
+            return True
+        key = caller.user_key
+        return key is not None and key.fingerprint != _SIMULATOR_FINGERPRINT
+
     def running_as(self, layer: str) -> int:
         """How many jobs an identity layer (or an owner) has running now."""
         started = [job for job in self._started.get(layer, []) if not job.finished]

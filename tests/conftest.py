@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any, Literal
 import pytest
 from PIL import Image, ImageDraw
 
+from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
 from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
 
@@ -73,6 +75,19 @@ def landscape_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def portrait_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_image(tmp_path_factory.mktemp("images") / "portrait.png", (360, 640))
+
+
+def submit_elsewhere(base_url: str, key: str, image: Path, prompt: str, size: str = "720*1280") -> str:
+    """Create a task the way another client would (the WaveSpeed site, a script, the CLI on
+    another machine): straight on the API with `key`, in no journal of ours; its id."""
+
+    async def submit() -> str:
+        async with WaveSpeedClient(base_url, ApiKey(key), retry=RetryPolicy(scale=0)) as client:
+            image_url = await client.upload_image(image)
+            request = GenerationRequest.create(image, prompt, size, 5)
+            return (await client.submit(request, image_url)).id
+
+    return asyncio.run(submit())
 
 
 def simulator_fixture(

@@ -168,8 +168,12 @@ def wire(
     tabs: gr.Tabs,
 ) -> None:
     """Connect the Compare tab, and `open_button` (History's "Compare with…" on `selected`)."""
-    parts.tab.select(handlers.choices, [parts.left, parts.right], [parts.left, parts.right], **QUIET)
-    parts.left.change(handlers.show, [parts.left], [parts.left_video], **QUIET)
+    # The names let a test call each event as the page does (they stay private).
+    sides = [parts.left, parts.right]
+    parts.tab.select(handlers.choices, sides, sides, api_name="compare_choices", **QUIET)
+    parts.left.change(handlers.show, [parts.left], [parts.left_video], api_name="compare_show", **QUIET)
     parts.right.change(handlers.show, [parts.right], [parts.right_video], **QUIET)
-    open_button.click(handlers.open_with, [selected, parts.right], [parts.left, parts.right, tabs], **QUIET)
+    open_button.click(
+        handlers.open_with, [selected, parts.right], [*sides, tabs], api_name="compare_open", **QUIET
+    )
     demo.load(None, None, None, js=SYNC_JS)

@@ -276,6 +276,12 @@ class HistoryHandlers:
         return record, problem
 
     async def _adopt(self, task_id: str, visit: Visit) -> TaskRecord:
+        if not self.playground.may_adopt(visit.caller):
+            raise TaskNotFound(
+                "There is no task with this id in your history; enter the WaveSpeed key that created "
+                "it to fetch it.",
+                task_id=task_id,
+            )
         backend, _ = self.playground.backend_for(visit.user_key)
         try:
             return await self.playground.adopt(task_id, visit.user_key, owner=visit.owner)

@@ -152,10 +152,15 @@ def wire(
         for after in (event.then, event.failure):  # after a failure too: the Check button is back
             after(handlers.refresh, refresh_inputs, refresh_outputs, **QUIET)
 
-    for trigger in (parts.tab.select, parts.refresh.click, parts.timer.tick, finished.then, finished.failure):
+    parts.refresh.click(
+        handlers.refresh, refresh_inputs, refresh_outputs, api_name="history_refresh", **QUIET
+    )
+    for trigger in (parts.tab.select, parts.timer.tick, finished.then, finished.failure):
         trigger(handlers.refresh, refresh_inputs, refresh_outputs, **QUIET)
 
-    parts.cards.select(handlers.select, None, [parts.selected, *parts.detail], **QUIET)
+    parts.cards.select(
+        handlers.select, None, [parts.selected, *parts.detail], api_name="history_select", **QUIET
+    )
     for trigger in (parts.fetch.click, parts.task_id.submit):
         then_refresh(
             trigger(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -53,6 +54,7 @@ SHARED = {
     "LUMA_PLAYGROUND_SESSION_RUNNING": "10",
     "LUMA_PLAYGROUND_SESSION_DAILY": "10000",
     "LUMA_PLAYGROUND_DAILY_BUDGET": "0",
+    "GRADIO_MCP_SERVER": "1",
 }
 
 
@@ -332,6 +334,35 @@ def wait_for(condition: Any, timeout: float = 30.0) -> None:
         if time.monotonic() > give_up:
             pytest.fail("the expected event never came")
         time.sleep(0.05)
+
+
+def raw_event(
+    app: AppProcess,
+    api_name: str,
+    data: list[Any],
+    *,
+    session_hash: str | None = None,
+    event_data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An event called the way a script would, by raw `queue/join` HTTP; the closing message.
+
+    The script picks its own session hash (a fresh one unless given) and may send what a browser
+    sends with a click (`event_data`, such as a card's index), which gradio_client cannot.
+    """
+    session = session_hash or f"script-{secrets.token_hex(6)}"
+    config = httpx.get(f"{app.url}config", timeout=30).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    base = f"{app.url}gradio_api"
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data}
+    with httpx.Client(headers=headers, timeout=90) as http:
+        assert http.post(f"{base}/queue/join", json=body).status_code == 200
+        with http.stream("GET", f"{base}/queue/data", params={"session_hash": session}) as events:
+            for line in events.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    return dict(message)
+    pytest.fail(f"the {api_name} call never completed")
 
 
 def call_private(client: Client, api_name: str, *args: Any) -> Any:

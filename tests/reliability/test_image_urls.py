@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import json
 import secrets
 import socket
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from .conftest import PICTURE_HOST, AppProcess
+from .conftest import PICTURE_HOST, AppProcess, raw_event
 
 PROMPT = "A lighthouse beam sweeping over the waves"
 #: The start of each refusal a URL can get (the sentence is the whole message).
@@ -44,18 +43,7 @@ def loopback_name() -> str | None:
 
 def raw_generate(app: AppProcess, image: Any) -> dict[str, Any]:
     """A script's own `queue/join` for generate (a session hash of its own); the closing message."""
-    session = f"script-{secrets.token_hex(6)}"
-    config = httpx.get(f"{app.url}config", timeout=30).json()
-    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
-    base = f"{app.url}gradio_api"
-    body = {"data": [image, PROMPT, "1280*720", 5], "fn_index": fn_index, "session_hash": session}
-    assert httpx.post(f"{base}/queue/join", json=body, timeout=30).status_code == 200
-    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=90) as events:
-        for line in events.iter_lines():
-            message = json.loads(line[5:]) if line.startswith("data:") else {}
-            if message.get("msg") == "process_completed":
-                return dict(message)
-    pytest.fail("the call never completed")
+    return raw_event(app, "generate", [image, PROMPT, "1280*720", 5])
 
 
 def streamed(url: str) -> dict[str, Any]:

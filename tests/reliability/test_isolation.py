@@ -1,15 +1,36 @@
-"""Twenty sessions with twenty keys at once: each key pays for, polls and sees only its own task."""
+"""Isolation on a shared deployment: each visitor pays for, polls and sees only their own tasks.
+
+Twenty keys at once; two visitors on the owner's key through every route that returns tasks or
+files (the page's events, the API, MCP); tasks of the owner's key made elsewhere.
+"""
 
 from __future__ import annotations
 
+import json
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client.exceptions import AppError
 
 from luma_playground import Journal
 
+from ..conftest import submit_elsewhere
 from ._matrix import assert_playable
-from .conftest import AppProcess, Caller, Evidence, client_for
+from .conftest import (
+    SERVER_KEY,
+    USER_KEY,
+    AppProcess,
+    Caller,
+    Evidence,
+    call_private,
+    client_for,
+    close_all,
+    mcp_tool,
+    raw_event,
+)
 
 SESSIONS = 20
 
@@ -79,3 +100,116 @@ def test_twenty_sessions_use_and_see_only_their_own_key(
     fingerprints = {caller.fingerprint for caller in callers}
     assert set(stats["keys"]) == fingerprints | {"anonymous"}
     assert set(stats["keys"]["anonymous"]) == {"output"}  # only the keyless video downloads
+
+
+# -- two visitors on the owner's key, every route ------------------------------------------------
+
+
+def refused(message: dict[str, Any]) -> str:
+    """The error of a raw event that must have failed."""
+    assert message["success"] is False, message
+    return str(message["output"].get("error"))
+
+
+def mcp_answer(app: AppProcess, headers: dict[str, str], tool: str, arguments: dict[str, Any]) -> str:
+    """What an MCP tool call answered (its text, error or not)."""
+    result = mcp_tool(app.url, headers, tool, arguments)
+    return " ".join(getattr(content, "text", "") for content in result.content) + f" error={result.isError}"
+
+
+def page_event(app: AppProcess, caller: Caller, headers: dict[str, str]) -> Any:
+    """Calls a page event in the caller's session, as the browser sends it (card index and all)."""
+
+    def call(api_name: str, *data: Any, index: int | None = None) -> dict[str, Any]:
+        clicked = {"index": index, "value": None} if index is not None else None
+        session = caller.client.session_hash
+        return raw_event(app, api_name, list(data), session_hash=session, headers=headers, event_data=clicked)
+
+    return call
+
+
+def test_a_visitor_reaches_no_other_visitors_task_by_any_route(
+    sim,
+    app: AppProcess,
+    evidence: Evidence,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Behind the Space's proxy, B (another address) gets A's task by no route to tasks or files."""
+    a_headers, b_headers = {"X-Forwarded-For": "203.0.113.10"}, {"X-Forwarded-For": "203.0.113.11"}
+    a = Caller("A", client_for(app, **a_headers), SERVER_KEY, evidence)
+    b = Caller("B", client_for(app, **b_headers), SERVER_KEY, evidence)
+    as_a, as_b = page_event(app, a, a_headers), page_event(app, b, b_headers)
+    try:
+        made = a.generate(landscape_image, "A's private lighthouse")
+        assert made.error is None, made.error
+        task_id = str(made.outputs[-1][1]["task_id"])
+        row_id = app.rows("task_id = ?", (task_id,))[0]["row_id"]
+        # A reaches it by each route, so that each refusal below means something.
+        assert [entry["task_id"] for entry in a.client.predict(api_name="/history")] == [task_id]
+        assert task_id in json.dumps(as_a("history_refresh", None, None)["output"])
+        assert "lighthouse" in json.dumps(as_a("compare_choices", None, None)["output"])
+        for message in (as_a("history_select", index=row_id), as_a("compare_show", row_id)):
+            assert message["success"] is True, message
+        assert a.client.predict(task_id, api_name="/get_task")["task_id"] == task_id
+
+        # B, by every route: nothing of A's task, its prompt or its video.
+        assert b.client.predict(api_name="/history") == []
+        for listing in (as_b("history_refresh", None, None), as_b("compare_choices", None, None)):
+            assert listing["success"] is True and "lighthouse" not in json.dumps(listing["output"]), listing
+        for message in (
+            as_b("history_select", index=row_id),
+            as_b("history_use_again", row_id),
+            as_b("compare_open", row_id, None),
+        ):
+            assert "not in your history" in refused(message), message
+        # A row that is not among B's own picks is refused by the picker itself, before the handler.
+        assert f"{row_id} is not in the list of choices" in refused(as_b("compare_show", row_id))
+        with pytest.raises(AppError, match="belongs to someone else"):
+            call_private(b.client, "history_fetch", task_id)
+        for route in ("/get_task", "/cancel"):
+            with pytest.raises(AppError, match=r"belongs to someone else|no task with this id"):
+                b.client.predict(task_id, api_name=route)
+        with pytest.raises(AppError, match="no task or shot with this id"):
+            b.client.predict(task_id, "gif", api_name="/export")
+        with pytest.raises(AppError, match="no task or shot with this id"):
+            b.client.predict(task_id, "and further on", 5, api_name="/extend")
+        for tool, arguments in [("get_task", {"task_id": task_id}), ("export", {"task_id": task_id})]:
+            answer = mcp_answer(app, b_headers, tool, arguments)
+            assert "error=True" in answer and "lighthouse" not in answer, answer
+        assert "lighthouse" not in mcp_answer(app, b_headers, "history", {})
+    finally:
+        close_all([a, b])
+    assert [task["id"] for task in sim.control.tasks()] == [task_id]  # B started nothing
+
+
+def test_tasks_of_the_owners_key_made_elsewhere_are_not_adopted(
+    sim,
+    app: AppProcess,
+    evidence: Evidence,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Tasks made elsewhere (by the CLI): no keyless visitor fetches them; the one whose key made one does."""
+    owners = submit_elsewhere(sim.base_url, SERVER_KEY, landscape_image, "the owner's script, elsewhere")
+    visitors_own = submit_elsewhere(sim.base_url, USER_KEY, landscape_image, "the visitor's own, elsewhere")
+    keyless = Caller("keyless", client_for(app, X_Forwarded_For="203.0.113.20"), SERVER_KEY, evidence)
+    own = Caller("own key", client_for(app, USER_KEY, X_Forwarded_For="203.0.113.21"), USER_KEY, evidence)
+    try:
+        for task_id in (owners, visitors_own):
+            with pytest.raises(AppError, match="enter the WaveSpeed key that created it"):
+                keyless.client.predict(task_id, api_name="/get_task")
+            with pytest.raises(AppError, match="enter the WaveSpeed key that created it"):
+                call_private(keyless.client, "history_fetch", task_id)
+            answer = mcp_answer(app, {"X-Forwarded-For": "203.0.113.22"}, "get_task", {"task_id": task_id})
+            assert "error=True" in answer and "elsewhere" not in answer, answer
+        assert app.rows("task_id IN (?, ?)", (owners, visitors_own)) == []  # nothing adopted
+        assert keyless.client.predict(api_name="/history") == []
+        # The visitor whose key made a task fetches it, and only that one.
+        fetched = own.client.predict(visitors_own, api_name="/get_task")
+        assert fetched["task_id"] == visitors_own and fetched["prompt"] == "the visitor's own, elsewhere"
+        with pytest.raises(AppError, match="no task with this id"):
+            own.client.predict(owners, api_name="/get_task")
+        assert [entry["task_id"] for entry in own.client.predict(api_name="/history")] == [visitors_own]
+        assert keyless.client.predict(api_name="/history") == []
+    finally:
+        close_all([keyless, own])
+    assert [row["task_id"] for row in app.rows("task_id IN (?, ?)", (owners, visitors_own))] == [visitors_own]

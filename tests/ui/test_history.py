@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +16,14 @@ from gradio_client.exceptions import AppError
 
 from luma_playground import (
     ApiKey,
-    GenerationRequest,
     Playground,
     RetryPolicy,
     Settings,
-    WaveSpeedClient,
 )
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 
+from ..conftest import submit_elsewhere
 from .conftest import SERVER_KEY, launched
 
 
@@ -85,16 +83,11 @@ def generate(client: Client, image: Path, prompt: str, size: str = "1280*720", d
     return str(record["task_id"])
 
 
-def submit_elsewhere(base_url: str, key: str, image: Path, prompt: str) -> str:
-    """Create a task the way another client would (the WaveSpeed site, a script); its id."""
-
-    async def submit() -> str:
-        async with WaveSpeedClient(base_url, ApiKey(key), retry=RetryPolicy(scale=0)) as client:
-            image_url = await client.upload_image(image)
-            request = GenerationRequest.create(image, prompt, "720*1280", 5)
-            return (await client.submit(request, image_url)).id
-
-    return asyncio.run(submit())
+def finished_elsewhere(sim, key: str, image: Path, prompt: str) -> str:  # type: ignore[no-untyped-def]
+    """A task another client made with `key`, once the simulator has finished it; its id."""
+    task_id = submit_elsewhere(sim.base_url, key, image, prompt)
+    wait_completed(sim, task_id)
+    return task_id
 
 
 def wait_completed(sim, task_id: str, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
@@ -142,25 +135,32 @@ def test_use_again_returns_the_settings(
     assert Path(image).read_bytes() == portrait_image.read_bytes()
 
 
-def test_fetch_adopts_a_task_made_elsewhere(
+def test_fetch_adopts_a_task_made_elsewhere_only_for_its_owner(
+    client: Client,
+    server_app: gr.Blocks,
     visitor: Client,
     shared_app: gr.Blocks,
     sim,  # type: ignore[no-untyped-def]
     landscape_image: Path,
 ) -> None:
-    """A task made outside the app with the playground's key is fetched: its video, in History."""
-    task_id = submit_elsewhere(sim.base_url, SERVER_KEY, landscape_image, "made on the website")
-    wait_completed(sim, task_id)
-    row_id, facts, video, *_ = call_private(visitor, "history_fetch", f"  {task_id} ")
-    assert row_id == row_of(shared_app, task_id)
+    """A task another client made with the playground's key: its owner fetches it, a shared visitor cannot."""
+    task_id = finished_elsewhere(sim, SERVER_KEY, landscape_image, "made on the website")
+    row_id, facts, video, *_ = call_private(client, "history_fetch", f"  {task_id} ")
+    assert row_id == row_of(server_app, task_id)
     assert Path(video).stat().st_size > 0 and "made on the website" in facts
-    [entry] = visitor.predict(api_name="/history")
-    assert (entry["task_id"], entry["state"], entry["prompt"]) == (
-        task_id,
-        "completed",
-        "made on the website",
-    )
+    [entry] = [entry for entry in client.predict(api_name="/history") if entry["task_id"] == task_id]
+    assert (entry["state"], entry["prompt"]) == ("completed", "made on the website")
     assert (entry["size"], entry["duration"]) == ("720*1280", 5)
+
+    # On a shared deployment a keyless visitor cannot bring it in, nor see it.
+    polls = sim.control.task(task_id)["polls"]
+    with pytest.raises(AppError, match="enter the WaveSpeed key that created it"):
+        call_private(visitor, "history_fetch", task_id)
+    with pytest.raises(AppError, match="enter the WaveSpeed key that created it"):
+        visitor.predict(task_id, api_name="/get_task")
+    assert shared_app.playground.journal.by_task_id(task_id) is None  # type: ignore[attr-defined]
+    assert sim.control.task(task_id)["polls"] == polls  # not even asked for with the owner's key
+    assert visitor.predict(api_name="/history") == []
 
 
 def test_fetch_with_the_sessions_own_key(
@@ -180,7 +180,7 @@ def test_fetch_with_the_sessions_own_key(
     with pytest.raises(AppError, match="belongs to someone else"):
         call_private(stranger, "history_fetch", task_id)
     for unknown in (other_key, "0123456789abcdef-unknown"):
-        with pytest.raises(AppError, match="no task with this id for this playground's key"):
+        with pytest.raises(AppError, match="no task with this id in your history"):
             call_private(stranger, "history_fetch", unknown)
     with pytest.raises(AppError, match="Paste a task id"):
         call_private(stranger, "history_fetch", "../../etc/passwd")
