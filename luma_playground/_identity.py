@@ -2,9 +2,10 @@
 
 The address is the peer of the connection, or, behind `trusted` reverse proxies, the entry of
 `X-Forwarded-For` the nearest trusted proxy wrote: entries further left are whatever the client
-sent. uvicorn would rewrite the peer from that header for loopback peers (and an MCP call
-arrives from loopback carrying its caller's headers), so `launch_options` turns that off and
-this module applies the configured hop count alone.
+sent. A proxy that writes only the standard `Forwarded` header (RFC 7239) is read the same way
+when no `X-Forwarded-For` came at all. uvicorn would rewrite the peer from that header for
+loopback peers (and an MCP call arrives from loopback carrying its caller's headers), so
+`launch_options` turns that off and this module applies the configured hop count alone.
 """
 
 from __future__ import annotations
@@ -24,15 +25,42 @@ def keep_raw_peer() -> None:
     os.environ["FORWARDED_ALLOW_IPS"] = ""
 
 
-def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: int) -> str | None:
-    """The caller's address: the peer, or the entry `trusted` proxies from the right."""
+def client_address(
+    peer: str | None, forwarded_for: Iterable[str], trusted: int, forwarded: Iterable[str] = ()
+) -> str | None:
+    """The caller's address: the peer, or the entry `trusted` proxies from the right.
+
+    `forwarded_for` are the `X-Forwarded-For` values in the order they came, `forwarded` the
+    `Forwarded` ones (read only when there is no `X-Forwarded-For`).
+    """
     if trusted <= 0:
         return peer or None
-    entries = [part.strip() for value in forwarded_for for part in value.split(",") if part.strip()]
+    entries = [_bare(part) for value in forwarded_for for part in value.split(",") if part.strip()]
+    if not entries:
+        entries = [_forwarded_node(part) for value in forwarded for part in value.split(",") if part.strip()]
     if not entries:
         return peer or None
     # Each trusted proxy appends the address it saw; the one `trusted` hops in is the client's.
     return entries[max(0, len(entries) - trusted)]
+
+
+def _forwarded_node(element: str) -> str:
+    """The `for=` node of one `Forwarded` element (`unknown` when it names none)."""
+    for pair in element.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name.strip().lower() == "for":
+            return _bare(value)
+    return "unknown"
+
+
+def _bare(entry: str) -> str:
+    """An entry as an address: quotes, brackets and a port taken off (`"[2001:db8::1]:80"`)."""
+    entry = entry.strip().strip('"').strip()
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    if entry.count(":") == 1:  # IPv4 (or a name) with a port; bare IPv6 has several colons
+        return entry.partition(":")[0]
+    return entry
 
 
 def address_layer(address: str | None) -> str | None:

@@ -123,7 +123,12 @@ class SessionStore:
         visitor = login or f"session:{session_hash}"
         raw = getattr(request, "request", None) or request
         address = address_layer(
-            client_address(_peer(raw), _header_values(raw, "x-forwarded-for"), self.settings.trusted_proxies)
+            client_address(
+                _peer(raw),
+                _header_values(raw, "x-forwarded-for"),
+                self.settings.trusted_proxies,
+                _header_values(raw, "forwarded"),
+            )
         )
         layers = tuple(dict.fromkeys(layer for layer in (login, address, visitor) if layer))
         try:
