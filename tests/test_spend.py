@@ -14,6 +14,8 @@ from luma_playground import Journal
 from luma_playground._limits import BudgetSpent
 from luma_playground._spend import CONTRACT_PRICE_PER_5S, SpendGuard, utc_day
 
+from .test_journal import BASE
+
 pytestmark = pytest.mark.anyio
 
 #: 2026-03-01 23:59:30 UTC: half a minute before the budget's day turns.
@@ -44,18 +46,7 @@ def flushed(journal: Journal) -> None:
 
 def row(journal: Journal) -> int:
     """A journal row for one video, as a start on the owner's key writes it."""
-    return journal.begin(
-        model="luma/ray-2-i2v",
-        backend="wavespeed",
-        base_url="http://api.test",
-        owner="session:s1",
-        key_fingerprint="owner",
-        prompt="a paid video",
-        size="1280*720",
-        duration=5,
-        image="",
-        image_url=None,
-    )
+    return journal.begin(**BASE)  # type: ignore[arg-type]
 
 
 async def test_reservations_count_until_released(journal: Journal) -> None:
