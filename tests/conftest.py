@@ -132,6 +132,20 @@ def sim(sim_server: SimulatorServer) -> Iterator[SimulatorServer]:
         yield fresh
 
 
+@contextlib.contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """An HTTP server on a free port of 127.0.0.1, serving from a thread until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @dataclass
 class PictureHost:
     """A web server on 127.0.0.1 serving the sample pictures, and a fetch allowed to reach it.
@@ -180,10 +194,6 @@ def picture_host(landscape_image: Path, portrait_image: Path) -> Iterator[Pictur
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
-    host.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield host
-    server.shutdown()
-    server.server_close()
+    with loopback_server(Serve) as server:
+        host.port = server.server_address[1]
+        yield host

@@ -323,6 +323,11 @@ def key_of(key: str) -> str:
     return str(key_fingerprint(key))
 
 
+def key_calls(sim: SimulatorServer, key: str, route: str) -> int:
+    """Requests the simulator received on `route` ("submit", "optimizer", ...) with this key."""
+    return int(sim.control.stats()["keys"].get(key_of(key), {}).get(route, 0))
+
+
 def image_file(path: Path) -> Any:
     return handle_file(str(path))
 

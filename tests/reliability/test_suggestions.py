@@ -7,18 +7,17 @@ endpoint; the simulator counts the optimizer calls made on each key.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gradio_client.exceptions import AppError
 
-from .conftest import SERVER_KEY, USER_KEY, Caller, Evidence, call_private, close_all, key_of, new_caller
+from luma_playground.simulator import SimulatorServer
+
+from .conftest import SERVER_KEY, USER_KEY, Caller, Evidence, call_private, close_all, key_calls, new_caller
 
 SPACE = {"SPACE_ID": "reliability/suggestions", "LUMA_PLAYGROUND_TRUSTED_PROXIES": "0"}
 
 
-def optimizer_calls(sim: Any, key: str) -> int:  # the simulator
-    """Optimizer requests the simulator received with this key."""
-    return int(sim.control.stats()["keys"].get(key_of(key), {}).get("optimizer", 0))
+def optimizer_calls(sim: SimulatorServer, key: str) -> int:
+    return key_calls(sim, key, "optimizer")
 
 
 def suggest(caller: Caller, prompt: str, *, page: bool = False) -> str | None:
@@ -76,24 +75,4 @@ def test_suggestions_draw_on_the_daily_budget(sim, launch, evidence: Evidence) -
     assert spent is not None and "budget" in spent and "your own WaveSpeed key" in spent
     # Three reached the optimizer (one failed on the way); the refused one never did.
     assert optimizer_calls(sim, SERVER_KEY) == 3
-    assert own_refusal is None and optimizer_calls(sim, USER_KEY) == 1
-
-
-def test_signing_in_is_required_for_suggestions_when_asked(
-    sim,
-    launch,
-    evidence: Evidence,  # type: ignore[no-untyped-def]
-) -> None:
-    """With LUMA_PLAYGROUND_REQUIRE_LOGIN=1 an anonymous visitor's suggestions are refused unsent."""
-    app = launch(
-        "suggest-login", **SPACE, LUMA_PLAYGROUND_DAILY_BUDGET="0", LUMA_PLAYGROUND_REQUIRE_LOGIN="1"
-    )
-    anonymous, own = new_caller(app, evidence, "anonymous"), new_caller(app, evidence, "own key", USER_KEY)
-    try:
-        refusals = [suggest(anonymous, "let me in"), suggest(anonymous, "let me in", page=True)]
-        own_refusal = suggest(own, "my own key pays")
-    finally:
-        close_all([anonymous, own])
-    assert all(refusal is not None and "signed-in visitors only" in refusal for refusal in refusals), refusals
-    assert optimizer_calls(sim, SERVER_KEY) == 0
     assert own_refusal is None and optimizer_calls(sim, USER_KEY) == 1

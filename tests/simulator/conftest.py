@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from luma_playground.simulator import SimulatorControl, SimulatorServer
 
-from ..conftest import reset_around, simulator_fixture
+from ..conftest import loopback_server, reset_around, simulator_fixture
 
 TIME_SCALE = 0.01
 KEY = "sk-sim-test-primary"
@@ -192,13 +191,6 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         def log_message(self, format: str, *args: Any) -> None:
             """Keep the test output quiet."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as server:
+        receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
