@@ -79,14 +79,16 @@ class Playground:
     limits: VisitorLimits = field(default_factory=VisitorLimits, repr=False)
     #: The daily budget of the server's key on a shared deployment (built from the settings).
     spend: SpendGuard = field(init=False, repr=False)
-    #: What lets paid calls on the owner's key through: sign-in, the budget, the limits.
-    gate: Gate = field(init=False, repr=False)
     #: The jobs started per identity layer (login, address, session), for the running limit.
     _started: dict[str, list[Job]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.spend = SpendGuard(self.journal, self.settings.daily_budget)
-        self.gate = Gate(self.spend, self.limits, self.running_as)
+
+    @property
+    def gate(self) -> Gate:
+        """What lets paid calls on the owner's key through: sign-in, the budget, the limits."""
+        return Gate(self.spend, self.limits, self.running_as)
 
     @classmethod
     def open(

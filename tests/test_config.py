@@ -34,6 +34,7 @@ def test_settings_from_env(tmp_path) -> None:
             "SPACE_HOST": "me-luma.hf.space",
             "LUMA_PLAYGROUND_HOME": str(tmp_path),
             "LUMA_PLAYGROUND_SESSION_DAILY": "7",
+            "LUMA_PLAYGROUND_SESSION_SUGGESTIONS": "9",
             "LUMA_PLAYGROUND_AUTH": "ann:pw",
         }
     )
@@ -42,6 +43,7 @@ def test_settings_from_env(tmp_path) -> None:
     assert settings.public_url == "https://me-luma.hf.space"
     assert settings.journal_path == tmp_path / "journal.sqlite3"
     assert settings.session_daily_limit == 7 and settings.auth == ("ann", "pw")
+    assert settings.session_daily_suggestions == 9
     assert Settings.from_env({}).base_url == DEFAULT_BASE_URL
 
 

@@ -256,6 +256,9 @@ class PublicApi:
     ) -> dict[str, Any]:
         """A fuller prompt for a video, suggested by WaveSpeed's prompt optimizer from your words and picture.
 
+        A suggestion costs a fraction of a cent. Without an `X-WaveSpeed-Key` header the server's
+        key pays, within its per-visitor limits and daily budget, or the offline simulator answers.
+
         Args:
             prompt: Your prompt, a few words at least.
             image: Optional picture (http(s) URL, data URI or uploaded file), so that the suggestion fits it.
