@@ -12,10 +12,11 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from ._batch import Batches
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
 from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, TaskNotFound
@@ -44,6 +45,19 @@ logger = logging.getLogger("luma_playground")
 #: the public source, so it never makes anyone the owner of anything.
 SIMULATOR_KEY = "offline-simulator"
 _SIMULATOR_FINGERPRINT = ApiKey(SIMULATOR_KEY).fingerprint
+
+
+class Owned(Protocol):
+    """Something made by an owner with a key on an API: a task's row, a batch."""
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def key_fingerprint(self) -> str: ...
 
 
 @dataclass
@@ -134,8 +148,15 @@ class Playground:
         """The shots: videos extended from their last frame (see `_shots`)."""
         return Shots(self)
 
+    @functools.cached_property
+    def batches(self) -> Batches:
+        """The batches: many videos run in turn, paced to the key (see `_batch`)."""
+        return Batches(self)
+
     async def aclose(self) -> None:
         """Stop the jobs (their tasks stay pending for `resume`), then close the clients."""
+        if "batches" in self.__dict__:
+            await self.batches.aclose()
         if "shots" in self.__dict__:
             await self.shots.aclose()
         for backend in self.backends:
@@ -173,7 +194,7 @@ class Playground:
         """The jobs of this owner that are still running, on every backend."""
         return [job for backend in self.backends for job in backend.runner.running(owner)]
 
-    def owns(self, caller: Caller, record: TaskRecord) -> bool:
+    def owns(self, caller: Caller, record: Owned) -> bool:
         """True when the caller may see and act on this row.
 
         On a private playground its owner sees everything; on a shared one a visitor sees the
@@ -184,7 +205,7 @@ class Playground:
         return self.grants(caller.user_key, record)
 
     @staticmethod
-    def grants(key: ApiKey | None, record: TaskRecord) -> bool:
+    def grants(key: ApiKey | None, record: Owned) -> bool:
         """True when a key the visitor gave makes this row theirs: the real key that created it.
 
         The simulator's key is public and any value works there, so no key grants a row of the
@@ -327,12 +348,14 @@ class Playground:
     async def resume_at_startup(self) -> list[Job]:
         """At a server's start-up: finish every pending task of the server's key in the background.
 
-        Await it on the server's event loop (`lifespan` does). It never fails the start-up:
-        what cannot be resumed now is logged and stays in the journal for the next try.
+        The shots and batches of that key go on too. Await it on the server's event loop
+        (`lifespan` does). It never fails the start-up: what cannot be resumed now is logged
+        and stays in the journal for the next try.
         """
         try:
             jobs = self.resume_pending()
             self.shots.resume()
+            self.batches.resume()
         except Exception:
             logger.exception("resuming the pending tasks failed; they stay in the journal")
             return []

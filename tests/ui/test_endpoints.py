@@ -25,7 +25,20 @@ from ..conftest import reset_around
 from .conftest import SERVER_KEY, launched
 
 PROMPT = "Waves roll in under a low sun"
-TOOLS = {"generate", "price", "enhance_prompt", "get_task", "history", "cancel", "extend", "export"}
+TOOLS = {
+    "generate",
+    "price",
+    "enhance_prompt",
+    "get_task",
+    "history",
+    "cancel",
+    "extend",
+    "export",
+    "batch_price",
+    "batch",
+    "get_batch",
+    "cancel_batch",
+}
 
 
 @pytest.fixture(scope="module")
