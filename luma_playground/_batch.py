@@ -292,11 +292,13 @@ class Batches:
         self.runs: dict[int, BatchRun] = {}
         self._tasks: set[asyncio.Future[list[BatchRow]]] = set()
 
-    def start(self, rows: Sequence[BatchInput], *, source_hash: str, caller: Caller) -> BatchRun:
+    def start(
+        self, rows: Sequence[BatchInput], *, source_hash: str, caller: Caller, concurrency: int | None = None
+    ) -> BatchRun:
         """Record a new batch of `rows` for the caller's key, and run it in the background."""
         backend, _ = self.playground.backend_for(caller.user_key)
         batch_id = self.store.create(rows, source_hash=source_hash, caller=caller, backend=backend)
-        return self._launch(BatchRun(self.playground, caller, batch_id))
+        return self._launch(BatchRun(self.playground, caller, batch_id, concurrency=concurrency))
 
     def info(self, batch_id: int) -> BatchInfo | None:
         return self.store.info(batch_id)
@@ -315,10 +317,16 @@ class Batches:
         if key is None:
             return []
         runs = []
-        for info in self.store.running(key.fingerprint, backend.name, backend.client.base_url):
+        for info in self.store.running(key.fingerprint, backend.name):
             current = self.runs.get(info.batch_id)
             if info.owner == CLI_OWNER or (current is not None and not current.finished):
                 continue
+            if info.base_url != backend.client.base_url:
+                if not backend.simulated:
+                    continue  # made on another API address: not this process's to run
+                # The offline simulator of an earlier process has gone with its tasks (which
+                # end lost); the rows not sent yet go on with this one's.
+                self.store.move(info.batch_id, backend.client.base_url)
             runs.append(self._launch(BatchRun(self.playground, Caller(info.owner, user_key), info.batch_id)))
         if runs:
             logger.info("resuming %d unfinished batch(es)", len(runs))

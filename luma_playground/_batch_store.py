@@ -165,15 +165,26 @@ class BatchStore:
         found = select(self.journal, f"{_INFO_SELECT} {where} ORDER BY batch_id DESC LIMIT 1", params)
         return _batch_info(found[0]) if found else None
 
-    def running(self, key_fingerprint: str, backend: str, base_url: str) -> list[BatchInfo]:
-        """The batches of this key on this API that have not ended, oldest first."""
+    def running(self, key_fingerprint: str, backend: str) -> list[BatchInfo]:
+        """The batches of this key on this backend (at any address) that have not ended, oldest first."""
         found = select(
             self.journal,
             f"{_INFO_SELECT} WHERE state = 'running' AND key_fingerprint = ? AND backend = ? "
-            "AND base_url = ? ORDER BY batch_id",
-            (key_fingerprint, backend, base_url),
+            "ORDER BY batch_id",
+            (key_fingerprint, backend),
         )
         return [_batch_info(row) for row in found]
+
+    def move(self, batch_id: int, base_url: str) -> None:
+        """Run the batch's rows not started yet on another address of its backend."""
+
+        def change(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE batches SET base_url = ?, updated_at = ? WHERE batch_id = ?",
+                (base_url, time.time(), batch_id),
+            )
+
+        self.journal.transact(change)
 
     async def mark(self, batch_id: int, position: int, state: RowState, **fields: Any) -> None:
         """Change one row's state (and `task_row_id`, `error`, `started_at` when given)."""

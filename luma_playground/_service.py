@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -23,7 +23,7 @@ from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, T
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
-from ._limits import Caller, LimitReached, LoginRequired, VisitorLimits
+from ._limits import Caller, LimitReached, LoginRequired, Owned, VisitorLimits
 from ._models import GenerationRequest, Validated
 from ._pacing import Pacing
 from ._pictures import local_picture
@@ -45,19 +45,6 @@ logger = logging.getLogger("luma_playground")
 #: the public source, so it never makes anyone the owner of anything.
 SIMULATOR_KEY = "offline-simulator"
 _SIMULATOR_FINGERPRINT = ApiKey(SIMULATOR_KEY).fingerprint
-
-
-class Owned(Protocol):
-    """Something made by an owner with a key on an API: a task's row, a batch."""
-
-    @property
-    def owner(self) -> str: ...
-
-    @property
-    def backend(self) -> str: ...
-
-    @property
-    def key_fingerprint(self) -> str: ...
 
 
 @dataclass

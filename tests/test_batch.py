@@ -227,6 +227,14 @@ async def _to_the_end(run: BatchRun) -> list[BatchRow]:
     return run.rows()
 
 
+async def _until(run: BatchRun, reached: Callable[[list[BatchRow]], object]) -> list[BatchRow]:
+    """The batch's rows once `reached(rows)` holds (the batch must not end before)."""
+    async for rows in run.updates(tick=0.05):
+        if reached(rows):
+            return rows
+    raise AssertionError("the batch ended first")
+
+
 async def test_rows_waiting_for_the_pace_start_again_after_a_stop(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """Stopped while rows wait for the key's submits per minute: never sent, they start again at start-up."""
     first = _open(sim, tmp_path, submits_per_minute=1)
@@ -259,3 +267,28 @@ async def test_a_row_killed_before_its_submit_went_out_starts_again(sim, playgro
     assert [row.state for row in finished] == [RowState.DONE] and finished[0].task_row_id != row_id
     assert playground.journal.get(row_id).state == "lost"  # type: ignore[union-attr]
     assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 1
+
+
+async def test_an_offline_batch_goes_on_with_the_next_simulator(
+    tmp_path, landscape_image, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Keyless, a restart brings a new simulator: the row sent to the old one ends lost, the next runs."""
+    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
+    settings = Settings(data_dir=tmp_path)
+    first = Playground.open(settings, start_simulator=True)
+    rows = rows_from_pictures([landscape_image] * 2, "offline", duration=10)
+    run = first.batches.start(rows, source_hash="offline", caller=PAGE, concurrency=1)
+    await _until(run, lambda rows: rows[0].state == RowState.RUNNING and rows[0].task_id)
+    await first.aclose()
+    second = Playground.open(settings, start_simulator=True)
+    try:
+        await second.resume_at_startup()
+        [resumed] = second.batches.runs.values()
+        rows = await _until(resumed, lambda rows: rows[1].state == RowState.RUNNING and rows[1].task_id)
+        assert second.simulator is not None
+        assert [task["id"] for task in second.simulator.control.tasks()] == [rows[1].task_id]
+        moved = second.batches.info(run.batch_id)
+        assert moved is not None and moved.base_url == second.simulator.base_url
+    finally:
+        await second.aclose()
+    assert rows[0].state == RowState.FAILED and "simulator" in (rows[0].error or "")
