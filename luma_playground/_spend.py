@@ -59,10 +59,13 @@ class SpendGuard:
         """Remember the pricing route's answer for a size (the cost line asks it anyway)."""
         self._prices[size] = unit_price
 
+    def unit_price(self, size: str) -> float:
+        """USD per 5 s of a size: the pricing route's latest answer, else the contract's price."""
+        return self._prices.get(size, CONTRACT_PRICE_PER_5S)
+
     def price(self, size: str, duration: int) -> float:
         """USD for one video: the known unit price (else the contract's) per started 5 s."""
-        unit = self._prices.get(size, CONTRACT_PRICE_PER_5S)
-        return unit * max(1, -(-int(duration) // 5))
+        return self.unit_price(size) * max(1, -(-int(duration) // 5))
 
     def spent_today(self) -> float:
         return self.journal.query(lambda db: _spent(db, utc_day(self._clock())))

@@ -24,6 +24,7 @@ from . import (
     _single,
 )
 from ._api import PublicApi
+from ._api_batch import BatchApi
 from ._api_shots import ShotsApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
@@ -95,7 +96,9 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     public = PublicApi(handlers, history, cost, enhancer)
     _api.wire(public, generate_concurrency=settings.event_concurrency)
     ShotsApi(public).wire(settings.event_concurrency)
-    _batch_tab.wire(demo, _batch_tab.BatchHandlers(playground, store, tick=handlers.tick), page.batch)
+    BatchApi(public).wire()
+    batch = _batch_tab.BatchHandlers(playground, store, tick=handlers.tick)
+    _batch_tab.wire(demo, batch, page.batch, keys.key)
     _notify.wire(demo, page.notify)
     _share.wire(
         demo,
