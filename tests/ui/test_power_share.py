@@ -86,6 +86,6 @@ def test_a_link_is_read_back_and_checked() -> None:
     )
     assert bad == type(bad)()
     request = SimpleNamespace(query_params={"prompt": "Hello", "duration": "5"})
-    prompt, size, duration, videos, style, image = read_link(request)  # type: ignore[arg-type]
+    prompt, size, duration, videos, style, image, shot = read_link(request)  # type: ignore[arg-type]
     assert (prompt, duration) == ("Hello", 5)
-    assert all(value == {"__type__": "update"} for value in (size, videos, style, image))
+    assert all(value == {"__type__": "update"} for value in (size, videos, style, image, shot))
