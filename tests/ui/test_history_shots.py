@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -10,8 +12,12 @@ import av
 import gradio as gr
 from gradio_client import Client
 
+from luma_playground import ApiKey, GenerationRequest, Playground, RetryPolicy, Settings
+from luma_playground._limits import Caller
+from luma_playground.ui import KEY_HEADER
+
 from ..conftest import wait_for
-from .conftest import call_private, generate, private_event
+from .conftest import SERVER_KEY, call_private, generate, launched, private_event
 
 
 def _seconds(video: object) -> float:
@@ -94,3 +100,51 @@ def test_the_tab_cancel_and_cancel_all_stop_a_panel_shot(
         assert "Stopped" in note and stopped.state == "stopped" and len(stopped.segments) == segments - 1
         assert _seconds(video) == 5  # what was made is kept
     assert sim.control.stats()["routes"]["submit"] == 1
+
+
+def test_an_own_key_shot_waits_for_that_key_after_a_restart(
+    sim,  # type: ignore[no-untyped-def]
+    outside_tmp: Path,
+    landscape_image: Path,
+) -> None:
+    """A visitor's own-key shot cut by a restart is "Paused: needs your key" with its segments until a
+    call brings the same key back; then it goes on by itself, one submit per segment.
+    """
+    settings = Settings(
+        base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=outside_tmp / f"own-{uuid.uuid4().hex}"
+    )
+    key = ApiKey("sk-visitor-own-shot-0001")
+    caller = Caller("session:a-closed-tab", key)
+
+    async def cut_short() -> None:
+        """The first process: a video, then a chain of two segments, stopped while the first runs."""
+        playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+        try:
+            request = GenerationRequest.create(landscape_image, "my own key's shot", "1280*720", 5)
+            [job] = await playground.start(request, caller)
+            run = await playground.shots.extend((await job.wait()).task_id, "on and on", 5, caller, times=2)
+            async for _ in run.jobs[0].events():
+                if run.jobs[0].task_id:
+                    break
+        finally:
+            await playground.aclose()
+
+    asyncio.run(cut_short())
+    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
+    with launched(playground) as demo:
+        owner = Client(demo.local_url, verbose=False)
+        shots = playground.shots
+        [shot] = shots.store.extending()  # the server's start left it alone
+        card = _card(call_private(owner, "refresh", None)[0], shot.name)
+        assert card is not None and "Paused: needs your key" in card and "Shot of 2 segments" in card
+        assert sim.control.stats()["routes"]["submit"] == 2
+        visitor = Client(demo.local_url, headers={KEY_HEADER: key.reveal()}, verbose=False)
+        visitor.predict(api_name="/history")  # any call that brings the key back
+        made = wait_for(lambda: (found := shots.store.get(shot.shot_id)).state != "extending" and found, 60)
+        assert made.state == "ready" and len(made.segments) == 3 and _seconds(made.video_path) > 14
+        for record in shots.segments(made):
+            assert sim.control.task(record.task_id)["submits"] == 1
+        assert sim.control.stats()["routes"]["submit"] == 3
+        assert "Done" in (_card(call_private(owner, "refresh", None)[0], shot.name) or "")
+        for client in (owner, visitor):
+            client.close()
