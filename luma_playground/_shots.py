@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from ._config import ApiKey, Settings
 from ._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from ._identity import LOGIN_PREFIXES
 from ._jobs import Job
 from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
@@ -387,7 +388,10 @@ class Shots:
             if key is None or shot.key_fingerprint != key.fingerprint or self.live(shot):
                 continue
             run = self._new_run(shot.shot_id)
-            run.task = asyncio.ensure_future(self._pick_up(run, shot, Caller(shot.owner, user_key), key))
+            # A signed-in maker's owner is their login: a deployment that wants one still has it.
+            login = shot.owner if shot.owner.startswith(LOGIN_PREFIXES) else None
+            caller = Caller(shot.owner, user_key, login=login)
+            run.task = asyncio.ensure_future(self._pick_up(run, shot, caller, key))
             runs.append(run)
         if key is not None and self._paused is not None:
             self._paused.discard(key.fingerprint)

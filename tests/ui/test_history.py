@@ -278,3 +278,21 @@ def test_history_is_the_only_other_public_endpoint(server_app: gr.Blocks) -> Non
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
     assert info["named_endpoints"]["/history"]["parameters"] == []
     assert not [name for name in info["named_endpoints"] if name.startswith("/history_")]
+
+
+def test_a_shot_stays_with_its_maker_on_a_shared_deployment(
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    new_visitor: Callable[..., Client],
+    sim,
+    landscape_image: Path,
+) -> None:
+    """Another visitor cannot open, compare, reuse or see someone's shot; its maker's History has it."""
+    maker, stranger = new_visitor("sk-shot-maker-key-0001"), new_visitor()
+    first = generate(maker, landscape_image, "A shot of my own")
+    _, record = maker.predict(first, "and further", 5, api_name="/extend")
+    shot = record["shot"]["name"]
+    assert f'data-ref="{shot}"' in call_private(maker, "refresh", None)[0]
+    assert f'data-ref="{shot}"' not in call_private(stranger, "refresh", None)[0]
+    for event in ("page_shot_open", "history_use_again", "open_with"):
+        with pytest.raises(AppError, match=r"not in your history|no task or shot"):
+            call_private(stranger, event, shot, *([None] if event == "open_with" else []))
