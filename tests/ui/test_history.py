@@ -134,7 +134,7 @@ def test_fetch_adopts_a_task_made_elsewhere(
     wait_completed(sim, task_id)
     row_id, facts, video, *_ = call_private(visitor, "history_fetch", f"  {task_id} ")
     assert int(row_id) == row_of(shared_app, task_id)
-    assert Path(video).stat().st_size > 0 and "made on the website" in facts
+    assert Path(video["value"]).stat().st_size > 0 and "made on the website" in facts
     [entry] = visitor.predict(api_name="/history")
     assert (entry["task_id"], entry["state"], entry["prompt"]) == (
         task_id,
@@ -157,7 +157,7 @@ def test_fetch_with_the_sessions_own_key(
     owner, stranger = new_visitor(), new_visitor()
     call_private(owner, "set_key", key, False)
     _, _, video, *_ = call_private(owner, "history_fetch", task_id)
-    assert Path(video).is_file()
+    assert Path(video["value"]).is_file()  # the player's update: the video and its label
     with pytest.raises(AppError, match="belongs to someone else"):
         call_private(stranger, "history_fetch", task_id)
     for unknown in (other_key, "0123456789abcdef-unknown"):

@@ -80,10 +80,12 @@ def test_the_tab_cancel_and_cancel_all_stop_a_panel_shot(
     client: Client,
     server_app: gr.Blocks,
     sim,  # type: ignore[no-untyped-def]
-    landscape_image: Path,
+    image_factory,  # type: ignore[no-untyped-def]
 ) -> None:
     """A segment started by the panel is one of the tab's jobs: Cancel, then Cancel all, stop it."""
-    _, row, _ = _picked_for_extend(client, server_app, landscape_image, "Cancelled shots start here")
+    # A picture of its own: its clip's last frame is new, so the segment uploads it (and waits).
+    picture = image_factory("cancelled-shot.png", (656, 369))
+    _, row, _ = _picked_for_extend(client, server_app, picture, "Cancelled shots start here")
     sim.control.add_fault("upload", "stall", seconds=30, count=-1)  # each segment waits in its upload
     shots = server_app.playground.shots  # type: ignore[attr-defined]
     for cancel in ("page_cancel", "cancel_all"):
