@@ -239,6 +239,13 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return f'<table class="lp-facts">{body}</table>'
 
 
+def _segment_count(view: ShotView) -> str:
+    made = sum(1 for record in view.segments if record.state == "completed")
+    if view.shot.state == ShotState.EXTENDING:
+        return f"{made} made, {view.shot.planned} planned"
+    return str(made)
+
+
 def shot_facts_html(view: ShotView, playing: str | None = None) -> str:
     """A shot's facts, then its segments: each a button that plays its clip (`playing` marked)."""
     shot, first = view.shot, view.segments[0]
@@ -246,7 +253,7 @@ def shot_facts_html(view: ShotView, playing: str | None = None) -> str:
     rows = [
         ("State", f'<span class="lp-chip lp-chip-{tone}">{escape(label)}</span>'),
         ("Prompt", escape(first.prompt) or "<em>not recorded</em>"),
-        ("Segments", f"{len(view.segments)} (at most {shot.planned} planned)"),
+        ("Segments", _segment_count(view)),
         ("Duration", escape(_duration_label(view.seconds))),
         ("Size", escape(_size_label(first.size))),
         ("Created", _when(shot.created_at)),
@@ -457,8 +464,9 @@ FACTS_CSS = (
   background: var(--background-fill-secondary); }
 .lp-segments { margin-top: .6rem; font-size: .86rem; }
 .lp-segments ol { margin: .3rem 0 0; padding-left: 1.4rem; }
-.lp-segment { background: none; border: none; padding: .15rem .3rem; cursor: pointer; text-align: left;
-  color: inherit; border-radius: 6px; }
+.lp-segment { font: inherit; font-size: .86rem; font-weight: 400; background: none; border: none;
+  box-shadow: none; padding: .15rem .35rem; cursor: pointer; text-align: left; color: inherit;
+  border-radius: 6px; }
 .lp-segment:hover { background: var(--background-fill-secondary); }
 .lp-segment[aria-current="true"] { font-weight: 600; background: rgb(124 58 237 / .12); }
 .lp-facts-empty { padding: 1.2rem 1rem; color: var(--body-text-color-subdued); font-size: .9rem;

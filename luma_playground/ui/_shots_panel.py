@@ -158,7 +158,7 @@ class ShotHandlers:
         video, listed, note = gr.update(visible=False), "", "Extend this video from its last frame."
         if shot is not None:
             records = shots.segments(shot)
-            note = f"The shot {shot.name}: {len(records)} segments, {sum(r.duration for r in records)} s."
+            note = f"This shot ({shot.name}): {len(records)} segments, {sum(r.duration for r in records)} s."
             if shot.state == ShotState.EXTENDING:
                 note += " Its next segment is still to come."
             if shot.video_path:

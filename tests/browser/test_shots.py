@@ -89,4 +89,4 @@ def test_a_history_card_extends_and_each_segment_plays(page: Any, keyless_app: g
 
     page.goto(f"{keyless_app.local_url}?shot={shot}")
     _plays_for(page, "#lp-shot-video", 10)
-    assert f"The shot {shot}: 2 segments, 10 s." in page.locator("#lp-shot-status").inner_text()
+    assert f"This shot ({shot}): 2 segments, 10 s." in page.locator("#lp-shot-status").inner_text()
