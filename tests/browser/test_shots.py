@@ -58,9 +58,7 @@ def _plays_for(page: Any, player: str, seconds: float) -> None:
 
 
 def test_a_history_card_extends_and_each_segment_plays(page: Any, keyless_app: gr.Blocks) -> None:
-    """Extend… on a History card extends it in the panel; the shot is one card whose segments each
-    play, and its link opens it again.
-    """
+    """History's Extend… extends a card; the shot is one card, each segment plays, its link opens it."""
     prompt = "Extended from History: a kite over the dunes"
     api = Client(keyless_app.local_url, verbose=False)
     api.predict(handle_file(str(LANDSCAPE.path)), prompt, "1280*720", 5, api_name="/generate")

@@ -109,9 +109,7 @@ def test_an_own_key_shot_waits_for_that_key_after_a_restart(
     outside_tmp: Path,
     landscape_image: Path,
 ) -> None:
-    """A visitor's own-key shot cut by a restart is "Paused: needs your key" with its segments until a
-    call brings the same key back; then it goes on by itself, one submit per segment.
-    """
+    """An own-key shot cut by a restart waits, "Paused: needs your key", until a call brings that key back."""
     settings = Settings(
         base_url=sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=outside_tmp / f"own-{uuid.uuid4().hex}"
     )
