@@ -1,6 +1,6 @@
 """Batches: many videos started one after another, no faster than the key's pace allows.
 
-A batch and its rows live in the journal (`batches`, `batch_rows`). A row waits until one of the
+A batch and its rows live in the journal (`_batch_store`). A row waits until one of the
 batch's places is free (as many as the key's pace has slots), then goes through the one start
 path, `Playground.start`, so that prices, limits and the journal apply to it as to any video.
 Waiting rows are not jobs yet: each can be seen and cancelled on its own.
@@ -9,194 +9,38 @@ Surviving a crash: a row is marked `starting` before its start and linked to its
 soon as that row exists, which is before its submit is sent. After a restart a linked row is
 followed by the journal's resume (never submitted again); a `starting` row without a link is
 matched to a journal row with the same inputs made after it started, or, when there is none,
-was never submitted and starts again.
+was never submitted and starts again, as does a row whose journal row says its submit was never
+sent (it waited for the key's pace when the process stopped). `Batches.resume` goes on with
+the batches of the server's key when the server starts, and with a visitor's when their key is
+given again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import sqlite3
+import logging
 import time
+import zipfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
-from ._batch_input import BatchInput
+from ._batch_input import BatchInput, Playground
+from ._batch_store import BatchInfo, BatchRow, BatchStore, RowState, select
+from ._config import ApiKey
 from ._errors import LumaPlaygroundError
 from ._jobs import Job, cancel_all
-from ._journal import Journal, TaskRecord, TaskState
+from ._journal import NEVER_SENT, TaskRecord, TaskState
 from ._limits import Caller
-from ._service import Backend, Playground
 
-__all__ = ["BatchRow", "BatchRun", "BatchStore", "RowState", "counts", "select"]
+__all__ = ["BatchRun", "Batches"]
 
-_T = TypeVar("_T")
+logger = logging.getLogger("luma_playground")
 
-
-class RowState(enum.StrEnum):
-    """Where a batch row is: waiting for a place, started, or ended."""
-
-    WAITING = "waiting"
-    #: Being started: its journal row may exist already (matched after a crash).
-    STARTING = "starting"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-#: The states a row ends in.
-ENDED = (RowState.DONE, RowState.FAILED, RowState.CANCELLED)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchRow:
-    """One row of a batch as stored, with its task's id, state and video once it has one."""
-
-    batch_id: int
-    position: int
-    image: str
-    prompt: str
-    size: str
-    duration: int
-    state: RowState
-    task_row_id: int | None = None
-    error: str | None = None
-    started_at: float | None = None
-    task_id: str | None = None
-    task_state: str | None = None
-    video_path: str | None = None
-
-    @property
-    def ended(self) -> bool:
-        return self.state in ENDED
-
-    @property
-    def input(self) -> BatchInput:
-        return BatchInput(self.image, self.prompt, self.size, self.duration)
-
-
-def counts(rows: Sequence[BatchRow]) -> dict[str, int]:
-    """How many rows are in each state (every state named, zero or not)."""
-    found = {state.value: 0 for state in RowState}
-    for row in rows:
-        found[row.state.value] += 1
-    return found
-
-
-def select(journal: Journal, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """The rows of one read-only query on the journal."""
-    return journal.query(lambda db: db.execute(sql, params).fetchall())
-
-
-def _written(result: _T | None) -> _T:
-    assert result is not None  # a write waited for returns its result
-    return result
-
-
-_ROW_SELECT = (
-    "SELECT r.batch_id, r.position, r.image, r.prompt, r.size, r.duration, r.state, r.task_row_id, "
-    "r.error, r.started_at, t.task_id, t.state, t.video_path FROM batch_rows r "
-    "LEFT JOIN tasks t ON t.row_id = r.task_row_id"
-)
-
-
-class BatchStore:
-    """The batches in the journal: made, read and changed through the journal's writer."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    def create(
-        self, rows: Sequence[BatchInput], *, source_hash: str, caller: Caller, backend: Backend
-    ) -> int:
-        """Record a new batch with its rows, all waiting; its id."""
-        key = caller.user_key or backend.default_key
-        now = time.time()
-
-        def insert(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "INSERT INTO batches (source_hash, owner, key_fingerprint, backend, base_url, state, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
-                (
-                    source_hash,
-                    caller.owner,
-                    key.fingerprint if key else "",
-                    backend.name,
-                    backend.client.base_url,
-                    now,
-                    now,
-                ),
-            )
-            batch_id = int(cursor.lastrowid or 0)
-            db.executemany(
-                "INSERT INTO batch_rows (batch_id, position, image, prompt, size, duration, state, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'waiting', ?)",
-                [(batch_id, n, r.image, r.prompt, r.size, r.duration, now) for n, r in enumerate(rows)],
-            )
-            return batch_id
-
-        return _written(self.journal.transact(insert))
-
-    def rows(self, batch_id: int) -> list[BatchRow]:
-        found = select(self.journal, f"{_ROW_SELECT} WHERE r.batch_id = ? ORDER BY r.position", (batch_id,))
-        return [_batch_row(row) for row in found]
-
-    def unfinished(self, source_hash: str, key_fingerprint: str) -> int | None:
-        """The newest batch of this source and key that has not ended, if any."""
-        found = select(
-            self.journal,
-            "SELECT batch_id FROM batches WHERE source_hash = ? AND key_fingerprint = ? "
-            "AND state = 'running' ORDER BY batch_id DESC LIMIT 1",
-            (source_hash, key_fingerprint),
-        )
-        return int(found[0][0]) if found else None
-
-    def batches(self, owner: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-        """The newest batches (of `owner` when given) as plain dicts."""
-        where, params = ("WHERE owner = ?", (owner,)) if owner is not None else ("", ())
-        found = select(
-            self.journal,
-            f"SELECT batch_id, owner, state, created_at FROM batches {where} ORDER BY batch_id DESC LIMIT ?",
-            (*params, limit),
-        )
-        return [dict(zip(("batch_id", "owner", "state", "created_at"), row, strict=True)) for row in found]
-
-    async def mark(self, batch_id: int, position: int, state: RowState, **fields: Any) -> None:
-        """Change one row's state (and `task_row_id`, `error`, `started_at` when given)."""
-        values = {"state": state.value, "updated_at": time.time(), **fields}
-        assignments = ", ".join(f"{name} = ?" for name in values)
-
-        def change(db: sqlite3.Connection) -> None:
-            db.execute(
-                f"UPDATE batch_rows SET {assignments} WHERE batch_id = ? AND position = ?",
-                (*values.values(), batch_id, position),
-            )
-
-        await self.journal.atransact(change)
-
-    async def end(self, batch_id: int, state: str) -> None:
-        def change(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE batches SET state = ?, updated_at = ? WHERE batch_id = ?",
-                (state, time.time(), batch_id),
-            )
-
-        await self.journal.atransact(change)
-
-    def match(self, row: BatchRow, key_fingerprint: str) -> int | None:
-        """The journal row a `starting` row made before a crash: same inputs, made since, not linked."""
-        found = select(
-            self.journal,
-            "SELECT row_id FROM tasks WHERE image = ? AND prompt = ? AND size = ? AND duration = ? "
-            "AND key_fingerprint = ? AND created_at >= ? "
-            "AND row_id NOT IN (SELECT task_row_id FROM batch_rows WHERE task_row_id IS NOT NULL) "
-            "ORDER BY row_id LIMIT 1",
-            (row.image, row.prompt, row.size, row.duration, key_fingerprint, (row.started_at or 0) - 1.0),
-        )
-        return int(found[0][0]) if found else None
+#: The owner of the command line's batches: resumed by running the same command again.
+CLI_OWNER = "local"
 
 
 @dataclass(eq=False)
@@ -256,6 +100,13 @@ class BatchRun:
 
     async def run(self) -> list[BatchRow]:
         """Resume what was started before, start the waiting rows in turn; the rows at the end."""
+        try:
+            return await self._run()
+        finally:
+            self._finished = True  # also when stopped or broken: followers see the end
+            self._notify()
+
+    async def _run(self) -> list[BatchRow]:
         followers = [
             asyncio.ensure_future(self._follow(position, job)) for position, job in await self._recover()
         ]
@@ -278,11 +129,8 @@ class BatchRun:
                 follower.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
             raise
-        rows = self.rows()
-        if all(row.ended for row in rows):
+        if all(row.ended for row in self.rows()):
             await self.store.end(self.batch_id, "cancelled" if self._stopped else "done")
-        self._finished = True
-        self._notify()
         return self.rows()
 
     async def updates(self, tick: float = 1.0) -> AsyncIterator[list[BatchRow]]:
@@ -387,18 +235,21 @@ class BatchRun:
 
     async def _recover(self) -> list[tuple[int, Job]]:
         """The jobs that follow rows started before (by a process that has ended, or this one)."""
-        followed = {job.row_id: job for job in self.backend.runner.jobs.values() if not job.finished}
         jobs = []
         for row in self.rows():
             if row.state not in (RowState.STARTING, RowState.RUNNING):
                 continue
             link = row.task_row_id or self.store.match(row, self.fingerprint)
             record = self.playground.journal.get(link) if link is not None else None
-            if record is None:  # never reached the journal: never submitted
-                await self.store.mark(self.batch_id, row.position, RowState.WAITING)
+            if record is None or record.unsent:  # never reached the journal, or never sent: start again
+                if record is not None and record.pending:
+                    await self.playground.journal.aupdate(
+                        record.row_id, TaskState.LOST, detail="never sent", error=NEVER_SENT
+                    )
+                await self.store.mark(self.batch_id, row.position, RowState.WAITING, task_row_id=None)
                 continue
             if record.pending:
-                job = followed.get(record.row_id) or self._resume(record)
+                job = self._resume(record)
                 if job is not None:
                     await self.store.mark(
                         self.batch_id, row.position, RowState.RUNNING, task_row_id=record.row_id
@@ -410,6 +261,7 @@ class BatchRun:
         return jobs
 
     def _resume(self, record: TaskRecord) -> Job | None:
+        """The job following a pending row here (the one already following it, if any)."""
         if self.playground.backend_of(record) is not self.backend:
             return None
         return self.backend.runner.resume(record, api_key=self.key)
@@ -427,21 +279,90 @@ class BatchRun:
         await self.store.mark(self.batch_id, row.position, state, task_row_id=record.row_id, error=error)
 
 
-def _batch_row(row: tuple[Any, ...]) -> BatchRow:
-    batch_id, position, image, prompt, size, duration, state, *rest = row
-    task_row_id, error, started_at, task_id, task_state, video_path = rest
-    return BatchRow(
-        batch_id,
-        position,
-        image,
-        prompt,
-        size,
-        duration,
-        RowState(state),
-        task_row_id,
-        error,
-        started_at,
-        task_id,
-        task_state,
-        video_path,
-    )
+class Batches:
+    """The batches of one playground: started and run in the background, zipped, resumed.
+
+    A run outlives whoever started it (a tab, an API call): the page and the API follow it by
+    its batch id. `resume` picks up the batches a stopped process left unfinished.
+    """
+
+    def __init__(self, playground: Playground) -> None:
+        self.playground = playground
+        self.store = BatchStore(playground.journal)
+        self.runs: dict[int, BatchRun] = {}
+        self._tasks: set[asyncio.Future[list[BatchRow]]] = set()
+
+    def start(
+        self, rows: Sequence[BatchInput], *, source_hash: str, caller: Caller, concurrency: int | None = None
+    ) -> BatchRun:
+        """Record a new batch of `rows` for the caller's key, and run it in the background."""
+        backend, _ = self.playground.backend_for(caller.user_key)
+        batch_id = self.store.create(rows, source_hash=source_hash, caller=caller, backend=backend)
+        return self._launch(BatchRun(self.playground, caller, batch_id, concurrency=concurrency))
+
+    def info(self, batch_id: int) -> BatchInfo | None:
+        return self.store.info(batch_id)
+
+    def run_of(self, batch_id: int) -> BatchRun | None:
+        """The batch's run in this process, if it has one (running or ended)."""
+        return self.runs.get(batch_id)
+
+    def resume(self, user_key: ApiKey | None = None) -> list[BatchRun]:
+        """Go on, in the background, with every unfinished batch of this key (the server's when None).
+
+        Call it on the loop that serves the faces, after `Playground.resume_pending` for the same
+        key. A batch running here already is skipped; the command line's are left to that command.
+        """
+        backend, key = self.playground.backend_for(user_key)
+        if key is None:
+            return []
+        runs = []
+        for info in self.store.running(key.fingerprint, backend.name):
+            current = self.runs.get(info.batch_id)
+            if info.owner == CLI_OWNER or (current is not None and not current.finished):
+                continue
+            if info.base_url != backend.client.base_url:
+                if not backend.simulated:
+                    continue  # made on another API address: not this process's to run
+                # The offline simulator of an earlier process has gone with its tasks (which
+                # end lost); the rows not sent yet go on with this one's.
+                self.store.move(info.batch_id, backend.client.base_url)
+            runs.append(self._launch(BatchRun(self.playground, Caller(info.owner, user_key), info.batch_id)))
+        if runs:
+            logger.info("resuming %d unfinished batch(es)", len(runs))
+        return runs
+
+    def archive(self, rows: Sequence[BatchRow]) -> Path:
+        """A zip of the batch's videos (NNN-<task id>.mp4) in the outputs folder, which is served."""
+        target = self.playground.settings.outputs_dir / "batches" / f"batch-{rows[0].batch_id}.zip"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and moved in place: a page and an API call may ask for it at once.
+        partial = target.with_name(f"{target.name}.{id(rows)}.part")
+        with zipfile.ZipFile(partial, "w") as bundle:
+            for row in rows:
+                if row.state == RowState.DONE and row.video_path and Path(row.video_path).is_file():
+                    bundle.write(row.video_path, f"{row.position + 1:03d}-{row.task_id}.mp4")
+        partial.replace(target)
+        return target
+
+    async def aclose(self) -> None:
+        """Stop running the batches of this loop; their rows stay for the next `resume`."""
+        loop = asyncio.get_running_loop()
+        tasks = [task for task in self._tasks if not task.done() and task.get_loop() is loop]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _launch(self, run: BatchRun) -> BatchRun:
+        self.runs[run.batch_id] = run
+        task = asyncio.ensure_future(run.run())
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+        return run
+
+    def _ended(self, task: asyncio.Future[list[BatchRow]]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "a batch stopped on an error; it resumes at the next start", exc_info=task.exception()
+            )

@@ -2,7 +2,9 @@
 
 Each row is checked as the one-video start path checks it (`GenerationRequest.create`), so that
 a batch is refused whole, before anything is spent, when one of its rows would be.
-The total price is the pricing route's price per 5 s block, times each row's blocks.
+The total price is the pricing route's price per 5 s block, times each row's blocks; when the
+route does not answer, the price a single start would reserve (the last one the route gave, else
+the contract's) stands in, marked as an estimate.
 """
 
 from __future__ import annotations
@@ -12,25 +14,32 @@ import csv
 import hashlib
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ._config import ApiKey
+from ._config import ApiKey, Settings
 from ._errors import InvalidRequest, LumaPlaygroundError
+from ._jobs import Job
+from ._journal import Journal, TaskRecord
+from ._limits import Caller
 from ._models import GenerationRequest, Size
-from ._service import Playground
+from ._spend import SpendGuard
 
 __all__ = [
     "PICTURE_SUFFIXES",
     "BatchInput",
     "BatchPrice",
+    "Playground",
     "batch_price",
+    "check_count",
     "content_hash",
     "parse_csv",
     "rows_from_pictures",
+    "rows_from_records",
     "rows_from_zip",
+    "rows_hash",
 ]
 
 #: The pictures a zip may hold (other files in it are skipped).
@@ -39,6 +48,22 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_ROWS = 500
 #: The CSV's columns; size and duration may be left out (or empty) for the defaults.
 COLUMNS = ("image", "prompt", "size", "duration")
+
+
+class Playground(Protocol):
+    """What batches need of `_service.Playground` (named here so that neither module imports the other)."""
+
+    settings: Settings
+    journal: Journal
+    spend: SpendGuard
+
+    def backend_for(self, user_key: ApiKey | None) -> tuple[Any, ApiKey | None]: ...
+
+    def backend_of(self, record: TaskRecord) -> Any: ...
+
+    def pays_owner(self, user_key: ApiKey | None) -> bool: ...
+
+    async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +94,8 @@ def _checked(image: str, prompt: str, size: object, duration: object, where: str
     return BatchInput(request.image, request.prompt, request.size.value, int(request.duration))
 
 
-def _too_many(count: int) -> None:
+def check_count(count: int) -> None:
+    """Refuse a batch with no rows, or with more than `MAX_ROWS`."""
     if count == 0:
         raise InvalidRequest("The batch has no rows.", field="rows")
     if count > MAX_ROWS:
@@ -96,8 +122,23 @@ def parse_csv(text: str, base_dir: Path) -> list[BatchInput]:
         if image and "://" not in image and not image.startswith("data:") and not Path(image).is_absolute():
             image = str((base_dir / image).resolve())
         rows.append(_checked(image, values["prompt"], values["size"], values["duration"], f"Line {line}"))
-    _too_many(len(rows))
+    check_count(len(rows))
     return rows
+
+
+def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInput]:
+    """Rows from plain mappings (the API's): `image` (a local file), `prompt`, `size` and `duration`."""
+    check_count(len(records))
+    return [
+        _checked(
+            str(record.get("image") or ""),
+            str(record.get("prompt") or ""),
+            record.get("size"),
+            record.get("duration"),
+            f"Row {n}",
+        )
+        for n, record in enumerate(records, start=1)
+    ]
 
 
 def rows_from_pictures(
@@ -108,7 +149,7 @@ def rows_from_pictures(
         _checked(str(picture), prompt, size, duration, Path(picture).name or "A picture")
         for picture in pictures
     ]
-    _too_many(len(rows))
+    check_count(len(rows))
     return rows
 
 
@@ -122,7 +163,7 @@ def rows_from_zip(
                 (m for m in bundle.infolist() if not m.is_dir() and _is_picture(m.filename)),
                 key=lambda m: m.filename,
             )
-            _too_many(len(members))
+            check_count(len(members))
             folder = dest_dir / content_hash(archive.read_bytes())[:16]
             folder.mkdir(parents=True, exist_ok=True)
             pictures = []
@@ -146,48 +187,75 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def rows_hash(rows: Sequence[BatchInput]) -> str:
+    """One hash of the rows' pictures (their bytes when local), prompts, sizes and durations."""
+    lines = []
+    for row in rows:
+        picture = Path(row.image)
+        image = (
+            content_hash(picture.read_bytes()) if "://" not in row.image and picture.is_file() else row.image
+        )
+        lines.append(f"{image}\t{row.prompt}\t{row.size}\t{row.duration}")
+    return content_hash("\n".join(lines).encode())
+
+
 @dataclass(frozen=True, slots=True)
 class BatchPrice:
-    """What a batch will cost: the total, the price per 5 s block, or why it is unknown."""
+    """What a batch will cost: the total and the price per 5 s block, from the route or estimated."""
 
     rows: int
     blocks: int
-    total: float | None
-    unit_price: float | None
+    total: float
+    unit_price: float
     simulated: bool = False
+    #: Why the pricing route gave no price: the figures are then the fallback's estimate.
     problem: str | None = None
 
+    @property
+    def estimated(self) -> bool:
+        return self.problem is not None
+
     def describe(self) -> str:
-        """One line: "12 videos, 12 x 5 s blocks x 0.50 USD = 6.00 USD (simulated)"."""
+        """One line: "12 videos, 12 x 5 s at 0.50 USD = 6.00 USD (simulated)"."""
         videos = f"{self.rows} video{'s' if self.rows != 1 else ''}"
-        if self.total is None or self.unit_price is None:
-            return f"{videos}: price unavailable ({self.problem or 'no answer'})"
-        sim = " (simulated)" if self.simulated else ""
-        return f"{videos}, {self.blocks} x 5 s at {self.unit_price:.2f} USD = {self.total:.2f} USD{sim}"
+        notes = ["simulated"] if self.simulated else []
+        if self.problem is not None:
+            notes.append(f"estimated, the pricing route gave no price: {self.problem.rstrip('.')}")
+        line = f"{videos}, {self.blocks} x 5 s at {self.unit_price:.2f} USD = {self.total:.2f} USD"
+        return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
 async def batch_price(
     playground: Playground, user_key: ApiKey | None, rows: Sequence[BatchInput]
 ) -> BatchPrice:
-    """The total of a batch from the pricing route (asked once per size), or why it is unknown."""
+    """The total of a batch from the pricing route (asked once per size).
+
+    When the route fails, each size is priced as a single start reserves it
+    (`SpendGuard.unit_price`: the route's last answer, else the contract's), and the reason is kept.
+    """
     backend, key = playground.backend_for(user_key)
-    blocks = sum(row.blocks for row in rows)
     sizes = sorted({row.size for row in rows})
 
     async def unit(size: str) -> dict[str, Any]:
         return await backend.client.price({"size": size, "duration": 5}, api_key=key)
 
+    problem = None
     try:
         answers = await asyncio.wait_for(asyncio.gather(*(unit(size) for size in sizes)), 10.0)
     except (LumaPlaygroundError, TimeoutError) as error:
         problem = error.message if isinstance(error, LumaPlaygroundError) else "no answer in time"
-        return BatchPrice(len(rows), blocks, None, None, backend.simulated, problem)
-    prices = dict(zip(sizes, (_price_of(answer) for answer in answers), strict=True))
-    if any(price is None for price in prices.values()):
-        return BatchPrice(len(rows), blocks, None, None, backend.simulated, "the answer had no price")
-    total = sum((prices[row.size] or 0.0) * row.blocks for row in rows)
+        answers = [{} for _ in sizes]
+    asked = dict(zip(sizes, (_price_of(answer) for answer in answers), strict=True))
+    if problem is None and any(price is None for price in asked.values()):
+        problem = "the answer had no price"
+    if problem is None and not backend.simulated:  # a single start reserves what was shown
+        for size, price in asked.items():
+            playground.spend.note_price(size, price or 0.0)
+    prices = {size: playground.spend.unit_price(size) if problem else asked[size] or 0.0 for size in sizes}
+    total = sum(prices[row.size] * row.blocks for row in rows)
     simulated = backend.simulated or any(bool(answer.get("simulated")) for answer in answers)
-    return BatchPrice(len(rows), blocks, round(total, 4), max(p or 0.0 for p in prices.values()), simulated)
+    blocks = sum(row.blocks for row in rows)
+    return BatchPrice(len(rows), blocks, round(total, 4), max(prices.values()), simulated, problem)
 
 
 def _price_of(answer: dict[str, Any]) -> float | None:

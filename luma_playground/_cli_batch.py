@@ -18,8 +18,9 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ._batch import BatchRow, BatchRun, BatchStore, RowState, counts
+from ._batch import BatchRun
 from ._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_zip
+from ._batch_store import BatchRow, BatchStore, RowState, counts
 from ._errors import InvalidRequest, OutputError
 from ._limits import Caller
 from ._service import Playground

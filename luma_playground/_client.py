@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -188,10 +188,13 @@ class WaveSpeedClient:
         *,
         api_key: str | ApiKey | None = None,
         webhook_url: str | None = None,
+        sending: Callable[[], Awaitable[None]] | None = None,
     ) -> Prediction:
         """Create the task; never sent twice unless the first attempt provably did not arrive.
 
         With `pacing`, every attempt waits for the key's allowance, and a 429 slows it.
+        `sending` is awaited just before each attempt goes out (after that wait), so that the
+        caller can record that the submit may have reached WaveSpeed from then on.
         """
         key = self._key(api_key)
         params = {"webhook": webhook_url} if webhook_url else None
@@ -201,8 +204,10 @@ class WaveSpeedClient:
 
         async def attempt() -> dict[str, Any]:
             if pace is None:
+                if sending is not None:
+                    await sending()
                 return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
-            return await self._paced(pace, key, what, body, params)
+            return await self._paced(pace, key, what, body, params, sending)
 
         try:
             data = await retry_call(attempt, on=retryable_submit, policy=self.retry)
@@ -214,10 +219,18 @@ class WaveSpeedClient:
         return self._prediction(data, what)
 
     async def _paced(
-        self, pace: Pace, key: ApiKey, what: str, body: dict[str, Any], params: dict[str, str] | None
+        self,
+        pace: Pace,
+        key: ApiKey,
+        what: str,
+        body: dict[str, Any],
+        params: dict[str, str] | None,
+        sending: Callable[[], Awaitable[None]] | None,
     ) -> dict[str, Any]:
         await pace.before_submit()
         try:
+            if sending is not None:
+                await sending()
             data = await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
         except RateLimited as error:
             pace.after_submit(rate_limited=True, retry_after=error.retry_after)

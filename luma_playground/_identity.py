@@ -14,10 +14,12 @@ import ipaddress
 import os
 from collections.abc import Iterable
 
-__all__ = ["PROXY_HEADERS", "address_layer", "client_address", "keep_raw_peer"]
+__all__ = ["LOGIN_PREFIXES", "PROXY_HEADERS", "address_layer", "client_address", "keep_raw_peer"]
 
 #: Headers a reverse proxy adds; their presence says the app is reached through one.
 PROXY_HEADERS = ("x-forwarded-for", "forwarded")
+#: How a signed-in visitor is named as an owner: `user:<login>` or `hf:<Hugging Face account>`.
+LOGIN_PREFIXES = ("user:", "hf:")
 
 
 def keep_raw_peer() -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import os
-import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +14,7 @@ from typing import IO, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 
+from ._decoding import DECODES, fitted_size, in_strips, png_in_strips, strips_cost
 from ._errors import InvalidRequest
 from ._models import Size
 
@@ -41,12 +40,10 @@ T = TypeVar("T")
 #: it, and starve the event loop (200 checks at once: 10x the loop's lag on two cores).
 _IMAGE_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="luma-image")
 #: Pixels decoded in full for analysis (checks, previews). Above it, an image is checked without
-#: holding its pixels (PNG chunk checksums, JPEG at 1/8 scale) and gets no picture preview:
-#: two decodes at 4 bytes a pixel then stay near 130 MB, whichever thread asks.
+#: holding its pixels (PNG chunk checksums, JPEG at 1/8 scale) and gets no picture preview; its
+#: upload's scale-down decodes a PNG in strips. Every decode holds its pixels of `DECODES` (two
+#: decodes at the ceiling fill it), whichever thread asks: a larger one waits to run alone.
 ANALYSIS_MAX_PIXELS = 16_000_000
-_ANALYSES = threading.BoundedSemaphore(2)
-#: A full decode above the analysis ceiling (only the upload's scale-down needs one) runs alone.
-_LARGE_DECODE = threading.Lock()
 
 
 async def in_image_worker(function: Callable[..., T], *args: object) -> T:
@@ -172,14 +169,12 @@ def _verify(image: Image.Image) -> None:
     if image.format in ("JPEG", "MPO"):
         # Decodes every block, at 1/8 scale: a 60-megapixel photo takes about 3 MB.
         image.draft(image.mode, (image.width // 8, image.height // 8))
-    if image.width * image.height <= ANALYSIS_MAX_PIXELS:
-        with _ANALYSES:
-            image.load()
-    elif image.format == "PNG":
+    pixels = image.width * image.height
+    if pixels > ANALYSIS_MAX_PIXELS and image.format == "PNG":
         image.verify()  # every chunk's checksum, the end marker included; no pixels held
-    else:
-        with _LARGE_DECODE, _ANALYSES:
-            image.load()
+        return
+    with DECODES.held(pixels):
+        image.load()
 
 
 #: EXIF orientation -> the transpose that turns the picture upright.
@@ -217,12 +212,16 @@ def decoded_pixels(path: Path, side: int) -> int:
 def shrunk(path: Path, side: int) -> Image.Image:
     """The picture at `path` scaled to fit `side` x `side`, decoded as small as the format allows.
 
-    JPEG decodes at a reduced scale; other formats in full, one at a time above the ceiling.
+    JPEG decodes at a reduced scale; a PNG above the ceiling in strips; the rest in full.
     """
     with Image.open(path) as image:
         image.draft("RGB", (side, side))
-        large = image.width * image.height > ANALYSIS_MAX_PIXELS
-        with _LARGE_DECODE if large else contextlib.nullcontext(), _ANALYSES:
+        pixels = image.width * image.height
+        if pixels > ANALYSIS_MAX_PIXELS and in_strips(image):
+            size = fitted_size(image.width, image.height, side)
+            with DECODES.held(strips_cost(image.width, image.height, size)):
+                return png_in_strips(image, size)
+        with DECODES.held(pixels):
             image.thumbnail((side, side), Image.Resampling.LANCZOS)
             return image.copy()  # the opened image's pixels go with its file
 

@@ -167,7 +167,10 @@ class Runner:
         return self._launch(job, self._generate(job, upload))
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
-        """Finish a pending journal row in the background."""
+        """Finish a pending journal row in the background: the job following it, or a new one."""
+        for job in self.jobs.values():
+            if job.row_id == record.row_id and not job.finished:
+                return job
         job = Job(
             owner=record.owner, request=None, task_id=record.task_id, row_id=record.row_id, _api_key=api_key
         )

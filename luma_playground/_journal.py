@@ -38,7 +38,15 @@ from typing import Any, TypedDict, TypeVar, Unpack
 
 from ._journal_schema import migrate
 
-__all__ = ["ACTIVE_STATES", "FINAL_STATES", "Journal", "NewTask", "TaskRecord", "TaskState"]
+__all__ = [
+    "ACTIVE_STATES",
+    "FINAL_STATES",
+    "NEVER_SENT",
+    "Journal",
+    "NewTask",
+    "TaskRecord",
+    "TaskState",
+]
 
 _T = TypeVar("_T")
 
@@ -68,8 +76,12 @@ class TaskState(enum.StrEnum):
     REJECTED = "rejected"
 
 
+#: Why a row whose submit was never sent ended (`lost`: no task was created).
+NEVER_SENT = "Stopped before its submit was sent: no task was created and nothing was charged."
 #: States with a task to follow. `submitting` and `unknown` have no task id yet (or not for sure).
 ACTIVE_STATES = (TaskState.SUBMITTING, TaskState.UNKNOWN, TaskState.CREATED, TaskState.PROCESSING)
+#: The states of a row whose submit may never have been sent (see `TaskRecord.unsent`).
+UNSENT_STATES = (TaskState.SUBMITTING, TaskState.LOST)
 #: `completed` is final only once `video_path` is set; until then the download is pending.
 FINAL_STATES = (
     TaskState.COMPLETED,
@@ -121,6 +133,15 @@ class TaskRecord:
     processing_at: float | None
     completed_at: float | None
     updated_at: float
+
+    @property
+    def unsent(self) -> bool:
+        """True when the submit was never sent: no task exists, and the row may start again.
+
+        The pipeline stamps `submitted_at` just before the submit goes out; a row without it
+        was stopped while it waited (for the key's pace) or before it could send anything.
+        """
+        return self.task_id is None and self.submitted_at is None and self.state in UNSENT_STATES
 
     @property
     def pending(self) -> bool:

@@ -1,8 +1,9 @@
 """Who starts work, and how much of the owner's credits they may spend on a shared deployment.
 
 A `Caller` is what every face knows of the person or program behind a start: the name the journal
-records as the tasks' owner, and the key they gave, if any. `VisitorLimits` holds the running and
-daily limits that apply when the server's key pays on a deployment others can reach.
+records as the tasks' owner, and the key they gave, if any; what they made is `Owned`.
+`VisitorLimits` holds the running and daily limits that apply when the server's key pays on a
+deployment others can reach.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ._config import ApiKey, Settings
 from ._errors import LumaPlaygroundError
 
-__all__ = ["DAY", "BudgetSpent", "Caller", "DailyCounts", "LimitReached", "LoginRequired", "VisitorLimits"]
+__all__ = [
+    "DAY",
+    "BudgetSpent",
+    "Caller",
+    "DailyCounts",
+    "LimitReached",
+    "LoginRequired",
+    "Owned",
+    "VisitorLimits",
+]
 
 #: The window of the daily limit, in seconds.
 DAY = 24 * 60 * 60.0
@@ -38,6 +49,19 @@ class LoginRequired(LimitReached):
     """The server's key serves signed-in visitors only, and this one is not."""
 
     title = "Sign in to use this playground"
+
+
+class Owned(Protocol):
+    """Something made by an owner with a key on an API: a task's row, a batch."""
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def key_fingerprint(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

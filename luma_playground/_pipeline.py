@@ -30,7 +30,7 @@ from ._errors import (
     TaskNotFound,
 )
 from ._failures import CANCELLED_STATUSES, gave_up_following, task_failure
-from ._journal import Journal, TaskRecord, TaskState
+from ._journal import NEVER_SENT, Journal, TaskRecord, TaskState
 from ._models import (
     ACTIVE_STATUSES,
     Done,
@@ -201,14 +201,21 @@ class Pipeline:
         webhook_url: str | None,
     ) -> tuple[str, bool]:
         """Submit once; when the answer is lost, look for the task instead of resending."""
-        sent_at = time.time()
+        sent_at: float | None = None
+
+        async def sending() -> None:
+            # On disk before the request leaves: a row without it was never sent (`unsent`).
+            nonlocal sent_at
+            sent_at = time.time()
+            await self.journal.aupdate(row_id, submitted_at=sent_at)
+
         try:
             prediction = await self.client.submit(
-                request, image_url, api_key=api_key, webhook_url=webhook_url
+                request, image_url, api_key=api_key, webhook_url=webhook_url, sending=sending
             )
         except SubmitOutcomeUnknown as error:
             await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
-            task_id = await self.find_lost_submit(row_id, api_key, sent_at)
+            task_id = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
             if task_id is None:
                 raise SubmitOutcomeUnknown(
                     f"{error.message} None has appeared yet; the playground looks again at "
@@ -220,14 +227,18 @@ class Pipeline:
             await self.journal.aupdate(row_id, TaskState.REJECTED, detail=error.message, error=error.message)
             raise
         except BaseException:
-            # Cancelled or crashed mid-submit: the outcome is unknown, resume will look for it.
-            # Written synchronously: inside a cancel scope every await is cancelled again at once.
-            self.journal.update(row_id, TaskState.UNKNOWN, detail="interrupted during submit")
+            # Cancelled or crashed mid-submit: once sent, the outcome is unknown and resume looks
+            # for it; before, nothing was created. Written synchronously: inside a cancel scope
+            # every await is cancelled again at once.
+            if sent_at is None:
+                self.journal.update(row_id, TaskState.LOST, detail="stopped before sending", error=NEVER_SENT)
+            else:
+                self.journal.update(row_id, TaskState.UNKNOWN, detail="interrupted during submit")
             raise
         if self.journal.by_task_id(prediction.id) is not None:
             # An identical submit sent at once (Variants) lost its answer and took this task for
             # its own: identical tasks are interchangeable, so this row takes that one's task.
-            task_id = await self.find_lost_submit(row_id, api_key, sent_at)
+            task_id = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
             if task_id is None:
                 message = (
                     "An identical generation whose answer was lost took over this task, "
@@ -413,6 +424,10 @@ class Pipeline:
     async def _resume(self, record: TaskRecord, api_key: ApiKey | None) -> AsyncIterator[Event]:
         started = time.monotonic()
         deadline = started + self.deadline
+        if record.unsent:
+            # The process that would have sent it has gone: nothing was created.
+            await self.journal.aupdate(record.row_id, TaskState.LOST, detail="never sent", error=NEVER_SENT)
+            raise LumaPlaygroundError(NEVER_SENT)
         if record.task_id is None:
             task_id = await self.find_lost_submit(record.row_id, api_key, record.created_at, 0)
             if task_id is None:

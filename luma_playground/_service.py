@@ -10,7 +10,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ._admission import Gate
+from ._batch import Batches
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
 from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, TaskNotFound
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
-from ._limits import Caller, VisitorLimits
+from ._limits import Caller, Owned, VisitorLimits
 from ._models import GenerationRequest, Validated
 from ._pacing import Pacing
 from ._pictures import local_picture
@@ -141,8 +142,15 @@ class Playground:
         """The shots: videos extended from their last frame (see `_shots`)."""
         return Shots(self)
 
+    @functools.cached_property
+    def batches(self) -> Batches:
+        """The batches: many videos run in turn, paced to the key (see `_batch`)."""
+        return Batches(self)
+
     async def aclose(self) -> None:
         """Stop the jobs (their tasks stay pending for `resume`), then close the clients."""
+        if "batches" in self.__dict__:
+            await self.batches.aclose()
         if "shots" in self.__dict__:
             await self.shots.aclose()
         for backend in self.backends:
@@ -180,7 +188,7 @@ class Playground:
         """The jobs of this owner that are still running, on every backend."""
         return [job for backend in self.backends for job in backend.runner.running(owner)]
 
-    def owns(self, caller: Caller, record: TaskRecord) -> bool:
+    def owns(self, caller: Caller, record: Owned) -> bool:
         """True when the caller may see and act on this row.
 
         On a private playground its owner sees everything; on a shared one a visitor sees the
@@ -191,7 +199,7 @@ class Playground:
         return self.grants(caller.user_key, record)
 
     @staticmethod
-    def grants(key: ApiKey | None, record: TaskRecord) -> bool:
+    def grants(key: ApiKey | None, record: Owned) -> bool:
         """True when a key the visitor gave makes this row theirs: the real key that created it.
 
         The simulator's key is public and any value works there, so no key grants a row of the
@@ -274,16 +282,8 @@ class Playground:
         for layer in caller.limited_as:
             self._started.setdefault(layer, []).extend(jobs)
         for job, reservation in zip(jobs, reservations, strict=False):
-            job.when_finished(self._settler(reservation))
+            job.when_finished(self.spend.settler(reservation))
         return jobs
-
-    def _settler(self, reservation: int) -> Callable[[Job], None]:
-        """What settles one reservation when its job ends: tied to its row, or released."""
-
-        def settle(job: Job) -> None:
-            self.spend.settle(reservation, job.row_id)
-
-        return settle
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""
@@ -326,12 +326,14 @@ class Playground:
     async def resume_at_startup(self) -> list[Job]:
         """At a server's start-up: finish every pending task of the server's key in the background.
 
-        Await it on the server's event loop (`lifespan` does). It never fails the start-up:
-        what cannot be resumed now is logged and stays in the journal for the next try.
+        The shots and batches of that key go on too. Await it on the server's event loop
+        (`lifespan` does). It never fails the start-up: what cannot be resumed now is logged
+        and stays in the journal for the next try.
         """
         try:
             jobs = self.resume_pending()
             self.shots.resume()
+            self.batches.resume()
         except Exception:
             logger.exception("resuming the pending tasks failed; they stay in the journal")
             return []

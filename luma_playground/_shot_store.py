@@ -121,6 +121,14 @@ class ShotStore:
         found = self._select(where, (row_id,))
         return found[0] if found else None
 
+    def of_rows(self, row_ids: list[int]) -> dict[int, ShotRecord]:
+        """The shot each of these rows is a segment of, by row (rows of no shot are left out)."""
+        if not row_ids:
+            return {}
+        marks = ", ".join("?" * len(row_ids))
+        where = f"WHERE shot_id IN (SELECT shot_id FROM segments WHERE row_id IN ({marks}))"
+        return {row_id: shot for shot in self._select(where, tuple(row_ids)) for row_id in shot.row_ids}
+
     def extending(self) -> list[ShotRecord]:
         """The shots with a segment still to make, oldest first."""
         return self._select("WHERE state = ?", (ShotState.EXTENDING,), "ORDER BY created_at")

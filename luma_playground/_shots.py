@@ -4,7 +4,9 @@ Each segment is a normal task started through `Playground.start` (checked, price
 cancellable, limits applied) from the PNG of the previous segment's last frame. When it completes,
 the whole shot is joined again (`media.join_segments`, which drops the repeated first frame of each
 continuation). The shot and its segments are in the journal's file: after a crash the pending
-segment is resumed like any task (never submitted again) and the chain goes on from there.
+segment is resumed like any task (never submitted again) and the chain goes on from there. A
+shot of the server's key goes on at the next start; one of a visitor's own key (never stored)
+waits, paused, until a call brings that key back (`Shots.wake`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from typing import Any, Protocol
 
 from ._config import ApiKey, Settings
 from ._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from ._identity import LOGIN_PREFIXES
 from ._jobs import Job
 from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
@@ -29,12 +33,14 @@ from ._settings_file import settings_of
 from ._shot_store import ShotRecord, ShotState, ShotStore
 from .media import join_segments, last_frame
 
-__all__ = ["MAX_SEGMENTS", "ShotRun", "Shots", "shot_json", "shot_settings"]
+__all__ = ["MAX_SEGMENTS", "SHOT_NAME", "ShotRun", "Shots", "shot_json", "shot_settings"]
 
 logger = logging.getLogger("luma_playground")
 
 #: The most segments one shot may have (the first clip included): 12 x 10 s is two minutes.
 MAX_SEGMENTS = 12
+#: How faces name a shot: `shot-<id>`.
+SHOT_NAME = re.compile(r"shot-[1-9][0-9]{0,11}")
 
 
 class Playground(Protocol):
@@ -78,6 +84,12 @@ class ShotRun:
         self.jobs.append(job)
         self._changed.set()
 
+    async def stop(self) -> str:
+        """End the chain where it is: the segment being made is cancelled, what was made is kept."""
+        self.stopping = True
+        current = self.current
+        return await current.cancel() if current is not None else "Stopped after this segment."
+
     async def segment_jobs(self) -> AsyncIterator[Job]:
         """Each segment's job as it starts (those started already first); ends with the chain."""
         assert self.task is not None
@@ -106,6 +118,9 @@ class Shots:
         self.playground = playground
         self.store = ShotStore(playground.journal)
         self.runs: dict[int, ShotRun] = {}
+        #: The keys (fingerprints) of the shots left extending by an earlier process, once read.
+        self._paused: set[str] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def _frames_dir(self) -> Path:
@@ -157,6 +172,21 @@ class Shots:
         rows = (self.playground.journal.get(row_id) for row_id in shot.row_ids)
         return [row for row in rows if row is not None]
 
+    def live(self, shot: ShotRecord) -> bool:
+        """True when a chain of this process is making the shot's next segment."""
+        run = self.runs.get(shot.shot_id)
+        return shot.state == ShotState.EXTENDING and run is not None and not run.finished
+
+    def needs_key(self, shot: ShotRecord) -> bool:
+        """True for a shot an earlier process left extending with a visitor's own key.
+
+        The key is never stored, so the chain waits for that key to come back (see `wake`).
+        """
+        if shot.state != ShotState.EXTENDING or self.live(shot):
+            return False
+        _, key = self.playground.backend_for(None)
+        return key is None or shot.key_fingerprint != key.fingerprint
+
     # -- extending -----------------------------------------------------------------------
 
     async def extend(
@@ -167,6 +197,7 @@ class Shots:
         Raises before anything is spent when the video, the request or the limits refuse it; then
         returns the chain at once (its first segment started), which goes on in the background.
         """
+        self._loop = asyncio.get_running_loop()
         shot, latest = self.resolve(ref, caller)
         if shot is not None and shot.state == ShotState.EXTENDING:
             raise InvalidRequest("This shot is still being extended: wait for it, or cancel it first.")
@@ -257,6 +288,8 @@ class Shots:
                     return await self._end(shot_id, state=state, planned=len(shot.segments))
                 job = await self._next_segment(shot, caller)
                 run.add(job)
+                if run.stopping:  # stopped while the segment was being started
+                    await job.cancel()
         except LumaPlaygroundError as error:
             return await self._stop(shot_id, error.message)
         except (ValueError, OSError) as error:  # a clip PyAV cannot read, a full disk
@@ -331,8 +364,7 @@ class Shots:
             return "Nothing to cancel: the shot is not being extended."
         run = self.runs.get(shot.shot_id)
         if run is not None and not run.finished:
-            run.stopping = True
-            note = await run.current.cancel() if run.current is not None else "Stopped after this segment."
+            note = await run.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await run.wait()
             return note
@@ -342,25 +374,50 @@ class Shots:
         await self._stop(shot.shot_id, note)
         return note
 
-    def resume(self) -> list[ShotRun]:
-        """Go on with every shot this process's key left extending (after a crash or a restart).
+    def resume(self, user_key: ApiKey | None = None) -> list[ShotRun]:
+        """Go on with every shot a key left extending (after a crash or a restart): the process's
+        own key, or a visitor's own key brought back (`wake`).
 
         Call it after `Playground.resume_pending`, on the same loop: a segment already followed
         is waited for, not resumed twice.
         """
-        _, key = self.playground.backend_for(None)
+        self._loop = asyncio.get_running_loop()
+        _, key = self.playground.backend_for(user_key)
         runs = []
         for shot in self.store.extending():
-            if key is None or shot.key_fingerprint != key.fingerprint:
-                continue
-            if shot.shot_id in self.runs and not self.runs[shot.shot_id].finished:
+            if key is None or shot.key_fingerprint != key.fingerprint or self.live(shot):
                 continue
             run = self._new_run(shot.shot_id)
-            run.task = asyncio.ensure_future(self._pick_up(run, shot, Caller(shot.owner)))
+            # A signed-in maker's owner is their login: a deployment that wants one still has it.
+            login = shot.owner if shot.owner.startswith(LOGIN_PREFIXES) else None
+            caller = Caller(shot.owner, user_key, login=login)
+            run.task = asyncio.ensure_future(self._pick_up(run, shot, caller, key))
             runs.append(run)
+        if key is not None and self._paused is not None:
+            self._paused.discard(key.fingerprint)
         return runs
 
-    async def _pick_up(self, run: ShotRun, shot: ShotRecord, caller: Caller) -> ShotRecord:
+    def wake(self, user_key: ApiKey) -> None:
+        """Resume the shots a visitor's own key left paused, on the first call that brings it back.
+
+        Cheap on every call (the paused keys are read once); callable from a worker thread, in
+        which case the chains start on the loop of the server.
+        """
+        if self._paused is None:
+            self._paused = {shot.key_fingerprint for shot in self.store.extending() if not self.live(shot)}
+        if user_key.fingerprint not in self._paused:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self.resume, user_key)
+            return
+        self.resume(user_key)
+
+    async def _pick_up(
+        self, run: ShotRun, shot: ShotRecord, caller: Caller, key: ApiKey | None
+    ) -> ShotRecord:
         """Go on with a shot from where a crash left it, never sending a segment's submit twice."""
         last = shot.segments[-1]
         row_id = last.row_id or self.store.row_started_from(last.frame)
@@ -373,7 +430,7 @@ class Shots:
         record = self.playground.journal.get(row_id)
         assert record is not None
         if record.pending:
-            job = self._follower(record)
+            job = self._follower(record, key)
             run.add(job)
             return await self._chain(run, job, caller)
         if record.state == TaskState.COMPLETED and record.video_path:
@@ -381,7 +438,7 @@ class Shots:
         await self.store.drop_segment(shot.shot_id, last.position)
         return await self._stop(shot.shot_id, record.error or f"The segment ended as {record.state}.")
 
-    def _follower(self, record: TaskRecord) -> Job:
+    def _follower(self, record: TaskRecord, key: ApiKey | None) -> Job:
         """The job following a pending row: the one `resume_pending` started, else a new one."""
         backend = self.playground.backend_of(record)
         if backend is None:
@@ -392,7 +449,7 @@ class Shots:
             if job.row_id == record.row_id and not job.finished:
                 job_found: Job = job
                 return job_found
-        resumed: Job = backend.runner.resume(record, api_key=backend.default_key)
+        resumed: Job = backend.runner.resume(record, api_key=key)
         return resumed
 
     async def aclose(self) -> None:

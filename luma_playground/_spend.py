@@ -15,6 +15,7 @@ import datetime as dt
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ._journal import Journal, TaskState
 from ._limits import BudgetSpent
@@ -33,6 +34,13 @@ _SPENT_SQL = (
     f"WHERE spend.day = ? AND spend.released = 0 AND (tasks.state IS NULL OR tasks.state NOT IN "
     f"({', '.join('?' * len(_RELEASING))}))"
 )
+
+
+class _Ended(Protocol):
+    """A job that has ended: its journal row, if it got one before it ended."""
+
+    @property
+    def row_id(self) -> int | None: ...
 
 
 def utc_day(now: float | None = None) -> str:
@@ -62,10 +70,13 @@ class SpendGuard:
         """Remember the pricing route's answer for a size (the cost line asks it anyway)."""
         self._prices[size] = unit_price
 
+    def unit_price(self, size: str) -> float:
+        """USD per 5 s of a size: the pricing route's latest answer, else the contract's price."""
+        return self._prices.get(size, CONTRACT_PRICE_PER_5S)
+
     def price(self, size: str, duration: int) -> float:
         """USD for one video: the known unit price (else the contract's) per started 5 s."""
-        unit = self._prices.get(size, CONTRACT_PRICE_PER_5S)
-        return unit * max(1, -(-int(duration) // 5))
+        return self.unit_price(size) * max(1, -(-int(duration) // 5))
 
     def spent_today(self) -> float:
         return self.journal.query(lambda db: _spent(db, utc_day(self._clock())))
@@ -112,6 +123,10 @@ class SpendGuard:
 
         with contextlib.suppress(RuntimeError, sqlite3.ProgrammingError):  # closed at shutdown
             self.journal.transact(work, wait=False)
+
+    def settler(self, reservation: int) -> Callable[[_Ended], None]:
+        """What settles a reservation when its job ends (for `Job.when_finished`): see `settle`."""
+        return lambda job: self.settle(reservation, job.row_id)
 
     def release(self, reservations: list[int]) -> None:
         """Give back reservations whose start was refused after all."""

@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pytest
 from PIL import Image, ImageDraw
 
 from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
 from luma_playground.simulator import SimulatorConfig, SimulatorServer
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -43,6 +46,17 @@ def isolated_home(
     ):
         monkeypatch.delenv(name, raising=False)
     yield home
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
+    """The first truthy value `probe` returns, polled until `timeout` seconds have passed."""
+    give_up = time.monotonic() + timeout
+    while time.monotonic() < give_up:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or probe}")
 
 
 def make_image(path: Path, size: tuple[int, int] = (640, 360), fmt: str = "PNG") -> Path:

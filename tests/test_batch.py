@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, Playground, Settings
-from luma_playground._batch import BatchRun, BatchStore, RowState, counts, select
+from luma_playground import ApiKey, GenerationRequest, Playground, Settings
+from luma_playground._batch import BatchRun
 from luma_playground._batch_input import batch_price, parse_csv, rows_from_pictures, rows_from_zip
-from luma_playground._errors import InvalidRequest
+from luma_playground._batch_store import BatchRow, BatchStore, RowState, counts, select
+from luma_playground._errors import InvalidRequest, LumaPlaygroundError
 from luma_playground._limits import Caller
 from luma_playground.simulator import key_fingerprint
 
@@ -72,17 +73,21 @@ async def playground(sim, tmp_path) -> AsyncIterator[Playground]:  # type: ignor
         await opened.aclose()
 
 
-def _open(sim, data_dir: Path) -> Playground:  # type: ignore[no-untyped-def]
+def _open(sim, data_dir: Path, **changes: object) -> Playground:  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=data_dir, base_url=sim.base_url, api_key=ApiKey(KEY), tasks_per_key=3)
+    settings = settings.with_changes(**changes)
     return Playground.open(settings, start_simulator=False)
 
 
-def _batch(playground: Playground, rows, **options) -> BatchRun:  # type: ignore[no-untyped-def]
+def _batch(playground: Playground, rows, caller: Caller | None = None, **options) -> BatchRun:  # type: ignore[no-untyped-def]
+    caller = caller or Caller()
     backend, _ = playground.backend_for(None)
-    batch_id = BatchStore(playground.journal).create(
-        rows, source_hash="test", caller=Caller(), backend=backend
-    )
-    return BatchRun(playground, Caller(), batch_id, **options)
+    batch_id = BatchStore(playground.journal).create(rows, source_hash="test", caller=caller, backend=backend)
+    return BatchRun(playground, caller, batch_id, **options)
+
+
+#: A batch of the page (the command line's own are resumed by running that command again).
+PAGE = Caller("session:batch-test")
 
 
 async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
@@ -150,17 +155,24 @@ async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, lands
     assert select(slow_playground.journal, "SELECT state FROM batches") == [("cancelled",)]
 
 
+async def _stop_when(run: BatchRun, stop: Callable[[list[BatchRow]], object]) -> None:
+    """Run the batch until `stop(rows)` holds, then shut its playground down as a stop would."""
+    follow = asyncio.ensure_future(run.run())
+    async for snapshot in run.updates(tick=0.1):
+        if stop(snapshot):
+            break
+    follow.cancel()
+    await asyncio.gather(follow, return_exceptions=True)
+    await run.playground.aclose()  # type: ignore[attr-defined]
+
+
 async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A shutdown with rows running and waiting: the next run follows the started, starts the rest."""
     first = _open(sim, tmp_path)
     run = _batch(first, rows_from_pictures([landscape_image] * 6, "survive", duration=10), concurrency=2)
-    follow = asyncio.ensure_future(run.run())
-    async for snapshot in run.updates(tick=0.1):
-        if sum(1 for row in snapshot if row.state == RowState.RUNNING and row.task_id) == 2:
-            break
-    follow.cancel()
-    await asyncio.gather(follow, return_exceptions=True)
-    await first.aclose()
+    await _stop_when(
+        run, lambda rows: sum(1 for row in rows if row.state == RowState.RUNNING and row.task_id) == 2
+    )
     second = _open(sim, tmp_path)
     try:
         rows = BatchStore(second.journal).rows(run.batch_id)
@@ -174,17 +186,10 @@ async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_p
     assert usage["submits"] == 6 and len({row.task_id for row in finished}) == 6
 
 
-async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
-    """A `starting` row whose journal row exists is followed, not sent again; one never written starts."""
-    rows = rows_from_pictures([landscape_image] * 2, "caught mid-start")
-    run = _batch(playground, rows)
-    started = time.time()
-    for position in (0, 1):
-        await run.store.mark(run.batch_id, position, RowState.STARTING, started_at=started)
+async def _journal_row(playground: Playground, request: GenerationRequest, image_url: str | None) -> int:
+    """A journal row for `request` on the server's key, as the pipeline writes it before a submit."""
     backend, key = playground.backend_for(None)
-    request = rows[0].request()
-    task = await backend.client.submit(request, await backend.client.upload_image(request.image_path))
-    row_id = await playground.journal.abegin(
+    return await playground.journal.abegin(
         model="luma/ray-2-i2v",
         backend=backend.name,
         base_url=backend.client.base_url,
@@ -194,10 +199,96 @@ async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playgroun
         size=request.size.value,
         duration=request.duration,
         image=request.image,
-        image_url=None,
+        image_url=image_url,
     )
+
+
+async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A `starting` row whose journal row exists is followed, not sent again; one never written starts."""
+    rows = rows_from_pictures([landscape_image] * 2, "caught mid-start")
+    run = _batch(playground, rows)
+    started = time.time()
+    for position in (0, 1):
+        await run.store.mark(run.batch_id, position, RowState.STARTING, started_at=started)
+    backend, _ = playground.backend_for(None)
+    request = rows[0].request()
+    task = await backend.client.submit(request, await backend.client.upload_image(request.image_path))
+    row_id = await _journal_row(playground, request, None)
     await playground.journal.aupdate(row_id, "created", task_id=task.id)
     finished = await BatchRun(playground, Caller(), run.batch_id).run()
     assert [row.state for row in finished] == [RowState.DONE, RowState.DONE]
     assert finished[0].task_row_id == row_id and finished[0].task_id == task.id
     assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
+
+
+async def _to_the_end(run: BatchRun) -> list[BatchRow]:
+    async for _ in run.updates(tick=0.1):
+        pass
+    return run.rows()
+
+
+async def _until(run: BatchRun, reached: Callable[[list[BatchRow]], object]) -> list[BatchRow]:
+    """The batch's rows once `reached(rows)` holds (the batch must not end before)."""
+    async for rows in run.updates(tick=0.05):
+        if reached(rows):
+            return rows
+    raise AssertionError("the batch ended first")
+
+
+async def test_rows_waiting_for_the_pace_start_again_after_a_stop(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Stopped while rows wait for the key's submits per minute: never sent, they start again at start-up."""
+    first = _open(sim, tmp_path, submits_per_minute=1)
+    run = _batch(first, rows_from_pictures([landscape_image] * 3, "paced", duration=10), PAGE)
+    await _stop_when(run, lambda rows: all(row.state == RowState.RUNNING for row in rows) and rows[0].task_id)
+    second = _open(sim, tmp_path)
+    try:
+        waited = [
+            second.journal.get(row.task_row_id or 0) for row in BatchStore(second.journal).rows(run.batch_id)
+        ]
+        assert [(record.state, record.unsent) for record in waited if record][1:] == [("lost", True)] * 2
+        await second.resume_at_startup()
+        [resumed] = second.batches.runs.values()
+        finished = await asyncio.wait_for(_to_the_end(resumed), 60)
+    finally:
+        await second.aclose()
+    assert [row.state for row in finished] == [RowState.DONE] * 3
+    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 3
+
+
+async def test_a_row_killed_before_its_submit_went_out_starts_again(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A row a kill left `submitting`, never sent: start-up closes it as lost, and the row starts again."""
+    run = _batch(playground, rows_from_pictures([landscape_image], "killed while paced"), PAGE)
+    row_id = await _journal_row(playground, run.rows()[0].input.request(), "https://example.com/uploaded.png")
+    await run.store.mark(run.batch_id, 0, RowState.RUNNING, task_row_id=row_id, started_at=time.time())
+    [stale] = await playground.resume_at_startup()
+    with pytest.raises(LumaPlaygroundError, match="Stopped before its submit was sent"):
+        await stale.wait()
+    finished = await asyncio.wait_for(_to_the_end(playground.batches.runs[run.batch_id]), 30)
+    assert [row.state for row in finished] == [RowState.DONE] and finished[0].task_row_id != row_id
+    assert playground.journal.get(row_id).state == "lost"  # type: ignore[union-attr]
+    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 1
+
+
+async def test_an_offline_batch_goes_on_with_the_next_simulator(
+    tmp_path, landscape_image, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Keyless, a restart brings a new simulator: the row sent to the old one ends lost, the next runs."""
+    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
+    settings = Settings(data_dir=tmp_path)
+    first = Playground.open(settings, start_simulator=True)
+    rows = rows_from_pictures([landscape_image] * 2, "offline", duration=10)
+    run = first.batches.start(rows, source_hash="offline", caller=PAGE, concurrency=1)
+    await _until(run, lambda rows: rows[0].state == RowState.RUNNING and rows[0].task_id)
+    await first.aclose()
+    second = Playground.open(settings, start_simulator=True)
+    try:
+        await second.resume_at_startup()
+        [resumed] = second.batches.runs.values()
+        rows = await _until(resumed, lambda rows: rows[1].state == RowState.RUNNING and rows[1].task_id)
+        assert second.simulator is not None
+        assert [task["id"] for task in second.simulator.control.tasks()] == [rows[1].task_id]
+        moved = second.batches.info(run.batch_id)
+        assert moved is not None and moved.base_url == second.simulator.base_url
+    finally:
+        await second.aclose()
+    assert rows[0].state == RowState.FAILED and "simulator" in (rows[0].error or "")

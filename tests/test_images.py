@@ -106,14 +106,18 @@ def test_big_or_rotated_images_are_prepared(image_factory, tmp_path: Path) -> No
 
 
 ANALYSIS_PROBE = """
+import io
 import sys
 from pathlib import Path
 from PIL import Image
-from luma_playground._images import check_image, suggested_size
+from luma_playground._images import check_image, prepare_image, suggested_size
 from luma_playground.ui._crop import crop_preview
 
 path = Path(sys.argv[1])
-Image.new("RGB", (7700, 7700), (40, 90, 160)).save(path, "PNG")
+picture = Image.new("RGB", (7700, 7700), (220, 20, 20))
+picture.paste((20, 20, 220), (3850, 0, 7700, 7700))
+picture.save(path, "PNG", compress_level=1)
+del picture
 
 def status(field):
     line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field))
@@ -125,12 +129,20 @@ size = suggested_size(path)
 preview, note = crop_preview(path, "720*1280")
 info = check_image(path)
 shape = f"{preview.width}x{preview.height}"
-print(size.value, info.width, shape, "too large to preview" in note, status("VmHWM:") - before)
+analysed = status("VmHWM:") - before
+prepared = prepare_image(path)
+upload = Image.open(io.BytesIO(prepared.data))
+left, right = upload.getpixel((600, 1280)), upload.getpixel((1960, 1280))
+halves = left[0] > 200 and left[2] < 40 and right[2] > 200 and right[0] < 40
+print(size.value, info.width, shape, "too large to preview" in note, analysed)
+print(prepared.content_type, f"{upload.width}x{upload.height}", halves, status("VmHWM:") - before)
 """
 
 
-def test_a_59_megapixel_png_is_analysed_without_decoding_it(tmp_path: Path) -> None:
-    """Size suggestion, crop preview and check of a 7700x7700 PNG stay far below its 237 MB of pixels."""
+def test_a_59_megapixel_png_is_analysed_without_decoding_it_and_scaled_down_in_strips(
+    tmp_path: Path,
+) -> None:
+    """A 7700x7700 PNG: analysed holding none of its 237 MB of pixels, uploaded scaled down in strips."""
     script = tmp_path / "probe.py"
     script.write_text(ANALYSIS_PROBE)
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
@@ -142,10 +154,16 @@ def test_a_59_megapixel_png_is_analysed_without_decoding_it(tmp_path: Path) -> N
         timeout=240,
         check=True,
     )
-    size, width, shape, plain, growth_mb = result.stdout.split()
+    analysis, upload = (line.split() for line in result.stdout.splitlines())
+    size, width, shape, plain, analysed_mb = analysis
     assert (size, width, shape, plain) == ("1280*720", "7700", "480x480", "True")
     # Decoding it would hold 7700 * 7700 * 4 bytes, 226 MB (Pillow keeps RGB in 4 bytes a pixel).
-    assert int(growth_mb) < 7700 * 7700 * 4 // 2**20 // 4, result.stdout
+    whole_mb = 7700 * 7700 * 4 // 2**20
+    assert int(analysed_mb) < whole_mb // 4, result.stdout
+    content_type, upload_size, halves, prepared_mb = upload
+    assert (content_type, upload_size, halves) == ("image/jpeg", "2560x2560", "True")
+    # In strips: a strip and the 2560 px result (26 MB), where the whole decode took 330 MB.
+    assert int(prepared_mb) < whole_mb // 2, result.stdout
 
 
 def test_an_upright_picture_carries_no_orientation_tag(tmp_path: Path) -> None:

@@ -1,14 +1,14 @@
 """The Batch tab: many pictures with one prompt (or a CSV), previewed and priced, then run in turn.
 
 The rows start no faster than the key's slots free up (`BatchRun`), keep running when the tab
-closes, and show again on the next visit; a restarted server resumes an unfinished batch at the
-first page load. Every event here is private.
+closes, and show again on the next visit. A restarted server goes on with the batches of its own
+key as it starts (`Playground.resume_at_startup`); a batch of a visitor's key waits until that
+key is entered again. Every event here is private.
 """
 
 from __future__ import annotations
 
-import asyncio
-import zipfile
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -17,10 +17,11 @@ from typing import Any
 
 import gradio as gr
 
-from .._batch import BatchRow, BatchRun, BatchStore, RowState, counts, select
+from .._batch import BatchRun
 from .._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_pictures, rows_from_zip
-from .._errors import LumaPlaygroundError
-from .._limits import Caller
+from .._batch_store import BatchRow, RowState, counts
+from .._config import ApiKey
+from .._errors import InvalidRequest, LumaPlaygroundError
 from .._models import Size
 from .._service import Playground
 from ._components import choice_radio
@@ -134,15 +135,20 @@ def _eta(seconds: float | None) -> str:
 
 
 def status_html(rows: Sequence[BatchRow], run: BatchRun | None) -> str:
-    """The batch's card: counts of done, running and waiting rows, and the ETA."""
+    """The batch's card: counts of done, running and waiting rows, and the ETA (or why it waits)."""
     found = counts(rows)
     running = found["running"] + found["starting"]
     others = "".join(f" · {found[name]} {name}" for name in ("failed", "cancelled") if found[name])
     detail = f"{found['done']} done · {running} running · {found['waiting']} waiting{others}"
     ended = all(row.ended for row in rows)
+    if not ended and (run is None or run.finished):
+        waits = " · it goes on when the key that started it is entered again"
+        return status_card("idle", f"Batch paused: {found['done']} of {len(rows)} done", detail + waits)
     if not ended:
-        eta = _eta(run.eta(rows)) if run is not None else ""
-        return status_card("running", f"Batch: {found['done']} of {len(rows)} done", detail + eta)
+        assert run is not None
+        return status_card(
+            "running", f"Batch: {found['done']} of {len(rows)} done", detail + _eta(run.eta(rows))
+        )
     if found["done"] == len(rows):
         return status_card("done", f"Batch done: {len(rows)} videos", detail)
     tone = "cancelled" if found["cancelled"] else "error"
@@ -155,13 +161,10 @@ class BatchHandlers:
     def __init__(self, playground: Playground, store: SessionStore, *, tick: float = 1.0) -> None:
         self.playground = playground
         self.store = store
-        self.batches = BatchStore(playground.journal)
+        self.batches = playground.batches
         self.tick = tick
-        self.runs: dict[int, BatchRun] = {}
         self._drafts: dict[str, tuple[list[BatchInput], str]] = {}
         self._latest: dict[str, int] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._resumed = False
 
     # -- before the start ---------------------------------------------------------------------
 
@@ -183,7 +186,8 @@ class BatchHandlers:
         price = await batch_price(self.playground, visit.user_key, rows)
         self._drafts[visit.session_hash] = (rows, source)
         line = (
-            f'<div class="lp-batch-price" data-total="{price.total or ""}">{escape(price.describe())}</div>'
+            f'<div class="lp-batch-price" data-total="{price.total}" '
+            f'data-estimated="{str(price.estimated).lower()}">{escape(price.describe())}</div>'
         )
         return _table(rows), line, gr.update(visible=True)
 
@@ -216,19 +220,10 @@ class BatchHandlers:
         if draft is None:
             raise gr.Error("Press Preview first: nothing is waiting to start.", print_exception=False)
         rows, source = draft
-        backend, _ = self.playground.backend_for(visit.user_key)
-        batch_id = self.batches.create(rows, source_hash=source, caller=visit.caller, backend=backend)
-        run = self._launch(BatchRun(self.playground, visit.caller, batch_id))
-        self._latest[visit.session_hash] = batch_id
+        run = self.batches.start(rows, source_hash=source, caller=visit.caller)
+        self._latest[visit.session_hash] = run.batch_id
         async for update in self._follow(run):
             yield update
-
-    def _launch(self, run: BatchRun) -> BatchRun:
-        self.runs[run.batch_id] = run
-        task = asyncio.ensure_future(run.run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return run
 
     async def _follow(self, run: BatchRun) -> AsyncIterator[tuple[Any, ...]]:
         async for rows in run.updates(tick=self.tick):
@@ -240,23 +235,13 @@ class BatchHandlers:
         videos = [(row.video_path, f"#{row.position + 1}") for row in rows if row.state == RowState.DONE]
         videos = [(path, label) for path, label in videos if path and Path(path).is_file()]
         ended = bool(rows) and all(row.ended for row in rows)
-        archive = self.archive(rows) if ended and videos else None
+        archive = self.batches.archive(rows) if ended and videos else None
         download = gr.update(value=str(archive) if archive else None, visible=archive is not None)
         return status_html(rows, run), _table(rows), videos, download
 
-    def archive(self, rows: Sequence[BatchRow]) -> Path:
-        """A zip of the batch's videos (NNN-<task id>.mp4), where the page may serve it."""
-        target = self.playground.settings.outputs_dir / "batches" / f"batch-{rows[0].batch_id}.zip"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(target, "w") as bundle:
-            for row in rows:
-                if row.state == RowState.DONE and row.video_path and Path(row.video_path).is_file():
-                    bundle.write(row.video_path, f"{row.position + 1:03d}-{row.task_id}.mp4")
-        return target
-
     def _run_of(self, request: gr.Request) -> BatchRun | None:
         batch_id = self._latest.get(session_hash(request))
-        return None if batch_id is None else self.runs.get(batch_id)
+        return None if batch_id is None else self.batches.run_of(batch_id)
 
     async def cancel_row(self, number: float | None, request: gr.Request) -> None:
         """Cancel one row of this tab's batch (by its number in the table)."""
@@ -272,44 +257,41 @@ class BatchHandlers:
             await run.cancel_all()
             gr.Info("Batch cancelled: rows not yet started will not start.")
 
-    # -- after a restart ----------------------------------------------------------------------
+    # -- on a visit ---------------------------------------------------------------------------
 
     async def on_load(self, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
-        """Resume the unfinished batches once per process, and show this visitor's newest batch."""
-        self._resume_unfinished()
+        """Show this visitor's newest batch again: followed while it runs here, else as it stands."""
         visit = self.store.visit(request)
         owner = visit.owner if self.playground.settings.shared else None
-        newest = self.batches.batches(owner, limit=1)
-        if not newest:
+        newest = self.batches.store.newest(owner)
+        if newest is not None:
+            async for update in self._show(visit.session_hash, newest.batch_id):
+                yield update
+
+    async def resume_for_key(self, key: str | None, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
+        """A key was entered: go on with the unfinished batches it pays for, and show the first."""
+        api_key = None
+        with contextlib.suppress(ValueError, InvalidRequest):  # a refused key: the badge says why
+            api_key = ApiKey.parse(key)
+        runs = self.batches.resume(api_key) if api_key is not None else []
+        if not runs:
             return
-        batch_id = int(newest[0]["batch_id"])
-        self._latest[visit.session_hash] = batch_id
-        run = self.runs.get(batch_id)
-        if run is None:
-            yield self.view(self.batches.rows(batch_id), None)
+        gr.Info(f"Going on with {len(runs)} unfinished batch{'es' if len(runs) != 1 else ''} of your key.")
+        async for update in self._show(session_hash(request), runs[0].batch_id):
+            yield update
+
+    async def _show(self, session: str, batch_id: int) -> AsyncIterator[tuple[Any, ...]]:
+        self._latest[session] = batch_id
+        run = self.batches.run_of(batch_id)
+        if run is None or run.finished:
+            yield self.view(self.batches.store.rows(batch_id), run)
             return
         async for update in self._follow(run):
             yield update
 
-    def _resume_unfinished(self) -> None:
-        # Batches of the command line (owner "local") are resumed by running that command again.
-        if self._resumed:
-            return
-        self._resumed = True
-        backend, key = self.playground.backend_for(None)
-        fingerprint = key.fingerprint if key else ""
-        for found in select(
-            self.playground.journal,
-            "SELECT batch_id, owner FROM batches WHERE state = 'running' AND key_fingerprint = ? "
-            "AND backend = ? AND base_url = ? AND owner != 'local'",
-            (fingerprint, backend.name, backend.client.base_url),
-        ):
-            if int(found[0]) not in self.runs:
-                self._launch(BatchRun(self.playground, Caller(str(found[1])), int(found[0])))
 
-
-def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts) -> None:
-    """Connect the Batch tab (every event private)."""
+def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts, key: gr.Textbox) -> None:
+    """Connect the Batch tab (every event private); a batch of the key typed into `key` goes on."""
     inputs = [parts.pictures, parts.rows_csv, parts.prompt, parts.size, parts.duration]
     parts.preview.click(handlers.preview, [*inputs], [parts.table, parts.price, parts.confirm], **QUIET)
     started = parts.confirm.click(lambda: gr.update(visible=False), None, [parts.confirm], **QUIET)
@@ -317,3 +299,11 @@ def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts) -> None:
     parts.cancel_row.click(handlers.cancel_row, [parts.row_number], None, concurrency_limit=None, **QUIET)
     parts.cancel_all.click(handlers.cancel_all, None, None, concurrency_limit=None, **QUIET)
     demo.load(handlers.on_load, None, parts.view, concurrency_limit=None, **QUIET)
+    key.change(
+        handlers.resume_for_key,
+        [key],
+        parts.view,
+        trigger_mode="always_last",
+        concurrency_limit=None,
+        **QUIET,
+    )

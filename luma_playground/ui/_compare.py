@@ -1,4 +1,4 @@
-"""The Compare tab: two videos from History side by side, playing in step."""
+"""The Compare tab: two videos (or shots) from History side by side, playing in step."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import gradio as gr
 
-from .._journal import TaskRecord
 from ._history import HistoryHandlers
+from ._history_view import Entry
 from ._parts import QUIET
 
 __all__ = ["SYNC_JS", "CompareHandlers", "CompareParts", "place", "wire"]
@@ -65,49 +65,53 @@ def _age(timestamp: float, now: float) -> str:
     return f"{minutes // (24 * 60)} days ago"
 
 
-def _label(record: TaskRecord, now: float) -> str:
+def _label(entry: Entry, now: float) -> str:
+    record, view = entry.record, entry.shot
     prompt = " ".join(record.prompt.split()) or "no prompt"
     if len(prompt) > PROMPT_CHARS:
         prompt = prompt[: PROMPT_CHARS - 1] + "…"
+    if view is not None:
+        return (
+            f"Shot of {len(view.segments)}: {prompt} · {view.seconds} s · {_age(view.shot.created_at, now)}"
+        )
     return f"{prompt} · {record.duration} s · {_age(record.created_at, now)}"
 
 
 class CompareHandlers:
-    """Picks and players, on the visitor's saved videos only."""
+    """Picks and players, on the visitor's saved videos and shots only (as History shows them)."""
 
     def __init__(self, history: HistoryHandlers) -> None:
         self.history = history
 
-    def _choices(self, request: gr.Request) -> list[tuple[str, int]]:
+    def _choices(self, request: gr.Request) -> list[tuple[str, str]]:
         visit = self.history.store.visit(request)
         now = time.time()
         return [
-            (_label(record, now), record.row_id)
-            for record in self.history.records(visit)
-            if self.history.video_of(record) is not None
+            (_label(entry, now), entry.ref)
+            for entry in self.history.entries(visit)
+            if entry.video is not None
         ]
 
-    def choices(self, left: int | None, right: int | None, request: gr.Request) -> tuple[Any, Any]:
+    def choices(self, left: str | None, right: str | None, request: gr.Request) -> tuple[Any, Any]:
         """Offer the saved videos; keep the picks that are still there, else the two newest."""
         choices = self._choices(request)
-        rows = [row for _, row in choices]
-        left = left if left in rows else (rows[0] if rows else None)
-        right = right if right in rows and right != left else next((row for row in rows if row != left), None)
+        refs = [ref for _, ref in choices]
+        left = left if left in refs else (refs[0] if refs else None)
+        right = right if right in refs and right != left else next((ref for ref in refs if ref != left), None)
         return gr.Dropdown(choices=choices, value=left), gr.Dropdown(choices=choices, value=right)
 
-    def open_with(self, row_id: int | None, right: int | None, request: gr.Request) -> tuple[Any, Any, Any]:
-        """From History: the picked video on the left, and the Compare tab in front."""
-        record = self.history.record(self.history.store.visit(request), row_id)
-        left_update, right_update = self.choices(record.row_id, right, request)
+    def open_with(self, ref: str | None, right: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
+        """From History: the picked video (or shot) on the left, and the Compare tab in front."""
+        entry = self.history.item(self.history.store.visit(request), ref)
+        left_update, right_update = self.choices(entry.ref, right, request)
         return left_update, right_update, gr.Tabs(selected="compare")
 
-    def show(self, row_id: int | None, request: gr.Request) -> str | None:
+    def show(self, ref: str | None, request: gr.Request) -> str | None:
         """The picked video for a player (nothing when the pick is cleared)."""
-        if row_id is None:
+        if ref is None:
             return None
-        record = self.history.record(self.history.store.visit(request), row_id)
-        video = self.history.video_of(record)
-        return str(video) if video else None
+        entry = self.history.item(self.history.store.visit(request), ref)
+        return str(entry.video) if entry.video else None
 
 
 # Media events do not bubble, but a capturing listener on the document sees them all: the
@@ -163,17 +167,13 @@ def wire(
     handlers: CompareHandlers,
     parts: CompareParts,
     *,
-    selected: gr.Number,
+    selected: gr.Textbox,
     open_button: gr.Button,
     tabs: gr.Tabs,
 ) -> None:
     """Connect the Compare tab, and `open_button` (History's "Compare with…" on `selected`)."""
-    # The names let a test call each event as the page does (they stay private).
-    sides = [parts.left, parts.right]
-    parts.tab.select(handlers.choices, sides, sides, api_name="compare_choices", **QUIET)
-    parts.left.change(handlers.show, [parts.left], [parts.left_video], api_name="compare_show", **QUIET)
+    parts.tab.select(handlers.choices, [parts.left, parts.right], [parts.left, parts.right], **QUIET)
+    parts.left.change(handlers.show, [parts.left], [parts.left_video], **QUIET)
     parts.right.change(handlers.show, [parts.right], [parts.right_video], **QUIET)
-    open_button.click(
-        handlers.open_with, [selected, parts.right], [*sides, tabs], api_name="compare_open", **QUIET
-    )
+    open_button.click(handlers.open_with, [selected, parts.right], [parts.left, parts.right, tabs], **QUIET)
     demo.load(None, None, None, js=SYNC_JS)

@@ -24,6 +24,7 @@ from . import (
     _single,
 )
 from ._api import PublicApi
+from ._api_batch import BatchApi
 from ._api_shots import ShotsApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
@@ -89,15 +90,16 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)
     cost = CostBook(playground, store)
     _cost.wire(demo, cost, form, page.grid.count, keys, result.video, runs=[runs])
-    _shots_panel.wire(
-        _shots_panel.ShotHandlers(playground, store, cost), page.shots, form, finished=generation
-    )
+    shot_handlers = _shots_panel.ShotHandlers(playground, store, cost)
+    _shots_panel.wire(shot_handlers, page.shots, form, finished=generation, main_cancel=page.actions.cancel)
     public = PublicApi(handlers, history, cost, enhancer)
     _api.wire(public, generate_concurrency=settings.event_concurrency)
     ShotsApi(public).wire(settings.event_concurrency)
-    _batch_tab.wire(demo, _batch_tab.BatchHandlers(playground, store, tick=handlers.tick), page.batch)
+    BatchApi(public).wire()
+    batch = _batch_tab.BatchHandlers(playground, store, tick=handlers.tick)
+    _batch_tab.wire(demo, batch, page.batch, keys.key)
     _notify.wire(demo, page.notify)
-    _share.wire(
+    opened = _share.wire(
         demo,
         page.share,
         form,
@@ -105,6 +107,16 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
         page.enhance.style,
         fetch_image=handlers.use_url,
         url_fetches=url_fetches,
+        shot=page.shots.source,
+    )
+    _shots_panel.wire_openers(
+        shot_handlers,
+        page.shots,
+        history_pick=page.history.selected,
+        history_extend=page.history.extend,
+        shared_shot=page.share.shared_shot,
+        opened=opened,
+        tabs=page.tabs,
     )
 
 

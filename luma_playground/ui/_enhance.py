@@ -139,7 +139,6 @@ def wire(enhancer: PromptEnhancer, parts: EnhanceParts, image: gr.Image, prompt:
         with_image_path(enhancer.suggest, image),
         [image, prompt, parts.style],
         [parts.suggestion, parts.note, parts.panel],
-        api_name="enhance_suggest",
         **QUIET,
         **RAW,
     )

@@ -112,13 +112,19 @@ class Handlers:
             self._badge(request),
         )
 
-    def finish(self) -> tuple[Any, Any]:
-        """Put the buttons back once a generation ends, however it ends."""
-        return gr.update(value="Generate video", interactive=True), gr.update(visible=False)
+    def finish(self, request: gr.Request | None = None) -> tuple[Any, Any]:
+        """Put the buttons back once a generation ends, however it ends.
+
+        Cancel stays while the tab has other work running (a shot's segment), which it stops too.
+        """
+        running = request is not None and bool(self.store.running(session_hash(request)))
+        return gr.update(value="Generate video", interactive=True), gr.update(visible=running)
 
     async def cancel(self, request: gr.Request) -> tuple[Any, Any, Any]:
-        """Stop this tab's generation at once and say what became of the remote task."""
-        jobs = self.store.running(session_hash(request))
+        """Stop this tab's work at once (a shot after its segment, cancelled) and say what became of it."""
+        session = session_hash(request)
+        jobs = self.store.running(session)
+        self.store.stop_shots(session)
         if not jobs:
             status = cancelled_html("Nothing was running, so nothing was charged.")
         else:

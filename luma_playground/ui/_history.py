@@ -1,7 +1,8 @@
 """The History tab: a visitor's generations, newest first; fetch a task by id; use settings again.
 
-On a shared deployment a visitor sees the tasks of their session (or login) and of their own key;
-the owner running the playground for themselves sees every task in the journal.
+A shot is one card (its joined video) where its newest segment would be, its segments listed in
+its facts. On a shared deployment a visitor sees the tasks of their session (or login) and of
+their own key; the owner running the playground for themselves sees every task in the journal.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from .._jobs import Job
 from .._journal import TaskRecord
 from .._models import DURATIONS, Size, check_task_id
 from .._service import Playground, check_record
+from .._shot_store import ShotRecord, ShotState
+from .._shots import MAX_SEGMENTS
 from .._urls import fetch_image
 from ._generate import ui_error
 from ._gradio_compat import is_inside, upload_folder, url_downloads
-from ._history_view import Entry, cards_html, facts_html, make_poster, summary_html
+from ._history_view import (
+    Entry,
+    ShotView,
+    cards_html,
+    facts_html,
+    make_poster,
+    shot_facts_html,
+    summary_html,
+)
 from ._session import SessionStore, Visit
 
 __all__ = ["HISTORY_LIMIT", "HistoryHandlers"]
@@ -96,11 +107,70 @@ class HistoryHandlers:
         """The row's MP4, when it is saved in the outputs folder (the one the server serves)."""
         if record.state != "completed" or not record.video_path:
             return None
-        path = Path(record.video_path)
-        outputs = self.playground.settings.outputs_dir
-        if not path.is_file() or not is_inside(path, outputs):
+        return self._served(record.video_path)
+
+    def _served(self, video_path: str | None) -> Path | None:
+        path = Path(video_path or "")
+        if not video_path or not path.is_file() or not is_inside(path, self.playground.settings.outputs_dir):
             return None
         return path
+
+    # -- shots ------------------------------------------------------------------------------
+
+    def entries(self, visit: Visit, records: list[TaskRecord] | None = None) -> list[Entry]:
+        """The visitor's cards, newest first: a shot once, where its newest segment is; each other
+        row on its own. A shot left with its first clip alone is that clip's card.
+        """
+        records = self.records(visit) if records is None else records
+        followed = self._followed()
+        shots = self.playground.shots.store.of_rows([record.row_id for record in records])
+        entries, shown = [], set()
+        for record in records:
+            shot = shots.get(record.row_id)
+            if shot is None or (len(shot.segments) < 2 and shot.state != ShotState.EXTENDING):
+                entries.append(self.entry(record, followed))
+            elif shot.shot_id not in shown:
+                shown.add(shot.shot_id)
+                entries.append(self.shot_entry(shot, followed))
+        return entries
+
+    def shot_entry(self, shot: ShotRecord, followed: set[int] | None = None) -> Entry:
+        """A shot's card: its joined video (its first clip's until one is joined) and its segments."""
+        shots = self.playground.shots
+        segments = tuple(shots.segments(shot))
+        following = followed if followed is not None else self._followed()
+        view = ShotView(shot, segments, live=shots.live(shot), needs_key=shots.needs_key(shot))
+        video = self._served(shot.video_path) or self.video_of(segments[0])
+        poster = make_poster(video, self.playground.settings.outputs_dir / "posters") if video else None
+        return Entry(segments[0], video, poster, any(r.row_id in following for r in segments), view)
+
+    def item(self, visit: Visit, ref: object) -> Entry:
+        """The visitor's card a page reference names (a row's number, or a shot's name)."""
+        text = str(ref if ref is not None else "").strip()
+        if not text.startswith("shot-"):
+            return self.entry(self.record(visit, text))
+        try:
+            shot, _ = self.playground.shots.resolve(text, visit.caller)
+        except LumaPlaygroundError:
+            shot = None
+        if shot is None:
+            raise ui_error(NotInHistory("That shot is not in your history."))
+        return self.shot_entry(shot)
+
+    def play_segment(self, selected: str | None, event: gr.SelectData, request: gr.Request) -> Any:
+        """A segment of the shot shown was picked (or the whole shot again): play that clip."""
+        visit = self.store.visit(request)
+        shown = self.item(visit, selected)
+        if shown.shot is None:
+            return gr.skip()
+        picked = str(event.index if event is not None else "")
+        rows = [str(record.row_id) for record in shown.shot.segments]
+        if picked not in rows:
+            return gr.Video(value=str(shown.video) if shown.video else None, label="Shot")
+        record = shown.shot.segments[rows.index(picked)]
+        video = self.video_of(record)
+        label = f"Segment {rows.index(picked) + 1} of {len(rows)}"
+        return gr.Video(value=str(video) if video else None, label=label)
 
     def _followed(self) -> set[int]:
         """Rows a job of this process is following right now."""
@@ -117,17 +187,18 @@ class HistoryHandlers:
     # -- the list ---------------------------------------------------------------------------
 
     def refresh(
-        self, selected: int | None, shown: object, request: gr.Request
+        self, selected: str | None, shown: object, request: gr.Request
     ) -> tuple[Any, Any, Any, Any, Any]:
         """Draw the cards again when something changed; keep polling while a task is followed."""
-        records = self.records(self.store.visit(request))
-        followed = self._followed()
-        entries = [self.entry(record, followed) for record in records]
+        visit = self.store.visit(request)
+        records = self.records(visit)
+        entries = self.entries(visit, records)
         signature = (selected, tuple(entry.signature for entry in entries))
         pending = sum(1 for record in records if record.pending)
         cards = gr.skip() if signature == shown else cards_html(entries, selected)
         check = gr.Button(visible=pending > 0, value=f"Check for results ({pending})", interactive=True)
         watching = any(entry.followed and entry.record.pending for entry in entries)
+        watching = watching or any(entry.shot and entry.shot.live for entry in entries)
         return (
             cards,
             summary_html(len(records), pending, limit=self.limit),
@@ -139,25 +210,34 @@ class HistoryHandlers:
     # -- one generation ---------------------------------------------------------------------
 
     def select(self, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
-        """A card was picked (the cards' script sends its row as the index): show that generation."""
-        row_id = event.index if event is not None else None
-        record = self.record(self.store.visit(request), row_id)
-        return (record.row_id, *self.detail(record))
+        """A card was picked (the cards' script sends its reference as the index): show it."""
+        ref = event.index if event is not None else None
+        entry = self.item(self.store.visit(request), ref)
+        return (entry.ref, *self.detail(entry))
 
-    def detail(self, record: TaskRecord) -> tuple[Any, Any, Any, Any]:
-        """The facts, the video and the buttons for one generation."""
-        entry = self.entry(record)
+    def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any]:
+        """The facts, the video and the buttons (use again, compare, extend) for one card."""
         video = str(entry.video) if entry.video else None
+        view = entry.shot
+        if view is None:
+            facts = facts_html(entry)
+            extendable = video is not None
+        else:
+            facts = shot_facts_html(view)
+            extendable = view.shot.state != ShotState.EXTENDING and len(view.segments) < MAX_SEGMENTS
         return (
-            facts_html(entry),
-            video,
+            facts,
+            gr.Video(value=video, label="Shot" if view else "Video"),
             gr.Button(interactive=True),
             gr.Button(interactive=video is not None),
+            gr.Button(interactive=extendable),
         )
 
-    async def use_again(self, row_id: int | None, request: gr.Request) -> tuple[Any, ...]:
-        """Put a generation's image, prompt, size and duration back into the Generate tab."""
-        record = self.record(self.store.visit(request), row_id)
+    async def use_again(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Put a generation's image, prompt, size and duration back into the Generate tab (a shot's:
+        its first clip's).
+        """
+        record = self.item(self.store.visit(request), ref).record
         image = await self._image_of(record)
         if image is None:
             gr.Warning(
@@ -245,7 +325,8 @@ class HistoryHandlers:
             raise ui_error(error) from None
         if problem is not None:
             gr.Warning(str(problem), title="The task could not be checked")
-        return (record.row_id, *await asyncio.to_thread(self.detail, record), "")
+        entry = await asyncio.to_thread(self.entry, record)
+        return (entry.ref, *self.detail(entry), "")
 
     async def lookup(
         self, task_id: str | None, visit: Visit
@@ -303,6 +384,8 @@ class HistoryHandlers:
         """A key was entered: finish its pending tasks in the background, in this session."""
         with contextlib.suppress(ValueError, InvalidRequest):  # a refused key: the badge says why
             api_key = ApiKey.parse(key)
+            if api_key is not None:
+                self.playground.shots.wake(api_key)  # its paused shots go on
             if api_key is not None and (jobs := self.playground.resume_pending(api_key)):
                 count = len(jobs)
                 gr.Info(

@@ -12,7 +12,7 @@ from ._history_view import (
     CARDS_CSS,
     CARDS_JS,
     FACTS_CSS,
-    LOCAL_TIMES_JS,
+    FACTS_JS,
     NOTHING_SELECTED,
     cards_html,
     summary_html,
@@ -43,14 +43,16 @@ class HistoryParts:
     video: gr.Video
     reuse: gr.Button
     compare: gr.Button
-    selected: gr.Number
+    extend: gr.Button
+    #: The card shown: a row's number, or a shot's name (`shot-3`).
+    selected: gr.Textbox
     timer: gr.Timer
     shown: gr.State
 
     @property
     def detail(self) -> list[gr.components.Component]:
-        """What shows the selected generation."""
-        return [self.facts, self.video, self.reuse, self.compare]
+        """What shows the selected generation or shot."""
+        return [self.facts, self.video, self.reuse, self.compare, self.extend]
 
 
 def place() -> HistoryParts:
@@ -91,7 +93,7 @@ def place() -> HistoryParts:
                 facts = gr.HTML(
                     NOTHING_SELECTED,
                     css_template=FACTS_CSS,
-                    js_on_load=LOCAL_TIMES_JS,
+                    js_on_load=FACTS_JS,
                     elem_id="lp-history-facts",
                 )
                 video = gr.Video(
@@ -106,7 +108,8 @@ def place() -> HistoryParts:
                         "Use these settings again", variant="primary", interactive=False, elem_id="lp-reuse"
                     )
                     compare = gr.Button("Compare with…", interactive=False, elem_id="lp-history-compare")
-        selected = gr.Number(None, precision=0, visible=False, elem_id="lp-history-selected")
+                    extend = gr.Button("Extend…", interactive=False, elem_id="lp-history-extend")
+        selected = gr.Textbox(None, visible=False, elem_id="lp-history-selected")
         timer = gr.Timer(REFRESH_EVERY, active=False)
         shown = gr.State(None)
     return HistoryParts(
@@ -121,6 +124,7 @@ def place() -> HistoryParts:
         video,
         reuse,
         compare,
+        extend,
         selected,
         timer,
         shown,
@@ -152,15 +156,11 @@ def wire(
         for after in (event.then, event.failure):  # after a failure too: the Check button is back
             after(handlers.refresh, refresh_inputs, refresh_outputs, **QUIET)
 
-    parts.refresh.click(
-        handlers.refresh, refresh_inputs, refresh_outputs, api_name="history_refresh", **QUIET
-    )
-    for trigger in (parts.tab.select, parts.timer.tick, finished.then, finished.failure):
+    for trigger in (parts.tab.select, parts.refresh.click, parts.timer.tick, finished.then, finished.failure):
         trigger(handlers.refresh, refresh_inputs, refresh_outputs, **QUIET)
 
-    parts.cards.select(
-        handlers.select, None, [parts.selected, *parts.detail], api_name="history_select", **QUIET
-    )
+    parts.cards.select(handlers.select, None, [parts.selected, *parts.detail], **QUIET)
+    parts.facts.select(handlers.play_segment, [parts.selected], [parts.video], **QUIET)
     for trigger in (parts.fetch.click, parts.task_id.submit):
         then_refresh(
             trigger(

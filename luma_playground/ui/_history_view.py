@@ -1,4 +1,4 @@
-"""How the History tab shows a generation: its card, its facts, its poster frame."""
+"""How the History tab shows a generation or a shot: its card, its facts, its poster frame."""
 
 from __future__ import annotations
 
@@ -17,19 +17,23 @@ import av
 
 from .._journal import TaskRecord
 from .._models import Size
+from .._shot_store import ShotRecord, ShotState
 
 __all__ = [
     "CARDS_CSS",
     "CARDS_JS",
     "FACTS_CSS",
+    "FACTS_JS",
     "LOCAL_TIMES_JS",
     "NOTHING_SELECTED",
     "Entry",
+    "ShotView",
     "cards_html",
     "facts_html",
     "file_url",
     "make_poster",
     "public_record",
+    "shot_facts_html",
     "state_label",
     "summary_html",
 ]
@@ -58,19 +62,58 @@ NOTHING_SELECTED = (
 
 
 @dataclass(frozen=True, slots=True)
+class ShotView:
+    """A shot as History shows it: its segments' rows, and whether its chain goes on now."""
+
+    shot: ShotRecord
+    segments: tuple[TaskRecord, ...]
+    #: A chain of this process is making its next segment.
+    live: bool = False
+    #: Left extending with a visitor's own key: it waits for that key to come back.
+    needs_key: bool = False
+
+    @property
+    def seconds(self) -> int:
+        return sum(record.duration for record in self.segments)
+
+    def label(self) -> tuple[str, str]:
+        """The shot's state in words, and the tone of its chip."""
+        if self.shot.state == ShotState.READY:
+            return "Done", "done"
+        if self.shot.state == ShotState.STOPPED:
+            return "Stopped", "muted"
+        if self.needs_key:
+            return "Paused: needs your key", "muted"
+        return ("Extending", "pending") if self.live else ("Paused", "muted")
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """A journal row as the History tab shows it: with its files, and whether a job follows it."""
+    """A History card: a journal row, or a shot (then `record` is its first segment's row), with
+    its files, and whether a job follows it.
+    """
 
     record: TaskRecord
     video: Path | None = None
     poster: Path | None = None
     followed: bool = False
+    shot: ShotView | None = None
+
+    @property
+    def ref(self) -> str:
+        """How the page names the card: a shot's name (`shot-3`), else the row's number."""
+        return self.shot.shot.name if self.shot is not None else str(self.record.row_id)
 
     @property
     def signature(self) -> tuple[Any, ...]:
         """What the card shows; the grid is drawn again only when a signature changes."""
         r = self.record
-        return (r.row_id, r.state, r.task_id, str(self.video), str(self.poster), self.followed)
+        shown = (r.row_id, r.state, r.task_id, str(self.video), str(self.poster), self.followed)
+        if self.shot is None:
+            return shown
+        view = self.shot
+        states = tuple(segment.state for segment in view.segments)
+        return (*shown, view.shot.state, view.shot.updated_at, states, view.live, view.needs_key)
 
 
 def file_url(path: Path | str) -> str:
@@ -105,9 +148,9 @@ def _duration_label(duration: int) -> str:
     return f"{duration} s" if duration else "length unknown"
 
 
-def _card(entry: Entry, selected: int | None) -> str:
-    record = entry.record
-    label, tone = state_label(record, video=entry.video is not None)
+def _card(entry: Entry, selected: str | None) -> str:
+    record, view = entry.record, entry.shot
+    label, tone = view.label() if view else state_label(record, video=entry.video is not None)
     if entry.followed and tone == "pending":
         label = f"{label}…"
     if entry.poster is not None:
@@ -118,17 +161,23 @@ def _card(entry: Entry, selected: int | None) -> str:
     video = f' data-video="{escape(file_url(entry.video))}"' if entry.video else ""
     download = ""
     if entry.video is not None:
-        name = f"luma-ray2-{record.task_id or record.row_id}.mp4"
+        name = f"luma-ray2-{view.shot.name if view else record.task_id or record.row_id}.mp4"
         download = (
             f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
             f'download="{escape(name)}" title="Download the MP4">Download</a>'
         )
     prompt = record.prompt.strip() or "(no prompt recorded)"
-    meta = " · ".join(escape(p) for p in (_size_label(record.size), _duration_label(record.duration)))
+    facts = [_size_label(record.size), _duration_label(view.seconds if view else record.duration)]
+    if view is not None:
+        count = len(view.segments)
+        facts.insert(0, f"Shot of {count} segment{'s' if count != 1 else ''}")
+        media += f'<span class="lp-card-badge">{count} segments</span>'
+    meta = " · ".join(escape(fact) for fact in facts)
     meta += f" · {_when(record.created_at)}" if record.created_at else ""
+    kind = " lp-card-shot" if view else ""
     return (
-        f'<article class="lp-card" role="button" tabindex="0" data-row="{record.row_id}" '
-        f'data-state="{escape(record.state)}" aria-selected="{str(record.row_id == selected).lower()}"'
+        f'<article class="lp-card{kind}" role="button" tabindex="0" data-ref="{escape(entry.ref)}" '
+        f'data-state="{escape(record.state)}" aria-selected="{str(entry.ref == selected).lower()}"'
         f"{video}>"
         f'<div class="lp-card-media">{media}</div>'
         f'<div class="lp-card-body"><p class="lp-card-prompt" title="{escape(prompt)}">'
@@ -138,7 +187,7 @@ def _card(entry: Entry, selected: int | None) -> str:
     )
 
 
-def cards_html(entries: list[Entry], selected: int | None = None) -> str:
+def cards_html(entries: list[Entry], selected: str | None = None) -> str:
     """The grid of cards, newest first; a note when there is nothing yet."""
     if not entries:
         return (
@@ -182,8 +231,55 @@ def facts_html(entry: Entry) -> str:
         rows.append(("Reason", escape(record.error)))
     elif record.pending and not entry.followed:
         rows.append(("Next", "Press “Check for results” to finish it."))
+    return _table(rows)
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in rows)
     return f'<table class="lp-facts">{body}</table>'
+
+
+def _segment_count(view: ShotView) -> str:
+    made = sum(1 for record in view.segments if record.state == "completed")
+    if view.shot.state == ShotState.EXTENDING:
+        return f"{made} made, {view.shot.planned} planned"
+    return str(made)
+
+
+def shot_facts_html(view: ShotView, playing: str | None = None) -> str:
+    """A shot's facts, then its segments: each a button that plays its clip (`playing` marked)."""
+    shot, first = view.shot, view.segments[0]
+    label, tone = view.label()
+    rows = [
+        ("State", f'<span class="lp-chip lp-chip-{tone}">{escape(label)}</span>'),
+        ("Prompt", escape(first.prompt) or "<em>not recorded</em>"),
+        ("Segments", _segment_count(view)),
+        ("Duration", escape(_duration_label(view.seconds))),
+        ("Size", escape(_size_label(first.size))),
+        ("Created", _when(shot.created_at)),
+        ("Shot", f"<code>{escape(shot.name)}</code>"),
+    ]
+    if view.needs_key:
+        rows.append(
+            (
+                "Next",
+                "Enter the key that started it (the same key) and the shot goes on; its segments are kept.",
+            )
+        )
+    elif shot.error and shot.state == ShotState.STOPPED:
+        rows.append(("Reason", escape(shot.error)))
+    current = playing or shot.name
+    whole = (
+        f'<button type="button" class="lp-segment" data-ref="{escape(shot.name)}" '
+        f'aria-current="{str(current == shot.name).lower()}">The whole shot · {view.seconds} s</button>'
+    )
+    items = "".join(
+        f'<li><button type="button" class="lp-segment" data-ref="{record.row_id}" '
+        f'aria-current="{str(current == str(record.row_id)).lower()}">{record.duration} s · '
+        f"{escape(record.prompt[:60] or 'no prompt')} · {escape(state_label(record)[0])}</button></li>"
+        for record in view.segments
+    )
+    return f'{_table(rows)}<div class="lp-segments">{whole}<ol>{items}</ol></div>'
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -266,8 +362,8 @@ const pick = (card) => {
   element.querySelectorAll('.lp-card[aria-selected="true"]')
     .forEach((c) => c.setAttribute('aria-selected', 'false'));
   card.setAttribute('aria-selected', 'true');
-  const row = Number(card.dataset.row);
-  trigger('select', {index: row, value: row});  // read as gr.SelectData
+  const ref = card.dataset.ref;  // a row's number, or a shot's name
+  trigger('select', {index: ref, value: ref});  // read as gr.SelectData
 };
 const preview = (card, on) => {
   const media = card.querySelector('.lp-card-media');
@@ -297,6 +393,20 @@ element.addEventListener('pointerover', (event) => {
 element.addEventListener('pointerout', (event) => {
   const card = cardOf(event);
   if (card && !card.contains(event.relatedTarget)) preview(card, false);
+});
+"""
+)
+
+# A shot's segments in the facts panel: picking one plays its clip.
+FACTS_JS = (
+    LOCAL_TIMES_JS
+    + """
+element.addEventListener('click', (event) => {
+  const item = event.target.closest && event.target.closest('.lp-segment');
+  if (!item) return;
+  element.querySelectorAll('.lp-segment').forEach((b) => b.setAttribute('aria-current', 'false'));
+  item.setAttribute('aria-current', 'true');
+  trigger('select', {index: item.dataset.ref, value: item.dataset.ref});
 });
 """
 )
@@ -331,6 +441,10 @@ CARDS_CSS = (
 .lp-card-meta { display: flex; flex-wrap: wrap; align-items: center; gap: .35rem;
   font-size: .76rem; color: var(--body-text-color-subdued); }
 .lp-card-download { font-size: .78rem; align-self: flex-start; }
+.lp-card-shot { box-shadow: 4px 4px 0 -1px var(--block-background-fill),
+  4px 4px 0 0 var(--border-color-primary); }
+.lp-card-badge { position: absolute; right: .4rem; bottom: .4rem; padding: .05rem .45rem;
+  border-radius: 999px; background: rgb(15 23 42 / .75); color: #fff; font-size: .72rem; }
 .lp-history-empty { padding: 2.5rem 1rem; text-align: center; color: var(--body-text-color-subdued);
   border: 1px dashed var(--border-color-primary); border-radius: 14px; }
 """
@@ -348,6 +462,13 @@ FACTS_CSS = (
 .lp-facts tr + tr > * { border-top: 1px solid var(--border-color-primary); }
 .lp-facts code { font-size: .8rem; padding: .05rem .3rem; border-radius: 6px;
   background: var(--background-fill-secondary); }
+.lp-segments { margin-top: .6rem; font-size: .86rem; }
+.lp-segments ol { margin: .3rem 0 0; padding-left: 1.4rem; }
+.lp-segment { font: inherit; font-size: .86rem; font-weight: 400; background: none; border: none;
+  box-shadow: none; padding: .15rem .35rem; cursor: pointer; text-align: left; color: inherit;
+  border-radius: 6px; }
+.lp-segment:hover { background: var(--background-fill-secondary); }
+.lp-segment[aria-current="true"] { font-weight: 600; background: rgb(124 58 237 / .12); }
 .lp-facts-empty { padding: 1.2rem 1rem; color: var(--body-text-color-subdued); font-size: .9rem;
   border: 1px dashed var(--border-color-primary); border-radius: 14px; }
 """

@@ -20,6 +20,7 @@ from .._jobs import Job
 from .._limits import Caller, LimitReached
 from .._models import GenerationRequest
 from .._service import Playground
+from .._shots import ShotRun
 from . import _parts
 
 __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
@@ -38,10 +39,19 @@ class Session:
     jobs: list[Job] = field(default_factory=list)
     #: The jobs of the tab's latest start, in the order of their slots on the page.
     last_run: list[Job] = field(default_factory=list)
+    #: The shots the tab's Extend panel is making: each segment's job counts as the tab's.
+    shots: list[ShotRun] = field(default_factory=list)
 
     @property
     def running(self) -> list[Job]:
-        return [job for job in self.jobs if not job.finished]
+        """The tab's jobs still running, its shots' segments among them, oldest first."""
+        segments = [job for run in self.shots for job in run.jobs if job not in self.jobs]
+        return [job for job in (*self.jobs, *segments) if not job.finished]
+
+    @property
+    def busy(self) -> bool:
+        """True while a job of the tab runs, or one of its shots is between two segments."""
+        return bool(self.running) or any(not run.finished for run in self.shots)
 
     #: Why the key typed into this tab was refused; its generations are refused until it is fixed.
     key_fault: str | None = None
@@ -139,6 +149,8 @@ class SessionStore:
             if fault_message := self._sessions[session_hash].key_fault:
                 raise key_error(fault_message)  # not the owner's key in its place
             key = self._sessions[session_hash].api_key
+        if key is not None:  # a shot this key left paused goes on from here
+            self.playground.shots.wake(key)
         return Visit(session_hash, visitor, key, login=login, layers=layers)
 
     def _notice_proxy(self, request: gr.Request | None) -> None:
@@ -176,12 +188,25 @@ class SessionStore:
         jobs = await self.playground.start(request, visit.caller, count=count)
         self._prune()
         session = self.session(visit.session_hash)
-        session.jobs = [*session.running, *jobs]
+        session.jobs = [*(job for job in session.jobs if not job.finished), *jobs]
         session.last_run = jobs
         return jobs
 
+    def keep_shot(self, session_hash: str, run: ShotRun) -> None:
+        """Count a shot's segments among the tab's jobs, as they start (its Cancel stops them)."""
+        session = self.session(session_hash)
+        session.shots = [*(kept for kept in session.shots if not kept.finished), run]
+
+    def stop_shots(self, session_hash: str) -> list[Job]:
+        """End the tab's shots after the segment each is making; those segments' jobs (to cancel)."""
+        session = self._sessions.get(session_hash)
+        runs = [run for run in session.shots if not run.finished] if session is not None else []
+        for run in runs:
+            run.stopping = True
+        return [run.current for run in runs if run.current is not None]
+
     def running(self, session_hash: str) -> list[Job]:
-        """This tab's jobs that are still running, oldest first."""
+        """This tab's jobs that are still running (its shots' segments too), oldest first."""
         session = self._sessions.get(session_hash)
         return session.running if session is not None else []
 
@@ -194,7 +219,7 @@ class SessionStore:
         """Forget keyless sessions whose jobs have all ended (API callers never unload)."""
         for session_hash, session in list(self._sessions.items()):
             keyless = session.api_key is None and session.key_fault is None
-            if keyless and not session.running:
+            if keyless and not session.busy:
                 del self._sessions[session_hash]
 
 

@@ -1,8 +1,10 @@
 """Share a setup: a link that reopens the playground with the same prompt, size and duration.
 
 The link carries the prompt, size, duration, number of videos and prompt style; the picture only
-when it is the one fetched from a public URL (an uploaded file stays private). It never carries
-a key. The link is read back on page load from the query parameters.
+when it is the one fetched from a public URL (an uploaded file stays private); and the shot the
+Extend panel follows, by its name (`shot=shot-3`), which opens it again for whoever may see it
+(the owner of a private playground; on a shared one, its maker). It never carries a key. The
+link is read back on page load from the query parameters.
 
 Whether the picture shown is the one a URL served is known from the tab's own note: each fetch
 ("Use this image", or a link's picture) records the URL and the digest of the file it gave.
@@ -16,17 +18,21 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import gradio as gr
 
 from .._errors import InvalidRequest
 from .._models import MAX_PROMPT_CHARS, Size, check_image_url
+from .._shots import SHOT_NAME
 from .._suggestions import STYLES
 from ._components import RAW, with_image_path
 from ._parts import QUIET, Form
 from ._variants import MAX_VIDEOS
+
+if TYPE_CHECKING:
+    from gradio.events import Dependency
 
 __all__ = ["Fetched", "ShareParts", "fetched", "link_query", "parse_link", "place", "read_link", "wire"]
 
@@ -55,6 +61,8 @@ class ShareParts:
     shared_image: gr.State
     #: The tab's last fetch from a URL (`Fetched`), or None.
     fetched: gr.State
+    #: The shot a link opened with (`shot-3`), opened once the page has loaded.
+    shared_shot: gr.State
 
 
 def place() -> ShareParts:
@@ -70,7 +78,7 @@ def place() -> ShareParts:
             buttons=["copy"],
             elem_id="lp-share-link",
         )
-    return ShareParts(copy, link, gr.State(None), gr.State(None))
+    return ShareParts(copy, link, gr.State(None), gr.State(None), gr.State(None))
 
 
 def _digest(path: str) -> str:
@@ -109,8 +117,11 @@ def link_query(
     image: str | None,
     image_url: str | None,
     last: Fetched | None = None,
+    shot: str | None = None,
 ) -> str:
-    """The query string ("?prompt=…") that reopens these settings; never a key or a local file."""
+    """The query string ("?prompt=…") that reopens these settings (and `shot`, a shot's name);
+    never a key or a local file.
+    """
     fields: dict[str, Any] = {}
     if prompt and prompt.strip():
         fields["prompt"] = prompt.strip()[:MAX_PROMPT_CHARS]
@@ -124,6 +135,8 @@ def link_query(
         fields["style"] = style
     if url := public_image(image, image_url, last):
         fields["image"] = url
+    if shot and SHOT_NAME.fullmatch(shot):
+        fields["shot"] = shot
     return "?" + urlencode(fields) if fields else ""
 
 
@@ -137,6 +150,7 @@ class SharedSetup:
     videos: int | None = None
     style: str | None = None
     image: str | None = None
+    shot: str | None = None
 
 
 def parse_link(params: dict[str, str]) -> SharedSetup:
@@ -157,11 +171,12 @@ def parse_link(params: dict[str, str]) -> SharedSetup:
             image = check_image_url(params["image"])
         except InvalidRequest:
             image = None
-    return SharedSetup(prompt, size, duration, videos, style, image)
+    shot = params.get("shot") if SHOT_NAME.fullmatch(params.get("shot") or "") else None
+    return SharedSetup(prompt, size, duration, videos, style, image, shot)
 
 
 def read_link(request: gr.Request) -> tuple[Any, ...]:
-    """On page load: the prompt, size, duration, videos, style and image URL a link carries."""
+    """On page load: the prompt, size, duration, videos, style, image URL and shot a link carries."""
     params = dict(getattr(request, "query_params", None) or {})
     setup = parse_link({str(k): str(v) for k, v in params.items()})
 
@@ -175,6 +190,7 @@ def read_link(request: gr.Request) -> tuple[Any, ...]:
         given(setup.videos),
         given(setup.style),
         given(setup.image),
+        given(setup.shot),
     )
 
 
@@ -187,16 +203,19 @@ def wire(
     *,
     fetch_image: Callable[[str], Awaitable[tuple[Any, Any]]],
     url_fetches: list[Any],
-) -> None:
+    shot: gr.State,
+) -> Dependency:
     """Copy link builds the link; a link opened restores its setup, then fetches its picture.
 
     `fetch_image` is "Use this image"'s handler; `url_fetches` are the events through which it
     filled the image field: each is noted, so that the link knows the picture came from its URL.
+    `shot` is what the Extend panel follows (a shot's name goes into the link). The page load
+    that read the link is returned: its shot (`parts.shared_shot`) is opened after it.
     """
     setup = [form.prompt, form.size, form.duration, count, style]
     built = parts.copy.click(
         with_image_path(link_query, form.image, at=5),
-        [*setup, form.image, form.image_url, parts.fetched],
+        [*setup, form.image, form.image_url, parts.fetched, shot],
         [parts.link],
         queue=False,
         **QUIET,
@@ -211,10 +230,11 @@ def wire(
         image, tabs = await fetch_image(url)
         return url, image, tabs
 
-    opened = demo.load(read_link, None, [*setup, parts.shared_image], **QUIET)
+    opened = demo.load(read_link, None, [*setup, parts.shared_image, parts.shared_shot], **QUIET)
     shared = opened.then(
         fetch_shared, [parts.shared_image], [form.image_url, form.image, form.image_tabs], **QUIET
     )
     note = with_image_path(fetched, form.image, at=1)
     for fetch in (*url_fetches, shared):
         fetch.success(note, [form.image_url, form.image], [parts.fetched], **QUIET, **RAW)
+    return opened

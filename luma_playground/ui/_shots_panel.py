@@ -1,8 +1,10 @@
 """The longer-shot panel under the result: Extend the finished video, Loop and Export it, and reuse
 the settings kept inside a saved MP4.
 
-The panel follows the tab's latest finished video (or the shot made from it). Before each Extend it
-shows the price of the next segment and of the shot so far; each export is a download.
+The panel follows the tab's latest finished video (or the shot made from it), or the video or
+shot picked in History ("Extend…") or opened by a link. Before each Extend it shows the price of
+the next segment and of the shot so far; each segment counts among the tab's jobs, so the main
+Cancel stops the shot too. Each export is a download.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
     from .._service import Playground
 
-__all__ = ["ShotHandlers", "ShotParts", "place", "wire"]
+__all__ = ["ShotHandlers", "ShotParts", "place", "wire", "wire_openers"]
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,53 @@ class ShotHandlers:
         ref = done[-1].done.task_id  # type: ignore[union-attr]
         return gr.update(visible=True), ref, prompt, gr.update(visible=False), ""
 
+    def open_ref(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """The panel follows a video or shot picked elsewhere (a History card, a link), on the Generate tab.
+
+        `ref` is a task id, a shot's name, or a History row's number.
+        """
+        visit = self.store.visit(request)
+        wanted = str(ref or "").strip()
+        if wanted.isdigit():  # a History row
+            record = self.playground.journal.get(int(wanted))
+            wanted = record.task_id if record is not None and record.task_id else ""
+        shots = self.playground.shots
+        try:
+            if not wanted:
+                raise InvalidRequest("Only a finished video can be extended.")
+            shot, latest = shots.resolve(wanted, visit.caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        video, listed, note = gr.update(visible=False), "", "Extend this video from its last frame."
+        if shot is not None:
+            records = shots.segments(shot)
+            note = f"This shot ({shot.name}): {len(records)} segments, {sum(r.duration for r in records)} s."
+            if shot.state == ShotState.EXTENDING:
+                note += " Its next segment is still to come."
+            if shot.video_path:
+                video = gr.update(value=str(shots.video_of(shot.name, visit.caller)), visible=True)
+            listed = _segments(records)
+        source = shot.name if shot is not None else wanted
+        return (
+            gr.update(visible=True, open=True),
+            source,
+            latest.prompt,
+            video,
+            listed,
+            _status(note),
+            gr.Tabs(selected="generate"),
+        )
+
+    def open_link(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """A link to a shot opens it in the panel; one that is not the visitor's is only a warning."""
+        if not ref:
+            return (gr.skip(),) * 7
+        try:
+            return self.open_ref(ref, request)
+        except gr.Error as error:
+            gr.Warning(error.message, title="The linked shot is not here")
+            return (gr.skip(),) * 7
+
     async def price(self, ref: str, duration: int, request: gr.Request) -> str:
         """The price of the next segment and of the shot so far, before the click."""
         if not ref:
@@ -170,6 +219,7 @@ class ShotHandlers:
             run = await shots.extend(ref, prompt, duration, visit.caller)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
+        self.store.keep_shot(visit.session_hash, run)  # the tab's Cancel stops it too
         name = f"shot-{run.shot_id}"
         shown, note = gr.update(visible=True), _status("Starting the next segment…")
         try:
@@ -177,7 +227,7 @@ class ShotHandlers:
                 async for event in job.events(tick=TICK):
                     if event is not None:
                         note = _status(f"The next segment: {_phase(event).lower()}…")
-                    yield gr.skip(), note, name, gr.skip(), shown
+                    yield gr.skip(), note, name, gr.skip(), shown, shown
             shot = await run.wait()
         except asyncio.CancelledError:
             await asyncio.shield(shots.cancel(name, visit.caller))
@@ -191,6 +241,7 @@ class ShotHandlers:
             name,
             _segments(records),
             gr.update(visible=False),
+            gr.update(visible=bool(self.store.running(visit.session_hash))),
         )
 
     async def cancel(self, ref: str, request: gr.Request) -> tuple[Any, Any]:
@@ -287,15 +338,15 @@ def _exporter(handlers: ShotHandlers, kind: str) -> Any:
     return export
 
 
-def wire(handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Dependency) -> None:
+def wire(
+    handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Dependency, main_cancel: gr.Button
+) -> None:
     """Connect the panel: it follows each finished video; Extend, Stop, the exports, the drop zone.
 
-    Every event is private and named `page_...`: the public `extend` and `export` are `_api_shots`'s.
+    `main_cancel` (the Generate tab's Cancel) shows while a segment is made, and stops it. Every
+    event is private and named `page_...`: the public `extend` and `export` are `_api_shots`'s.
     """
-    price_inputs = [parts.source, parts.duration]
-    price: dict[str, Any] = dict(
-        fn=handlers.price, inputs=price_inputs, outputs=[parts.price], api_name="page_shot_price"
-    )
+    price = _price_event(handlers, parts)
     followed = finished.then(
         handlers.take_last,
         [form.prompt],
@@ -308,7 +359,7 @@ def wire(handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Depe
     extension = parts.extend.click(
         handlers.extend,
         [parts.source, parts.prompt, parts.duration],
-        [parts.shot, parts.status, parts.source, parts.segments, parts.cancel],
+        [parts.shot, parts.status, parts.source, parts.segments, parts.cancel, main_cancel],
         api_name="page_extend",
         **QUIET,
     )
@@ -346,3 +397,31 @@ def wire(handlers: ShotHandlers, parts: ShotParts, form: Form, *, finished: Depe
         api_name="page_use_settings",
         **QUIET,
     )
+
+
+def wire_openers(
+    handlers: ShotHandlers,
+    parts: ShotParts,
+    *,
+    history_pick: gr.Textbox,
+    history_extend: gr.Button,
+    shared_shot: gr.State,
+    opened: Dependency,
+    tabs: gr.Tabs,
+) -> None:
+    """History's "Extend…" on its picked card, and a link's shot once the page has `opened`, bring
+    the panel to that video or shot (then its price); the Extend click is the panel's own.
+    """
+    outputs = [parts.panel, parts.source, parts.prompt, parts.shot, parts.segments, parts.status, tabs]
+    price = _price_event(handlers, parts)
+    opener = dict(outputs=outputs, **QUIET)
+    picked = history_extend.click(handlers.open_ref, [history_pick], api_name="page_shot_open", **opener)
+    picked.success(**price, **QUIET)
+    linked = opened.then(handlers.open_link, [shared_shot], api_name="page_shot_link", **opener)
+    linked.then(**price, **QUIET)
+
+
+def _price_event(handlers: ShotHandlers, parts: ShotParts) -> dict[str, Any]:
+    """The event that shows the prices of the next segment and of the shot so far."""
+    inputs = [parts.source, parts.duration]
+    return dict(fn=handlers.price, inputs=inputs, outputs=[parts.price], api_name="page_shot_price")

@@ -262,9 +262,10 @@ class Variants:
         """Stop every video of this tab's run at once; finished ones keep their result."""
         run = self.store.last_run(session_hash(request))
         running = [(index, job) for index, job in enumerate(run) if not job.finished]
-        notes = await cancel_all(job for _, job in running)
+        segments = self.store.stop_shots(session_hash(request))  # the tab's shots stop too
+        notes = await cancel_all([*(job for _, job in running), *segments])
         statuses = _skip(MAX_VIDEOS)
-        for (index, job), note in zip(running, notes, strict=True):
+        for (index, job), note in zip(running, notes, strict=False):
             statuses[index] = cancelled_html(note, task_id=job.task_id)
         if not run:
             overall = cancelled_html("Cancelled before anything was submitted: nothing was charged.")

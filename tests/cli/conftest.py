@@ -7,19 +7,18 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, Journal, WaveSpeedClient
 from luma_playground.simulator import SimulatorServer
 
-from ..conftest import simulator_fixture
+from ..conftest import simulator_fixture, wait_for  # noqa: F401  (the CLI tests import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: A 5 s clip takes about 1.5 s here, a 10 s clip about 2.6 s: long enough to kill mid-task.
@@ -28,19 +27,6 @@ TIME_SCALE = 0.03
 COMMAND_TIMEOUT = 60.0
 #: The simulator's answer to a stalled submit is held this long (the test kills before).
 STALL_SECONDS = 30.0
-
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "") -> T:
-    """The first truthy value `probe` returns, polled until `timeout` seconds have passed."""
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or probe}")
 
 
 @dataclass

@@ -332,15 +332,6 @@ def image_file(path: Path) -> Any:
     return handle_file(str(path))
 
 
-def wait_for(condition: Any, timeout: float = 30.0) -> None:
-    """Wait until `condition()` holds (a known event), failing after `timeout` seconds."""
-    give_up = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > give_up:
-            pytest.fail("the expected event never came")
-        time.sleep(0.05)
-
-
 def raw_event(
     app: AppProcess,
     api_name: str,

@@ -14,6 +14,7 @@ import pytest
 
 from luma_playground._service import SIMULATOR_KEY
 
+from ..conftest import wait_for
 from .conftest import (
     SERVER_KEY,
     USER_KEY,
@@ -26,7 +27,6 @@ from .conftest import (
     mcp_history,
     new_caller,
     start_app,
-    wait_for,
 )
 
 SPACE = {"SPACE_ID": "reliability/guard", "LUMA_PLAYGROUND_DAILY_BUDGET": "0"}

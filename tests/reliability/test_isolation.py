@@ -120,7 +120,7 @@ def mcp_answer(app: AppProcess, headers: dict[str, str], tool: str, arguments: d
 def page_event(app: AppProcess, caller: Caller, headers: dict[str, str]) -> Any:
     """Calls a page event in the caller's session, as the browser sends it (card index and all)."""
 
-    def call(api_name: str, *data: Any, index: int | None = None) -> dict[str, Any]:
+    def call(api_name: str, *data: Any, index: str | None = None) -> dict[str, Any]:
         clicked = {"index": index, "value": None} if index is not None else None
         session = caller.client.session_hash
         return raw_event(app, api_name, list(data), session_hash=session, headers=headers, event_data=clicked)
@@ -143,27 +143,27 @@ def test_a_visitor_reaches_no_other_visitors_task_by_any_route(
         made = a.generate(landscape_image, "A's private lighthouse")
         assert made.error is None, made.error
         task_id = str(made.outputs[-1][1]["task_id"])
-        row_id = app.rows("task_id = ?", (task_id,))[0]["row_id"]
+        ref = str(app.rows("task_id = ?", (task_id,))[0]["row_id"])  # how the page names the card
         # A reaches it by each route, so that each refusal below means something.
         assert [entry["task_id"] for entry in a.client.predict(api_name="/history")] == [task_id]
-        assert task_id in json.dumps(as_a("history_refresh", None, None)["output"])
-        assert "lighthouse" in json.dumps(as_a("compare_choices", None, None)["output"])
-        for message in (as_a("history_select", index=row_id), as_a("compare_show", row_id)):
+        assert task_id in json.dumps(as_a("refresh", None, None)["output"])
+        assert "lighthouse" in json.dumps(as_a("choices", None, None)["output"])
+        for message in (as_a("select", index=ref), as_a("show", ref)):
             assert message["success"] is True, message
         assert a.client.predict(task_id, api_name="/get_task")["task_id"] == task_id
 
         # B, by every route: nothing of A's task, its prompt or its video.
         assert b.client.predict(api_name="/history") == []
-        for listing in (as_b("history_refresh", None, None), as_b("compare_choices", None, None)):
+        for listing in (as_b("refresh", None, None), as_b("choices", None, None)):
             assert listing["success"] is True and "lighthouse" not in json.dumps(listing["output"]), listing
         for message in (
-            as_b("history_select", index=row_id),
-            as_b("history_use_again", row_id),
-            as_b("compare_open", row_id, None),
+            as_b("select", index=ref),
+            as_b("history_use_again", ref),
+            as_b("open_with", ref, None),
         ):
             assert "not in your history" in refused(message), message
         # A row that is not among B's own picks is refused by the picker itself, before the handler.
-        assert f"{row_id} is not in the list of choices" in refused(as_b("compare_show", row_id))
+        assert f"{ref} is not in the list of choices" in refused(as_b("show", ref))
         with pytest.raises(AppError, match="belongs to someone else"):
             call_private(b.client, "history_fetch", task_id)
         for route in ("/get_task", "/cancel"):

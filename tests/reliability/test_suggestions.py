@@ -24,7 +24,7 @@ def suggest(caller: Caller, prompt: str, *, page: bool = False) -> str | None:
     """Ask for a suggestion (the public endpoint, or the page's event); the refusal, if any."""
     try:
         if page:
-            call_private(caller.client, "enhance_suggest", None, prompt, "default")
+            call_private(caller.client, "suggest", None, prompt, "default")
         else:
             answer = caller.client.predict(prompt, None, "default", api_name="/enhance_prompt")
             assert answer["prompt"], answer

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
-from luma_playground import GenerationRequest, InvalidRequest
+from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Playground, Settings
 from luma_playground._limits import Caller
 from luma_playground._shot_store import ShotState
 from luma_playground._shots import MAX_SEGMENTS
@@ -100,3 +101,28 @@ async def test_a_video_still_running_cannot_be_extended(playground, landscape_im
     with pytest.raises(InvalidRequest, match="finished video"):
         await playground.shots.extend(job.task_id, "more", 5, CALLER)
     await job.wait()
+
+
+async def test_a_server_key_shot_goes_on_at_the_next_start(sim, tmp_path, landscape_image) -> None:
+    """A shot of the server's key cut by a restart is taken up by the next start, its segment sent once."""
+    key = ApiKey(f"sk-start-{uuid.uuid4().hex}")
+    settings = Settings(data_dir=tmp_path, base_url=sim.base_url, api_key=key)
+    before = Playground.open(settings, start_simulator=False)
+    try:
+        run = await before.shots.extend(await _first_video(before, landscape_image), "and on", 5, CALLER)
+        async for _ in run.jobs[0].events():
+            if run.jobs[0].task_id:
+                break
+    finally:
+        await before.aclose()
+    after = Playground.open(settings, start_simulator=False)
+    try:
+        async with after.lifespan():
+            [resumed] = after.shots.runs.values()
+            shot = await resumed.wait()
+        assert shot.state == ShotState.READY and len(shot.segments) == 2
+        for record in after.shots.segments(shot):
+            assert sim.control.task(record.task_id)["submits"] == 1
+        assert sim.control.stats()["routes"]["submit"] == 2
+    finally:
+        await after.aclose()

@@ -9,10 +9,11 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import gradio as gr
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import SimulatorServer
@@ -114,3 +115,24 @@ def fake_request(
         username=username,  # type: ignore[return-value]
         headers=headers or {},
     )
+
+
+def private_event(client: Client, api_name: str) -> int:
+    """A private event's index, made callable by `client` (gradio_client refuses them)."""
+    for index, dependency in enumerate(client.config["dependencies"]):
+        if dependency.get("api_name") == api_name:
+            fn_index = int(dependency.get("id", index))
+            client.endpoints[fn_index].is_valid = True
+            return fn_index
+    raise AssertionError(f"no event named {api_name}")
+
+
+def call_private(client: Client, api_name: str, *args: Any) -> Any:
+    """Call a private event the way the page does, by its index."""
+    return client.predict(*args, fn_index=private_event(client, api_name))
+
+
+def generate(client: Client, image: Path, prompt: str, size: str = "1280*720", duration: int = 5) -> str:
+    """Make a video through `/generate`; the task id."""
+    _, record = client.predict(handle_file(str(image)), prompt, size, duration, api_name="/generate")
+    return str(record["task_id"])

@@ -118,7 +118,7 @@ def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) 
 
 
 def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
-    """The public endpoints are the eight data functions; the page's own events stay private."""
+    """The public endpoints are the twelve data functions; the page's own events stay private."""
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
     assert list(info["named_endpoints"]) == [
         "/generate",
@@ -129,6 +129,10 @@ def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
         "/cancel",
         "/extend",
         "/export",
+        "/batch_price",
+        "/batch",
+        "/get_batch",
+        "/cancel_batch",
     ]
     assert not info["unnamed_endpoints"]
     endpoint = info["named_endpoints"]["/generate"]

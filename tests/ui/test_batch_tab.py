@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from luma_playground.ui._batch_tab import BatchHandlers
 from luma_playground.ui._session import SessionStore
 
 from .conftest import SERVER_KEY, fake_request
+
+VISITOR_KEY = "sk-visitor-batch-key-0002"
 
 pytestmark = pytest.mark.anyio
 
@@ -68,6 +69,20 @@ async def test_twelve_pictures_run_three_at_once_and_zip_up(sim, tmp_path, lands
     assert usage["peak_active"] == 3 and usage["submits"] == 12
 
 
+async def test_the_preview_prices_at_the_contract_when_pricing_fails(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """With the pricing route down, the preview still shows a total: the contract's, as an estimate."""
+    sim.control.add_fault("pricing", "status", status=503, count=-1)
+    handlers = _handlers(sim, tmp_path / "home")
+    try:
+        pictures = _pictures(tmp_path / "in", landscape_image, 3)
+        _, price, confirm = await handlers.preview(pictures, None, "zoom", "720*1280", 10, fake_request())
+    finally:
+        await handlers.playground.aclose()
+    assert "3 videos, 6 x 5 s at 0.50 USD = 3.00 USD" in price and 'data-total="3.0"' in price
+    assert "estimated, the pricing route gave no price" in price and confirm["visible"] is True
+    assert sim.control.faults()[0]["applied"] > 0
+
+
 async def test_confirm_without_a_preview_is_refused(sim, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Confirm with nothing previewed says so, and nothing starts."""
     handlers = _handlers(sim, tmp_path)
@@ -81,8 +96,8 @@ async def test_confirm_without_a_preview_is_refused(sim, tmp_path) -> None:  # t
     assert sim.control.tasks() == []
 
 
-async def test_a_restarted_server_resumes_the_batch_on_the_next_visit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
-    """Stopped with rows running and waiting, the batch resumes at the first page load: 12 submits."""
+async def test_a_restarted_server_resumes_the_batch_as_it_starts(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Stopped with rows running and waiting, the batch goes on at start-up; the page shows it: 12 submits."""
     sim.control.set_limits(submits_per_minute=None, concurrent_tasks=3)
     first = _handlers(sim, tmp_path / "home")
     await first.preview(
@@ -91,18 +106,46 @@ async def test_a_restarted_server_resumes_the_batch_on_the_next_visit(sim, tmp_p
     following = first.confirm(fake_request())
     await _until(following, lambda update: sum(1 for row in update[1] if row[5] == "running" and row[6]) == 3)
     await following.aclose()
-    for task in list(first._tasks):
-        task.cancel()
-    await asyncio.gather(*first._tasks, return_exceptions=True)
     await first.playground.aclose()
     assert 3 <= sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]["submits"] < 12
 
     second = _handlers(sim, tmp_path / "home")
     try:
+        await second.playground.resume_at_startup()
+        [run] = second.playground.batches.runs.values()
+        assert not run.finished  # going on with no page open
         updates = [update async for update in second.on_load(fake_request("tab-2"))]
     finally:
         await second.playground.aclose()
+    assert any("Batch: " in update[0] for update in updates)
     assert "Batch done: 12 videos" in updates[-1][0] and len(updates[-1][2]) == 12
     tasks = [t for t in sim.control.tasks() if t["key_fingerprint"] == key_fingerprint(SERVER_KEY)]
     # The pictures and prompt are alike, so the simulator's submits per input would count all 12.
     assert len(tasks) == 12 and sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]["submits"] == 12
+
+
+async def test_a_visitors_batch_waits_for_their_key_after_a_restart(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """A batch of a visitor's key is left paused at start-up, and goes on once that key is entered."""
+    first = _handlers(sim, tmp_path / "home")
+    first.store.set_key("tab-1", VISITOR_KEY)
+    await first.preview(
+        _pictures(tmp_path / "in", landscape_image, 5), None, "mine", "1280*720", 10, fake_request()
+    )
+    following = first.confirm(fake_request())
+    await _until(following, lambda update: any(row[5] == "running" and row[6] for row in update[1]))
+    await following.aclose()
+    await first.playground.aclose()
+    submitted = sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"]
+
+    second = _handlers(sim, tmp_path / "home")
+    try:
+        await second.playground.resume_at_startup()
+        assert second.playground.batches.runs == {}
+        [paused] = [update async for update in second.on_load(fake_request("tab-2"))]
+        assert "Batch paused" in paused[0] and "key that started it" in paused[0]
+        assert sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"] == submitted
+        updates = [update async for update in second.resume_for_key(VISITOR_KEY, fake_request("tab-2"))]
+    finally:
+        await second.playground.aclose()
+    assert "Batch done: 5 videos" in updates[-1][0] and len(updates[-1][2]) == 5
+    assert sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"] == 5

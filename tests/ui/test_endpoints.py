@@ -25,7 +25,20 @@ from ..conftest import reset_around
 from .conftest import SERVER_KEY, launched
 
 PROMPT = "Waves roll in under a low sun"
-TOOLS = {"generate", "price", "enhance_prompt", "get_task", "history", "cancel", "extend", "export"}
+TOOLS = {
+    "generate",
+    "price",
+    "enhance_prompt",
+    "get_task",
+    "history",
+    "cancel",
+    "extend",
+    "export",
+    "batch_price",
+    "batch",
+    "get_batch",
+    "cancel_batch",
+}
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +301,34 @@ def test_mcp_export_answers_a_file_and_json(agent_app, sim, landscape_image: Pat
     assert not result.isError, result
     url, text = (content.text for content in result.content)  # type: ignore[union-attr]
     assert json.loads(text)["kind"] == "trim" and url.endswith("trim-1-2.mp4")
+
+
+def test_mcp_batch_tools_price_run_and_find_a_batch(
+    agent_app: gr.Blocks, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """An agent prices two rows, runs them as a batch (zip URL and JSON), and finds the batch again."""
+    messages: list[str] = []
+    rows = [{"image": data_uri(landscape_image), "prompt": f"row {n}"} for n in (1, 2)]
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        messages.append(message or "")
+
+    async def work(session: ClientSession) -> list[Any]:
+        priced = await session.call_tool("batch_price", {"rows": rows})
+        made = await session.call_tool("batch", {"rows": rows}, progress_callback=progress)
+        assert not made.isError, made.content
+        url, text = (content.text for content in made.content)  # type: ignore[union-attr]
+        batch_id = json.loads(text)["batch_id"]
+        found = await session.call_tool("get_batch", {"batch_id": batch_id})
+        cancelled = await session.call_tool("cancel_batch", {"batch_id": batch_id})
+        return [priced, url, json.loads(text), found, cancelled]
+
+    # A key of its own: the batch is paced apart from the other tests' submits.
+    headers = {"X-WaveSpeed-Key": "sk-agent-batch-0000000001"}
+    priced, url, record, found, cancelled = asyncio.run(with_session(agent_app.local_url, work, headers))
+    assert json.loads(priced.content[0].text)["usd_total"] == pytest.approx(1.0)
+    assert url.endswith(f"batch-{record['batch_id']}.zip") and record["state"] == "done"
+    assert [row["state"] for row in record["rows"]] == ["done", "done"]
+    assert json.loads(found.content[1].text)["rows"] == record["rows"]
+    assert json.loads(cancelled.content[0].text)["notes"][0].startswith("Nothing to cancel")
+    assert any(f"Batch {record['batch_id']}: 0 of 2 done" in message for message in messages), messages

@@ -6,12 +6,11 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from luma_playground import (
@@ -24,7 +23,7 @@ from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 
 from ..conftest import submit_elsewhere
-from .conftest import SERVER_KEY, launched
+from .conftest import SERVER_KEY, call_private, generate, launched
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +62,6 @@ def new_visitor(shared_app: gr.Blocks) -> Iterator[Callable[..., Client]]:
 def visitor(new_visitor: Callable[..., Client]) -> Client:
     """A fresh visitor with no key of their own."""
     return new_visitor()
-
-
-def call_private(client: Client, api_name: str, *args: Any) -> Any:
-    """Call a private event the way the page does, by its index (gradio_client refuses them)."""
-    for index, dependency in enumerate(client.config["dependencies"]):
-        if dependency.get("api_name") == api_name:
-            fn_index = dependency.get("id", index)
-            break
-    else:
-        raise AssertionError(f"no event named {api_name}")
-    client.endpoints[fn_index].is_valid = True
-    return client.predict(*args, fn_index=fn_index)
-
-
-def generate(client: Client, image: Path, prompt: str, size: str = "1280*720", duration: int = 5) -> str:
-    """Make a video through `/generate`; the task id."""
-    _, record = client.predict(handle_file(str(image)), prompt, size, duration, api_name="/generate")
-    return str(record["task_id"])
 
 
 def finished_elsewhere(sim, key: str, image: Path, prompt: str) -> str:  # type: ignore[no-untyped-def]
@@ -146,8 +127,8 @@ def test_fetch_adopts_a_task_made_elsewhere_only_for_its_owner(
     """A task another client made with the playground's key: its owner fetches it, a shared visitor cannot."""
     task_id = finished_elsewhere(sim, SERVER_KEY, landscape_image, "made on the website")
     row_id, facts, video, *_ = call_private(client, "history_fetch", f"  {task_id} ")
-    assert row_id == row_of(server_app, task_id)
-    assert Path(video).stat().st_size > 0 and "made on the website" in facts
+    assert int(row_id) == row_of(server_app, task_id)
+    assert Path(video["value"]).stat().st_size > 0 and "made on the website" in facts
     [entry] = [entry for entry in client.predict(api_name="/history") if entry["task_id"] == task_id]
     assert (entry["state"], entry["prompt"]) == ("completed", "made on the website")
     assert (entry["size"], entry["duration"]) == ("720*1280", 5)
@@ -176,7 +157,7 @@ def test_fetch_with_the_sessions_own_key(
     owner, stranger = new_visitor(), new_visitor()
     call_private(owner, "set_key", key, False)
     _, _, video, *_ = call_private(owner, "history_fetch", task_id)
-    assert Path(video).is_file()
+    assert Path(video["value"]).is_file()  # the player's update: the video and its label
     with pytest.raises(AppError, match="belongs to someone else"):
         call_private(stranger, "history_fetch", task_id)
     for unknown in (other_key, "0123456789abcdef-unknown"):
@@ -297,3 +278,21 @@ def test_history_is_the_only_other_public_endpoint(server_app: gr.Blocks) -> Non
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
     assert info["named_endpoints"]["/history"]["parameters"] == []
     assert not [name for name in info["named_endpoints"] if name.startswith("/history_")]
+
+
+def test_a_shot_stays_with_its_maker_on_a_shared_deployment(
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    new_visitor: Callable[..., Client],
+    sim,
+    landscape_image: Path,
+) -> None:
+    """Another visitor cannot open, compare, reuse or see someone's shot; its maker's History has it."""
+    maker, stranger = new_visitor("sk-shot-maker-key-0001"), new_visitor()
+    first = generate(maker, landscape_image, "A shot of my own")
+    _, record = maker.predict(first, "and further", 5, api_name="/extend")
+    shot = record["shot"]["name"]
+    assert f'data-ref="{shot}"' in call_private(maker, "refresh", None)[0]
+    assert f'data-ref="{shot}"' not in call_private(stranger, "refresh", None)[0]
+    for event in ("page_shot_open", "history_use_again", "open_with"):
+        with pytest.raises(AppError, match=r"not in your history|no task or shot"):
+            call_private(stranger, event, shot, *([None] if event == "open_with" else []))

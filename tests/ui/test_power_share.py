@@ -19,7 +19,7 @@ def query_of(link: str) -> dict[str, str]:
 
 
 def test_the_link_carries_the_settings(landscape_image: Path) -> None:
-    """Prompt, size, duration, videos and style go in; an uploaded file does not."""
+    """Prompt, size, duration, videos, style and a followed shot go in; an uploaded file does not."""
     link = link_query("A slow pan, then rain", "720*1280", 10, 3, "anime", str(landscape_image), "")
     assert query_of(link) == {
         "prompt": "A slow pan, then rain",
@@ -33,6 +33,8 @@ def test_the_link_carries_the_settings(landscape_image: Path) -> None:
         "size": "1280*720",
         "duration": "5",
     }  # defaults left out
+    assert query_of(link_query("", None, None, 1, None, None, None, None, "shot-12")) == {"shot": "shot-12"}
+    assert link_query("x", None, None, 1, None, None, None, None, "0123abcd-task") == "?prompt=x"  # a task
 
 
 @pytest.mark.anyio
@@ -63,16 +65,18 @@ def test_a_link_is_read_back_and_checked() -> None:
             "videos": "4",
             "style": "technical",
             "image": PUBLIC,
+            "shot": "shot-3",
             "__theme": "dark",
         }
     )
-    assert (setup.prompt, setup.size, setup.duration, setup.videos, setup.style, setup.image) == (
+    assert (setup.prompt, setup.size, setup.duration, setup.videos, setup.style, setup.image, setup.shot) == (
         "Waves",
         "720*1280",
         10,
         4,
         "technical",
         PUBLIC,
+        "shot-3",
     )
     bad = parse_link(
         {
@@ -82,10 +86,11 @@ def test_a_link_is_read_back_and_checked() -> None:
             "videos": "9",
             "style": "cubist",
             "image": "http://192.168.1.4/x.jpg",
+            "shot": "shot-3/../../etc",
         }
     )
     assert bad == type(bad)()
     request = SimpleNamespace(query_params={"prompt": "Hello", "duration": "5"})
-    prompt, size, duration, videos, style, image = read_link(request)  # type: ignore[arg-type]
+    prompt, size, duration, videos, style, image, shot = read_link(request)  # type: ignore[arg-type]
     assert (prompt, duration) == ("Hello", 5)
-    assert all(value == {"__type__": "update"} for value in (size, videos, style, image))
+    assert all(value == {"__type__": "update"} for value in (size, videos, style, image, shot))
