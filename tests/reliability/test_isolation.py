@@ -21,7 +21,6 @@ from ..conftest import submit_elsewhere
 from ._matrix import assert_playable
 from .conftest import (
     SERVER_KEY,
-    USER_KEY,
     AppProcess,
     Caller,
     Evidence,
@@ -189,10 +188,12 @@ def test_tasks_of_the_owners_key_made_elsewhere_are_not_adopted(
     landscape_image: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Tasks made elsewhere (by the CLI): no keyless visitor fetches them; the one whose key made one does."""
+    key = f"sk-elsewhere-{secrets.token_hex(8)}"  # a key no other test's tasks were made with
+    evidence.keys.add(key)
     owners = submit_elsewhere(sim.base_url, SERVER_KEY, landscape_image, "the owner's script, elsewhere")
-    visitors_own = submit_elsewhere(sim.base_url, USER_KEY, landscape_image, "the visitor's own, elsewhere")
+    visitors_own = submit_elsewhere(sim.base_url, key, landscape_image, "the visitor's own, elsewhere")
     keyless = Caller("keyless", client_for(app, X_Forwarded_For="203.0.113.20"), SERVER_KEY, evidence)
-    own = Caller("own key", client_for(app, USER_KEY, X_Forwarded_For="203.0.113.21"), USER_KEY, evidence)
+    own = Caller("own key", client_for(app, key, X_Forwarded_For="203.0.113.21"), key, evidence)
     try:
         for task_id in (owners, visitors_own):
             with pytest.raises(AppError, match="enter the WaveSpeed key that created it"):
