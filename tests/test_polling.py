@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
@@ -10,7 +11,7 @@ import statistics
 import pytest
 
 from luma_playground import AdaptiveSchedule, FixedSchedule, TimingHistory
-from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule
+from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule, Wake
 
 SIZE = "1280*720"
 
@@ -140,6 +141,38 @@ def test_pushed_schedule_waits_for_the_callback() -> None:
     arrived = True
     assert schedule.next_delay("processing", 40.0) == schedule.recheck_interval
     assert schedule.expected_total() is None
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_untrusted_callbacks_poll_exactly_as_without(warm: bool) -> None:
+    """Until callbacks have proven to arrive, a task with one polls at the adaptive schedule's instants."""
+
+    def replay(with_callback: bool) -> tuple[float, int]:
+        random.seed(7)  # the same jitter for both
+        history = _history() if warm else TimingHistory()
+        polled = AdaptiveSchedule.for_task(history, SIZE, 5)
+        if not with_callback:
+            return _follow(polled, 3.0, 44.0, 0.5)
+        return _follow(PushedSchedule(lambda: False, fallback=polled, trusted=lambda: False), 3.0, 44.0, 0.5)
+
+    assert replay(with_callback=True) == replay(with_callback=False)
+
+
+@pytest.mark.anyio
+async def test_a_wake_cuts_the_wait_short_until_cleared() -> None:
+    """Set during a wait it ends that wait; set before one, it ends it at once until cleared."""
+    wake = Wake()
+    asyncio.get_running_loop().call_soon(wake.set)
+    await asyncio.wait_for(wake.sleep(3600), 10)
+    assert wake.is_set()
+    await asyncio.wait_for(wake.sleep(3600), 10)
+    await asyncio.wait_for(wake.wait(), 10)
+    wake.clear()
+    sleeping = asyncio.ensure_future(wake.sleep(3600))
+    await asyncio.sleep(0.01)
+    assert not sleeping.done()
+    wake.set()
+    await asyncio.wait_for(sleeping, 10)
 
 
 def _replay_cold_batch(seed: int, count: int = 60) -> tuple[list[float], list[int], list[int]]:
