@@ -182,6 +182,20 @@ class _Fit:
     opens: float
     grid: tuple[float, ...]
     remaining: tuple[float, ...]
+    #: The logarithm of the density at each grid point.
+    log_density: tuple[float, ...]
+
+    def density(self, seconds: float) -> float:
+        """The model's density, interpolated on the grid (exact outside it): plans ask it often."""
+        grid = self.grid
+        if not grid[0] < seconds < grid[-1]:
+            return self.model.density(seconds)
+        # The grid is even in log time: the point below `seconds` is found without a search.
+        position = math.log(seconds / grid[0]) / math.log(grid[1] / grid[0])
+        index = min(int(position), len(grid) - 2)
+        share = position - index
+        low, high = self.log_density[index], self.log_density[index + 1]
+        return math.exp(low + (high - low) * share)
 
     def weight_after(self, since: float) -> float:
         """The integral from `since` on, given that the task has not ended by then."""
@@ -205,16 +219,18 @@ def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> _Fit:
     steps = 120
     ratio = (high / low) ** (1 / steps)
     grid = [low * ratio ** (i + 0.5) for i in range(steps)]
-    parts = [model.density(t) ** focus * (1 - model.cdf(t)) * t * (ratio - 1) for t in grid]
+    densities = [max(model.density(t), 1e-300) for t in grid]
+    parts = [d**focus * (1 - model.cdf(t)) * t * (ratio - 1) for d, t in zip(densities, grid, strict=True)]
     remaining = list(itertools.accumulate(reversed(parts)))[::-1]
-    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining))
+    log_density = tuple(math.log(d) for d in densities)
+    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining), log_density)
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The poll rate for one task, on a clock that starts where processing most likely began."""
 
-    model: CompletionModel
+    fit: _Fit
     origin: float
     scale: float
     focus: float
@@ -222,23 +238,27 @@ class _Plan:
     sparse: float
     fallback: float
 
+    @property
+    def median(self) -> float:
+        return self.fit.model.median
+
     def interval(self, elapsed: float) -> float:
         """The spacing of polls around `elapsed`: short where the task likely ends."""
         seconds = elapsed - self.origin
-        likelihood = max(self.model.density(seconds), 1e-12)
-        longest = self.sparse if seconds < self.model.median else self.fallback
+        likelihood = max(self.fit.density(seconds), 1e-12)
+        longest = self.sparse if seconds < self.median else self.fallback
         return max(self.dense, min(longest, self.scale / likelihood**self.focus))
 
     def next_delay(self, elapsed: float) -> float:
         """The wait until the next poll: one interval's worth of the local poll rate."""
         # Walk forward in steps, so that a long sleep never jumps over a stretch that needs
         # dense polls; before the likely end, the steps are small next to the task's length.
-        short_step = self.model.median / 50
+        short_step = self.median / 50
         waited, share, interval = 0.0, 0.0, self.dense
         for _ in range(64):
             interval = self.interval(elapsed + waited)
             step = min(interval / 8, (1.0 - share) * interval)
-            if elapsed + waited - self.origin < self.model.median:
+            if elapsed + waited - self.origin < self.median:
                 step = min(step, short_step)
             waited += step
             share += step / interval
@@ -325,7 +345,7 @@ class AdaptiveSchedule:
 
     def expected_total(self) -> float | None:
         plan = self._plan if self._processing_seen is not None else None
-        return None if plan is None else plan.origin + plan.model.median
+        return None if plan is None else plan.origin + plan.median
 
     def _current_plan(self, elapsed: float) -> _Plan | None:
         # A task keeps the plan it made; one that started without enough history makes its
@@ -365,7 +385,7 @@ class AdaptiveSchedule:
             budget = self.budget * model.median / self.fallback_interval
             polls = max(self.min_polls, budget - self._processing_polls)
         return _Plan(
-            model=model,
+            fit=fit,
             origin=origin,
             scale=weight / polls if weight > 0 else math.inf,
             focus=self.focus,

@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from luma_playground import AdaptiveSchedule, FixedSchedule, TimingHistory
-from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule, Wake
+from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule, Wake, _fitted
 
 SIZE = "1280*720"
 
@@ -131,6 +131,17 @@ def test_completion_model_matches_its_samples() -> None:
     step = 0.05
     total = sum(model.density(i * step) * step for i in range(1, 4000))
     assert total == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("count", [4, 60])
+def test_a_fit_gives_its_model_s_density_between_grid_points(count: int) -> None:
+    """Plans read the density from the fit's grid: within 1 % of the model's, and exact off the grid."""
+    fit = _fitted(tuple(_history(count=count).samples(SIZE, 5)), 0.5, 0.4)
+    low, high = fit.grid[0], fit.grid[-1]
+    for seconds in [low * (high / low) ** (i / 997) for i in range(1, 997)]:
+        assert fit.density(seconds) == pytest.approx(fit.model.density(seconds), rel=0.01)
+    for seconds in (low / 2, high * 2):
+        assert fit.density(seconds) == fit.model.density(seconds)
 
 
 def test_pushed_schedule_waits_for_the_callback() -> None:
