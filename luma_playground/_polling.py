@@ -300,6 +300,9 @@ class AdaptiveSchedule:
     #: Without history but behind enough tasks of its kind that will teach it: poll this
     #: sparsely while processing, saving GETs for the dense polls of the plan it will make.
     banking_interval: float = 1.6
+    #: Where the jitter comes from: the `random` module's generator unless given (a seeded one
+    #: replays a task's polls exactly).
+    rng: random.Random | None = None
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
@@ -311,8 +314,10 @@ class AdaptiveSchedule:
     _late: bool = False
 
     @classmethod
-    def for_task(cls, history: TimingHistory | None, size: str, duration: int) -> AdaptiveSchedule:
-        schedule = cls(history=history, size=size, duration=int(duration))
+    def for_task(
+        cls, history: TimingHistory | None, size: str, duration: int, rng: random.Random | None = None
+    ) -> AdaptiveSchedule:
+        schedule = cls(history=history, size=size, duration=int(duration), rng=rng)
         if history is not None:
             schedule._ahead = history.join(size, int(duration), schedule)
         return schedule
@@ -341,7 +346,8 @@ class AdaptiveSchedule:
     def _jittered(self, interval: float) -> float:
         # The same interval on average, but tasks started together do not stay in step: a
         # crowd of GETs at the same instant would stall the event loop and the server.
-        return interval * random.uniform(1 - self.jitter, 1 + self.jitter)
+        uniform = random.uniform if self.rng is None else self.rng.uniform
+        return interval * uniform(1 - self.jitter, 1 + self.jitter)
 
     def expected_total(self) -> float | None:
         plan = self._plan if self._processing_seen is not None else None

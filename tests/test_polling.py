@@ -221,3 +221,13 @@ def test_a_cold_batch_spends_no_more_gets_than_the_baseline_and_sees_the_end_soo
     assert statistics.fmean(gets) <= statistics.fmean(baseline_gets)
     # The baseline sees the end on average half a second late.
     assert statistics.median(latencies) < 0.45
+
+
+def test_a_seeded_schedule_replays_its_jitter() -> None:
+    """Two schedules drawing from generators with the same seed wait alike; another seed differs."""
+
+    def waits(seed: int) -> list[float]:
+        schedule = AdaptiveSchedule.for_task(TimingHistory(), SIZE, 5, random.Random(seed))
+        return [schedule.next_delay("created" if i < 3 else "processing", i * 1.0) for i in range(10)]
+
+    assert waits(5) == waits(5) != waits(6)
