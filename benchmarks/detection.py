@@ -9,7 +9,9 @@ realistic time scale 1.0:
   history: it learns from the tasks that end first), then warm (history from the journal);
 - webhook: the pipeline with completion callbacks to a receiver on 127.0.0.1;
 - lost webhook: the same, but the simulator never delivers a callback (a proxy that drops
-  them): the key never earns trust, so its tasks poll as the adaptive arm does.
+  them): the key never earns trust, so its tasks poll as the adaptive arm does. It is compared
+  with the adaptive arm task by task: the two pipelines share a jitter seed, so the i-th task of
+  each gets the same queue, inference time and jitter, and a difference is the path's own.
 
 Detection latency is measured by the simulator: the first answer that showed the task
 completed, minus the instant it completed. `python benchmarks/detection.py [--tasks 40]`
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import socket
 import tempfile
 import time
@@ -131,6 +134,19 @@ async def receiver(registry: WebhookRegistry) -> AsyncIterator[None]:
         await serving
 
 
+def paired_ratio_interval(
+    values: list[float], baseline: list[float], resamples: int = 2000
+) -> tuple[float, float]:
+    """A 95 % bootstrap interval of median(values) / median(baseline), resampling the pairs."""
+    rng = random.Random(0)
+    pairs = list(zip(values, baseline, strict=True))
+    ratios = []
+    for _ in range(resamples):
+        drawn = rng.choices(pairs, k=len(pairs))
+        ratios.append(median([a for a, _ in drawn]) / median([b for _, b in drawn]))
+    return quantile(ratios, 0.025), quantile(ratios, 0.975)
+
+
 def figures_of(control: object, task_ids: list[str]) -> tuple[list[float], list[int]]:
     records = task_records(control, task_ids)  # type: ignore[arg-type]
     assert len(records) == len(task_ids) and all(r["status"] == "completed" for r in records)
@@ -154,10 +170,12 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
         results: dict[str, list[list[str]]] = {}
         async with receiver(registry):
             assert await registry.reachable()
-            for phase in ("cold", "warm"):
+            for seed, phase in enumerate(("cold", "warm")):
                 # Cold: an empty journal; warm: a pipeline opened on the journal the cold phase filled.
-                pipeline = Pipeline.create(poll_client, journal, work / "adaptive")
-                lost_pipeline = Pipeline.create(lost_client, lost_journal, work / "lost", notifier=registry)
+                pipeline = Pipeline.create(poll_client, journal, work / "adaptive", jitter_seed=seed)
+                lost_pipeline = Pipeline.create(
+                    lost_client, lost_journal, work / "lost", notifier=registry, jitter_seed=seed
+                )
                 started = time.monotonic()
                 results[phase] = await asyncio.gather(
                     baseline_arm(base_sim, request, count, work / "baseline"),
@@ -232,8 +250,9 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
                 "callback had not yet come (cold phase)",
             ),
         ]
-        poll_latency, _ = figures_of(poll_sim.control, results["cold"][1] + results["warm"][1])
+        poll_latency, poll_gets = figures_of(poll_sim.control, results["cold"][1] + results["warm"][1])
         lost_latency, lost_gets = figures_of(lost_sim.control, results["cold"][3] + results["warm"][3])
+        low, high = paired_ratio_interval(lost_latency, poll_latency)
         figures.append(
             Figure(
                 "1",
@@ -242,8 +261,10 @@ async def measure(count: int, work: Path, time_scale: float = 1.0) -> list[Figur
                 "s",
                 median(poll_latency),
                 "ratio <= 1.0",
-                f"baseline: the adaptive poller; p95 {quantile(lost_latency, 0.95) * 1000:.0f} ms, "
-                f"{mean(lost_gets):.1f} GETs per task",
+                f"baseline: the adaptive poller, task by task ({len(lost_latency)} pairs); ratio 95 % "
+                f"interval {low:.2f}-{high:.2f}; median difference "
+                f"{median([a - b for a, b in zip(lost_latency, poll_latency, strict=True)]) * 1000:+.0f} ms; "
+                f"GETs per task {mean(lost_gets):.1f} vs {mean(poll_gets):.1f}",
             )
         )
         journal.close()

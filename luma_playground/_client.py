@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,20 +11,21 @@ from typing import Any
 import httpx
 
 from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts
+from ._connections import pooled_transport
 from ._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, RateLimited, ServerError
 from ._images import in_image_worker, prepare_image
 from ._models import GenerationRequest, Prediction, PredictionStatus
 from ._pacing import Pace, Pacing
-from ._polling import FixedSchedule, PollSchedule
+from ._polling import FixedSchedule, PollSchedule, Wake
 from ._retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
-from ._transfer import MAX_VIDEO_BYTES, BoundedTransport, ProgressCallback, download_once
+from ._transfer import MAX_VIDEO_BYTES, ProgressCallback, download_once
 from ._version import __version__
 from ._wire import data_of, submit_error, transport_error
 
 __all__ = ["WaveSpeedClient"]
 
-#: Idle connections kept for reuse, and for how long.
-KEEPALIVE_CONNECTIONS = 32
+#: How long an idle connection is kept for reuse: less than a server's usual 5 s keep-alive, so
+#: that a request is never sent on a connection the server is closing (fatal for a submit).
 KEEPALIVE_SECONDS = 4.0
 #: Most attempts at one video download.
 DOWNLOAD_ATTEMPTS = 4
@@ -57,14 +57,12 @@ class WaveSpeedClient:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._owns_http = http is None
-        limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=min(max_connections, KEEPALIVE_CONNECTIONS),
-            keepalive_expiry=KEEPALIVE_SECONDS,
-        )
         if http is None and transport is None:
-            wire = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
-            transport = BoundedTransport(wire, max_connections)
+            transport = pooled_transport(
+                max_connections=max_connections,
+                max_keepalive=max_connections,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+            )
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=self.timeouts.connect,
@@ -72,11 +70,6 @@ class WaveSpeedClient:
                 write=self.timeouts.write,
                 pool=self.timeouts.pool,
             ),
-            # Few idle connections: httpx's pool checks every pooled connection on each
-            # request, which costs milliseconds per request with hundreds of them. Idle ones
-            # are dropped before a server's usual 5 s keep-alive ends, so that a request is
-            # never sent on a connection the server is closing (fatal for a submit).
-            limits=limits,
             headers={"X-Client-Name": "luma_playground", "X-Client-Version": __version__},
             transport=transport,
             trust_env=False,
@@ -271,7 +264,7 @@ class WaveSpeedClient:
         deadline: float | None = None,
         submitted_at: float | None = None,
         first_delay: float = 0.0,
-        wake: asyncio.Event | None = None,
+        wake: Wake | None = None,
     ) -> AsyncIterator[Prediction]:
         """Yield the task's state after every GET until it is terminal (any non-active status).
 
@@ -296,13 +289,12 @@ class WaveSpeedClient:
             delay = schedule.next_delay(prediction.status, time.monotonic() - started)
 
     @staticmethod
-    async def _sleep(delay: float, wake: asyncio.Event | None) -> None:
+    async def _sleep(delay: float, wake: Wake | None) -> None:
         if wake is None:
             await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), delay)
-        wake.clear()
+        else:
+            await wake.sleep(delay)
+            wake.clear()
 
     async def cancel(self, task_id: str, *, api_key: str | ApiKey | None = None) -> bool:
         """Ask WaveSpeed to stop the task (best effort); True when it accepted."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import random
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,10 @@ class Pipeline:
     history: TimingHistory = field(default_factory=TimingHistory)
     notifier: CompletionNotifier | None = None
     adaptive: bool = True
+    #: Seeds the poll schedules' jitter: two pipelines with the same seed jitter their i-th
+    #: tasks alike (side-by-side comparisons, replays). None: the `random` module's generator.
+    jitter_seed: int | None = None
+    _scheduled: int = field(default=0, init=False, repr=False)
 
     @classmethod
     def create(
@@ -102,6 +107,7 @@ class Pipeline:
         deadline: float = 30 * 60.0,
         notifier: CompletionNotifier | None = None,
         adaptive: bool = True,
+        jitter_seed: int | None = None,
     ) -> Pipeline:
         """A pipeline whose poll schedule starts from the journal's timings of the same backend."""
         rows = journal.history(limit=400)
@@ -122,12 +128,17 @@ class Pipeline:
             history=history,
             notifier=notifier,
             adaptive=adaptive,
+            jitter_seed=jitter_seed,
         )
 
     def _schedule(self, size: str, duration: int) -> PollSchedule:
         if not self.adaptive:
             return FixedSchedule()
-        return AdaptiveSchedule.for_task(self.history, size, duration)
+        rng = None
+        if self.jitter_seed is not None:
+            self._scheduled += 1
+            rng = random.Random(f"{self.jitter_seed}/{self._scheduled}")
+        return AdaptiveSchedule.for_task(self.history, size, duration, rng)
 
     def _poll_schedule(self, record: TaskRecord, callback: Subscription | None) -> tuple[PollSchedule, float]:
         """The task's poll schedule and first wait: callbacks replace polling once they proved to arrive."""

@@ -11,6 +11,7 @@ task is likely to end: each poll's interval shrinks where the chance of completi
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import functools
 import itertools
@@ -33,6 +34,7 @@ __all__ = [
     "PollSchedule",
     "PushedSchedule",
     "TimingHistory",
+    "Wake",
 ]
 
 
@@ -180,6 +182,20 @@ class _Fit:
     opens: float
     grid: tuple[float, ...]
     remaining: tuple[float, ...]
+    #: The logarithm of the density at each grid point.
+    log_density: tuple[float, ...]
+
+    def density(self, seconds: float) -> float:
+        """The model's density, interpolated on the grid (exact outside it): plans ask it often."""
+        grid = self.grid
+        if not grid[0] < seconds < grid[-1]:
+            return self.model.density(seconds)
+        # The grid is even in log time: the point below `seconds` is found without a search.
+        position = math.log(seconds / grid[0]) / math.log(grid[1] / grid[0])
+        index = min(int(position), len(grid) - 2)
+        share = position - index
+        low, high = self.log_density[index], self.log_density[index + 1]
+        return math.exp(low + (high - low) * share)
 
     def weight_after(self, since: float) -> float:
         """The integral from `since` on, given that the task has not ended by then."""
@@ -203,16 +219,18 @@ def _fitted(samples: tuple[float, ...], spread: float, focus: float) -> _Fit:
     steps = 120
     ratio = (high / low) ** (1 / steps)
     grid = [low * ratio ** (i + 0.5) for i in range(steps)]
-    parts = [model.density(t) ** focus * (1 - model.cdf(t)) * t * (ratio - 1) for t in grid]
+    densities = [max(model.density(t), 1e-300) for t in grid]
+    parts = [d**focus * (1 - model.cdf(t)) * t * (ratio - 1) for d, t in zip(densities, grid, strict=True)]
     remaining = list(itertools.accumulate(reversed(parts)))[::-1]
-    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining))
+    log_density = tuple(math.log(d) for d in densities)
+    return _Fit(model, remaining[0], low, tuple(grid), tuple(remaining), log_density)
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """The poll rate for one task, on a clock that starts where processing most likely began."""
 
-    model: CompletionModel
+    fit: _Fit
     origin: float
     scale: float
     focus: float
@@ -220,23 +238,27 @@ class _Plan:
     sparse: float
     fallback: float
 
+    @property
+    def median(self) -> float:
+        return self.fit.model.median
+
     def interval(self, elapsed: float) -> float:
         """The spacing of polls around `elapsed`: short where the task likely ends."""
         seconds = elapsed - self.origin
-        likelihood = max(self.model.density(seconds), 1e-12)
-        longest = self.sparse if seconds < self.model.median else self.fallback
+        likelihood = max(self.fit.density(seconds), 1e-12)
+        longest = self.sparse if seconds < self.median else self.fallback
         return max(self.dense, min(longest, self.scale / likelihood**self.focus))
 
     def next_delay(self, elapsed: float) -> float:
         """The wait until the next poll: one interval's worth of the local poll rate."""
         # Walk forward in steps, so that a long sleep never jumps over a stretch that needs
         # dense polls; before the likely end, the steps are small next to the task's length.
-        short_step = self.model.median / 50
+        short_step = self.median / 50
         waited, share, interval = 0.0, 0.0, self.dense
         for _ in range(64):
             interval = self.interval(elapsed + waited)
             step = min(interval / 8, (1.0 - share) * interval)
-            if elapsed + waited - self.origin < self.model.median:
+            if elapsed + waited - self.origin < self.median:
                 step = min(step, short_step)
             waited += step
             share += step / interval
@@ -278,6 +300,9 @@ class AdaptiveSchedule:
     #: Without history but behind enough tasks of its kind that will teach it: poll this
     #: sparsely while processing, saving GETs for the dense polls of the plan it will make.
     banking_interval: float = 1.6
+    #: Where the jitter comes from: the `random` module's generator unless given (a seeded one
+    #: replays a task's polls exactly).
+    rng: random.Random | None = None
     _processing_seen: float | None = None
     _processing_after: float = 0.0
     _processing_polls: int = 0
@@ -289,8 +314,10 @@ class AdaptiveSchedule:
     _late: bool = False
 
     @classmethod
-    def for_task(cls, history: TimingHistory | None, size: str, duration: int) -> AdaptiveSchedule:
-        schedule = cls(history=history, size=size, duration=int(duration))
+    def for_task(
+        cls, history: TimingHistory | None, size: str, duration: int, rng: random.Random | None = None
+    ) -> AdaptiveSchedule:
+        schedule = cls(history=history, size=size, duration=int(duration), rng=rng)
         if history is not None:
             schedule._ahead = history.join(size, int(duration), schedule)
         return schedule
@@ -319,11 +346,12 @@ class AdaptiveSchedule:
     def _jittered(self, interval: float) -> float:
         # The same interval on average, but tasks started together do not stay in step: a
         # crowd of GETs at the same instant would stall the event loop and the server.
-        return interval * random.uniform(1 - self.jitter, 1 + self.jitter)
+        uniform = random.uniform if self.rng is None else self.rng.uniform
+        return interval * uniform(1 - self.jitter, 1 + self.jitter)
 
     def expected_total(self) -> float | None:
         plan = self._plan if self._processing_seen is not None else None
-        return None if plan is None else plan.origin + plan.model.median
+        return None if plan is None else plan.origin + plan.median
 
     def _current_plan(self, elapsed: float) -> _Plan | None:
         # A task keeps the plan it made; one that started without enough history makes its
@@ -363,7 +391,7 @@ class AdaptiveSchedule:
             budget = self.budget * model.median / self.fallback_interval
             polls = max(self.min_polls, budget - self._processing_polls)
         return _Plan(
-            model=model,
+            fit=fit,
             origin=origin,
             scale=weight / polls if weight > 0 else math.inf,
             focus=self.focus,
@@ -402,3 +430,52 @@ class PushedSchedule:
 
     def expected_total(self) -> float | None:
         return None if self.fallback is None else self.fallback.expected_total()
+
+
+class Wake:
+    """A poller's wait that a completion callback can cut short; set and waited on one event loop.
+
+    A wait costs what `asyncio.sleep` does (one future and one timer), where `asyncio.wait_for`
+    on an `asyncio.Event` adds a task and, at the timeout, two more turns of the loop before the
+    poll goes out: a task with a callback URL would poll later than one without.
+    """
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None:
+            _release(self._waiter)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def sleep(self, delay: float) -> None:
+        """Wait `delay` seconds, or less if `set` is called meanwhile (or was, and not cleared)."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(delay, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    async def wait(self) -> None:
+        """Wait until `set` is called (returns at once if it was, and not cleared)."""
+        while not self._set:
+            await self.sleep(3600.0)
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -84,53 +83,3 @@ def _check_mp4(path: Path, task_id: str | None) -> None:
         head = file.read(12)
     if len(head) < 12 or head[4:8] != b"ftyp":
         raise OutputError("The downloaded file is not an MP4 video.", task_id=task_id)
-
-
-class BoundedTransport(httpx.AsyncBaseTransport):
-    """At most `limit` requests on the wire at once; the rest wait their turn in a plain queue.
-
-    httpcore's pool assigns waiting requests to connections by scanning every waiting request
-    against every connection on each change, which turns quadratic with hundreds of tasks in
-    flight (a 500-task run spent most of its time there). Requests held back here cost nothing;
-    a response keeps its place until its body is read or closed.
-    """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, limit: int) -> None:
-        self._inner = inner
-        self._permits = asyncio.Semaphore(limit)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self._permits.acquire()
-        try:
-            response = await self._inner.handle_async_request(request)
-        except BaseException:
-            self._permits.release()
-            raise
-        response.stream = _Releasing(response.stream, self._permits.release)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _Releasing(httpx.AsyncByteStream):
-    """A response body that gives its transport's place back once, when it is closed."""
-
-    def __init__(
-        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
-    ) -> None:
-        assert isinstance(stream, httpx.AsyncByteStream)
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()

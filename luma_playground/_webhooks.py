@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
 from ._models import TERMINAL_STATUSES
+from ._polling import Wake
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -144,7 +145,7 @@ class Subscription:
 
     token: str
     callback_url: str
-    wake: asyncio.Event = field(repr=False)
+    wake: Wake = field(repr=False)
     secret: str = field(repr=False)
     loop: asyncio.AbstractEventLoop = field(repr=False)
     #: How often the task is still polled while no callback has come.
@@ -232,7 +233,7 @@ class WebhookRegistry:
         subscription = Subscription(
             token=token,
             callback_url=f"{self.public_url}{CALLBACK_PATH.format(token=token)}",
-            wake=asyncio.Event(),
+            wake=Wake(),
             secret=secret,
             loop=asyncio.get_running_loop(),
             safety_interval=self.safety_interval,

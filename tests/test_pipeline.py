@@ -31,6 +31,22 @@ KEY = ApiKey("sk-pipeline-test")
 E = TypeVar("E")
 
 
+async def test_pipelines_with_the_same_jitter_seed_poll_their_tasks_alike(tmp_path) -> None:
+    """The i-th task of two pipelines seeded alike gets the same jitter; without a seed they differ."""
+    client = WaveSpeedClient("http://127.0.0.1:9", KEY)
+    journal = Journal(tmp_path / "journal.sqlite3")
+
+    def first_waits(seed: int | None) -> list[float]:
+        pipeline = Pipeline.create(client, journal, tmp_path / "outputs", jitter_seed=seed)
+        return [pipeline._schedule("1280*720", 5).next_delay("created", 0.5) for _ in range(3)]
+
+    assert first_waits(4) == first_waits(4)
+    assert len(set(first_waits(4))) == 3, "each task has a jitter of its own"
+    assert first_waits(None) != first_waits(None)
+    await client.aclose()
+    journal.close()
+
+
 @pytest.fixture
 async def pipeline(sim, tmp_path):  # type: ignore[no-untyped-def]
     client = WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0), timeouts=Timeouts(read=1.0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
@@ -10,7 +11,7 @@ import statistics
 import pytest
 
 from luma_playground import AdaptiveSchedule, FixedSchedule, TimingHistory
-from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule
+from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule, Wake, _fitted
 
 SIZE = "1280*720"
 
@@ -132,6 +133,17 @@ def test_completion_model_matches_its_samples() -> None:
     assert total == pytest.approx(1.0, abs=0.01)
 
 
+@pytest.mark.parametrize("count", [4, 60])
+def test_a_fit_gives_its_model_s_density_between_grid_points(count: int) -> None:
+    """Plans read the density from the fit's grid: within 1 % of the model's, and exact off the grid."""
+    fit = _fitted(tuple(_history(count=count).samples(SIZE, 5)), 0.5, 0.4)
+    low, high = fit.grid[0], fit.grid[-1]
+    for seconds in [low * (high / low) ** (i / 997) for i in range(1, 997)]:
+        assert fit.density(seconds) == pytest.approx(fit.model.density(seconds), rel=0.01)
+    for seconds in (low / 2, high * 2):
+        assert fit.density(seconds) == fit.model.density(seconds)
+
+
 def test_pushed_schedule_waits_for_the_callback() -> None:
     """With a callback expected it looks rarely, and promptly again once the callback came."""
     arrived = False
@@ -140,6 +152,38 @@ def test_pushed_schedule_waits_for_the_callback() -> None:
     arrived = True
     assert schedule.next_delay("processing", 40.0) == schedule.recheck_interval
     assert schedule.expected_total() is None
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_untrusted_callbacks_poll_exactly_as_without(warm: bool) -> None:
+    """Until callbacks have proven to arrive, a task with one polls at the adaptive schedule's instants."""
+
+    def replay(with_callback: bool) -> tuple[float, int]:
+        random.seed(7)  # the same jitter for both
+        history = _history() if warm else TimingHistory()
+        polled = AdaptiveSchedule.for_task(history, SIZE, 5)
+        if not with_callback:
+            return _follow(polled, 3.0, 44.0, 0.5)
+        return _follow(PushedSchedule(lambda: False, fallback=polled, trusted=lambda: False), 3.0, 44.0, 0.5)
+
+    assert replay(with_callback=True) == replay(with_callback=False)
+
+
+@pytest.mark.anyio
+async def test_a_wake_cuts_the_wait_short_until_cleared() -> None:
+    """Set during a wait it ends that wait; set before one, it ends it at once until cleared."""
+    wake = Wake()
+    asyncio.get_running_loop().call_soon(wake.set)
+    await asyncio.wait_for(wake.sleep(3600), 10)
+    assert wake.is_set()
+    await asyncio.wait_for(wake.sleep(3600), 10)
+    await asyncio.wait_for(wake.wait(), 10)
+    wake.clear()
+    sleeping = asyncio.ensure_future(wake.sleep(3600))
+    await asyncio.sleep(0.01)
+    assert not sleeping.done()
+    wake.set()
+    await asyncio.wait_for(sleeping, 10)
 
 
 def _replay_cold_batch(seed: int, count: int = 60) -> tuple[list[float], list[int], list[int]]:
@@ -177,3 +221,13 @@ def test_a_cold_batch_spends_no_more_gets_than_the_baseline_and_sees_the_end_soo
     assert statistics.fmean(gets) <= statistics.fmean(baseline_gets)
     # The baseline sees the end on average half a second late.
     assert statistics.median(latencies) < 0.45
+
+
+def test_a_seeded_schedule_replays_its_jitter() -> None:
+    """Two schedules drawing from generators with the same seed wait alike; another seed differs."""
+
+    def waits(seed: int) -> list[float]:
+        schedule = AdaptiveSchedule.for_task(TimingHistory(), SIZE, 5, random.Random(seed))
+        return [schedule.next_delay("created" if i < 3 else "processing", i * 1.0) for i in range(10)]
+
+    assert waits(5) == waits(5) != waits(6)

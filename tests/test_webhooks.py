@@ -26,6 +26,7 @@ from luma_playground import (
     Settings,
     WaveSpeedClient,
 )
+from luma_playground._polling import Wake
 from luma_playground._webhooks import (
     Subscription,
     WebhookRegistry,
@@ -221,7 +222,7 @@ async def test_forged_callbacks_are_refused(registry, client) -> None:
     unknown = Subscription(
         "nope",
         subscription.callback_url.rsplit("/", 1)[0] + "/nope",
-        asyncio.Event(),
+        Wake(),
         subscription.secret,
         asyncio.get_running_loop(),
     )
