@@ -31,6 +31,7 @@ from ._batch_input import BatchInput, Playground
 from ._batch_store import BatchInfo, BatchRow, BatchStore, RowState, select
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
+from ._file_names import unguessable
 from ._jobs import Job, cancel_all
 from ._journal import NEVER_SENT, TaskRecord, TaskState
 from ._limits import Caller
@@ -334,7 +335,9 @@ class Batches:
 
     def archive(self, rows: Sequence[BatchRow]) -> Path:
         """A zip of the batch's videos (NNN-<task id>.mp4) in the outputs folder, which is served."""
-        target = self.playground.settings.outputs_dir / "batches" / f"batch-{rows[0].batch_id}.zip"
+        settings = self.playground.settings
+        name = unguessable(settings.data_dir, f"batch-{rows[0].batch_id}")
+        target = settings.outputs_dir / "batches" / f"{name}.zip"
         target.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and moved in place: a page and an API call may ask for it at once.
         partial = target.with_name(f"{target.name}.{id(rows)}.part")

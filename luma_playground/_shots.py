@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from ._config import ApiKey, Settings
 from ._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from ._file_names import unguessable
 from ._identity import LOGIN_PREFIXES
 from ._jobs import Job
 from ._journal import Journal, TaskRecord, TaskState
@@ -334,7 +335,8 @@ class Shots:
         records = self.segments(shot)
         if len(records) < 2:
             return shot
-        dest = self.playground.settings.outputs_dir / f"{shot.name}.mp4"
+        settings = self.playground.settings
+        dest = settings.outputs_dir / f"{unguessable(settings.data_dir, shot.name)}.mp4"
         videos = [Path(record.video_path or "") for record in records]
         metadata = shot_settings(shot, records)
         await asyncio.to_thread(join_segments, videos, dest, metadata=metadata)

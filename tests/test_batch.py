@@ -273,7 +273,8 @@ async def test_an_offline_batch_goes_on_with_the_next_simulator(
     tmp_path, landscape_image, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Keyless, a restart brings a new simulator: the row sent to the old one ends lost, the next runs."""
-    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
+    # Slow enough that the first row is still running when the first process closes, on a busy machine too.
+    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.2")
     settings = Settings(data_dir=tmp_path)
     first = Playground.open(settings, start_simulator=True)
     rows = rows_from_pictures([landscape_image] * 2, "offline", duration=10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -46,6 +47,8 @@ async def test_a_three_segment_shot_is_seamless_and_has_one_submit_per_segment(
     assert records[1].image == shot.segments[1].frame and Path(records[1].image).is_file()
     videos = [Path(r.video_path) for r in records]
     counts = [_frame_count(video) for video in videos]
+    # The shot's file name has a part only this home can compute: no one guesses it from "shot-1".
+    assert re.fullmatch(rf"{shot.name}-[0-9a-f]{{20}}\.mp4", Path(shot.video_path).name)
     size, rate, seconds = probe(Path(shot.video_path))
     expected = (sum(counts) - 2) / rate
     assert size == (1280, 720) and abs(seconds - expected) <= 1 / rate

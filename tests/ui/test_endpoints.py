@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -327,7 +328,7 @@ def test_mcp_batch_tools_price_run_and_find_a_batch(
     headers = {"X-WaveSpeed-Key": "sk-agent-batch-0000000001"}
     priced, url, record, found, cancelled = asyncio.run(with_session(agent_app.local_url, work, headers))
     assert json.loads(priced.content[0].text)["usd_total"] == pytest.approx(1.0)
-    assert url.endswith(f"batch-{record['batch_id']}.zip") and record["state"] == "done"
+    assert re.search(rf"/batch-{record['batch_id']}-[0-9a-f]{{20}}\.zip$", url) and record["state"] == "done"
     assert [row["state"] for row in record["rows"]] == ["done", "done"]
     assert json.loads(found.content[1].text)["rows"] == record["rows"]
     assert json.loads(cancelled.content[0].text)["notes"][0].startswith("Nothing to cancel")
