@@ -24,9 +24,10 @@ from ._wire import data_of, submit_error, transport_error
 
 __all__ = ["WaveSpeedClient"]
 
-#: How long an idle connection is kept for reuse: less than a server's usual 5 s keep-alive, so
-#: that a request is never sent on a connection the server is closing (fatal for a submit).
-KEEPALIVE_SECONDS = 4.0
+#: How long an idle connection is kept for reuse: well under a server's usual 5 s keep-alive, so
+#: that a request is never sent on a connection the server is closing (fatal for a submit), even
+#: when a busy event loop puts a connection back, or sends on it, a second late.
+KEEPALIVE_SECONDS = 2.5
 #: Most attempts at one video download.
 DOWNLOAD_ATTEMPTS = 4
 
