@@ -26,6 +26,20 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One upload folder for every app this process serves; no analytics calls leave the machine.
+
+    Set once for the whole process: Gradio reads the folder anew on every upload and every check,
+    so an app launched under one value that later checks against another refuses its own uploads
+    ("not uploaded by a user").
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

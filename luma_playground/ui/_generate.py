@@ -99,7 +99,10 @@ class Handlers:
         elif job.error is not None:
             yield gr.skip(), error_html(job.error, elapsed=tracker.elapsed), gr.skip()
             raise ui_error(job.error)
-        # Otherwise the job was cancelled: the Cancel handler reports what became of it.
+        elif job.cancelled:
+            # The Cancel handler says the same; whichever of the two reaches the page last, the
+            # card ends on what became of the task, never on a tick from before the cancel.
+            yield gr.skip(), cancelled_html(job.cancel_note or "", task_id=job.task_id), gr.skip()
 
     # -- around generate ----------------------------------------------------------------------
 

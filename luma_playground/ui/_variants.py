@@ -194,7 +194,7 @@ class Variants:
         listeners = [asyncio.ensure_future(listen(i, job)) for i, job in enumerate(jobs)]
         open_slots = set(range(len(jobs)))
         try:
-            yield self._frame(jobs, trackers, open_slots, set(), started, show_cancel=True)
+            yield self._frame(jobs, trackers, open_slots, set(), started)
             while open_slots:
                 ended: set[int] = set()
                 batch = [await arrivals.get()]
@@ -221,8 +221,6 @@ class Variants:
         open_slots: set[int],
         ended: set[int],
         started: float,
-        *,
-        show_cancel: bool = False,
     ) -> Update:
         statuses, videos, cancels = (_skip(MAX_VIDEOS) for _ in range(3))
         for index, job in enumerate(jobs):
@@ -230,8 +228,9 @@ class Variants:
                 continue  # ended a moment ago (a Cancel): its own handler has the last word
             if index in open_slots:
                 statuses[index] = trackers[index].render()
-                if show_cancel:
-                    cancels[index] = gr.update(visible=True)
+                # Sent with every frame, not once: a frame the page applies late or not at all
+                # must not leave a running video without its Cancel.
+                cancels[index] = gr.update(visible=True)
             elif index in ended:
                 cancels[index] = gr.update(visible=False)
                 if job.done is not None:

@@ -68,14 +68,6 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-browser")))
-        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        yield
-
-
 @contextlib.contextmanager
 def launched(playground: Playground) -> Iterator[gr.Blocks]:
     demo = build_demo(playground)

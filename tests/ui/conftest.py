@@ -30,15 +30,6 @@ SERVER_KEY = "sk-owner-server-key-0001"
 slow_sim = simulator_fixture(time_scale=0.2, seed=3, scope="module")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Gradio's uploads go to a temporary folder; no analytics calls leave the machine."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
-        patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        yield
-
-
 @pytest.fixture(scope="session")
 def outside_tmp() -> Iterator[Path]:
     """A data folder outside the temp folder and the working folder, as on a real machine."""
