@@ -20,6 +20,7 @@ from luma_playground import (
     Queued,
     RetryPolicy,
     Runner,
+    SubmitOutcomeUnknown,
     Submitted,
     TaskFailed,
     Timeouts,
@@ -106,6 +107,21 @@ async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image) -
         s for s, _, _ in pipeline.journal.transitions(pipeline.journal.by_task_id(submitted.task_id).row_id)
     ]
     assert states[:3] == ["submitting", "unknown", "created"]
+
+
+async def test_a_submit_cut_off_before_the_server_saw_it_is_never_sent_again(
+    pipeline, sim, landscape_image
+) -> None:
+    """No task in the history after a dropped submit: the run says so, and resume does not resend."""
+    sim.control.add_fault("submit", "drop")  # the connection closes before any task is made
+    with pytest.raises(SubmitOutcomeUnknown, match="looks again"):
+        await _run(pipeline, GenerationRequest.create(landscape_image, "cut off"))
+    [record] = pipeline.journal.pending()
+    assert record.state == "unknown" and record.task_id is None and not record.unsent
+    with pytest.raises(SubmitOutcomeUnknown):
+        [event async for event in pipeline.resume(record, api_key=KEY)]
+    assert pipeline.journal.get(record.row_id).state == "unknown"  # looked for again later, never resent
+    assert sim.control.stats()["routes"]["submit"] == 1 and sim.control.tasks() == []
 
 
 @pytest.mark.parametrize(
