@@ -30,6 +30,14 @@ __all__ = ["WaveSpeedClient"]
 KEEPALIVE_SECONDS = 2.5
 #: Most attempts at one video download.
 DOWNLOAD_ATTEMPTS = 4
+#: Most API calls (a poll, a price, a cancel) of one client in flight at once; the rest wait
+#: their turn before any work is done for them. With a thousand tasks polling, an unbounded
+#: number of answers would land in the same turn of the event loop and keep everything else
+#: on it (the page, the other visitors) waiting; this many keep it under 50 ms late.
+API_LANES = 32
+#: Most image uploads, video downloads and prompt rewrites (seconds each) of one client at
+#: once, in lanes of their own so that a slow one never holds up a poll.
+TRANSFER_LANES = 16
 
 
 class WaveSpeedClient:
@@ -50,8 +58,14 @@ class WaveSpeedClient:
         max_connections: int = 256,
         http: httpx.AsyncClient | None = None,
         pacing: Pacing | None = None,
+        api_lanes: int = API_LANES,
+        transfer_lanes: int = TRANSFER_LANES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A submit takes its lane before it is recorded as sent: a wait after that would be a
+        # gap in which the journal says "sent" of a request that has not left.
+        self._api_lanes = asyncio.Semaphore(api_lanes)
+        self._transfer_lanes = asyncio.Semaphore(transfer_lanes)
         #: The account's allowance per key; submits wait their turn in it. None: unpaced.
         self.pacing = pacing
         self._api_key = ApiKey.parse(api_key)
@@ -105,14 +119,27 @@ class WaveSpeedClient:
     def _url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    async def _send(self, method: str, path: str, key: ApiKey, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, path: str, key: ApiKey, lane: asyncio.Semaphore | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key.reveal()}"}
-        return await self._http.request(method, self._url(path), headers=headers, **kwargs)
+        if lane is None:
+            return await self._http.request(method, self._url(path), headers=headers, **kwargs)
+        async with lane:
+            return await self._http.request(method, self._url(path), headers=headers, **kwargs)
 
-    async def _request(self, method: str, path: str, key: ApiKey, what: str, **kwargs: Any) -> dict[str, Any]:
-        """One attempt: the answer's `data`, or the typed error it stands for."""
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        key: ApiKey,
+        what: str,
+        lane: asyncio.Semaphore | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """One attempt (in `lane`, if given): the answer's `data`, or the typed error it stands for."""
         try:
-            response = await self._send(method, path, key, **kwargs)
+            response = await self._send(method, path, key, lane, **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
         return data_of(response, key)
@@ -127,9 +154,14 @@ class WaveSpeedClient:
         request_kwargs: Callable[[], dict[str, Any]] = dict,
         deadline: float | None = None,
         task_id: str | None = None,
+        slow: bool = False,
     ) -> dict[str, Any]:
-        """One idempotent API call, retried on network faults, 429 and 5xx within `deadline`."""
+        """One idempotent API call, retried on network faults, 429 and 5xx within `deadline`.
+
+        Each attempt waits for a lane (`slow`: the transfer lanes) but no backoff holds one.
+        """
         key = self._key(api_key)
+        lane = self._transfer_lanes if slow else self._api_lanes
 
         def out_of_time(error: BaseException) -> DeadlineExceeded:
             return DeadlineExceeded(
@@ -140,7 +172,7 @@ class WaveSpeedClient:
 
         try:
             return await retry_call(
-                lambda: self._request(method, path, key, what, **request_kwargs()),
+                lambda: self._request(method, path, key, what, lane, **request_kwargs()),
                 on=retryable_request,
                 policy=self.retry,
                 deadline=deadline,
@@ -167,6 +199,7 @@ class WaveSpeedClient:
                 api_key=api_key,
                 what="uploading the image",
                 request_kwargs=lambda: {"files": {"file": prepared.multipart_part()}},
+                slow=True,
             )
         finally:
             prepared.close()
@@ -198,9 +231,12 @@ class WaveSpeedClient:
 
         async def attempt() -> dict[str, Any]:
             if pace is None:
-                if sending is not None:
-                    await sending()
-                return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+                async with self._api_lanes:
+                    if sending is not None:
+                        await sending()
+                    return await self._request(
+                        "POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params
+                    )
             return await self._paced(pace, key, what, body, params, sending)
 
         try:
@@ -223,9 +259,10 @@ class WaveSpeedClient:
     ) -> dict[str, Any]:
         await pace.before_submit()
         try:
-            if sending is not None:
-                await sending()
-            data = await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+            async with self._api_lanes:
+                if sending is not None:
+                    await sending()
+                data = await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
         except RateLimited as error:
             pace.after_submit(rate_limited=True, retry_after=error.retry_after)
             raise
@@ -301,7 +338,7 @@ class WaveSpeedClient:
         """Ask WaveSpeed to stop the task (best effort); True when it accepted."""
         try:
             response = await self._send(
-                "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), timeout=5.0
+                "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), self._api_lanes, timeout=5.0
             )
             data_of(response, None)
         except (httpx.TransportError, LumaPlaygroundError):
@@ -318,10 +355,15 @@ class WaveSpeedClient:
         max_bytes: int = MAX_VIDEO_BYTES,
     ) -> Path:
         """Stream the video at `url` to `dest` atomically; retried on transient faults."""
+
+        async def attempt() -> Path:
+            async with self._transfer_lanes:
+                return await download_once(
+                    self._http, url, dest, task_id=task_id, on_progress=on_progress, max_bytes=max_bytes
+                )
+
         return await retry_call(
-            lambda: download_once(
-                self._http, url, dest, task_id=task_id, on_progress=on_progress, max_bytes=max_bytes
-            ),
+            attempt,
             on=retryable_download,
             policy=self.retry,
             attempts=DOWNLOAD_ATTEMPTS,
@@ -388,6 +430,7 @@ class WaveSpeedClient:
             what="improving the prompt",
             request_kwargs=lambda: {"json": body},
             deadline=deadline,
+            slow=True,  # answered in sync mode: seconds of work on the other end
         )
         prediction = self._prediction(data, "improving the prompt")
         if not prediction.is_terminal:

@@ -1,0 +1,94 @@
+"""Lanes: a client keeps at most so many API calls, and so many transfers, in flight at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from luma_playground import ApiKey, RetryPolicy, WaveSpeedClient
+from luma_playground._client import API_LANES, TRANSFER_LANES
+
+pytestmark = pytest.mark.anyio
+KEY = ApiKey("sk-lanes-test-key")
+VIDEO = b"\x00\x00\x00\x18ftypisom" + bytes(4096)
+
+
+@dataclass
+class SlowServer:
+    """Answers every request on 127.0.0.1 after `delay` s, and counts how many were open at once."""
+
+    delay: float = 0.3
+    open_now: int = 0
+    most_open: int = 0
+    answered: int = 0
+    url: str = ""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        length = next(
+            (
+                int(line.split(":")[1])
+                for line in head.split("\r\n")
+                if line.lower().startswith("content-length")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        await asyncio.sleep(self.delay)
+        self.open_now -= 1
+        if head.startswith("GET /video"):
+            body, kind = VIDEO, b"video/mp4"
+        else:
+            data = {"id": "task-1", "status": "processing", "outputs": [], "download_url": "u"}
+            body, kind = json.dumps({"code": 200, "data": data}).encode(), b"application/json"
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: " + kind + b"\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n" % len(body) + body
+        )
+        await writer.drain()
+        writer.close()
+        self.answered += 1
+
+
+@pytest.fixture
+async def slow() -> AsyncIterator[SlowServer]:
+    server = SlowServer()
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    server.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+    async with listening:
+        yield server
+
+
+async def test_polls_beyond_the_api_lanes_wait_their_turn(slow: SlowServer) -> None:
+    """Eighty polls at once: never more than the lanes on the wire, and every one answered."""
+    async with WaveSpeedClient(slow.url, KEY, retry=RetryPolicy(scale=0)) as client:
+        answers = await asyncio.gather(*(client.get("task-1") for _ in range(80)))
+    assert [answer.status for answer in answers] == ["processing"] * 80
+    assert slow.most_open == API_LANES and slow.answered == 80
+
+
+async def test_downloads_and_uploads_have_lanes_of_their_own(
+    slow: SlowServer, tmp_path: Path, landscape_image
+) -> None:  # type: ignore[no-untyped-def]
+    """Downloads and uploads at once fill the transfer lanes only; polls beside them still go out."""
+    async with WaveSpeedClient(slow.url, KEY, retry=RetryPolicy(scale=0)) as client:
+        transfers = [
+            *(client.download(f"{slow.url}/video/{n}", tmp_path / f"{n}.mp4") for n in range(24)),
+            *(client.upload_image(landscape_image) for _ in range(16)),
+        ]
+        moving = asyncio.gather(*transfers)
+        while slow.most_open < TRANSFER_LANES:
+            await asyncio.sleep(0.01)
+        polls = await asyncio.wait_for(asyncio.gather(*(client.get("task-1") for _ in range(8))), 10)
+        # Answered while the transfers (three turns of 0.3 s) were still going.
+        assert len(polls) == 8 and not moving.done()
+        await moving
+    assert slow.most_open == TRANSFER_LANES + 8
+    assert all((tmp_path / f"{n}.mp4").read_bytes() == VIDEO for n in range(24))
