@@ -31,7 +31,9 @@ THEME = gr.themes.Soft(
 )
 
 CSS = """
-.gradio-container { max-width: 1240px !important; margin: 0 auto; }
+/* Auto margins in a flex column shrink the container to its content: without the width it grew
+   past a phone's screen to fit the examples table. */
+.gradio-container { max-width: min(1240px, 100%) !important; width: 100%; margin: 0 auto; }
 #lp-header { display: flex; align-items: flex-end; justify-content: space-between; gap: 1rem;
   flex-wrap: wrap; padding: .25rem .25rem .5rem; }
 #lp-header h1 { font-size: 1.7rem; font-weight: 700; margin: 0; letter-spacing: -.01em; }

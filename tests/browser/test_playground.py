@@ -78,7 +78,11 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: P
     details = page.locator("#lp-details").inner_text()
     assert "luma/ray-2-i2v" in details and "720×1280 portrait" in details
     assert page.locator("#lp-generate").is_enabled()
-    page.evaluate("() => document.querySelector('#lp-video video').pause()")
+    # Paused on a frame a second in, so that the picture shows the clip rather than a blank first frame.
+    page.evaluate(
+        "() => new Promise(done => { const v = document.querySelector('#lp-video video'); v.pause();"
+        " v.addEventListener('seeked', done, {once: true}); v.currentTime = 1; })"
+    )
     for close in page.locator(".toast-close").all():
         close.click()
     page.locator(".toast-body").first.wait_for(state="detached", timeout=TIMEOUT_MS)
@@ -133,3 +137,19 @@ def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServ
     assert task["status"] == "cancelled" and task["id"] in note
     assert page.locator("#lp-generate").is_enabled()
     assert not page.locator("#lp-cancel").is_visible()
+
+
+@pytest.mark.parametrize("width", [390, 768])
+def test_the_page_fits_a_phone_and_a_tablet(browser: Any, keyless_app: gr.Blocks, width: int) -> None:
+    """Nothing on the page (the examples table included) makes it wider than the screen."""
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    try:
+        open_playground(page, keyless_app)
+        page.locator("#lp-tabs table").first.wait_for(timeout=TIMEOUT_MS)
+        page_width, screen = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert page_width <= screen, f"the page is {page_width} px wide on a {screen} px screen"
+        generate = page.locator("#lp-generate").bounding_box()
+        assert generate is not None and generate["x"] + generate["width"] <= width
+    finally:
+        context.close()
