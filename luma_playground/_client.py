@@ -62,8 +62,6 @@ class WaveSpeedClient:
         transfer_lanes: int = TRANSFER_LANES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        # A submit takes its lane before it is recorded as sent: a wait after that would be a
-        # gap in which the journal says "sent" of a request that has not left.
         self._api_lanes = asyncio.Semaphore(api_lanes)
         self._transfer_lanes = asyncio.Semaphore(transfer_lanes)
         #: The account's allowance per key; submits wait their turn in it. None: unpaced.
@@ -119,27 +117,14 @@ class WaveSpeedClient:
     def _url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
 
-    async def _send(
-        self, method: str, path: str, key: ApiKey, lane: asyncio.Semaphore | None = None, **kwargs: Any
-    ) -> httpx.Response:
+    async def _send(self, method: str, path: str, key: ApiKey, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key.reveal()}"}
-        if lane is None:
-            return await self._http.request(method, self._url(path), headers=headers, **kwargs)
-        async with lane:
-            return await self._http.request(method, self._url(path), headers=headers, **kwargs)
+        return await self._http.request(method, self._url(path), headers=headers, **kwargs)
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        key: ApiKey,
-        what: str,
-        lane: asyncio.Semaphore | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """One attempt (in `lane`, if given): the answer's `data`, or the typed error it stands for."""
+    async def _request(self, method: str, path: str, key: ApiKey, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One attempt: the answer's `data`, or the typed error it stands for."""
         try:
-            response = await self._send(method, path, key, lane, **kwargs)
+            response = await self._send(method, path, key, **kwargs)
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
         return data_of(response, key)
@@ -170,9 +155,13 @@ class WaveSpeedClient:
                 task_id=task_id,
             )
 
+        async def attempt() -> dict[str, Any]:
+            async with lane:
+                return await self._request(method, path, key, what, **request_kwargs())
+
         try:
             return await retry_call(
-                lambda: self._request(method, path, key, what, lane, **request_kwargs()),
+                attempt,
                 on=retryable_request,
                 policy=self.retry,
                 deadline=deadline,
@@ -231,12 +220,7 @@ class WaveSpeedClient:
 
         async def attempt() -> dict[str, Any]:
             if pace is None:
-                async with self._api_lanes:
-                    if sending is not None:
-                        await sending()
-                    return await self._request(
-                        "POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params
-                    )
+                return await self._submit_once(key, what, body, params, sending)
             return await self._paced(pace, key, what, body, params, sending)
 
         try:
@@ -259,10 +243,7 @@ class WaveSpeedClient:
     ) -> dict[str, Any]:
         await pace.before_submit()
         try:
-            async with self._api_lanes:
-                if sending is not None:
-                    await sending()
-                data = await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+            data = await self._submit_once(key, what, body, params, sending)
         except RateLimited as error:
             pace.after_submit(rate_limited=True, retry_after=error.retry_after)
             raise
@@ -271,6 +252,21 @@ class WaveSpeedClient:
             raise
         pace.after_submit()
         return data
+
+    async def _submit_once(
+        self,
+        key: ApiKey,
+        what: str,
+        body: dict[str, Any],
+        params: dict[str, str] | None,
+        sending: Callable[[], Awaitable[None]] | None,
+    ) -> dict[str, Any]:
+        """One submit attempt. Its lane is taken before it is recorded as sent: a wait after that
+        would be a gap in which the journal says "sent" of a request that has not left."""
+        async with self._api_lanes:
+            if sending is not None:
+                await sending()
+            return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
 
     @staticmethod
     def _prediction(data: dict[str, Any], what: str) -> Prediction:
@@ -337,9 +333,10 @@ class WaveSpeedClient:
     async def cancel(self, task_id: str, *, api_key: str | ApiKey | None = None) -> bool:
         """Ask WaveSpeed to stop the task (best effort); True when it accepted."""
         try:
-            response = await self._send(
-                "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), self._api_lanes, timeout=5.0
-            )
+            async with self._api_lanes:
+                response = await self._send(
+                    "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), timeout=5.0
+                )
             data_of(response, None)
         except (httpx.TransportError, LumaPlaygroundError):
             return False

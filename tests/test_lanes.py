@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, RetryPolicy, WaveSpeedClient
+from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
 from luma_playground._client import API_LANES, TRANSFER_LANES
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +92,23 @@ async def test_downloads_and_uploads_have_lanes_of_their_own(
         await moving
     assert slow.most_open == TRANSFER_LANES + 8
     assert all((tmp_path / f"{n}.mp4").read_bytes() == VIDEO for n in range(24))
+
+
+async def test_a_submit_is_recorded_as_sent_only_once_it_has_its_lane(
+    slow: SlowServer, landscape_image
+) -> None:  # type: ignore[no-untyped-def]
+    """With one lane busy, the submit waits before `sending` marks it sent, not after."""
+    sent_after: list[int] = []
+
+    async def sending() -> None:
+        sent_after.append(slow.answered)
+
+    async with WaveSpeedClient(slow.url, KEY, retry=RetryPolicy(scale=0), api_lanes=1) as client:
+        poll = asyncio.ensure_future(client.get("task-1"))
+        while slow.open_now == 0:
+            await asyncio.sleep(0.01)
+        request = GenerationRequest.create(landscape_image, "a slow pan")
+        prediction = await client.submit(request, "https://pictures.example/a.png", sending=sending)
+        await poll
+    assert prediction.id == "task-1"
+    assert sent_after == [1]  # marked sent once the poll ahead of it had its answer
