@@ -24,6 +24,7 @@ from ._models import (
     Done,
     Event,
     GenerationRequest,
+    PredictionStatus,
     Submitted,
     Submitting,
     Uploaded,
@@ -281,11 +282,23 @@ class Runner:
             )
         if record is not None and record.pending:
             self.resume(record, api_key=api_key)
+        if await self._completed(task_id, api_key):
+            return (
+                f"Too late to cancel: task {task_id} had already finished, so it is charged; "
+                "its video is saved to History."
+            )
         return (
             f"Stopped. WaveSpeed did not confirm the cancellation of task {task_id}, so "
             "it may still run and be charged: its video will be saved to History when it "
             "finishes."
         )
+
+    async def _completed(self, task_id: str, api_key: ApiKey | None) -> bool:
+        """Whether WaveSpeed says the task has finished (a refused cancel came too late)."""
+        with contextlib.suppress(LumaPlaygroundError):
+            prediction = await self.pipeline.client.get(task_id, api_key=api_key)
+            return prediction.status == PredictionStatus.COMPLETED
+        return False
 
 
 async def cancel_all(jobs: Iterable[Job]) -> list[str]:

@@ -188,6 +188,16 @@ async def test_cancel_stops_at_once_and_tells(pipeline, sim, landscape_image) ->
     assert pipeline.journal.by_task_id(job.task_id).state == "cancelled"
 
 
+async def test_a_cancel_that_comes_too_late_says_the_task_finished(pipeline, sim, landscape_image) -> None:
+    """WaveSpeed refuses to cancel a finished task: the note says it is charged and saved, not "may run"."""
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p"), api_key=KEY)
+    await job.wait()
+    note = await runner.cancel_task(job.task_id, api_key=KEY)
+    assert note.startswith("Too late to cancel") and job.task_id in note and "may still run" not in note
+    assert sim.control.task(job.task_id)["status"] == "completed"
+
+
 async def test_cancel_before_submit_costs_nothing(pipeline, sim, landscape_image) -> None:
     """Cancelling before the submit leaves nothing on the server."""
     runner = Runner(pipeline)
