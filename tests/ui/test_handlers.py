@@ -78,7 +78,8 @@ async def test_updates_follow_the_phases(handlers: Handlers, landscape_image: Pa
         (lambda sim: sim.control.set_account(SERVER_KEY, valid=False), "API key refused", "key"),
         (lambda sim: sim.control.set_account(SERVER_KEY, balance=0.0), "Not enough balance", "top up"),
         (
-            lambda sim: sim.control.add_fault("submit", "status", status=429, count=-1),
+            # Retry-After: 0, so that the pace's pause after each 429 does not stretch the test.
+            lambda sim: sim.control.add_fault("submit", "status", status=429, count=-1, retry_after=0),
             "Too many requests",
             "",
         ),
