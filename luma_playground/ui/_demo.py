@@ -30,7 +30,7 @@ from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers
-from ._gradio_compat import json_text_for_agents
+from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
 from ._history import HistoryHandlers
 from ._layout import Page, build_layout
 from ._session import SessionStore
@@ -59,6 +59,7 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
         _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
     json_text_for_agents()
+    keep_server_files_out_of_mcp()
     demo.playground = playground
     return demo
 
