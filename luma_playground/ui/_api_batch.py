@@ -23,7 +23,7 @@ from .._pictures import Picture, picture_from_text
 from ._api import PublicApi, picture_of
 from ._generate import ui_error
 from ._gradio_compat import app_root, file_data
-from ._history_view import file_url
+from ._history_view import video_url
 from ._parts import TICK
 from ._session import Visit
 
@@ -267,7 +267,7 @@ def _row(row: BatchRow, root: str | None) -> dict[str, Any]:
         "prompt": row.prompt,
         "size": row.size,
         "duration": row.duration,
-        "video_url": f"{root or ''}/{file_url(row.video_path or '')}" if saved else None,
+        "video_url": video_url(row.video_path or "", root) if saved else None,
         "error": row.error,
     }
 

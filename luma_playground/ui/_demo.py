@@ -32,6 +32,7 @@ from ._enhance import PromptEnhancer
 from ._generate import Handlers
 from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
 from ._history import HistoryHandlers
+from ._history_view import video_routes
 from ._layout import Page, build_layout
 from ._session import SessionStore
 from ._theme import CSS, THEME
@@ -132,9 +133,11 @@ def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
     settings = playground.settings
     # The visitor's address is the connection's peer, or what trusted proxies say (not uvicorn).
     keep_raw_peer()
-    app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan}
+    # Saved videos by name alone (`video_url`): no address the API gives names a server folder.
+    routes = video_routes(settings.outputs_dir)
     if playground.webhooks is not None:
-        app_kwargs["routes"] = webhook_routes(playground.webhooks)
+        routes += webhook_routes(playground.webhooks)
+    app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan, "routes": routes}
     options: dict[str, Any] = dict(
         theme=THEME,
         css=CSS,

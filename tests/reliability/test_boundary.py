@@ -128,6 +128,9 @@ def test_the_api_refuses_a_server_path_in_one_sentence(
         client.close()
     assert len(set(answers)) == 1 and NOT_YOURS in answers[0] and str(private_picture) not in answers[0]
     assert record["state"] == "completed" and spent(sim)[1] == 1
+    # Its address names no server folder, and the app serves the video there.
+    assert record["video_url"] == f"{app.url}videos/{record['task_id']}.mp4"
+    assert httpx.get(record["video_url"], timeout=30).content[4:8] == b"ftyp"
 
 
 def test_mcp_does_not_copy_a_server_file_named_as_the_picture(
