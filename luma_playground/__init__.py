@@ -41,6 +41,7 @@ from ._models import (
     Validated,
     WaitingForSlot,
 )
+from ._pictures import Picture
 from ._pipeline import Pipeline
 from ._polling import AdaptiveSchedule, FixedSchedule, TimingHistory
 from ._retry import RetryPolicy
@@ -70,6 +71,7 @@ __all__ = [
     "NetworkError",
     "OutputError",
     "OutputExpired",
+    "Picture",
     "Pipeline",
     "Playground",
     "Prediction",

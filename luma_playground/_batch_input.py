@@ -15,8 +15,8 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from ._config import ApiKey, Settings
@@ -25,13 +25,17 @@ from ._jobs import Job
 from ._journal import Journal, TaskRecord
 from ._limits import Caller
 from ._models import GenerationRequest, Size
+from ._pictures import Picture, is_data_uri, is_url
 from ._spend import SpendGuard
 
 __all__ = [
     "PICTURE_SUFFIXES",
     "BatchInput",
     "BatchPrice",
+    "Material",
+    "OperatorFolder",
     "Playground",
+    "SentFiles",
     "batch_price",
     "check_count",
     "content_hash",
@@ -40,6 +44,7 @@ __all__ = [
     "rows_from_records",
     "rows_from_zip",
     "rows_hash",
+    "sent_name",
 ]
 
 #: The pictures a zip may hold (other files in it are skipped).
@@ -48,6 +53,8 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_ROWS = 500
 #: The CSV's columns; size and duration may be left out (or empty) for the defaults.
 COLUMNS = ("image", "prompt", "size", "duration")
+#: The answer to a CSV cell that names no picture the visitor sent (the same whatever it names).
+NOT_SENT = "the image must be an http(s) URL, a data URI, or the name of a picture you sent with the CSV."
 
 
 class Playground(Protocol):
@@ -68,15 +75,25 @@ class Playground(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BatchInput:
-    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size and a duration."""
+    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size and a duration.
+
+    A local file is read only through `picture` (a `Picture`); `image` is its text, kept and shown.
+    """
 
     image: str
     prompt: str
     size: str = Size.LANDSCAPE.value
     duration: int = 5
+    picture: Picture | None = field(default=None, compare=False)
+
+    @classmethod
+    def recorded(cls, image: str, prompt: str, size: str, duration: int) -> BatchInput:
+        """A row read back from the batch store, checked when the batch was made."""
+        local = not (is_url(image) or is_data_uri(image))
+        return cls(image, prompt, size, duration, Picture.recorded(image) if local else None)
 
     def request(self) -> GenerationRequest:
-        return GenerationRequest.create(self.image, self.prompt, self.size, self.duration)
+        return GenerationRequest.create(self.picture or self.image, self.prompt, self.size, self.duration)
 
     @property
     def blocks(self) -> int:
@@ -84,14 +101,52 @@ class BatchInput:
         return max(1, -(-self.duration // 5))
 
 
-def _checked(image: str, prompt: str, size: object, duration: object, where: str) -> BatchInput:
+class Material(Protocol):
+    """Where a CSV's picture names resolve: the files the visitor sent, or the operator's folder."""
+
+    def picture(self, name: str) -> Picture: ...
+
+
+@dataclass
+class SentFiles:
+    """The pictures a visitor sent with a CSV (their uploads, their zip's pictures), by name.
+
+    A cell resolves only among these, by its file name; the server's disk is never consulted.
+    """
+
+    files: dict[str, Picture] = field(default_factory=dict)
+
+    def add(self, name: str, picture: Picture) -> None:
+        self.files.setdefault(PurePosixPath(name.replace("\\", "/")).name, picture)
+
+    def picture(self, name: str) -> Picture:
+        path = PurePosixPath(name.replace("\\", "/"))
+        found = None if path.is_absolute() or ".." in path.parts else self.files.get(path.name)
+        if found is None:
+            raise InvalidRequest(NOT_SENT, field="image")
+        return found
+
+
+@dataclass(frozen=True)
+class OperatorFolder:
+    """The operator's own folder (the command line): a relative name resolves against it."""
+
+    folder: Path
+
+    def picture(self, name: str) -> Picture:
+        return Picture.from_operator_file(self.folder / Path(name).expanduser())
+
+
+def _checked(image: str | Picture, prompt: str, size: object, duration: object, where: str) -> BatchInput:
     try:
+        if not isinstance(image, Picture) and image.strip() and not (is_url(image) or is_data_uri(image)):
+            raise InvalidRequest(NOT_SENT, field="image")
         request = GenerationRequest.create(image, prompt, size or Size.LANDSCAPE.value, duration or 5)
     except InvalidRequest as error:
         raise InvalidRequest(f"{where}: {error.message}", field=error.field) from None
-    if request.image_is_local and not request.image_path.is_file():
-        raise InvalidRequest(f"{where}: no image file at {request.image}.", field="image")
-    return BatchInput(request.image, request.prompt, request.size.value, int(request.duration))
+    text = str(image.path) if isinstance(image, Picture) else request.image
+    picture = image if isinstance(image, Picture) else None
+    return BatchInput(text, request.prompt, request.size.value, int(request.duration), picture)
 
 
 def check_count(count: int) -> None:
@@ -102,8 +157,8 @@ def check_count(count: int) -> None:
         raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows, not {count}.", field="rows")
 
 
-def parse_csv(text: str, base_dir: Path) -> list[BatchInput]:
-    """The rows of a CSV with a header `image,prompt[,size][,duration]`; images relative to `base_dir`."""
+def parse_csv(text: str, material: Material) -> list[BatchInput]:
+    """The rows of a CSV with a header `image,prompt[,size][,duration]`; file names resolve in `material`."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     if "image" not in header or "prompt" not in header:
@@ -118,20 +173,36 @@ def parse_csv(text: str, base_dir: Path) -> list[BatchInput]:
         values = {name: (raw.get(name) or "").strip() for name in COLUMNS}
         if not any(values.values()):
             continue  # a blank line
-        image = values["image"]
-        if image and "://" not in image and not image.startswith("data:") and not Path(image).is_absolute():
-            image = str((base_dir / image).resolve())
-        rows.append(_checked(image, values["prompt"], values["size"], values["duration"], f"Line {line}"))
+        rows.append(
+            _checked(
+                _cell_picture(values["image"], material, f"Line {line}"),
+                values["prompt"],
+                values["size"],
+                values["duration"],
+                f"Line {line}",
+            )
+        )
     check_count(len(rows))
     return rows
 
 
+def _cell_picture(image: str, material: Material, where: str) -> str | Picture:
+    """A CSV cell's picture: a URL or data URI as written, else a name resolved in `material`."""
+    if not image or is_url(image) or is_data_uri(image):
+        return image
+    try:
+        return material.picture(image)
+    except InvalidRequest as error:
+        message = error.message[:1].lower() + error.message[1:]
+        raise InvalidRequest(f"{where}: {message}", field="image") from None
+
+
 def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInput]:
-    """Rows from plain mappings (the API's): `image` (a local file), `prompt`, `size` and `duration`."""
+    """Rows from plain mappings (the API's): `image` (a `Picture`, a URL or a data URI), `prompt`, ..."""
     check_count(len(records))
     return [
         _checked(
-            str(record.get("image") or ""),
+            _record_picture(record.get("image")),
             str(record.get("prompt") or ""),
             record.get("size"),
             record.get("duration"),
@@ -141,13 +212,16 @@ def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInpu
     ]
 
 
+def _record_picture(image: object) -> str | Picture:
+    return image if isinstance(image, Picture) else str(image or "")
+
+
 def rows_from_pictures(
-    pictures: Iterable[Path | str], prompt: str, size: object = Size.LANDSCAPE.value, duration: object = 5
+    pictures: Iterable[Picture], prompt: str, size: object = Size.LANDSCAPE.value, duration: object = 5
 ) -> list[BatchInput]:
     """One row per picture, all with the same prompt, size and duration."""
     rows = [
-        _checked(str(picture), prompt, size, duration, Path(picture).name or "A picture")
-        for picture in pictures
+        _checked(picture, prompt, size, duration, picture.path.name or "A picture") for picture in pictures
     ]
     check_count(len(rows))
     return rows
@@ -174,7 +248,12 @@ def rows_from_zip(
                 pictures.append(target)
     except zipfile.BadZipFile:
         raise InvalidRequest("The file is not a zip archive.", field="rows") from None
-    return rows_from_pictures(pictures, prompt, size, duration)
+    return rows_from_pictures([Picture.within(p, [folder]) for p in pictures], prompt, size, duration)
+
+
+def sent_name(extracted: Path) -> str:
+    """The name a picture had in its zip (`rows_from_zip` numbers each file: NNN-name)."""
+    return extracted.name.split("-", 1)[-1]
 
 
 def _is_picture(name: str) -> bool:

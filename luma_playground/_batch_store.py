@@ -62,7 +62,7 @@ class BatchRow:
 
     @property
     def input(self) -> BatchInput:
-        return BatchInput(self.image, self.prompt, self.size, self.duration)
+        return BatchInput.recorded(self.image, self.prompt, self.size, self.duration)
 
 
 def counts(rows: Sequence[BatchRow]) -> dict[str, int]:

@@ -19,7 +19,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ._batch import BatchRun
-from ._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_zip
+from ._batch_input import BatchInput, OperatorFolder, batch_price, content_hash, parse_csv, rows_from_zip
 from ._batch_store import BatchRow, BatchStore, RowState, counts
 from ._errors import InvalidRequest, OutputError
 from ._limits import Caller
@@ -59,7 +59,7 @@ def _read_rows(source: Path, prompt: str | None, data_dir: Path) -> tuple[list[B
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest(f"{source} is not a UTF-8 CSV file.", field="rows") from None
-    return parse_csv(text, source.resolve().parent), content_hash(data)
+    return parse_csv(text, OperatorFolder(source.resolve().parent)), content_hash(data)
 
 
 def _confirm(summary: str, yes: bool) -> bool:

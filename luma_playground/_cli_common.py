@@ -48,6 +48,7 @@ from ._models import (
     Validated,
     WaitingForSlot,
 )
+from ._pictures import Picture, is_data_uri, is_url
 from ._service import Playground
 
 EXIT_OK, EXIT_BUG, EXIT_INPUT, EXIT_API, EXIT_TASK, EXIT_PENDING = 0, 1, 2, 3, 4, 5
@@ -57,6 +58,15 @@ OWNER = "local"
 #: What a task id may look like: enough for any API's ids, nothing that could change the URL.
 #: `history --state` takes a row state, or `pending` for every row with work left.
 HISTORY_STATES = ("pending", *ACTIVE_STATES, *FINAL_STATES)
+
+
+def operator_picture(image: str) -> str | Picture:
+    """The picture the operator names: a URL or data URI as given, else a file on their machine."""
+    text = image.strip()
+    if is_url(text) or is_data_uri(text):
+        return text
+    return Picture.from_operator_file(text)
+
 
 app = typer.Typer(
     name="luma-playground",

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ._errors import InvalidRequest
-from ._pictures import check_data_uri, is_data_uri
+from ._pictures import Picture, check_data_uri, is_data_uri
 from ._urls import check_image_url
 
 __all__ = [
@@ -145,7 +145,11 @@ def check_task_id(value: object) -> str:
 
 
 class GenerationRequest(BaseModel):
-    """One image-to-video request, valid by construction: build it with `create`."""
+    """One image-to-video request, valid by construction: build it with `create`.
+
+    The start path reads a local file only through `picture`, a `Picture` that one of its
+    checked constructors made; `image` alone (a path's text) is never read there.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -155,6 +159,7 @@ class GenerationRequest(BaseModel):
     prompt: str
     size: Size = Size.LANDSCAPE
     duration: Literal[5, 10] = 5
+    _picture: Picture | None = PrivateAttr(default=None)
 
     @field_validator("prompt")
     @classmethod
@@ -174,15 +179,28 @@ class GenerationRequest(BaseModel):
     def image_path(self) -> Path:
         return Path(self.image)
 
+    @property
+    def picture(self) -> Picture | None:
+        """The checked picture file this request carries, if a `Picture` made it."""
+        return self._picture
+
+    def with_picture(self, picture: Picture) -> GenerationRequest:
+        """The same request, with `picture` as its checked local file."""
+        request = self.model_copy(update={"image": str(picture.path)})
+        request._picture = picture
+        return request
+
     @classmethod
     def create(
         cls,
-        image: str | Path | None,
+        image: str | Path | Picture | None,
         prompt: object,
         size: object = Size.LANDSCAPE,
         duration: object = 5,
     ) -> GenerationRequest:
         """Validate user input into a request, raising one `InvalidRequest` for the first fault."""
+        if isinstance(image, Picture):
+            return cls.create(str(image.path), prompt, size, duration).with_picture(image)
         if image is None or not str(image).strip():
             raise InvalidRequest("Add an image: upload a file or paste an image URL.", field="image")
         image_text = str(image).strip()

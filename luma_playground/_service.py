@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,14 +20,14 @@ from ._admission import Gate
 from ._batch import Batches
 from ._client import WaveSpeedClient
 from ._config import MODEL_ID, ApiKey, Settings
-from ._errors import AuthenticationError, InvalidRequest, LumaPlaygroundError, TaskNotFound
+from ._errors import AuthenticationError, LumaPlaygroundError, TaskNotFound
 from ._images import check_image, in_image_worker
 from ._jobs import Job, Runner
 from ._journal import Journal, TaskRecord
 from ._limits import Caller, Owned, VisitorLimits
 from ._models import GenerationRequest, Validated
 from ._pacing import Pacing
-from ._pictures import local_picture
+from ._pictures import Picture, picture_from_text
 from ._pipeline import Pipeline
 from ._retry import RetryPolicy
 from ._shots import Shots
@@ -245,18 +244,18 @@ class Playground:
         """The request with its picture as a checked local file, before anything is paid.
 
         A URL is fetched by the playground itself (its address checked and pinned) and a data
-        URI decoded, so that no unchecked address reaches WaveSpeed; then the file is checked.
+        URI decoded, so that no unchecked address reaches WaveSpeed; a local file is read only
+        when the request carries a `Picture` (a checked way in made it), never from a path's
+        text. Then the file is checked.
         """
-        path = await self.prepare_picture(request.image)
-        return request if str(path) == request.image else request.model_copy(update={"image": str(path)})
+        picture = await self.prepare_picture(request.picture or request.image)
+        return request.with_picture(picture)
 
-    async def prepare_picture(self, image: str) -> Path:
-        """A picture (a URL, a data URI or a local file) as a checked local file (see `prepare`)."""
-        path = await local_picture(image, self.settings.data_dir / "pictures")
-        if not path.is_file():
-            raise InvalidRequest(f"No image file at {path}.", field="image")
-        await in_image_worker(check_image, path)
-        return path
+    async def prepare_picture(self, image: str | Picture) -> Picture:
+        """A picture (a URL, a data URI or a `Picture`) as a checked local file (see `prepare`)."""
+        picture = await picture_from_text(image, self.settings.data_dir / "pictures")
+        await in_image_worker(check_image, picture.path)
+        return picture
 
     async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]:
         """Start `count` videos of one request: checked, within the limits, the image uploaded once.

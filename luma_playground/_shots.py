@@ -30,6 +30,7 @@ from ._jobs import Job
 from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
 from ._models import GenerationRequest
+from ._pictures import Picture
 from ._settings_file import settings_of
 from ._shot_store import ShotRecord, ShotState, ShotStore
 from .media import join_segments, last_frame
@@ -246,7 +247,7 @@ class Shots:
         self.runs[shot_id] = run
         return run
 
-    async def _last_frame(self, latest: TaskRecord) -> Path:
+    async def _last_frame(self, latest: TaskRecord) -> Picture:
         """The last frame of a finished segment as a PNG, a new file for each continuation."""
         video = Path(latest.video_path or "")
         if latest.state != TaskState.COMPLETED or not latest.video_path or not video.is_file():
@@ -254,7 +255,7 @@ class Shots:
         self._frames_dir.mkdir(parents=True, exist_ok=True)
         # A name of its own per attempt: the picture identifies its segment's task after a crash.
         dest = self._frames_dir / f"{latest.task_id}-next-{uuid.uuid4().hex[:8]}.png"
-        return await asyncio.to_thread(last_frame, video, dest)
+        return Picture.made_here(await asyncio.to_thread(last_frame, video, dest), self._frames_dir)
 
     async def _start_segment(
         self, shot_id: int, position: int, request: GenerationRequest, caller: Caller

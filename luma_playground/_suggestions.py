@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ._errors import InvalidRequest
 from ._limits import Caller
 from ._models import check_prompt
+from ._pictures import Picture
 from ._service import Playground
 
 __all__ = ["STYLES", "Suggestion", "check_words", "suggest_prompt"]
@@ -46,22 +47,24 @@ async def suggest_prompt(
     prompt: str | None,
     caller: Caller,
     *,
-    image: str | None = None,
+    image: str | Picture | None = None,
     style: str | None = "default",
 ) -> Suggestion:
     """A fuller prompt for the caller, from their words and (optionally) a picture.
 
-    `image` is a URL, a data URI or a local file. Bad input is refused before anything is
+    `image` is a URL, a data URI or a `Picture`. Bad input is refused before anything is
     paid; on the owner's key the gate admits the call first and a failed call is not counted
     against the day's budget.
     """
     text = check_words(prompt)
     style = style if isinstance(style, str) and style in STYLES else "default"
-    path = await playground.prepare_picture(image) if image else None
+    picture = await playground.prepare_picture(image) if image else None
     async with playground.gate.suggestion(
         playground.settings, caller, paid=playground.pays_owner(caller.user_key)
     ):
         backend, key = playground.backend_for(caller.user_key)
-        image_url = await playground.uploads.url_for(backend.client, key, str(path)) if path else None
+        image_url = (
+            await playground.uploads.url_for(backend.client, key, str(picture.path)) if picture else None
+        )
         words = await backend.client.optimize_prompt(text, image_url=image_url, style=style, api_key=key)
     return Suggestion(" ".join(words.split()), style, image_url is not None, backend.simulated)

@@ -43,6 +43,7 @@ from ._cli_common import (
     app,
     err,
     exit_code,
+    operator_picture,
 )
 from ._cli_shots import resume_shots
 from ._errors import InvalidRequest
@@ -70,7 +71,7 @@ def generate(
     """Make a video from an image and a prompt; print the saved MP4's path (or the task as JSON)."""
 
     async def main() -> int:
-        request = GenerationRequest.create(image, prompt, size, duration)
+        request = GenerationRequest.create(operator_picture(image), prompt, size, duration)
         async with _playground(simulate) as playground:
             [job] = await playground.start(request, Caller(OWNER))
             done = await _follow(job)

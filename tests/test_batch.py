@@ -12,10 +12,17 @@ import pytest
 
 from luma_playground import ApiKey, GenerationRequest, Playground, Settings
 from luma_playground._batch import BatchRun
-from luma_playground._batch_input import batch_price, parse_csv, rows_from_pictures, rows_from_zip
+from luma_playground._batch_input import (
+    OperatorFolder,
+    batch_price,
+    parse_csv,
+    rows_from_pictures,
+    rows_from_zip,
+)
 from luma_playground._batch_store import BatchRow, BatchStore, RowState, counts, select
 from luma_playground._errors import InvalidRequest, LumaPlaygroundError
 from luma_playground._limits import Caller
+from luma_playground._pictures import Picture
 from luma_playground.simulator import key_fingerprint
 
 from .conftest import reset_around, simulator_fixture
@@ -28,7 +35,7 @@ def test_csv_rows_take_defaults_and_paths_relative_to_the_file(tmp_path, landsca
     """Size and duration may be left out; a relative image is found next to the CSV."""
     (tmp_path / "pic.png").write_bytes(landscape_image.read_bytes())
     text = "image,prompt,size,duration\npic.png,waves,,\n" + f"{landscape_image},pan left,720*1280,10\n\n"
-    first, second = parse_csv(text, tmp_path)
+    first, second = parse_csv(text, OperatorFolder(tmp_path))
     assert (first.image, first.prompt, first.size, first.duration) == (
         str(tmp_path / "pic.png"),
         "waves",
@@ -41,11 +48,13 @@ def test_csv_rows_take_defaults_and_paths_relative_to_the_file(tmp_path, landsca
 def test_a_bad_csv_row_is_refused_with_its_line(tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """One bad row refuses the whole batch, naming its line; a CSV without the columns is refused."""
     with pytest.raises(InvalidRequest, match="Line 3: Size must be one of"):
-        parse_csv(f"image,prompt,size\n{landscape_image},a,\n{landscape_image},b,square\n", tmp_path)
+        parse_csv(
+            f"image,prompt,size\n{landscape_image},a,\n{landscape_image},b,square\n", OperatorFolder(tmp_path)
+        )
     with pytest.raises(InvalidRequest, match="Line 2: no image file"):
-        parse_csv("image,prompt\nmissing.png,a\n", tmp_path)
+        parse_csv("image,prompt\nmissing.png,a\n", OperatorFolder(tmp_path))
     with pytest.raises(InvalidRequest, match="columns image and prompt"):
-        parse_csv("picture,text\nx,y\n", tmp_path)
+        parse_csv("picture,text\nx,y\n", OperatorFolder(tmp_path))
 
 
 def test_a_zip_gives_a_row_per_picture_inside_its_folder(tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +102,7 @@ PAGE = Caller("session:batch-test")
 async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """Twelve rows on a key with three slots: the simulator sees at most 3 active, all 12 done."""
     sim.control.set_limits(submits_per_minute=None, concurrent_tasks=3)
-    rows = rows_from_pictures([landscape_image] * 12, "twelve in turn")
+    rows = rows_from_pictures([Picture.from_operator_file(landscape_image)] * 12, "twelve in turn")
     price = await batch_price(playground, None, rows)
     assert price.total == pytest.approx(12 * 0.5) and price.simulated
     run = _batch(playground, rows)
@@ -138,7 +147,11 @@ async def _running(run: BatchRun, position: int) -> None:
 
 async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A waiting row cancelled never starts; a running one is cancelled on the server; then all."""
-    run = _batch(slow_playground, rows_from_pictures([landscape_image] * 3, "one at a time"), concurrency=1)
+    run = _batch(
+        slow_playground,
+        rows_from_pictures([Picture.from_operator_file(landscape_image)] * 3, "one at a time"),
+        concurrency=1,
+    )
     assert await run.cancel(2) == "Cancelled before it started: nothing was charged."
     follow = asyncio.ensure_future(run.run())
     await _running(run, 0)
@@ -169,7 +182,11 @@ async def _stop_when(run: BatchRun, stop: Callable[[list[BatchRow]], object]) ->
 async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A shutdown with rows running and waiting: the next run follows the started, starts the rest."""
     first = _open(sim, tmp_path)
-    run = _batch(first, rows_from_pictures([landscape_image] * 6, "survive", duration=10), concurrency=2)
+    run = _batch(
+        first,
+        rows_from_pictures([Picture.from_operator_file(landscape_image)] * 6, "survive", duration=10),
+        concurrency=2,
+    )
     await _stop_when(
         run, lambda rows: sum(1 for row in rows if row.state == RowState.RUNNING and row.task_id) == 2
     )
@@ -205,7 +222,7 @@ async def _journal_row(playground: Playground, request: GenerationRequest, image
 
 async def test_a_row_killed_while_starting_is_matched_to_its_task(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A `starting` row whose journal row exists is followed, not sent again; one never written starts."""
-    rows = rows_from_pictures([landscape_image] * 2, "caught mid-start")
+    rows = rows_from_pictures([Picture.from_operator_file(landscape_image)] * 2, "caught mid-start")
     run = _batch(playground, rows)
     started = time.time()
     for position in (0, 1):
@@ -238,7 +255,11 @@ async def _until(run: BatchRun, reached: Callable[[list[BatchRow]], object]) -> 
 async def test_rows_waiting_for_the_pace_start_again_after_a_stop(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """Stopped while rows wait for the key's submits per minute: never sent, they start again at start-up."""
     first = _open(sim, tmp_path, submits_per_minute=1)
-    run = _batch(first, rows_from_pictures([landscape_image] * 3, "paced", duration=10), PAGE)
+    run = _batch(
+        first,
+        rows_from_pictures([Picture.from_operator_file(landscape_image)] * 3, "paced", duration=10),
+        PAGE,
+    )
     await _stop_when(run, lambda rows: all(row.state == RowState.RUNNING for row in rows) and rows[0].task_id)
     second = _open(sim, tmp_path)
     try:
@@ -257,7 +278,11 @@ async def test_rows_waiting_for_the_pace_start_again_after_a_stop(sim, tmp_path,
 
 async def test_a_row_killed_before_its_submit_went_out_starts_again(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A row a kill left `submitting`, never sent: start-up closes it as lost, and the row starts again."""
-    run = _batch(playground, rows_from_pictures([landscape_image], "killed while paced"), PAGE)
+    run = _batch(
+        playground,
+        rows_from_pictures([Picture.from_operator_file(landscape_image)], "killed while paced"),
+        PAGE,
+    )
     row_id = await _journal_row(playground, run.rows()[0].input.request(), "https://example.com/uploaded.png")
     await run.store.mark(run.batch_id, 0, RowState.RUNNING, task_row_id=row_id, started_at=time.time())
     [stale] = await playground.resume_at_startup()
@@ -277,7 +302,7 @@ async def test_an_offline_batch_goes_on_with_the_next_simulator(
     monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.2")
     settings = Settings(data_dir=tmp_path)
     first = Playground.open(settings, start_simulator=True)
-    rows = rows_from_pictures([landscape_image] * 2, "offline", duration=10)
+    rows = rows_from_pictures([Picture.from_operator_file(landscape_image)] * 2, "offline", duration=10)
     run = first.batches.start(rows, source_hash="offline", caller=PAGE, concurrency=1)
     await _until(run, lambda rows: rows[0].state == RowState.RUNNING and rows[0].task_id)
     await first.aclose()

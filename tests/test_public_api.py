@@ -28,6 +28,7 @@ PUBLIC_NAMES = [
     "NetworkError",
     "OutputError",
     "OutputExpired",
+    "Picture",
     "Pipeline",
     "Playground",
     "Prediction",

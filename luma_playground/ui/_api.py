@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, Literal
 
 import gradio as gr
@@ -34,10 +33,11 @@ from .._models import (
     WaitingForSlot,
     check_task_id,
 )
+from .._pictures import NOT_YOURS, Picture, is_data_uri, is_url
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers, ui_error
-from ._gradio_compat import app_root, file_data, is_inside, upload_folder
+from ._gradio_compat import app_root, file_data, uploaded_picture
 from ._history import HistoryHandlers
 from ._history_view import public_record
 from ._parts import TICK
@@ -99,31 +99,26 @@ class _Progress:
         self.progress((seconds, expected), desc=line, unit="s")
 
 
-def picture_of(image: object) -> str:
-    """The picture a caller sent, as the start path takes it: a URL, a data URI, or an upload.
+def picture_of(image: object) -> str | Picture:
+    """The picture a caller sent, as the start path takes it: a URL, a data URI, or their upload.
 
-    A file object must name a file Gradio received (its upload folder) or an http(s) URL; a bare
-    string must be a URL or a data URI, never a path on this machine.
+    A file object must name a file this caller uploaded (Gradio's upload folder) or carry an
+    http(s) URL; a bare string must be a URL or a data URI. A path anywhere else gets `NOT_YOURS`,
+    the same sentence whether or not a file is there.
     """
     if isinstance(image, dict):
         path, url = image.get("path"), image.get("url")
         for candidate in (path, url):
-            if isinstance(candidate, str) and candidate.startswith(("http://", "https://")):
+            if isinstance(candidate, str) and is_url(candidate):
                 return candidate
-        if isinstance(path, str) and path and is_inside(path, upload_folder()) and Path(path).is_file():
-            return path
-        raise InvalidRequest(
-            "The picture must be a file uploaded to this playground, an http(s) URL or a data URI.",
-            field="image",
-        )
+        if isinstance(path, str) and path:
+            return uploaded_picture(path)
+        raise InvalidRequest(NOT_YOURS, field="image")
     if isinstance(image, str) and image.strip():
         text = image.strip()
-        if text.startswith(("http://", "https://")) or text[:5].lower() == "data:":
+        if is_url(text) or is_data_uri(text):
             return text
-        raise InvalidRequest(
-            "Send the picture as an http(s) URL, a data:image/...;base64, URI, or an uploaded file.",
-            field="image",
-        )
+        raise InvalidRequest(NOT_YOURS, field="image")
     raise InvalidRequest("Add an image: an http(s) URL, a data URI or an uploaded file.", field="image")
 
 

@@ -7,6 +7,7 @@ again follows the unfinished batch they made instead of starting them twice.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 from pathlib import Path
@@ -18,11 +19,11 @@ from .._batch import BatchRun
 from .._batch_input import BatchInput, batch_price, check_count, rows_from_records, rows_hash
 from .._batch_store import BatchInfo, BatchRow, RowState, counts
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
-from .._pictures import local_picture
+from .._pictures import Picture, picture_from_text
 from ._api import PublicApi, picture_of
 from ._generate import ui_error
-from ._gradio_compat import app_root, file_data, is_inside, upload_folder
-from ._history_view import file_url
+from ._gradio_compat import app_root, file_data
+from ._history_view import video_url
 from ._parts import TICK
 from ._session import Visit
 
@@ -167,22 +168,19 @@ class BatchApi:
                 picture = await self._picture(row.get("image"))
             except InvalidRequest as error:
                 raise InvalidRequest(f"Row {number}: {error.message}", field="image") from None
-            records.append({**row, "image": str(picture)})
+            records.append({**row, "image": picture})
         inputs = rows_from_records(records)
         return inputs, rows_hash(inputs)
 
-    async def _picture(self, image: object) -> Path:
+    async def _picture(self, image: object) -> Picture:
+        """A row's picture as a file kept for the batch: fetched, decoded, or the caller's upload."""
+        sent = picture_of(image)
         folder = self.playground.settings.data_dir / "batches" / "pictures"
-        path = await local_picture(picture_of(image), folder)
-        if is_inside(str(path), upload_folder()) and path.is_file():
+        picture = await picture_from_text(sent, folder)
+        if picture.source == "upload":
             # Gradio may clear its uploads: a row that waits past a restart needs its picture.
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-            kept = folder / f"{digest}{path.suffix.lower()}"
-            if not kept.is_file():
-                folder.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, kept)
-            return kept
-        return path
+            return Picture.within(await asyncio.to_thread(_keep, picture.path, folder), [folder])
+        return picture
 
     def _unfinished(self, visit: Visit, source: str) -> BatchRun | None:
         """The run of the caller's unfinished batch of these rows, when it can go on here."""
@@ -269,9 +267,19 @@ def _row(row: BatchRow, root: str | None) -> dict[str, Any]:
         "prompt": row.prompt,
         "size": row.size,
         "duration": row.duration,
-        "video_url": f"{root or ''}/{file_url(row.video_path or '')}" if saved else None,
+        "video_url": video_url(row.video_path or "", root) if saved else None,
         "error": row.error,
     }
+
+
+def _keep(path: Path, folder: Path) -> Path:
+    """A copy of an uploaded picture in the batch's own folder (named by its content)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:24]
+    kept = folder / f"{digest}{path.suffix.lower()}"
+    if not kept.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, kept)
+    return kept
 
 
 def _not_running(info: BatchInfo) -> str:

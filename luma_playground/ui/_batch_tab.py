@@ -18,7 +18,16 @@ from typing import Any
 import gradio as gr
 
 from .._batch import BatchRun
-from .._batch_input import BatchInput, batch_price, content_hash, parse_csv, rows_from_pictures, rows_from_zip
+from .._batch_input import (
+    BatchInput,
+    SentFiles,
+    batch_price,
+    content_hash,
+    parse_csv,
+    rows_from_pictures,
+    rows_from_zip,
+    sent_name,
+)
 from .._batch_store import BatchRow, RowState, counts
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
@@ -26,6 +35,7 @@ from .._models import Size
 from .._service import Playground
 from ._components import choice_radio
 from ._format import status_card
+from ._gradio_compat import uploaded_picture
 from ._parts import QUIET, session_hash
 from ._session import SessionStore
 
@@ -34,6 +44,8 @@ __all__ = ["BatchHandlers", "BatchParts", "place", "wire"]
 HEADERS = ["#", "picture", "prompt", "size", "s", "state", "note"]
 _SIZES = [("Landscape", Size.LANDSCAPE.value), ("Portrait", Size.PORTRAIT.value)]
 _DURATIONS = [("5 s", 5), ("10 s", 10)]
+#: The prompt of the rows a CSV's pictures would make alone (the CSV's own rows replace them).
+_SENT_WITH_CSV = "a picture sent with a CSV"
 IDLE = status_card("idle", "No batch yet", "Add pictures and a prompt (or a CSV), then press Preview.")
 
 
@@ -194,22 +206,36 @@ class BatchHandlers:
     def _rows(
         self, pictures: list[str] | None, rows_csv: str | None, prompt: str, size: Any, duration: Any
     ) -> tuple[list[BatchInput], str]:
+        """The rows from what this visitor sent: their pictures and zips, or a CSV naming them."""
         if rows_csv:
-            data = Path(rows_csv).read_bytes()
-            return parse_csv(data.decode("utf-8", errors="replace"), Path(rows_csv).parent), content_hash(
-                data
-            )
-        files = [Path(name) for name in pictures or []]
-        folder = self.playground.settings.data_dir / "batches"
-        rows = []
-        for file in files:
-            if file.suffix.lower() == ".zip":
-                rows.extend(rows_from_zip(file, prompt, folder, size, duration))
-            else:
-                rows.extend(rows_from_pictures([file], prompt, size, duration))
+            # The pictures sent with a CSV are what its cells may name; the CSV gives the prompts.
+            rows, sent = self._sent(pictures, _SENT_WITH_CSV, Size.LANDSCAPE.value, 5)
+            data = uploaded_picture(rows_csv).path.read_bytes()
+            return parse_csv(data.decode("utf-8", errors="replace"), sent), content_hash(data)
+        rows, _ = self._sent(pictures, prompt, size, duration)
         if not rows:
             rows = rows_from_pictures([], prompt, size, duration)  # says that the batch is empty
         return rows, content_hash("\n".join(f"{r.image}\t{r.prompt}" for r in rows).encode())
+
+    def _sent(
+        self, pictures: list[str] | None, prompt: str, size: Any, duration: Any
+    ) -> tuple[list[BatchInput], SentFiles]:
+        """A row per picture this visitor uploaded (each picture of a zip too), and those pictures by name."""
+        folder = self.playground.settings.data_dir / "batches"
+        sent = SentFiles()
+        rows = []
+        for name in pictures or []:
+            upload = uploaded_picture(name)
+            if upload.path.suffix.lower() == ".zip":
+                zipped = rows_from_zip(upload.path, prompt, folder, size, duration)
+                for row in zipped:
+                    assert row.picture is not None
+                    sent.add(sent_name(row.picture.path), row.picture)
+                rows.extend(zipped)
+            else:
+                sent.add(upload.path.name, upload)
+                rows.extend(rows_from_pictures([upload], prompt, size, duration))
+        return rows, sent
 
     # -- running ------------------------------------------------------------------------------
 

@@ -30,8 +30,9 @@ from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._generate import Handlers
-from ._gradio_compat import json_text_for_agents
+from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
 from ._history import HistoryHandlers
+from ._history_view import video_routes
 from ._layout import Page, build_layout
 from ._session import SessionStore
 from ._theme import CSS, THEME
@@ -59,6 +60,7 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
         _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
     json_text_for_agents()
+    keep_server_files_out_of_mcp()
     demo.playground = playground
     return demo
 
@@ -131,9 +133,11 @@ def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
     settings = playground.settings
     # The visitor's address is the connection's peer, or what trusted proxies say (not uvicorn).
     keep_raw_peer()
-    app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan}
+    # Saved videos by name alone (`video_url`): no address the API gives names a server folder.
+    routes = video_routes(settings.outputs_dir)
     if playground.webhooks is not None:
-        app_kwargs["routes"] = webhook_routes(playground.webhooks)
+        routes += webhook_routes(playground.webhooks)
+    app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan, "routes": routes}
     options: dict[str, Any] = dict(
         theme=THEME,
         css=CSS,

@@ -14,10 +14,12 @@ from typing import Any
 import gradio as gr
 
 from .._errors import LumaPlaygroundError
+from .._pictures import Picture
 from .._service import Playground
 from .._suggestions import Suggestion, suggest_prompt
 from ._components import RAW, with_image_path
 from ._generate import ui_error
+from ._gradio_compat import sent_picture
 from ._parts import QUIET
 from ._session import SessionStore, Visit
 
@@ -96,7 +98,8 @@ class PromptEnhancer:
     ) -> tuple[Any, Any, Any]:
         """A suggestion for the prompt, shown in the panel; the prompt itself is left alone."""
         try:
-            suggestion = await self.suggestion(self.store.visit(request), image, prompt, style)
+            picture = sent_picture(image) if image else None
+            suggestion = await self.suggestion(self.store.visit(request), picture, prompt, style)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         label = dict((value, name) for name, value in STYLE_CHOICES)[suggestion.style]
@@ -110,7 +113,7 @@ class PromptEnhancer:
         return suggestion.text, note, gr.update(visible=True)
 
     async def suggestion(
-        self, visit: Visit, image: str | None, prompt: str | None, style: str | None
+        self, visit: Visit, image: str | Picture | None, prompt: str | None, style: str | None
     ) -> Suggestion:
         """Ask the optimizer, with the visit's key, for a fuller prompt from the words and picture.
 

@@ -26,7 +26,7 @@ from ._format import (
     error_title,
     summary_html,
 )
-from ._gradio_compat import url_downloads
+from ._gradio_compat import sent_picture, url_downloads
 from ._parts import TICK, session_hash
 from ._session import SessionStore
 
@@ -66,7 +66,7 @@ class Handlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(image, prompt, size, duration)
+            generation = GenerationRequest.create(sent_picture(image), prompt, size, duration)
             [job] = await self.store.start(visit, generation)
         except LumaPlaygroundError as error:
             yield gr.skip(), error_html(error), gr.skip()  # the last video stays on screen

@@ -12,6 +12,12 @@ comes from the request through Gradio's own resolver (proxies' forwarded headers
 JSON for agents. Gradio's MCP server turns every non-file output into `str(value)`, a Python
 repr for a dict; the public endpoints' data reaches MCP clients as JSON text instead.
 
+Server files named by MCP. Gradio's MCP server hands a tool call's arguments to an in-process
+client, which reads any `{"path": ..., "meta": {"_type": "gradio.FileData"}}` from the server's
+disk and uploads it into the upload folder, where it would pass for the caller's own upload. A
+file object that names a path outside the upload folder is made plain data before that client
+sees it (`keep_server_files_out_of_mcp`), so the endpoint refuses it like any foreign path.
+
 Copied pictures. Gradio shows only files under its upload folder (or allowed paths), and names
 that folder only through its utilities; pictures fetched from a URL (by the playground's own
 checked fetch) and copied for "use again" go there, pinned by the same tests.
@@ -28,13 +34,18 @@ from gradio import mcp, route_utils
 from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client import utils as client_utils
 
+from .._pictures import Picture, is_data_uri, is_url
+
 __all__ = [
     "announce_integers",
     "app_root",
     "file_data",
     "is_inside",
     "json_text_for_agents",
+    "keep_server_files_out_of_mcp",
+    "sent_picture",
     "upload_folder",
+    "uploaded_picture",
     "url_downloads",
 ]
 
@@ -57,6 +68,18 @@ def upload_folder() -> Path:
 def is_inside(path: str | Path, folder: str | Path) -> bool:
     """True when `path` is `folder` or lies under it, as Gradio decides what it may serve."""
     return bool(is_in_or_equal(str(path), str(folder)))
+
+
+def uploaded_picture(path: str | Path) -> Picture:
+    """The caller's upload as a `Picture`: a file inside Gradio's upload folder, else `NOT_YOURS`."""
+    return Picture.within(path, [upload_folder()])
+
+
+def sent_picture(image: str | None) -> str | Picture | None:
+    """A page event's picture: a URL or data URI as sent, a path only as the caller's own upload."""
+    if image is None or is_url(image) or is_data_uri(image):
+        return image
+    return uploaded_picture(image)
 
 
 def url_downloads() -> Path:
@@ -111,3 +134,27 @@ def json_text_for_agents() -> None:
 
     postprocess_output_data.json_text = True  # type: ignore[attr-defined]
     server.postprocess_output_data = postprocess_output_data  # type: ignore[method-assign]
+
+
+def _plain_unless_uploaded(value: dict[str, Any]) -> dict[str, Any]:
+    path = value.get("path")
+    if isinstance(path, str) and (client_utils.is_http_url_like(path) or is_inside(path, upload_folder())):
+        return value
+    # No `meta`: no client uploads it and Gradio moves nothing; the endpoint sees a foreign path.
+    return {"path": path}
+
+
+def keep_server_files_out_of_mcp() -> None:
+    """Stop Gradio's MCP server copying a server file a tool call names (once per process)."""
+    server = mcp.GradioMCPServer
+    stock = server._prepare_tool_call_args
+    if getattr(stock, "plain_paths", False):
+        return
+
+    def _prepare_tool_call_args(self: Any, name: str, arguments: dict[str, Any]) -> Any:
+        endpoint, args, headers, block_fn = stock(self, name, arguments)
+        args = client_utils.traverse(args, _plain_unless_uploaded, client_utils.is_file_obj_with_meta)
+        return endpoint, args, headers, block_fn
+
+    _prepare_tool_call_args.plain_paths = True  # type: ignore[attr-defined]
+    server._prepare_tool_call_args = _prepare_tool_call_args  # type: ignore[method-assign]

@@ -36,6 +36,8 @@ __all__ = [
     "shot_facts_html",
     "state_label",
     "summary_html",
+    "video_routes",
+    "video_url",
 ]
 
 #: The longest side of a card's poster frame, in pixels.
@@ -119,6 +121,30 @@ class Entry:
 def file_url(path: Path | str) -> str:
     """The page-relative address at which Gradio serves a file of the outputs folder."""
     return "gradio_api/file=" + quote(str(path))
+
+
+#: The route that serves saved videos by file name alone, so that no address names a server folder.
+VIDEOS_ROUTE = "/videos"
+
+
+def video_url(path: Path | str, root: str | None = None) -> str:
+    """The address of a saved video for the API: the app's root, the route, the file's name only."""
+    return f"{root or ''}{VIDEOS_ROUTE}/{quote(Path(path).name)}"
+
+
+def video_routes(outputs_dir: Path) -> list[Any]:
+    """The route behind `video_url`: an MP4 directly in `outputs_dir`, by its name; 404 otherwise."""
+    from starlette.responses import FileResponse, PlainTextResponse, Response
+    from starlette.routing import Route
+
+    async def video(request: Any) -> Response:
+        name = str(request.path_params["name"])
+        path = outputs_dir / name
+        if Path(name).name != name or not name.endswith(".mp4") or not path.is_file():
+            return PlainTextResponse("There is no such video here.", status_code=404)
+        return FileResponse(path, media_type="video/mp4", filename=name)
+
+    return [Route(VIDEOS_ROUTE + "/{name}", video, methods=["GET", "HEAD"])]
 
 
 def state_label(record: TaskRecord, *, video: bool = True) -> tuple[str, str]:
@@ -295,9 +321,7 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
     `output_url` is WaveSpeed's own (kept there for 7 days), never the simulator's.
     """
     record = entry.record
-    video_url = None
-    if entry.video is not None:
-        video_url = f"{root or ''}/{file_url(entry.video)}"
+    address = video_url(entry.video, root) if entry.video is not None else None
     return {
         "task_id": record.task_id,
         "state": record.state,
@@ -312,7 +336,7 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
         "error": record.error,
         "nsfw": record.nsfw,
         "video_saved": entry.video is not None,
-        "video_url": video_url,
+        "video_url": address,
         "output_url": None if record.backend == "simulator" else record.output_url,
     }
 

@@ -21,6 +21,7 @@ from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
 from ._format import StatusTracker, cancelled_html, error_html, status_card
 from ._generate import ui_error
+from ._gradio_compat import sent_picture
 from ._parts import TICK, session_hash
 from ._session import SessionStore
 
@@ -169,7 +170,7 @@ class Variants:
         visit = self.store.visit(request)
         rest = _skip(3 * MAX_VIDEOS)
         try:
-            generation = GenerationRequest.create(image, prompt, size, duration)
+            generation = GenerationRequest.create(sent_picture(image), prompt, size, duration)
             jobs = await self.store.start(visit, generation, count=many)
         except LumaPlaygroundError as error:
             yield (error_html(error), *rest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from luma_playground import GenerationRequest
+from luma_playground import GenerationRequest, Picture
 from luma_playground._limits import Caller
 from luma_playground.media import read_metadata
 
@@ -13,7 +13,9 @@ pytestmark = pytest.mark.anyio
 
 async def test_a_saved_video_carries_its_settings(playground, landscape_image) -> None:
     """After the download the MP4's metadata holds its prompt, size, duration, model and task id."""
-    request = GenerationRequest.create(landscape_image, "a slow pan, été", "1280*720", 5)
+    request = GenerationRequest.create(
+        Picture.from_operator_file(landscape_image), "a slow pan, été", "1280*720", 5
+    )
     [job] = await playground.start(request, Caller("local"))
     done = await job.wait()
     assert read_metadata(done.video_path) == {

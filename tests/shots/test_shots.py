@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Playground, Settings
+from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Picture, Playground, Settings
 from luma_playground._limits import Caller
 from luma_playground._shot_store import ShotState
 from luma_playground._shots import MAX_SEGMENTS
@@ -24,7 +24,9 @@ CALLER = Caller("local")
 
 async def _first_video(playground, image: Path, prompt: str = "a slow pan to the right") -> str:
     """A finished 5 s video; its task id."""
-    [job] = await playground.start(GenerationRequest.create(image, prompt, "1280*720", 5), CALLER)
+    [job] = await playground.start(
+        GenerationRequest.create(Picture.from_operator_file(image), prompt, "1280*720", 5), CALLER
+    )
     return (await job.wait()).task_id
 
 
@@ -97,7 +99,9 @@ async def test_cancel_stops_the_chain_and_keeps_what_was_made(playground, sim, l
 
 async def test_a_video_still_running_cannot_be_extended(playground, landscape_image) -> None:
     """Only a finished video is extended: a running task is refused before anything is spent."""
-    [job] = await playground.start(GenerationRequest.create(landscape_image, "slow", "1280*720", 5), CALLER)
+    [job] = await playground.start(
+        GenerationRequest.create(Picture.from_operator_file(landscape_image), "slow", "1280*720", 5), CALLER
+    )
     async for _ in job.events():
         if job.task_id:
             break

@@ -19,15 +19,44 @@ from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 from luma_playground.ui._generate import Handlers
+from luma_playground.ui._gradio_compat import upload_folder
 from luma_playground.ui._session import SessionStore
 
-from ..conftest import simulator_fixture
+from ..conftest import make_image, simulator_fixture
 
 SERVER_KEY = "sk-owner-server-key-0001"
 
 
 #: A simulator whose tasks take seconds, so that there is time to cancel them.
 slow_sim = simulator_fixture(time_scale=0.2, seed=3, scope="module")
+
+
+@pytest.fixture(scope="session")
+def landscape_image(gradio_environment: None) -> Path:
+    """A landscape picture where Gradio keeps a visitor's uploads: the page's handlers take only those."""
+    folder = upload_folder() / "visitor-upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_image(folder / "landscape.png")
+
+
+@pytest.fixture
+def image_factory(tmp_path: Path) -> Any:
+    """Makes a test picture among a visitor's uploads: `image_factory(name, size=(w, h), fmt="PNG")`."""
+    folder = upload_folder() / f"visitor-{tmp_path.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def factory(name: str, size: tuple[int, int] = (640, 360), fmt: str = "PNG") -> Path:
+        return make_image(folder / name, size, fmt)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def portrait_image(gradio_environment: None) -> Path:
+    """A portrait picture among a visitor's uploads (see `landscape_image`)."""
+    folder = upload_folder() / "visitor-upload"
+    folder.mkdir(parents=True, exist_ok=True)
+    return make_image(folder / "portrait.png", (360, 640))
 
 
 @pytest.fixture(scope="session")

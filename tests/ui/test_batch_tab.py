@@ -12,6 +12,7 @@ import pytest
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui._batch_tab import BatchHandlers
+from luma_playground.ui._gradio_compat import upload_folder
 from luma_playground.ui._session import SessionStore
 
 from .conftest import SERVER_KEY, fake_request
@@ -28,7 +29,9 @@ def _handlers(sim, data_dir: Path) -> BatchHandlers:  # type: ignore[no-untyped-
 
 
 def _pictures(folder: Path, image: Path, count: int) -> list[str]:
-    folder.mkdir(exist_ok=True)
+    """`count` copies of `image` where Gradio keeps a visitor's uploads (the tab takes only those)."""
+    folder = upload_folder() / folder.parent.name
+    folder.mkdir(parents=True, exist_ok=True)
     names = []
     for n in range(count):
         path = folder / f"picture-{n:02d}.png"

@@ -160,7 +160,7 @@ def test_enhance_prompt_returns_the_suggestion(
 @pytest.mark.parametrize(
     ("image", "message"),
     [
-        ("/etc/passwd", r"http\(s\) URL, a data:image"),
+        ("/etc/passwd", r"an upload of yours\), an http\(s\) URL or a data:image"),
         ("http://127.0.0.1:9/picture.png", "not public"),
         ("data:image/png;base64,!!!", "not valid base64"),
     ],

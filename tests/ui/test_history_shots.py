@@ -12,7 +12,7 @@ import av
 import gradio as gr
 from gradio_client import Client
 
-from luma_playground import ApiKey, GenerationRequest, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, GenerationRequest, Picture, Playground, RetryPolicy, Settings
 from luma_playground._limits import Caller
 from luma_playground.ui import KEY_HEADER
 
@@ -120,7 +120,9 @@ def test_an_own_key_shot_waits_for_that_key_after_a_restart(
         """The first process: a video, then a chain of two segments, stopped while the first runs."""
         playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
         try:
-            request = GenerationRequest.create(landscape_image, "my own key's shot", "1280*720", 5)
+            request = GenerationRequest.create(
+                Picture.from_operator_file(landscape_image), "my own key's shot", "1280*720", 5
+            )
             [job] = await playground.start(request, caller)
             run = await playground.shots.extend((await job.wait()).task_id, "on and on", 5, caller, times=2)
             async for _ in run.jobs[0].events():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from luma_playground import GenerationRequest
+from luma_playground import GenerationRequest, Picture
 from luma_playground.ui._cost import CostBook
 from luma_playground.ui._shots_panel import ShotHandlers
 
@@ -20,7 +20,9 @@ async def test_a_dropped_video_offers_its_settings_again(
     playground, handlers, landscape_image, tmp_path
 ) -> None:
     """A saved MP4 dropped on the page shows its prompt and fills prompt, size, length and picture."""
-    request = GenerationRequest.create(landscape_image, "waves under a low sun", "1280*720", 10)
+    request = GenerationRequest.create(
+        Picture.from_operator_file(landscape_image), "waves under a low sun", "1280*720", 10
+    )
     [job] = await handlers.store.start(handlers.store.visit(fake_request()), request)
     video = (await job.wait()).video_path
     dropped = tmp_path / "downloaded.mp4"
