@@ -294,7 +294,7 @@ class PublicApi:
         Returns:
             The task's record (see `history`), with note when it could not be checked just now.
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         try:
             record, problem = await self.history_handlers.lookup(task_id, visit)
         except LumaPlaygroundError as error:
@@ -315,7 +315,7 @@ class PublicApi:
         address of this playground's saved copy. Pass your key in the `X-WaveSpeed-Key` header to
         see the tasks of that key too.
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         root = app_root(request)
         return [self.record(record, root) for record in self.history_handlers.records(visit)]
 
@@ -333,7 +333,7 @@ class PublicApi:
         Returns:
             task_id, note (what WaveSpeed said) and state (the task's state now).
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         try:
             wanted = check_task_id(task_id)
             note = await self.playground.cancel_task(wanted, visit.caller)

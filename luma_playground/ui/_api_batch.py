@@ -197,7 +197,7 @@ class BatchApi:
         self, batch_id: object, request: gr.Request | None, header_key: str | None
     ) -> tuple[BatchInfo, BatchRun | None]:
         """The caller's batch by its id, and its run here (resumed when the caller's key pays for it)."""
-        visit = self.api.store.visit(request, header_key)
+        visit = self.api.store.work_visit(request, header_key)
         text = str(batch_id).strip()
         info = self.batches.info(int(text)) if text.isdigit() and not isinstance(batch_id, bool) else None
         if info is None or not self.playground.owns(visit.caller, info):

@@ -64,7 +64,7 @@ class ShotsApi:
             The shot's MP4, and the new segment's record (as `generate` gives it) with `shot`:
             its name, state, seconds, and its segments' task ids in order.
         """
-        visit = self.api.store.visit(request, x_wavespeed_key)
+        visit = self.api.store.work_visit(request, x_wavespeed_key)
         shots = self.playground.shots
         try:
             run = await shots.extend(_ref(task_id), prompt, duration, visit.caller)
@@ -117,7 +117,7 @@ class ShotsApi:
         Returns:
             The exported file, and a record: source (the task id or shot), kind, file name, bytes.
         """
-        visit = self.api.store.visit(request, x_wavespeed_key)
+        visit = self.api.store.work_visit(request, x_wavespeed_key)
         try:
             ref = _ref(task_id)
             spec = ExportSpec.create(kind, loop=loop, span=trim, width=int(width), fps=float(fps))
