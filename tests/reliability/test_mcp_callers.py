@@ -13,7 +13,7 @@ import base64
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from luma_playground._service import SIMULATOR_KEY
 from luma_playground.simulator import SimulatorServer
 
+from ._oidc import Provider, provider, sign_in, space_env
 from .conftest import (
     SERVER_KEY,
     SHARED,
@@ -65,11 +66,13 @@ class Answer:
 class Agent:
     """One MCP caller: its own HTTP connection and MCP session, sending its own headers."""
 
-    def __init__(self, session: ClientSession) -> None:
+    def __init__(self, session: ClientSession, prefix: str) -> None:
         self.session = session
+        #: What Gradio puts before each tool's name on a Space (the Space's name and "_").
+        self.prefix = prefix
 
     async def call(self, tool: str, **arguments: Any) -> Answer:
-        result = await self.session.call_tool(tool, arguments)
+        result = await self.session.call_tool(self.prefix + tool, arguments)
         return Answer(bool(result.isError), [getattr(part, "text", "") for part in result.content])
 
 
@@ -83,7 +86,9 @@ async def agent(app: AppProcess, **headers: str) -> AsyncIterator[Agent]:
         ClientSession(reader, writer) as session,
     ):
         await session.initialize()
-        yield Agent(session)
+        # On a Space Gradio names each tool after the Space first: find that prefix.
+        names = [tool.name for tool in (await session.list_tools()).tools]
+        yield Agent(session, next(name for name in names if name.endswith("generate"))[: -len("generate")])
 
 
 def data_uri(path: Path) -> str:
@@ -242,3 +247,52 @@ def test_anonymous_mcp_generation_on_the_owners_key_is_limited_as_one_visitor(
     finally:
         close_all([spent, fresh])
     assert key_calls(sim, SERVER_KEY, "submit") == 5 and key_calls(sim, own_key, "submit") == 1
+
+
+@pytest.fixture(scope="module")
+def hub() -> Iterator[Provider]:
+    with provider() as state:
+        yield state
+
+
+def test_a_signed_in_mcp_caller_is_their_login(
+    sim: SimulatorServer,
+    launch: Callable[..., AppProcess],
+    hub: Provider,
+    landscape_image: Path,
+) -> None:
+    """The sign-in cookie sent with the MCP requests names the caller: each login reaches only its
+    own work, and an anonymous caller is told to sign in before the owner's key pays."""
+    app = launch(
+        "mcp-login",
+        **space_env(hub),
+        SPACE_ID="reliability/mcp-login",
+        GRADIO_MCP_SERVER="1",
+        LUMA_PLAYGROUND_REQUIRE_LOGIN="1",
+        LUMA_PLAYGROUND_DAILY_BUDGET="0",
+    )
+    picture = data_uri(landscape_image)
+    alice = {"Cookie": f"session={sign_in(app.url, 'alice')}", "X_Forwarded_For": "203.0.113.81"}
+    bob = {"Cookie": f"session={sign_in(app.url, 'bob')}", "X_Forwarded_For": "203.0.113.82"}
+
+    async def run() -> dict[str, Answer]:
+        async with (
+            agent(app, **alice) as a,
+            agent(app, **bob) as b,
+            agent(app, X_Forwarded_For="203.0.113.83") as anonymous,
+        ):
+            made = await a.call("generate", image=picture, prompt="Alice's lantern")
+            task_id = str(made.record["task_id"])
+            return {
+                "a_history": await a.call("history"),
+                "b_history": await b.call("history"),
+                "b_task": await b.call("get_task", task_id=task_id),
+                "anonymous": await anonymous.call("generate", image=picture, prompt="a stranger's"),
+            }
+
+    found = asyncio.run(run())
+    assert prompts(found["a_history"]) == ["Alice's lantern"]
+    assert found["b_history"].record == []
+    assert found["b_task"].is_error and "lantern" not in found["b_task"].text, found["b_task"]
+    assert found["anonymous"].is_error and "signed-in visitors only" in found["anonymous"].text
+    assert key_calls(sim, SERVER_KEY, "submit") == 1
