@@ -6,6 +6,8 @@ sent. A proxy that writes only the standard `Forwarded` header (RFC 7239) is rea
 when no `X-Forwarded-For` came at all. uvicorn would rewrite the peer from that header for
 loopback peers (and an MCP call arrives from loopback carrying its caller's headers), so
 `launch_options` turns that off and this module applies the configured hop count alone.
+An MCP call's peer is Gradio's own client, never the caller: such a call has an address only
+through trusted proxies, and is named by its login, else its key, else `MCP_VISITOR`.
 """
 
 from __future__ import annotations

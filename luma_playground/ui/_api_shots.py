@@ -53,7 +53,9 @@ class ShotsApi:
         The new segment is a normal paid task (see `price`) started from the last frame, and the
         shot is joined into one seamless MP4 (the repeated frame at each join is dropped). Call it
         again with the shot's name or any of its task ids to go on, up to 12 segments. Cancelling
-        the call cancels the segment being made; the shot keeps what was made.
+        the call cancels the segment being made; the shot keeps what was made. Over MCP on a
+        shared playground this needs your own key in `X-WaveSpeed-Key` (or a sign-in), and
+        answers only for its work: MCP callers cannot be told apart otherwise.
 
         Args:
             task_id: A finished video's task id, or a shot's name ("shot-3").
@@ -105,6 +107,9 @@ class ShotsApi:
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> Any:
         """A GIF, animated WebP, seamless loop or trim of a saved video or shot, made here for free.
+
+        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
+        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
 
         Args:
             task_id: A task id, or a shot's name ("shot-3").
