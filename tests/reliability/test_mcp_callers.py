@@ -216,8 +216,7 @@ def limited_app(rsim: SimulatorServer, work_folder: Path, evidence: Evidence) ->
 def test_anonymous_mcp_generation_on_the_owners_key_is_limited_as_one_visitor(
     sim: SimulatorServer, limited_app: AppProcess, evidence: Evidence, landscape_image: Path
 ) -> None:
-    """Anonymous MCP callers share one day's limit, whatever address or session id they send; the
-    address layer holds through the proxy; page visitors and callers with their own key go on."""
+    """Anonymous MCP callers share one visitor's day on the owner's key, and their address's too."""
     picture = data_uri(landscape_image)
     own_key = fresh_key(evidence)
     spent = Caller("spent", client_for(limited_app, X_Forwarded_For="203.0.113.71"), SERVER_KEY, evidence)
@@ -251,6 +250,7 @@ def test_anonymous_mcp_generation_on_the_owners_key_is_limited_as_one_visitor(
 
 @pytest.fixture(scope="module")
 def hub() -> Iterator[Provider]:
+    """The stand-in Hugging Face sign-in for this module's Space."""
     with provider() as state:
         yield state
 
@@ -261,8 +261,7 @@ def test_a_signed_in_mcp_caller_is_their_login(
     hub: Provider,
     landscape_image: Path,
 ) -> None:
-    """The sign-in cookie sent with the MCP requests names the caller: each login reaches only its
-    own work, and an anonymous caller is told to sign in before the owner's key pays."""
+    """Over MCP the sign-in cookie names the caller: each login reaches its own work alone."""
     app = launch(
         "mcp-login",
         **space_env(hub),
