@@ -6,6 +6,8 @@ sent. A proxy that writes only the standard `Forwarded` header (RFC 7239) is rea
 when no `X-Forwarded-For` came at all. uvicorn would rewrite the peer from that header for
 loopback peers (and an MCP call arrives from loopback carrying its caller's headers), so
 `launch_options` turns that off and this module applies the configured hop count alone.
+An MCP call's peer is Gradio's own client, never the caller: such a call has an address only
+through trusted proxies, and is named by its login, else its key, else `MCP_VISITOR`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,34 @@ import ipaddress
 import os
 from collections.abc import Iterable
 
-__all__ = ["LOGIN_PREFIXES", "PROXY_HEADERS", "address_layer", "client_address", "keep_raw_peer"]
+__all__ = [
+    "LOGIN_PREFIXES",
+    "MCP_MARK",
+    "MCP_VISITOR",
+    "PROXY_HEADERS",
+    "address_layer",
+    "client_address",
+    "keep_raw_peer",
+    "key_owner",
+]
 
 #: Headers a reverse proxy adds; their presence says the app is reached through one.
 PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 #: How a signed-in visitor is named as an owner: `user:<login>` or `hf:<Hugging Face account>`.
 LOGIN_PREFIXES = ("user:", "hf:")
+#: The header (name, value) Gradio's MCP server puts on every tool call it forwards to an
+#: endpoint. It replaces whatever the MCP caller sent under that name; a direct caller who sends
+#: it only makes itself anonymous, never someone else.
+MCP_MARK = ("x-gradio-user", "mcp")
+#: The one owner every MCP caller without a login or a key of its own shares: Gradio forwards
+#: all their calls through one client (one session), and no header they choose can tell them
+#: apart without letting a forger pick a fresh identity.
+MCP_VISITOR = "mcp"
+
+
+def key_owner(fingerprint: str) -> str:
+    """The owner name of an MCP caller known only by the key it sent (`key:<fingerprint>`)."""
+    return f"key:{fingerprint}"
 
 
 def keep_raw_peer() -> None:

@@ -77,6 +77,9 @@ class Caller:
     #: The visitor's sign-in name (a login or a Hugging Face account), if signed in.
     login: str | None = None
     layers: tuple[str, ...] = ()
+    #: True when `owner` is shared by callers that cannot be told apart (an MCP call with no
+    #: login and no key of its own): it counts their limits together and grants no work.
+    anonymous: bool = False
 
     @property
     def limited_as(self) -> tuple[str, ...]:

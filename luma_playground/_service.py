@@ -191,9 +191,10 @@ class Playground:
         """True when the caller may see and act on this row.
 
         On a private playground its owner sees everything; on a shared one a visitor sees the
-        tasks they started and those of a key they gave.
+        tasks they started and those of a key they gave. An anonymous caller's name is shared
+        by strangers, so it is no proof: only a key grants them anything.
         """
-        if not self.settings.shared or record.owner == caller.owner:
+        if not self.settings.shared or (record.owner == caller.owner and not caller.anonymous):
             return True
         return self.grants(caller.user_key, record)
 

@@ -4,8 +4,10 @@ Each endpoint is the function of the same name (MCP names its tools after them):
 `price`, `enhance_prompt`, `get_task`, `history` and `cancel` (and `_api_shots`'s `extend` and
 `export`). They answer for the caller: their
 own key when the request carries `X-WaveSpeed-Key`, else the server's key under the limits of a
-shared deployment, else the offline simulator. The page keeps its HTML cards through private
-events of its own; these return JSON-ready values, and refused input gets one sentence.
+shared deployment, else the offline simulator. Over MCP the caller is their login or their key,
+else one anonymous visitor that the tools for existing work refuse on a shared deployment (see
+`SessionStore.work_visit`). The page keeps its HTML cards through private events of its own;
+these return JSON-ready values, and refused input gets one sentence.
 """
 
 from __future__ import annotations
@@ -152,8 +154,9 @@ class PublicApi:
         size that matches the picture's orientation). A run takes about a minute for 5 s and two for
         10 s, and is paid per 5 s of video: call `price` first to see the cost. Progress says the
         phase ("Generating, 34 s of about 60 s"); cancelling the call cancels the task on WaveSpeed.
-        Without an `X-WaveSpeed-Key` header the server's key pays (within its per-visitor limits),
-        or the offline simulator makes a marked video.
+        Without an `X-WaveSpeed-Key` header the server's key pays (within its per-visitor limits;
+        over MCP, every caller without a key or a login counts as one visitor), or the offline
+        simulator makes a marked video.
 
         Args:
             image: The picture: an http(s) URL, a "data:image/png;base64,..." URI, or a file
@@ -252,7 +255,8 @@ class PublicApi:
         """A fuller prompt for a video, suggested by WaveSpeed's prompt optimizer from your words and picture.
 
         A suggestion costs a fraction of a cent. Without an `X-WaveSpeed-Key` header the server's
-        key pays, within its per-visitor limits and daily budget, or the offline simulator answers.
+        key pays, within its per-visitor limits and daily budget (over MCP, every caller without a
+        key or a login counts as one visitor), or the offline simulator answers.
 
         Args:
             prompt: Your prompt, a few words at least.
@@ -283,13 +287,16 @@ class PublicApi:
     ) -> dict[str, Any]:
         """One of your tasks by its id (also one made elsewhere with your key); its video is saved.
 
+        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
+        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
+
         Args:
             task_id: The WaveSpeed task id.
 
         Returns:
             The task's record (see `history`), with note when it could not be checked just now.
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         try:
             record, problem = await self.history_handlers.lookup(task_id, visit)
         except LumaPlaygroundError as error:
@@ -308,9 +315,11 @@ class PublicApi:
         Each one has its task id, state, prompt, size, duration, creation and completion times
         (ISO 8601, UTC), inference seconds, backend, the reason when it failed, and video_url, the
         address of this playground's saved copy. Pass your key in the `X-WaveSpeed-Key` header to
-        see the tasks of that key too.
+        see the tasks of that key too. Over MCP on a shared playground this needs your own key in
+        `X-WaveSpeed-Key` (or a sign-in), and answers only for its work: MCP callers cannot be
+        told apart otherwise.
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         root = app_root(request)
         return [self.record(record, root) for record in self.history_handlers.records(visit)]
 
@@ -322,13 +331,16 @@ class PublicApi:
     ) -> dict[str, Any]:
         """Cancel one of your running tasks, and say what happened on WaveSpeed (no charge if cancelled).
 
+        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
+        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
+
         Args:
             task_id: The task id that `generate`'s record or `history` gave.
 
         Returns:
             task_id, note (what WaveSpeed said) and state (the task's state now).
         """
-        visit = self.store.visit(request, x_wavespeed_key)
+        visit = self.store.work_visit(request, x_wavespeed_key)
         try:
             wanted = check_task_id(task_id)
             note = await self.playground.cancel_task(wanted, visit.caller)

@@ -85,7 +85,9 @@ class BatchApi:
         follows the batch to its end; progress says how many are done. The batch runs in the
         playground, not in the call: if the call is interrupted it goes on, and `get_batch` with
         its id follows it again. Sending the same rows while they are unfinished follows that
-        batch instead of starting them twice. `cancel_batch` stops it.
+        batch instead of starting them twice. `cancel_batch` stops it. Over MCP without a key or a
+        login, every caller counts as one visitor on the server's key, and following the batch
+        again (`get_batch`) needs your own key.
 
         Args:
             rows: Up to 500 objects {"image": ..., "prompt": ..., "size": "1280*720" or "720*1280",
@@ -117,7 +119,9 @@ class BatchApi:
         """One of your batches by its id: each row's state, task id and video; the zip once it has ended.
 
         A batch paid by your own key that a restart left paused goes on when you call this with
-        that key in `X-WaveSpeed-Key`.
+        that key in `X-WaveSpeed-Key`. Over MCP on a shared playground this needs your own key in
+        `X-WaveSpeed-Key` (or a sign-in), and answers only for its work: MCP callers cannot be
+        told apart otherwise.
 
         Args:
             batch_id: The id `batch` gave (its record's batch_id, and its progress line).
@@ -141,6 +145,9 @@ class BatchApi:
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
         """Cancel a batch of yours: rows not started never start, running ones are cancelled (no charge).
+
+        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
+        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
 
         Args:
             batch_id: The batch's id.
@@ -195,7 +202,7 @@ class BatchApi:
         self, batch_id: object, request: gr.Request | None, header_key: str | None
     ) -> tuple[BatchInfo, BatchRun | None]:
         """The caller's batch by its id, and its run here (resumed when the caller's key pays for it)."""
-        visit = self.api.store.visit(request, header_key)
+        visit = self.api.store.work_visit(request, header_key)
         text = str(batch_id).strip()
         info = self.batches.info(int(text)) if text.isdigit() and not isinstance(batch_id, bool) else None
         if info is None or not self.playground.owns(visit.caller, info):

@@ -53,7 +53,9 @@ class ShotsApi:
         The new segment is a normal paid task (see `price`) started from the last frame, and the
         shot is joined into one seamless MP4 (the repeated frame at each join is dropped). Call it
         again with the shot's name or any of its task ids to go on, up to 12 segments. Cancelling
-        the call cancels the segment being made; the shot keeps what was made.
+        the call cancels the segment being made; the shot keeps what was made. Over MCP on a
+        shared playground this needs your own key in `X-WaveSpeed-Key` (or a sign-in), and
+        answers only for its work: MCP callers cannot be told apart otherwise.
 
         Args:
             task_id: A finished video's task id, or a shot's name ("shot-3").
@@ -64,7 +66,7 @@ class ShotsApi:
             The shot's MP4, and the new segment's record (as `generate` gives it) with `shot`:
             its name, state, seconds, and its segments' task ids in order.
         """
-        visit = self.api.store.visit(request, x_wavespeed_key)
+        visit = self.api.store.work_visit(request, x_wavespeed_key)
         shots = self.playground.shots
         try:
             run = await shots.extend(_ref(task_id), prompt, duration, visit.caller)
@@ -106,6 +108,9 @@ class ShotsApi:
     ) -> Any:
         """A GIF, animated WebP, seamless loop or trim of a saved video or shot, made here for free.
 
+        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
+        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
+
         Args:
             task_id: A task id, or a shot's name ("shot-3").
             kind: "gif", "webp", "loop" (an MP4 that loops without a jump) or "trim" (an MP4).
@@ -117,7 +122,7 @@ class ShotsApi:
         Returns:
             The exported file, and a record: source (the task id or shot), kind, file name, bytes.
         """
-        visit = self.api.store.visit(request, x_wavespeed_key)
+        visit = self.api.store.work_visit(request, x_wavespeed_key)
         try:
             ref = _ref(task_id)
             spec = ExportSpec.create(kind, loop=loop, span=trim, width=int(width), fps=float(fps))

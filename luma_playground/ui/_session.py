@@ -15,11 +15,11 @@ import gradio as gr
 
 from .._config import ApiKey, Settings
 from .._errors import InvalidRequest
-from .._identity import PROXY_HEADERS, address_layer, client_address
+from .._identity import MCP_MARK, MCP_VISITOR, PROXY_HEADERS, address_layer, client_address, key_owner
 from .._jobs import Job
 from .._limits import Caller, LimitReached
 from .._models import GenerationRequest
-from .._service import Playground
+from .._service import SIMULATOR_KEY, Playground
 from .._shots import ShotRun
 from . import _parts
 
@@ -29,6 +29,13 @@ __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]
 KEY_HEADER = "x-wavespeed-key"
 
 logger = logging.getLogger("luma_playground")
+#: The simulator's key is public: holding it proves nothing about who calls.
+_PUBLIC_FINGERPRINT = ApiKey(SIMULATOR_KEY).fingerprint
+#: What an anonymous MCP caller is told by the tools that read or act on existing work.
+OWN_KEY_NEEDED = (
+    "This shared playground cannot tell MCP callers apart, so it shows and acts on work only for "
+    "the key that made it: send your own WaveSpeed key in the X-WaveSpeed-Key header."
+)
 
 
 @dataclass
@@ -68,6 +75,8 @@ class Visit:
     login: str | None = None
     #: Every identity of the visitor the limits count against (login, address, session).
     layers: tuple[str, ...] = ()
+    #: An MCP caller with no login and no key of its own (see `Caller.anonymous`).
+    anonymous: bool = False
 
     @property
     def owner(self) -> str:
@@ -77,7 +86,9 @@ class Visit:
     @property
     def caller(self) -> Caller:
         """The visit as the start path sees it."""
-        return Caller(self.visitor, self.user_key, login=self.login, layers=self.layers)
+        return Caller(
+            self.visitor, self.user_key, login=self.login, layers=self.layers, anonymous=self.anonymous
+        )
 
 
 def key_error(message: str) -> gr.Error:
@@ -123,35 +134,56 @@ class SessionStore:
     def visit(self, request: gr.Request | None, header_key: str | None = None) -> Visit:
         """The caller behind a request: the header's key, else the key typed into this tab.
 
-        The visitor is their login, else their session; the limits count the address too.
+        The visitor is their login, else their session (an MCP caller: their key, else the one
+        anonymous MCP visitor); the limits count the address too.
         """
         self._notice_proxy(request)
-        session_hash = _parts.session_hash(request)
-        username = getattr(request, "username", None)
-        hf_name = _hf_username(request) if self.settings.oauth else None
-        login = f"user:{username}" if username else (f"hf:{hf_name}" if hf_name else None)
-        visitor = login or f"session:{session_hash}"
         raw = getattr(request, "request", None) or request
-        address = address_layer(
-            client_address(
-                _peer(raw),
-                _header_values(raw, "x-forwarded-for"),
-                self.settings.trusted_proxies,
-                _header_values(raw, "forwarded"),
-            )
-        )
-        layers = tuple(dict.fromkeys(layer for layer in (login, address, visitor) if layer))
+        via_mcp = _header_values(raw, MCP_MARK[0]) == [MCP_MARK[1]]
+        session_hash = _parts.session_hash(request)
+        login = self._login(request)
         try:
             key = ApiKey.parse(header_key) if header_key else None
         except InvalidRequest as fault:
             raise key_error(fault.message) from None
-        if key is None and session_hash in self._sessions:
+        if key is None and not via_mcp and session_hash in self._sessions:
             if fault_message := self._sessions[session_hash].key_fault:
                 raise key_error(fault_message)  # not the owner's key in its place
             key = self._sessions[session_hash].api_key
+        if via_mcp:
+            proven = key is not None and key.fingerprint != _PUBLIC_FINGERPRINT
+            visitor = login or (key_owner(key.fingerprint) if key is not None and proven else MCP_VISITOR)
+        else:
+            visitor = login or f"session:{session_hash}"
+        # Gradio's MCP server calls from this machine: only a trusted proxy's header names the caller.
+        address = self._address(raw, peer=None if via_mcp else _peer(raw))
+        layers = tuple(dict.fromkeys(layer for layer in (login, address, visitor) if layer))
         if key is not None:  # a shot this key left paused goes on from here
             self.playground.shots.wake(key)
-        return Visit(session_hash, visitor, key, login=login, layers=layers)
+        anonymous = visitor == MCP_VISITOR
+        return Visit(session_hash, visitor, key, login=login, layers=layers, anonymous=anonymous)
+
+    def work_visit(self, request: gr.Request | None, header_key: str | None = None) -> Visit:
+        """The caller of a call that reads or acts on existing work: refused when anonymous.
+
+        On a shared deployment an anonymous MCP caller could be anyone, so it must bring a key.
+        """
+        visit = self.visit(request, header_key)
+        if visit.anonymous and self.settings.shared:
+            raise gr.Error(OWN_KEY_NEEDED, title="Your own key is needed", print_exception=False)
+        return visit
+
+    def _login(self, request: gr.Request | None) -> str | None:
+        """The sign-in name behind a request (a login, or a Hugging Face account), if any."""
+        username = getattr(request, "username", None)
+        hf_name = _hf_username(request) if self.settings.oauth else None
+        return f"user:{username}" if username else (f"hf:{hf_name}" if hf_name else None)
+
+    def _address(self, raw: Any, *, peer: str | None) -> str | None:
+        """The address layer of a request: its peer, or the entry the trusted proxies wrote."""
+        forwarded_for = _header_values(raw, "x-forwarded-for")
+        forwarded = _header_values(raw, "forwarded")
+        return address_layer(client_address(peer, forwarded_for, self.settings.trusted_proxies, forwarded))
 
     def _notice_proxy(self, request: gr.Request | None) -> None:
         """Turn shared mode on when a request came through a proxy to an app that thinks it is private.

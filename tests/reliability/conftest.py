@@ -383,10 +383,3 @@ def mcp_tool(url: str, headers: dict[str, str], tool: str, arguments: dict[str, 
             return await session.call_tool(tool, arguments or {})
 
     return asyncio.run(run())
-
-
-def mcp_history(url: str, headers: dict[str, str]) -> list[Any]:
-    """The MCP `history` tool's answer for a caller sending these headers."""
-    result = mcp_tool(url, headers, "history")
-    assert not result.isError, result
-    return [json.loads(content.text) for content in result.content]

@@ -7,7 +7,6 @@ one's own, the MCP server; the simulator counts what was submitted on the owner'
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from .conftest import (
     close_all,
     image_file,
     key_of,
-    mcp_history,
+    mcp_tool,
     new_caller,
     start_app,
 )
@@ -172,7 +171,10 @@ def test_the_simulators_key_shows_nobody_elses_work(
             call_private(thief.client, "history_fetch", task_id)
         with pytest.raises(Exception, match=r"(?i)not in your history"):
             call_private(thief.client, "history_use_again", row_id)
-        text = json.dumps(mcp_history(app.url, {"X-WaveSpeed-Key": SIMULATOR_KEY}))
+        # Over MCP the public key is no key of one's own: the history is refused outright.
+        answer = mcp_tool(app.url, {"X-WaveSpeed-Key": SIMULATOR_KEY}, "history")
+        text = " ".join(getattr(part, "text", "") for part in answer.content)
+        assert answer.isError and "your own WaveSpeed key" in text, text
         assert task_id not in text and "a private prompt" not in text
     finally:
         close_all([owner, thief])
