@@ -133,3 +133,12 @@ def test_settings_read_from_a_file_are_checked_like_any_input(  # type: ignore[n
     with pytest.raises(AppError) as sized:
         call_private(client, "page_use_settings", handle_file(str(forged)))
     assert "size" in one_sentence(app, sized.value).lower()
+
+
+def test_batch_preview_errors_show_markup_as_text(app: AppProcess, client: Client, tmp_path: Path) -> None:
+    """A CSV cell with markup comes back in the Batch tab's error escaped once, so it shows as text."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("image,prompt,size,duration\nhttps://pictures.test/a.png,A calm sea,<b>big</b>,5\n")
+    with pytest.raises(AppError) as refused:
+        call_private(client, "preview", [], handle_file(str(rows)), "", "1280*720", 5)
+    assert "&lt;b&gt;big&lt;/b&gt;" in one_sentence(app, refused.value)
