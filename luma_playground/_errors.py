@@ -4,6 +4,8 @@ The hierarchy:
 
     LumaPlaygroundError
     ├── InvalidRequest                 bad input, caught here or refused by the API (400); nothing spent
+    │   ├── ShotBusy                   the shot is being extended by another call
+    │   └── UnreadableVideo            a saved or uploaded video that cannot be decoded
     ├── ApiError                       the API answered with an error
     │   ├── AuthenticationError        401/403: missing, wrong or not yet activated key
     │   ├── InsufficientBalance        the account cannot pay for the task
@@ -38,9 +40,11 @@ __all__ = [
     "OutputExpired",
     "RateLimited",
     "ServerError",
+    "ShotBusy",
     "SubmitOutcomeUnknown",
     "TaskFailed",
     "TaskNotFound",
+    "UnreadableVideo",
 ]
 
 
@@ -69,6 +73,30 @@ class InvalidRequest(LumaPlaygroundError):
     def __init__(self, message: str, *, field: str | None = None, task_id: str | None = None):
         super().__init__(message, task_id=task_id)
         self.field = field
+
+
+class ShotBusy(InvalidRequest):
+    """Another call is extending this shot (or has just extended it); this one started nothing."""
+
+    def __init__(
+        self,
+        message: str = "This shot is already being extended: wait for it to finish, or cancel it first.",
+        *,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, task_id=task_id)
+
+
+class UnreadableVideo(InvalidRequest):
+    """A saved or uploaded video that cannot be decoded: damaged, cut short, or not an MP4."""
+
+    def __init__(
+        self,
+        message: str = "This video cannot be read: its file is damaged or is not an MP4.",
+        *,
+        task_id: str | None = None,
+    ) -> None:
+        super().__init__(message, field="video", task_id=task_id)
 
 
 class ApiError(LumaPlaygroundError):

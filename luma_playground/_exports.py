@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from ._errors import InvalidRequest
+from ._errors import InvalidRequest, UnreadableVideo
+from ._video_files import DAMAGED
 from .media import LoopMode, make_loop, read_metadata, to_gif, to_webp, trim
 
 __all__ = ["EXPORT_KINDS", "ExportKind", "ExportSpec", "export_video", "parse_span"]
@@ -16,6 +18,7 @@ __all__ = ["EXPORT_KINDS", "ExportKind", "ExportSpec", "export_video", "parse_sp
 ExportKind = Literal["gif", "webp", "loop", "trim"]
 EXPORT_KINDS: tuple[str, ...] = get_args(ExportKind)
 LOOP_MODES: tuple[str, ...] = get_args(LoopMode)
+logger = logging.getLogger("luma_playground")
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*$")
 
 
@@ -89,5 +92,8 @@ async def export_video(video: Path, spec: ExportSpec, dest: Path | None = None) 
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         return await asyncio.to_thread(_make, video, dest, spec)
+    except DAMAGED as error:  # a damaged file (PyAV's words name its path)
+        logger.warning("cannot export %s: %s", video.name, error)
+        raise UnreadableVideo() from None
     except ValueError as error:  # a trim past the end, a clip with no frames
         raise InvalidRequest(f"Cannot export {video.name}: {error}.", field="video") from None

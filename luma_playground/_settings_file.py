@@ -1,18 +1,24 @@
-"""The settings of a saved video, kept inside its MP4 so that the file alone says how it was made."""
+"""The settings of a saved video, kept inside its MP4 so that the file alone says how it was made,
+and read back from a file as any input is: checked before they reach a form.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 
+from ._errors import InvalidRequest
 from ._journal import TaskRecord
+from ._models import DURATIONS, Size, check_prompt
 from .media import write_metadata
 
-__all__ = ["keep_settings", "settings_of"]
+__all__ = ["SavedSettings", "checked_settings", "keep_settings", "settings_of"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -43,3 +49,42 @@ async def keep_settings(video: Path, record: TaskRecord, task_id: str) -> None:
         await asyncio.get_running_loop().run_in_executor(_TAGGING, write_metadata, video, settings)
     except (av.FFmpegError, ValueError, OSError) as error:
         logger.warning("could not write the settings into %s: %s", video.name, error)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSettings:
+    """The settings a saved video carries, checked: its prompt, and its size and length when it says."""
+
+    prompt: str
+    size: Size | None
+    duration: int | None
+
+
+def checked_settings(tags: Mapping[str, str]) -> SavedSettings | None:
+    """The settings in a file's tags, checked like the form's input; None for a file without any.
+
+    A file is the visitor's to edit: one `InvalidRequest` names the first setting that is not
+    one the playground takes, in its own words (never the file's text).
+    """
+    prompt, size, duration = tags.get("prompt"), tags.get("size"), tags.get("duration")
+    if not prompt:
+        return None
+    try:
+        check_prompt(prompt)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"This file's settings cannot be used: {_lower_first(error.message)}") from None
+    sizes = {member.value: member for member in Size}
+    if size is not None and size not in sizes:
+        raise InvalidRequest(
+            f"This file's settings cannot be used: its size is not {' or '.join(sizes)}.", field="size"
+        )
+    lengths = {str(seconds): seconds for seconds in DURATIONS}
+    if duration is not None and duration not in lengths:
+        raise InvalidRequest(
+            "This file's settings cannot be used: its duration is not 5 or 10 seconds.", field="duration"
+        )
+    return SavedSettings(prompt, sizes[size] if size else None, lengths[duration] if duration else None)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

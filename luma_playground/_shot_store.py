@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import ShotBusy
 from ._journal import Journal
 
 __all__ = ["Segment", "ShotRecord", "ShotState", "ShotStore"]
@@ -83,14 +84,31 @@ class ShotStore:
     async def create(
         self, root_row_id: int, *, owner: str, key_fingerprint: str, planned: int, prompt: str, duration: int
     ) -> int:
-        """A new shot whose first segment is the finished task of `root_row_id`; its id."""
+        """A new shot, extending, whose first segment is the finished task of `root_row_id`; its id.
+
+        `ShotBusy` when that task is already in a shot (another call made it first): one write
+        checks and inserts, so of calls made at once exactly one gets the shot.
+        """
         values = (owner, key_fingerprint, ShotState.EXTENDING, planned, prompt, duration)
         return int(await self._awrite(functools.partial(_insert_shot, values, root_row_id, time.time())))
 
+    async def claim(self, shot_id: int, *, count: int, planned: int, prompt: str, duration: int) -> None:
+        """Mark a shot of `count` segments extending for one caller, before anything is spent for it.
+
+        `ShotBusy` when it is extending already, or no longer has `count` segments (another call
+        extended it since it was read): one write checks and claims, so of calls made at once
+        exactly one gets the shot, and the others change nothing.
+        """
+        fields = (ShotState.EXTENDING, planned, prompt, duration, time.time())
+        await self._awrite(functools.partial(_claim_shot, shot_id, count, fields))
+
     async def add_segment(self, shot_id: int, position: int, frame: str) -> None:
-        """Record the next segment, before its task's row exists."""
+        """Record the next segment, before its task's row exists (`ShotBusy` if that place is taken)."""
         sql = "INSERT INTO segments (shot_id, position, row_id, frame) VALUES (?, ?, NULL, ?)"
-        await self._awrite(_run(sql, (shot_id, position, frame)))
+        try:
+            await self._awrite(_run(sql, (shot_id, position, frame)))
+        except sqlite3.IntegrityError:
+            raise ShotBusy() from None
 
     async def link(self, shot_id: int, position: int, row_id: int) -> None:
         """Give a segment its task's journal row."""
@@ -166,6 +184,8 @@ def _run(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], No
 
 
 def _insert_shot(values: tuple[Any, ...], root_row_id: int, now: float, db: sqlite3.Connection) -> int:
+    if db.execute("SELECT 1 FROM segments WHERE row_id = ?", (root_row_id,)).fetchone():
+        raise ShotBusy()
     cursor = db.execute(
         "INSERT INTO shots (owner, key_fingerprint, state, planned, prompt, duration, created_at, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -174,6 +194,18 @@ def _insert_shot(values: tuple[Any, ...], root_row_id: int, now: float, db: sqli
     shot_id = int(cursor.lastrowid or 0)
     db.execute("INSERT INTO segments VALUES (?, 0, ?, '')", (shot_id, root_row_id))
     return shot_id
+
+
+def _claim_shot(shot_id: int, count: int, fields: tuple[Any, ...], db: sqlite3.Connection) -> None:
+    found = db.execute("SELECT state FROM shots WHERE shot_id = ?", (shot_id,)).fetchone()
+    (segments,) = db.execute("SELECT COUNT(*) FROM segments WHERE shot_id = ?", (shot_id,)).fetchone()
+    if found is None or found[0] == ShotState.EXTENDING or segments != count:
+        raise ShotBusy()
+    db.execute(
+        "UPDATE shots SET state = ?, error = NULL, planned = ?, prompt = ?, duration = ?, updated_at = ? "
+        "WHERE shot_id = ?",
+        (*fields, shot_id),
+    )
 
 
 def _record(row: tuple[Any, ...], segments: list[tuple[Any, ...]]) -> ShotRecord:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._config import ApiKey, Settings
-from ._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from ._errors import InvalidRequest, LumaPlaygroundError, ShotBusy, TaskNotFound
 from ._file_names import unguessable
 from ._identity import LOGIN_PREFIXES
 from ._jobs import Job
@@ -33,6 +33,7 @@ from ._models import GenerationRequest
 from ._pictures import Picture
 from ._settings_file import settings_of
 from ._shot_store import ShotRecord, ShotState, ShotStore
+from ._video_files import UNREADABLE, read_video
 from .media import join_segments, last_frame
 
 __all__ = ["MAX_SEGMENTS", "SHOT_NAME", "ShotRun", "Shots", "shot_json", "shot_settings"]
@@ -202,35 +203,19 @@ class Shots:
         self._loop = asyncio.get_running_loop()
         shot, latest = self.resolve(ref, caller)
         if shot is not None and shot.state == ShotState.EXTENDING:
-            raise InvalidRequest("This shot is still being extended: wait for it, or cancel it first.")
+            raise ShotBusy()
         count = len(shot.segments) if shot else 1
         if times < 1 or count + times > MAX_SEGMENTS:
             raise InvalidRequest(
                 f"A shot has at most {MAX_SEGMENTS} segments; this one has {count}.", field="times"
             )
         frame = await self._last_frame(latest)
-        request = GenerationRequest.create(frame, prompt, latest.size, duration)
-        planned, prompt, duration = count + times, request.prompt, request.duration
-        if shot is None:
-            _, key = self.playground.backend_for(caller.user_key)
-            shot_id = await self.store.create(
-                latest.row_id,
-                owner=caller.owner,
-                key_fingerprint=key.fingerprint if key else "",
-                planned=planned,
-                prompt=prompt,
-                duration=duration,
-            )
-        else:
-            shot_id = shot.shot_id
-            await self.store.change(
-                shot_id,
-                state=ShotState.EXTENDING,
-                error=None,
-                planned=planned,
-                prompt=prompt,
-                duration=duration,
-            )
+        try:
+            request = GenerationRequest.create(frame, prompt, latest.size, duration)
+            shot_id = await self._claim(shot, latest, caller, count + times, request)
+        except LumaPlaygroundError:
+            frame.path.unlink(missing_ok=True)  # no segment starts from it
+            raise
         try:
             job = await self._start_segment(shot_id, count, request, caller)
         except BaseException as error:
@@ -241,6 +226,36 @@ class Shots:
         run.add(job)
         run.task = asyncio.ensure_future(self._chain(run, job, caller))
         return run
+
+    async def _claim(
+        self,
+        shot: ShotRecord | None,
+        latest: TaskRecord,
+        caller: Caller,
+        planned: int,
+        request: GenerationRequest,
+    ) -> int:
+        """Take the shot (a new one for a video in none) for this call: `ShotBusy` when another has it.
+
+        Calls made at once on one shot all get this far; the store lets one through, and the
+        others leave before any paid call, changing nothing of the winner's shot.
+        """
+        prompt, duration = request.prompt, request.duration
+        if shot is not None:
+            count = len(shot.segments)
+            await self.store.claim(
+                shot.shot_id, count=count, planned=planned, prompt=prompt, duration=duration
+            )
+            return shot.shot_id
+        _, key = self.playground.backend_for(caller.user_key)
+        return await self.store.create(
+            latest.row_id,
+            owner=caller.owner,
+            key_fingerprint=key.fingerprint if key else "",
+            planned=planned,
+            prompt=prompt,
+            duration=duration,
+        )
 
     def _new_run(self, shot_id: int) -> ShotRun:
         run = ShotRun(shot_id)
@@ -255,7 +270,8 @@ class Shots:
         self._frames_dir.mkdir(parents=True, exist_ok=True)
         # A name of its own per attempt: the picture identifies its segment's task after a crash.
         dest = self._frames_dir / f"{latest.task_id}-next-{uuid.uuid4().hex[:8]}.png"
-        return Picture.made_here(await asyncio.to_thread(last_frame, video, dest), self._frames_dir)
+        frame = await read_video(video, last_frame, video, dest, task_id=latest.task_id)
+        return Picture.made_here(frame, self._frames_dir)
 
     async def _start_segment(
         self, shot_id: int, position: int, request: GenerationRequest, caller: Caller
@@ -294,9 +310,14 @@ class Shots:
                     await job.cancel()
         except LumaPlaygroundError as error:
             return await self._stop(shot_id, error.message)
-        except (ValueError, OSError) as error:  # a clip PyAV cannot read, a full disk
+        except UNREADABLE as error:  # a clip PyAV cannot read (its words name the path)
             logger.warning("shot %d stopped: %s", shot_id, error)
-            return await self._stop(shot_id, f"The shot could not be joined: {error}")
+            return await self._stop(shot_id, "The shot could not be joined: one of its clips cannot be read.")
+        except OSError as error:  # a full disk
+            logger.warning("shot %d stopped: %s", shot_id, error)
+            return await self._stop(
+                shot_id, "The shot could not be joined: the server could not write its file."
+            )
 
     async def _segment_outcome(self, shot_id: int, job: Job) -> str | None:
         """Wait for a segment's job, linking its row as soon as it is written; what stopped it, if anything.

@@ -42,7 +42,7 @@ from ._generate import Handlers, ui_error
 from ._gradio_compat import app_root, file_data, uploaded_picture
 from ._history import HistoryHandlers
 from ._history_view import public_record
-from ._parts import TICK
+from ._parts import TICK, guarded
 from ._session import Visit
 
 __all__ = ["PublicApi", "wire"]
@@ -353,10 +353,10 @@ class PublicApi:
 def wire(api: PublicApi, *, generate_concurrency: int) -> None:
     """Declare the public endpoints (inside the Blocks): the API page and MCP list these alone."""
     gr.api(
-        api.generate,
+        guarded(api.generate),
         api_name="generate",
         concurrency_limit=generate_concurrency,
         concurrency_id="generate",
     )
     for endpoint in (api.price, api.enhance_prompt, api.get_task, api.history, api.cancel):
-        gr.api(endpoint, api_name=endpoint.__name__, concurrency_limit=None)
+        gr.api(guarded(endpoint), api_name=endpoint.__name__, concurrency_limit=None)

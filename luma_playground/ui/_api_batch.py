@@ -24,7 +24,7 @@ from ._api import PublicApi, picture_of
 from ._generate import ui_error
 from ._gradio_compat import app_root, file_data
 from ._history_view import video_url
-from ._parts import TICK
+from ._parts import TICK, guarded
 from ._session import Visit
 
 __all__ = ["BatchApi"]
@@ -262,7 +262,7 @@ class BatchApi:
     def wire(self) -> None:
         """Declare the four endpoints (inside the Blocks)."""
         for endpoint in (self.batch_price, self.batch, self.get_batch, self.cancel_batch):
-            gr.api(endpoint, api_name=endpoint.__name__, concurrency_limit=None)
+            gr.api(guarded(endpoint), api_name=endpoint.__name__, concurrency_limit=None)
 
 
 def _row(row: BatchRow, root: str | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .._shots import MAX_SEGMENTS, shot_json
 from ._api import PublicApi, _Progress
 from ._generate import ui_error
 from ._gradio_compat import app_root, file_data
+from ._parts import guarded
 
 __all__ = ["ShotsApi"]
 
@@ -136,9 +137,9 @@ class ShotsApi:
     def wire(self, generate_concurrency: int) -> None:
         """Declare the two endpoints (inside the Blocks); an extension shares `generate`'s limit."""
         gr.api(
-            self.extend,
+            guarded(self.extend),
             api_name="extend",
             concurrency_limit=generate_concurrency,
             concurrency_id="generate",
         )
-        gr.api(self.export, api_name="export", concurrency_limit=2, concurrency_id="export")
+        gr.api(guarded(self.export), api_name="export", concurrency_limit=2, concurrency_id="export")

@@ -36,7 +36,7 @@ from .._service import Playground
 from ._components import choice_radio
 from ._format import status_card
 from ._gradio_compat import uploaded_picture
-from ._parts import QUIET, session_hash
+from ._parts import QUIET, page_error, session_hash
 from ._session import SessionStore
 
 __all__ = ["BatchHandlers", "BatchParts", "place", "wire"]
@@ -193,7 +193,7 @@ class BatchHandlers:
         try:
             rows, source = self._rows(pictures, rows_csv, prompt or "", size, duration)
         except LumaPlaygroundError as error:
-            raise gr.Error(error.message, title="Cannot make this batch", print_exception=False) from None
+            raise page_error(error.message, title="Cannot make this batch") from None
         visit = self.store.visit(request)
         price = await batch_price(self.playground, visit.user_key, rows)
         self._drafts[visit.session_hash] = (rows, source)
@@ -244,7 +244,7 @@ class BatchHandlers:
         visit = self.store.visit(request)
         draft = self._drafts.pop(visit.session_hash, None)
         if draft is None:
-            raise gr.Error("Press Preview first: nothing is waiting to start.", print_exception=False)
+            raise page_error("Press Preview first: nothing is waiting to start.")
         rows, source = draft
         run = self.batches.start(rows, source_hash=source, caller=visit.caller)
         self._latest[visit.session_hash] = run.batch_id
@@ -273,7 +273,7 @@ class BatchHandlers:
         """Cancel one row of this tab's batch (by its number in the table)."""
         run = self._run_of(request)
         if run is None or not number:
-            raise gr.Error("No batch of yours is running, or no row number was given.", print_exception=False)
+            raise page_error("No batch of yours is running, or no row number was given.")
         gr.Info(await run.cancel(int(number) - 1))
 
     async def cancel_all(self, request: gr.Request) -> None:

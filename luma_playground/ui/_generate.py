@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from html import escape
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,15 +26,15 @@ from ._format import (
     summary_html,
 )
 from ._gradio_compat import sent_picture, url_downloads
-from ._parts import TICK, session_hash
+from ._parts import TICK, page_error, page_warning, session_hash
 from ._session import SessionStore
 
 __all__ = ["Handlers", "ui_error"]
 
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
-    """The error as Gradio shows it: a titled notice, and `AppError` for API callers."""
-    return gr.Error(escape(str(error), quote=False), title=error_title(error), print_exception=False)
+    """The error as Gradio shows it: a titled notice, and `AppError` for API callers (escaped once)."""
+    return page_error(str(error), title=error_title(error))
 
 
 class Handlers:
@@ -158,7 +157,7 @@ class Handlers:
         """Keep the tab's key; one of the wrong shape is not kept, and a warning says why."""
         api_key = self.store.set_key(session, key)
         if fault := self.store.key_fault(session):
-            gr.Warning(fault, title="Key not valid")
+            page_warning(fault, title="Key not valid")
         return api_key
 
     def _badge(self, request: gr.Request | None) -> str:
@@ -185,7 +184,7 @@ class Handlers:
         try:
             return suggested_size(Path(image)).value
         except InvalidRequest as error:
-            gr.Warning(str(error), title="This image cannot be used")
+            page_warning(str(error), title="This image cannot be used")
             return gr.skip()
 
     async def use_url(self, url: str | None) -> tuple[Any, Any]:

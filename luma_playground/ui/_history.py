@@ -20,7 +20,7 @@ from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
 from .._jobs import Job
 from .._journal import TaskRecord
-from .._models import DURATIONS, Size, check_task_id
+from .._models import DURATIONS, Size, check_prompt, check_task_id
 from .._service import Playground, check_record
 from .._shot_store import ShotRecord, ShotState
 from .._shots import MAX_SEGMENTS
@@ -36,6 +36,7 @@ from ._history_view import (
     shot_facts_html,
     summary_html,
 )
+from ._parts import page_warning
 from ._session import SessionStore, Visit
 
 __all__ = ["HISTORY_LIMIT", "HistoryHandlers"]
@@ -246,9 +247,16 @@ class HistoryHandlers:
             )
         size = record.size if record.size in {s.value for s in Size} else gr.skip()
         duration = record.duration if record.duration in DURATIONS else gr.skip()
+        prompt: Any = record.prompt
+        try:  # a task adopted by its id brings WaveSpeed's copy of the prompt: checked as typed ones are
+            if prompt:
+                check_prompt(prompt)
+        except InvalidRequest as error:
+            page_warning(error.message, title="Settings restored without the prompt")
+            prompt = gr.skip()
         return (
             image if image is not None else gr.skip(),
-            record.prompt,
+            prompt,
             size,
             duration,
             gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
@@ -324,7 +332,7 @@ class HistoryHandlers:
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         if problem is not None:
-            gr.Warning(str(problem), title="The task could not be checked")
+            page_warning(str(problem), title="The task could not be checked")
         entry = await asyncio.to_thread(self.entry, record)
         return (entry.ref, *self.detail(entry), "")
 

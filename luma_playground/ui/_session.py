@@ -93,7 +93,7 @@ class Visit:
 
 def key_error(message: str) -> gr.Error:
     """A refused key as Gradio shows it: the sentence alone, no traceback in the log."""
-    return gr.Error(message, title="Key not valid", print_exception=False)
+    return _parts.page_error(message, title="Key not valid")
 
 
 class SessionStore:

@@ -17,18 +17,21 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import av
 import gradio as gr
 
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._exports import ExportSpec, export_video
+from .._settings_file import SavedSettings, checked_settings
 from .._shot_store import ShotState
 from .._shots import MAX_SEGMENTS
+from .._video_files import read_video
 from ..media import read_metadata
 from ._api import _phase
 from ._cost import CostBook
 from ._generate import ui_error
 from ._history_view import file_url
-from ._parts import QUIET, TICK, Form, session_hash
+from ._parts import QUIET, TICK, Form, guarded, session_hash
 from ._session import SessionStore
 
 if TYPE_CHECKING:
@@ -269,45 +272,49 @@ class ShotHandlers:
             raise ui_error(error) from None
         return str(path)
 
-    def read_settings(self, video: str | None) -> tuple[Any, Any]:
-        """What a dropped MP4 says about how it was made."""
-        settings = _settings_in(video)
-        if not settings.get("prompt"):
-            return '<p class="lp-muted">This file carries no playground settings.</p>', gr.update(
-                visible=False
-            )
-        facts = ", ".join(
-            f"{key}: {escape(settings[key])}" for key in ("size", "duration") if key in settings
-        )
-        return f"<p>“{escape(settings['prompt'])}” ({facts})</p>", gr.update(visible=True)
+    async def read_settings(self, video: str | None) -> tuple[Any, Any]:
+        """What a dropped MP4 says about how it was made, or one sentence on why it cannot be used."""
+        hidden = gr.update(visible=False)
+        try:
+            settings = await _saved_settings(video)
+        except LumaPlaygroundError as error:
+            return f'<p class="lp-muted">{escape(error.message)}</p>', hidden
+        if settings is None:
+            return '<p class="lp-muted">This file carries no playground settings.</p>', hidden
+        facts = [f"size: {settings.size.value}"] if settings.size else []
+        facts += [f"duration: {settings.duration}"] if settings.duration else []
+        return f"<p>“{escape(settings.prompt)}” ({escape(', '.join(facts))})</p>", gr.update(visible=True)
 
     async def use_settings(self, video: str | None) -> tuple[Any, ...]:
-        """The form filled from a dropped MP4: its prompt, size, length, and its first frame."""
-        settings = _settings_in(video)
-        if not video or not settings.get("prompt"):
-            return (gr.skip(),) * 4
-        folder = self.playground.settings.data_dir / "pictures"
-        folder.mkdir(parents=True, exist_ok=True)
-        picture = await asyncio.to_thread(_first_frame, Path(video), folder / f"{Path(video).stem}-first.png")
-        duration = int(settings["duration"]) if settings.get("duration") in ("5", "10") else gr.skip()
-        return settings["prompt"], settings.get("size") or gr.skip(), duration, str(picture)
+        """The form filled from a dropped MP4: its checked prompt, size and length, and its first frame."""
+        try:
+            settings = await _saved_settings(video)
+            if not video or settings is None:
+                return (gr.skip(),) * 4
+            folder = self.playground.settings.data_dir / "pictures"
+            folder.mkdir(parents=True, exist_ok=True)
+            source = Path(video)
+            picture = await read_video(source, _first_frame, source, folder / f"{source.stem}-first.png")
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        size = settings.size.value if settings.size else gr.skip()
+        return settings.prompt, size, settings.duration or gr.skip(), str(picture)
 
 
-def _settings_in(video: str | None) -> dict[str, str]:
+async def _saved_settings(video: str | None) -> SavedSettings | None:
+    """The checked settings a file carries (None for none); `UnreadableVideo` for a file PyAV cannot open."""
     if not video:
-        return {}
-    try:
-        return read_metadata(Path(video))
-    except (ValueError, OSError):
-        return {}
+        return None
+    path = Path(video)
+    return checked_settings(await read_video(path, read_metadata, path))
 
 
 def _first_frame(video: Path, dest: Path) -> Path:
     """The first frame of a clip as a PNG: the picture the playground's settings started from."""
-    import av
-
     with av.open(str(video)) as container:
-        frame = next(container.decode(video=0))
+        frame = next(container.decode(video=0), None)
+        if frame is None:
+            raise ValueError(f"{video.name} has no frames")
         frame.to_image().save(dest, format="PNG")
     return dest
 
@@ -348,7 +355,7 @@ def wire(
     """
     price = _price_event(handlers, parts)
     followed = finished.then(
-        handlers.take_last,
+        guarded(handlers.take_last),
         [form.prompt],
         [parts.panel, parts.source, parts.prompt, parts.shot, parts.segments],
         api_name="page_shot_follow",
@@ -357,7 +364,7 @@ def wire(
     followed.then(**price, **QUIET)
     parts.duration.change(**price, **QUIET)
     extension = parts.extend.click(
-        handlers.extend,
+        guarded(handlers.extend),
         [parts.source, parts.prompt, parts.duration],
         [parts.shot, parts.status, parts.source, parts.segments, parts.cancel, main_cancel],
         api_name="page_extend",
@@ -365,7 +372,7 @@ def wire(
     )
     extension.then(**price, **QUIET)
     parts.cancel.click(
-        handlers.cancel,
+        guarded(handlers.cancel),
         [parts.source],
         [parts.status, parts.cancel],
         cancels=[extension],
@@ -376,7 +383,7 @@ def wire(
     buttons = {"gif": parts.gif, "webp": parts.webp, "loop": parts.loop, "trim": parts.trim}
     for kind, button in buttons.items():
         button.click(
-            _exporter(handlers, kind),
+            guarded(_exporter(handlers, kind)),
             export_inputs,
             [parts.download],
             concurrency_limit=2,
@@ -384,14 +391,14 @@ def wire(
             **QUIET,
         )
     parts.dropped.upload(
-        handlers.read_settings,
+        guarded(handlers.read_settings),
         [parts.dropped],
         [parts.found, parts.reuse],
         api_name="page_read_settings",
         **QUIET,
     )
     parts.reuse.click(
-        handlers.use_settings,
+        guarded(handlers.use_settings),
         [parts.dropped],
         [form.prompt, form.size, form.duration, form.image],
         api_name="page_use_settings",
@@ -415,9 +422,11 @@ def wire_openers(
     outputs = [parts.panel, parts.source, parts.prompt, parts.shot, parts.segments, parts.status, tabs]
     price = _price_event(handlers, parts)
     opener = dict(outputs=outputs, **QUIET)
-    picked = history_extend.click(handlers.open_ref, [history_pick], api_name="page_shot_open", **opener)
+    picked = history_extend.click(
+        guarded(handlers.open_ref), [history_pick], api_name="page_shot_open", **opener
+    )
     picked.success(**price, **QUIET)
-    linked = opened.then(handlers.open_link, [shared_shot], api_name="page_shot_link", **opener)
+    linked = opened.then(guarded(handlers.open_link), [shared_shot], api_name="page_shot_link", **opener)
     linked.then(**price, **QUIET)
 
 

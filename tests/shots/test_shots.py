@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Picture, Playground, Settings
+from luma_playground._errors import ShotBusy
 from luma_playground._limits import Caller
 from luma_playground._shot_store import ShotState
 from luma_playground._shots import MAX_SEGMENTS
@@ -95,6 +97,19 @@ async def test_cancel_stops_the_chain_and_keeps_what_was_made(playground, sim, l
     assert playground.journal.by_task_id(second.task_id).state == "cancelled"
     assert sim.control.task(second.task_id)["status"] == "cancelled"
     assert len(run.jobs) == 2
+
+
+async def test_extends_of_one_video_at_once_make_one_shot(playground, sim, landscape_image) -> None:  # type: ignore[no-untyped-def]
+    """Three extends of one plain video at once: one shot and one submit; the others start nothing."""
+    first = await _first_video(playground, landscape_image)
+    calls = [playground.shots.extend(first, f"push in {n}", 5, CALLER) for n in range(3)]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    runs = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    assert len(runs) == 1 and all(isinstance(error, ShotBusy) for error in refused), outcomes
+    shot = await runs[0].wait()
+    assert shot.state == ShotState.READY and len(shot.segments) == 2
+    assert len(playground.shots.store.history()) == 1 and len(sim.control.tasks()) == 2
 
 
 async def test_a_video_still_running_cannot_be_extended(playground, landscape_image) -> None:

@@ -28,7 +28,7 @@ async def test_a_dropped_video_offers_its_settings_again(
     dropped = tmp_path / "downloaded.mp4"
     dropped.write_bytes(video.read_bytes())
     shots = ShotHandlers(playground, handlers.store, CostBook(playground, handlers.store))
-    note, offer = shots.read_settings(str(dropped))
+    note, offer = await shots.read_settings(str(dropped))
     assert "waves under a low sun" in note and offer["visible"] is True
     prompt, size, duration, picture = await shots.use_settings(str(dropped))
     assert (prompt, size, duration) == ("waves under a low sun", "1280*720", 10)
@@ -36,6 +36,6 @@ async def test_a_dropped_video_offers_its_settings_again(
         assert image.size == (1280, 720)
     plain = tmp_path / "plain.mp4"
     plain.write_bytes(b"not a video")
-    note, offer = shots.read_settings(str(plain))
-    assert "no playground settings" in note and offer["visible"] is False
+    note, offer = await shots.read_settings(str(plain))
+    assert "cannot be read" in note and offer["visible"] is False
     assert Path(picture).parent == playground.settings.data_dir / "pictures"
