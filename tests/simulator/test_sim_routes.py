@@ -169,7 +169,11 @@ def test_cancel_refunds_a_running_task(
     task = submit(api, image_url)
     response = api.delete(f"/api/v3/predictions/{task['id']}")
     assert response.status_code == 200
-    assert response.json() == {"code": 200, "message": "success", "data": {"id": task["id"], "status": "deleted"}}
+    assert response.json() == {
+        "code": 200,
+        "message": "success",
+        "data": {"id": task["id"], "status": "deleted"},
+    }
     assert api.get("/api/v3/balance").json()["data"]["balance"] == 100.0
     assert control.task(task["id"])["cancelled"] is True
     assert api.get(f"/api/v3/predictions/{task['id']}/result").json()["data"]["status"] == "cancelled"
@@ -259,7 +263,9 @@ def test_history_lists_the_keys_tasks_newest_first(
         ids.append(submit(api, FOREIGN_IMAGE, prompt=prompt)["id"])
         time.sleep(0.002)
     submit(other_api, FOREIGN_IMAGE, prompt="someone else's")
-    data = api.post("/api/v3/predictions", json={"page": 1, "page_size": 2, "include_inputs": True}).json()["data"]
+    data = api.post("/api/v3/predictions", json={"page": 1, "page_size": 2, "include_inputs": True}).json()[
+        "data"
+    ]
     assert data["total"] == 3 and data["page"] == 1 and data["page_size"] == 2
     assert [item["id"] for item in data["items"]] == [ids[2], ids[1]]
     assert data["items"][0]["input"]["prompt"] == "third"
@@ -309,6 +315,8 @@ def test_sync_mode_times_out_like_the_gateway(tmp_path: Path, photo_png: bytes) 
         response = client.post("/api/v3/luma/ray-2-i2v", json=body)
         assert response.status_code == 200 and response.json()["code"] == 200
         data = response.json()["data"]
-        assert data["status"] == "processing" and data["code"] == 5004 and "Sync mode timed out" in data["error"]
+        assert (
+            data["status"] == "processing" and data["code"] == 5004 and "Sync mode timed out" in data["error"]
+        )
         [task] = server.control.tasks()
         assert task["id"] == data["id"] and task["status"] in ("created", "processing")
