@@ -174,7 +174,7 @@ async def test_foreign_image_url_fails_with_1402(pipeline, sim) -> None:
 
 async def test_a_pending_phase_does_not_end_the_wait(pipeline, sim, landscape_image) -> None:
     """A task that reports `pending` (a status the docs do not name) is waited for, not failed."""
-    sim.control.set_behaviour(pending_s=30)  # 0.3 s at the suite's time scale
+    sim.control.set_behaviour(pending_s=100)  # 1 s at the suite's time scale: the first poll sees it
     events = await _run(pipeline, GenerationRequest.create(landscape_image, "patience"))
     assert isinstance(events[-1], Done) and events[-1].video_path.exists()
     assert sim.control.task(events[-1].task_id)["polls"] >= 2
