@@ -100,8 +100,7 @@ async def test_task_id_is_journaled_before_the_first_poll(pipeline, sim, landsca
     ("history_inputs", "said"), [("asked", "exact input"), ("never", "model and creation time")]
 )
 async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image, history_inputs, said) -> None:
-    """A submit whose answer was dropped is found (by its input, or by model and time when the history
-    gives no inputs), not resent, and finished; the event says how sure the match is."""
+    """A dropped submit's task is found (by input, else model and time), not resent; the event says how."""
     sim.control.set_behaviour(history_inputs=history_inputs)
     sim.control.add_fault("submit", "drop", after_processing=True)
     events = await _run(pipeline, GenerationRequest.create(landscape_image, "lost answer"))
@@ -117,8 +116,7 @@ async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image, h
 async def test_a_match_by_time_among_several_tasks_says_it_may_be_another_clients(
     pipeline, sim, landscape_image
 ) -> None:
-    """With no inputs in the history and another client's task made at the same moment, the match
-    is taken but says it may be another client's task."""
+    """With no inputs and another client's task made at once, the match says it may be another client's."""
     sim.control.set_behaviour(history_inputs="never")
     request = GenerationRequest.create(landscape_image, "elsewhere")
     image_url = await pipeline.client.upload_image(landscape_image, api_key=KEY)

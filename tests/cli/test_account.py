@@ -33,8 +33,7 @@ def test_enhance_with_a_picture(cli, server, landscape_image) -> None:  # type: 
 
 
 def test_cancel_a_task_another_command_is_following(cli, server, landscape_image) -> None:  # type: ignore[no-untyped-def]
-    """cancel deletes a running task and waits until WaveSpeed says it stopped; the generate following
-    it ends with exit 4."""
+    """cancel deletes a running task until WaveSpeed says it stopped; the generate following exits 4."""
     running = cli.start("generate", landscape_image, "-p", "cancel me", "--duration", "10")
     row = wait_for(
         lambda: next((r for r in cli.rows() if r["state"] == "processing"), None), what="processing"

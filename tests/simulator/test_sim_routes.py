@@ -164,8 +164,7 @@ def test_foreign_image_url_fails_with_1402(
 def test_cancel_refunds_a_running_task(
     api: httpx.Client, image_url: str, control: SimulatorControl, submit: Submit
 ) -> None:
-    """DELETE answers "deleted" (as documented), stops a queued or running task and gives the money back;
-    it answers "deleted" again for the ended task, which stays as it was."""
+    """DELETE answers "deleted" for any task; it stops and refunds a running one, leaves an ended one."""
     task = submit(api, image_url)
     response = api.delete(f"/api/v3/predictions/{task['id']}")
     assert response.status_code == 200
@@ -298,8 +297,7 @@ def test_unknown_api_path_is_a_json_404(api: httpx.Client) -> None:
 
 
 def test_sync_mode_times_out_like_the_gateway(tmp_path: Path, photo_png: bytes) -> None:
-    """A sync submit whose task outlasts 90 s (scaled) gets the SDK's shape: HTTP 200, status processing,
-    code 5004 and the task id; the task runs on."""
+    """A sync submit outlasting 90 s (scaled) answers HTTP 200, processing, code 5004 and the task id."""
     # The first plan of a fresh server is the first draw of its seeded model: pick a seed where it is long.
     seed = next(s for s in range(100) if TimingModel(seed=s).plan_video(10).total_s > SYNC_TIMEOUT_S)
     config = SimulatorConfig(time_scale=0.001, seed=seed, output_dir=tmp_path)
