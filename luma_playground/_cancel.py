@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._journal import TaskRecord, TaskState
 from ._models import Event, Prediction, PredictionStatus
-from ._pipeline import FIRST_POLL_DELAY, Pipeline
+from ._pipeline import Pipeline
 
 __all__ = ["CancelEnd", "cancel_note", "follow_cancelled"]
 
@@ -97,7 +97,7 @@ async def _last_state(
         api_key=api_key,
         schedule=pipeline.poll_schedule(record),
         deadline=deadline,
-        first_delay=FIRST_POLL_DELAY,
+        first_delay=0.0,  # a stopped task usually says so at once
     ):
         last = prediction
     assert last is not None
