@@ -104,7 +104,10 @@ def cancel(
     simulate: Simulate = False,
     verbose: Verbose = False,
 ) -> None:
-    """Cancel a running task on WaveSpeed (a cancelled task is not charged) and say what happened."""
+    """Ask WaveSpeed to cancel a running task and say how it ended (a request, not a refund).
+
+    WaveSpeed may finish the task anyway: then it is charged and its video is saved.
+    """
 
     async def main() -> int:
         wanted = check_task_id(task_id)

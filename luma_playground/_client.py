@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -12,7 +13,15 @@ import httpx
 
 from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts
 from ._connections import pooled_transport
-from ._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, RateLimited, ServerError
+from ._errors import (
+    AuthenticationError,
+    DeadlineExceeded,
+    InvalidRequest,
+    LumaPlaygroundError,
+    RateLimited,
+    ServerError,
+    TaskNotFound,
+)
 from ._images import in_image_worker, prepare_image
 from ._models import GenerationRequest, Prediction, PredictionStatus
 from ._pacing import Pace, Pacing
@@ -20,9 +29,11 @@ from ._polling import FixedSchedule, PollSchedule, Wake
 from ._retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
 from ._transfer import MAX_VIDEO_BYTES, ProgressCallback, download_once
 from ._version import __version__
-from ._wire import data_of, submit_error, transport_error
+from ._wire import api_time, data_of, history_item, submit_error, transport_error, usd
 
 __all__ = ["WaveSpeedClient"]
+
+logger = logging.getLogger("luma_playground")
 
 #: How long an idle connection is kept for reuse: well under a server's usual 5 s keep-alive, so
 #: that a request is never sent on a connection the server is closing (fatal for a submit), even
@@ -300,13 +311,16 @@ class WaveSpeedClient:
         first_delay: float = 0.0,
         wake: Wake | None = None,
     ) -> AsyncIterator[Prediction]:
-        """Yield the task's state after every GET until it is terminal (any non-active status).
+        """Yield the task's state after every GET until it reaches a documented end state.
 
-        `deadline` is a `time.monotonic()` instant; `wake` (set by a webhook) cuts a wait short.
+        A status WaveSpeed's docs do not name (`pending`, or a new one) keeps the wait going,
+        as it does in the official clients; it is logged once. `deadline` is a
+        `time.monotonic()` instant; `wake` (set by a webhook) cuts a wait short.
         """
         schedule = schedule or FixedSchedule()
         started = time.monotonic() if submitted_at is None else submitted_at
         delay = first_delay
+        unknown: set[str] = set()
         while True:
             if deadline is not None and time.monotonic() + delay > deadline:
                 raise DeadlineExceeded(
@@ -317,6 +331,13 @@ class WaveSpeedClient:
             if delay > 0:
                 await self._sleep(delay, wake)
             prediction = await self.get(task_id, api_key=api_key, deadline=deadline)
+            if not prediction.is_known and prediction.status not in unknown:
+                unknown.add(prediction.status)
+                logger.info(
+                    "task %s reports status %r, not a documented end state: still waiting",
+                    task_id,
+                    prediction.status[:40],
+                )
             yield prediction
             if prediction.is_terminal:
                 return
@@ -331,7 +352,11 @@ class WaveSpeedClient:
             wake.clear()
 
     async def cancel(self, task_id: str, *, api_key: str | ApiKey | None = None) -> bool:
-        """Ask WaveSpeed to stop the task (best effort); True when it accepted."""
+        """Ask WaveSpeed to delete the task; True when it took the request.
+
+        Taking it is not stopping it: the docs say "cancellation may not stop generation
+        immediately", so only the task's later status tells how it ended.
+        """
         try:
             async with self._api_lanes:
                 response = await self._send(
@@ -371,13 +396,28 @@ class WaveSpeedClient:
     async def price(
         self, request_input: dict[str, Any], *, api_key: str | ApiKey | None = None
     ) -> dict[str, Any]:
-        """The pricing route's answer for one task with these inputs (`unit_price` in USD)."""
+        """What one task with these inputs costs, in USD: `unit_price` is what WaveSpeed charges.
+
+        Asks `/model/price` (WaveSpeed's newer CLI and MCP server; its `discounted_price`, when
+        there is one, is the charge and `list_price` the price before it), else the documented
+        `/model/pricing` (`unit_price`). The answer's other fields are kept.
+        """
+        body = {"model_id": MODEL_ID, "inputs": request_input}
+        try:
+            data = await self._ask_price("/api/v3/model/price", body, api_key)
+        except (InvalidRequest, TaskNotFound, ServerError):
+            data = {}
+        listed, discounted = usd(data.get("price")), usd(data.get("discounted_price"))
+        if listed is None and discounted is None:
+            return await self._ask_price("/api/v3/model/pricing", body, api_key)
+        charged = discounted if discounted is not None else listed
+        return {**data, "unit_price": charged, "list_price": listed if listed is not None else charged}
+
+    async def _ask_price(
+        self, path: str, body: dict[str, Any], api_key: str | ApiKey | None
+    ) -> dict[str, Any]:
         return await self._call(
-            "POST",
-            "/api/v3/model/pricing",
-            api_key=api_key,
-            what="asking for the price",
-            request_kwargs=lambda: {"json": {"model_id": MODEL_ID, "inputs": request_input}},
+            "POST", path, api_key=api_key, what="asking for the price", request_kwargs=lambda: {"json": body}
         )
 
     async def balance(self, *, api_key: str | ApiKey | None = None) -> dict[str, Any]:
@@ -388,14 +428,19 @@ class WaveSpeedClient:
         self,
         *,
         api_key: str | ApiKey | None = None,
-        created_after: str | None = None,
+        created_after: float | None = None,
         page_size: int = 50,
         model: str = MODEL_ID,
     ) -> list[dict[str, Any]]:
-        """The account's recent tasks of `model`, newest first (to find a lost submit)."""
-        body: dict[str, Any] = {"page": 1, "page_size": page_size, "model": model}
-        if created_after:
-            body["created_after"] = created_after
+        """The account's recent tasks of `model`, newest first (to find a lost submit).
+
+        Inputs are asked for (`include_inputs`, as WaveSpeed's desktop app asks) but the
+        documented items have none: an item's `input` is there only when WaveSpeed gave it
+        (as `input` or `inputs`). `created_after` is Unix seconds, sent as `...Z`.
+        """
+        body: dict[str, Any] = {"page": 1, "page_size": page_size, "model": model, "include_inputs": True}
+        if created_after is not None:
+            body["created_after"] = api_time(created_after)
         data = await self._call(
             "POST",
             "/api/v3/predictions",
@@ -404,7 +449,7 @@ class WaveSpeedClient:
             request_kwargs=lambda: {"json": body},
         )
         items = data.get("items") or data.get("predictions") or []
-        return [item for item in items if isinstance(item, dict)]
+        return [history_item(item) for item in items if isinstance(item, dict)]
 
     async def optimize_prompt(
         self,

@@ -2,8 +2,10 @@
 
 A face (the UI, the CLI, the API) starts a job and follows its events; closing the tab stops
 the following, not the job. `Job.cancel()` is explicit: it stops the job, asks WaveSpeed to
-cancel the remote task, records that in the journal, and says what became of it. A job's events
-end only once that note is known, so a follower never has to wait for it.
+delete the remote task, follows the task until WaveSpeed says how it ended (a cancel is a
+request: a task WaveSpeed finishes anyway is charged, and its video is saved), records that in
+the journal, and says what became of it. A job's events end only once that note is known, so a
+follower never has to wait for it.
 The account's concurrency limit is respected per key: extra jobs wait for a free slot.
 """
 
@@ -12,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._cancel import CancelEnd, cancel_note, follow_cancelled
 from ._config import ApiKey
 from ._errors import LumaPlaygroundError
 from ._journal import TaskRecord, TaskState
@@ -24,7 +28,6 @@ from ._models import (
     Done,
     Event,
     GenerationRequest,
-    PredictionStatus,
     Submitted,
     Submitting,
     Uploaded,
@@ -67,7 +70,10 @@ class Job:
 
     @property
     def cancelled(self) -> bool:
-        """True once the job ended because it was cancelled (`cancel_note` says how)."""
+        """True once the job ended because it was cancelled (`cancel_note` says how).
+
+        WaveSpeed may finish a task despite the cancel: then `done` holds its saved video too.
+        """
         return self.finished and self.cancel_note is not None
 
     async def cancel(self) -> str:
@@ -259,46 +265,37 @@ class Runner:
                 "Cancelled while the task was being submitted: if WaveSpeed created it, "
                 "the playground will find it and save its video (see History)."
             )
-        return await self.cancel_task(job.task_id, api_key=job._api_key)
+        return await self.cancel_task(job.task_id, api_key=job._api_key, publish=job._publish)
 
-    async def cancel_task(self, task_id: str, *, api_key: ApiKey | None) -> str:
-        """Ask WaveSpeed to cancel a task no job of ours is running; record it; say what happened.
+    async def cancel_task(
+        self,
+        task_id: str,
+        *,
+        api_key: ApiKey | None,
+        publish: Callable[[Event], None] = lambda event: None,
+    ) -> str:
+        """Ask WaveSpeed to delete a task no job of ours is running, follow it to its end, say how it ended.
 
-        When WaveSpeed does not confirm, the task is followed again, so that its video is saved.
+        A video WaveSpeed makes anyway is saved (its events go to `publish`); a task whose end
+        WaveSpeed has not told within the deadline is followed on in the background.
         """
-        journal = self.pipeline.journal
-        record = journal.by_task_id(task_id)
-        accepted = await self.pipeline.client.cancel(task_id, api_key=api_key)
-        if accepted and record is not None:
-            await journal.aupdate(
-                record.row_id,
-                TaskState.CANCELLED,
-                detail="cancelled by the user",
-                error="Cancelled by the user.",
-            )
+        record = self.pipeline.journal.by_task_id(task_id)
+        taken = await self.pipeline.client.cancel(task_id, api_key=api_key)
+        if record is None:
             return (
-                f"Cancelled. WaveSpeed accepted the cancellation of task {task_id}; "
-                "it will not produce a video."
+                f"Cancel requested for task {task_id}: WaveSpeed "
+                + ("took the request" if taken else "did not confirm it")
+                + ", which may not stop it; it is not in this playground's history."
             )
-        if record is not None and record.pending:
-            self.resume(record, api_key=api_key)
-        if await self._completed(task_id, api_key):
-            return (
-                f"Too late to cancel: task {task_id} had already finished, so it is charged; "
-                "its video is saved to History."
-            )
-        return (
-            f"Stopped. WaveSpeed did not confirm the cancellation of task {task_id}, so "
-            "it may still run and be charged: its video will be saved to History when it "
-            "finishes."
-        )
-
-    async def _completed(self, task_id: str, api_key: ApiKey | None) -> bool:
-        """Whether WaveSpeed says the task has finished (a refused cancel came too late)."""
-        with contextlib.suppress(LumaPlaygroundError):
-            prediction = await self.pipeline.client.get(task_id, api_key=api_key)
-            return prediction.status == PredictionStatus.COMPLETED
-        return False
+        if record.state == TaskState.COMPLETED and record.video_path:
+            return cancel_note(task_id, CancelEnd.FINISHED, taken=taken)
+        deadline = time.monotonic() + self.pipeline.deadline
+        end = await follow_cancelled(self.pipeline, record, api_key, deadline=deadline, publish=publish)
+        if end is CancelEnd.UNSETTLED:
+            current = self.pipeline.journal.get(record.row_id)
+            if current is not None and current.pending:
+                self.resume(current, api_key=api_key)
+        return cancel_note(task_id, end, taken=taken)
 
 
 async def cancel_all(jobs: Iterable[Job]) -> list[str]:

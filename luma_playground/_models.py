@@ -44,6 +44,8 @@ DURATIONS = (5, 10)
 class PredictionStatus(enum.StrEnum):
     """A task's status as the API reports it (a journal row's state is `TaskState`)."""
 
+    #: In WaveSpeed's desktop app's types, not in the docs: a task not yet queued.
+    PENDING = "pending"
     CREATED = "created"
     PROCESSING = "processing"
     COMPLETED = "completed"
@@ -54,8 +56,17 @@ class PredictionStatus(enum.StrEnum):
 
 
 ACTIVE_STATUSES = frozenset({PredictionStatus.CREATED, PredictionStatus.PROCESSING})
-#: Documented terminal statuses; anything else that is not active is treated as terminal too.
-TERMINAL_STATUSES = frozenset(set(PredictionStatus) - ACTIVE_STATUSES)
+#: The end states WaveSpeed's docs and official clients name: only these end a wait. Any other
+#: status (`pending`, or one added later) is taken as still running, as the official clients do.
+TERMINAL_STATUSES = frozenset(
+    {
+        PredictionStatus.COMPLETED,
+        PredictionStatus.FAILED,
+        PredictionStatus.CANCELLED,
+        PredictionStatus.TIMEOUT,
+        PredictionStatus.DELETED,
+    }
+)
 
 
 class Size(enum.StrEnum):
@@ -241,7 +252,7 @@ class Prediction(BaseModel):
 
     id: str
     model: str = ""
-    #: A `PredictionStatus` value, or a status the API may add later (treated as terminal).
+    #: A `PredictionStatus` value, or a status the API may add later (taken as still running).
     status: str = PredictionStatus.CREATED
     outputs: list[Any] = Field(default_factory=list)
     urls: dict[str, Any] = Field(default_factory=dict)
@@ -262,7 +273,13 @@ class Prediction(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status not in ACTIVE_STATUSES
+        """Whether the status is a documented end state (an unknown one is not)."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_known(self) -> bool:
+        """Whether the status is one WaveSpeed's docs or official clients name."""
+        return self.status in set(PredictionStatus)
 
     @property
     def inference_ms(self) -> int | None:
@@ -329,6 +346,8 @@ class Submitted:
     task_id: str
     #: True when the submit's answer was lost and the task was found again in the history.
     recovered: bool = False
+    #: How the found task was matched, and how sure that is (one sentence); "" when not recovered.
+    match: str = ""
 
 
 @dataclass(frozen=True, slots=True)

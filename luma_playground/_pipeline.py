@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +31,7 @@ from ._errors import (
 )
 from ._failures import CANCELLED_STATUSES, gave_up_following, task_failure
 from ._journal import NEVER_SENT, Journal, TaskRecord, TaskState
+from ._lost_submits import HistoryMatch, match_lost_submit
 from ._models import (
     ACTIVE_STATUSES,
     Done,
@@ -189,12 +189,12 @@ class Pipeline:
         notifier = self.notifier
         callback = await notifier.open(self.client, api_key) if notifier else None
         try:
-            task_id, recovered = await self._submit(
+            task_id, found = await self._submit(
                 row_id, request, image_url, api_key, callback.callback_url if callback else None
             )
             if notifier and callback:
                 notifier.bind(callback.token, task_id)
-            yield Submitted(task_id, recovered=recovered)
+            yield Submitted(task_id, recovered=found is not None, match=found.note if found else "")
             record = self.journal.get(row_id)
             assert record is not None
             async for event in self._follow(record, api_key, started, deadline, callback):
@@ -210,7 +210,7 @@ class Pipeline:
         image_url: str,
         api_key: ApiKey | None,
         webhook_url: str | None,
-    ) -> tuple[str, bool]:
+    ) -> tuple[str, HistoryMatch | None]:
         """Submit once; when the answer is lost, look for the task instead of resending."""
         sent_at: float | None = None
 
@@ -226,14 +226,14 @@ class Pipeline:
             )
         except SubmitOutcomeUnknown as error:
             await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
-            task_id = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
-            if task_id is None:
+            found = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
+            if found is None:
                 raise SubmitOutcomeUnknown(
                     f"{error.message} None has appeared yet; the playground looks again at "
                     'start-up, on History\'s "Check for results" and on `luma-playground resume`, '
                     "and finishes it if it shows up."
                 ) from error
-            return task_id, True
+            return found.task_id, found
         except LumaPlaygroundError as error:
             await self.journal.aupdate(row_id, TaskState.REJECTED, detail=error.message, error=error.message)
             raise
@@ -249,17 +249,17 @@ class Pipeline:
         if self.journal.by_task_id(prediction.id) is not None:
             # An identical submit sent at once (Variants) lost its answer and took this task for
             # its own: identical tasks are interchangeable, so this row takes that one's task.
-            task_id = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
-            if task_id is None:
+            found = await self.find_lost_submit(row_id, api_key, sent_at or time.time())
+            if found is None:
                 message = (
                     "An identical generation whose answer was lost took over this task, "
                     "and no other task with this input was found: look in the history."
                 )
                 await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=message, error=message)
                 raise SubmitOutcomeUnknown(message, task_id=prediction.id)
-            return task_id, True
+            return found.task_id, found
         await self.journal.aupdate(row_id, TaskState.CREATED, task_id=prediction.id)
-        return prediction.id, False
+        return prediction.id, None
 
     async def find_lost_submit(
         self,
@@ -267,8 +267,8 @@ class Pipeline:
         api_key: ApiKey | None,
         sent_at: float,
         search_seconds: float = LOST_SUBMIT_SEARCH_SECONDS,
-    ) -> str | None:
-        """Find the task a lost submit created, by its exact input in the task history."""
+    ) -> HistoryMatch | None:
+        """Find the task a lost submit created in the task history, and say how sure that is."""
         record = self.journal.get(row_id)
         assert record is not None
         wanted = {
@@ -277,27 +277,22 @@ class Pipeline:
             "size": record.size,
             "duration": record.duration,
         }
-        since = dt.datetime.fromtimestamp(sent_at - 120, tz=dt.UTC).isoformat()
         give_up = time.monotonic() + search_seconds
         while True:
             with contextlib.suppress(LumaPlaygroundError):
-                for item in await self.client.history(api_key=api_key, created_after=since):
-                    if _same_input(item.get("input"), wanted) and self._unclaimed(item.get("id")):
-                        task_id = str(item["id"])
-                        await self.journal.aupdate(
-                            row_id,
-                            TaskState.CREATED,
-                            detail="found in the task history",
-                            task_id=task_id,
-                            error=None,
-                        )
-                        return task_id
+                items = await self.client.history(api_key=api_key, created_after=sent_at - 120)
+                found = match_lost_submit(items, wanted, sent_at, self._claimed)
+                if found is not None:
+                    await self.journal.aupdate(
+                        row_id, TaskState.CREATED, detail=found.note, task_id=found.task_id, error=None
+                    )
+                    return found
             if time.monotonic() >= give_up:
                 return None
             await asyncio.sleep(1.0)
 
-    def _unclaimed(self, task_id: object) -> bool:
-        return isinstance(task_id, str) and self.journal.by_task_id(task_id) is None
+    def _claimed(self, task_id: str) -> bool:
+        return self.journal.by_task_id(task_id) is not None
 
     async def _follow(
         self,
@@ -329,7 +324,7 @@ class Pipeline:
                     await self.journal.aupdate(row_id, state)
                 if prediction.status == PredictionStatus.PROCESSING:
                     yield Processing(task_id, elapsed, schedule.expected_total())
-                elif prediction.status == PredictionStatus.CREATED:
+                elif not prediction.is_terminal:  # created, pending, or a status nobody documents
                     yield Queued(task_id, elapsed)
         except DeadlineExceeded as error:
             await self.journal.aupdate(row_id, detail=error.message, error=error.message)
@@ -344,6 +339,14 @@ class Pipeline:
             self.notifier.missed(callback.token)
         async for event in self._finish(row_id, prediction, started):
             yield event
+
+    def poll_schedule(self, record: TaskRecord) -> PollSchedule:
+        """The poll schedule of a task like this row's (its size and duration)."""
+        return self._schedule(record.size, record.duration)
+
+    def save_video(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
+        """Record a completed task and download its video (a task followed by other means)."""
+        return self._finish(row_id, prediction, started)
 
     async def _finish(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
         """Record a terminal prediction; download the video of a completed one."""
@@ -414,7 +417,7 @@ class Pipeline:
             async for event in self._finish(record.row_id, prediction, started):
                 yield event
             return
-        if prediction.status != record.state:
+        if prediction.status != record.state and prediction.status in ACTIVE_STATUSES:
             await self.journal.aupdate(record.row_id, TaskState(prediction.status))
         if prediction.status == PredictionStatus.PROCESSING:
             yield Processing(record.task_id, 0.0)
@@ -439,9 +442,12 @@ class Pipeline:
             # The process that would have sent it has gone: nothing was created.
             await self.journal.aupdate(record.row_id, TaskState.LOST, detail="never sent", error=NEVER_SENT)
             raise LumaPlaygroundError(NEVER_SENT)
+        found: HistoryMatch | None = None
         if record.task_id is None:
-            task_id = await self.find_lost_submit(record.row_id, api_key, record.created_at, 0)
-            if task_id is None:
+            found = await self.find_lost_submit(
+                record.row_id, api_key, record.submitted_at or record.created_at, 0
+            )
+            if found is None:
                 message = "No task with this input has appeared in the WaveSpeed history yet."
                 if time.time() - record.created_at > LOST_SUBMIT_GIVE_UP_SECONDS:
                     await self.journal.aupdate(
@@ -457,7 +463,7 @@ class Pipeline:
                 raise SubmitOutcomeUnknown(message)
             record = self.journal.get(record.row_id)  # type: ignore[assignment]
             assert record is not None
-        yield Submitted(record.task_id or "", recovered=True)
+        yield Submitted(record.task_id or "", recovered=True, match=found.note if found else "")
         if record.state == TaskState.COMPLETED and record.output_url:
             prediction = await self.client.get(record.task_id or "", api_key=api_key)
             async for event in self._finish(record.row_id, prediction, started):
@@ -465,20 +471,6 @@ class Pipeline:
             return
         async for event in self._follow(record, api_key, started, deadline):
             yield event
-
-
-def _same_input(candidate: object, wanted: Mapping[str, object]) -> bool:
-    if not isinstance(candidate, dict):
-        return False
-    try:
-        return (
-            candidate.get("prompt") == wanted["prompt"]
-            and candidate.get("image") == wanted["image"]
-            and str(candidate.get("size", "1280*720")) == wanted["size"]
-            and int(candidate.get("duration", 5)) == wanted["duration"]
-        )
-    except (TypeError, ValueError):
-        return False
 
 
 async def _drain(

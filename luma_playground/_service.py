@@ -422,7 +422,8 @@ def _backend(
 
 
 async def _task_input(client: WaveSpeedClient, task_id: str, key: ApiKey | None) -> dict[str, Any]:
-    """The input a task was created with, from the recent task history (empty when not there)."""
+    """The input a task was created with, from the recent task history (asked with `include_inputs`);
+    empty when the task is not there or WaveSpeed's history gives no inputs (its documented items)."""
     with contextlib.suppress(LumaPlaygroundError):
         for item in await client.history(api_key=key):
             if item.get("id") == task_id and isinstance(item.get("input"), dict):

@@ -3,9 +3,11 @@
 A start on the owner's key reserves each video's price before its submit, in the journal's
 `spend` table, in the same write transaction that checks the day's total: two starts at once
 cannot both pass the last dollar. A reservation is tied to its journal row when the job ends;
-a row that ends failed, cancelled, refused or lost releases its amount by itself (the total
-is read through the row's state), so a failure found after a restart is released too. A job
-that ends before anything was submitted releases its reservation at once.
+it is given back only when the task ended without a video: a row that ends failed, cancelled
+(WaveSpeed said it stopped), refused or lost, and has no output, releases its amount by itself
+(the total is read through the row), so a failure found after a restart is released too. A
+cancelled task that WaveSpeed finished anyway is completed, and keeps its amount. A job that
+ends before anything was submitted releases its reservation at once.
 """
 
 from __future__ import annotations
@@ -24,15 +26,14 @@ __all__ = ["CONTRACT_PRICE_PER_5S", "OPTIMIZER_PRICE", "SpendGuard", "utc_day"]
 
 #: USD per 5 s of Luma Ray 2 video when the pricing route has not been asked yet.
 CONTRACT_PRICE_PER_5S = 0.50
-#: USD reserved for one prompt suggestion: the contract names no price for the prompt
-#: optimizer, so this is its known flat fee of half a cent (what the simulator charges too).
-OPTIMIZER_PRICE = 0.005
-#: Row states that created no charge: their reservation no longer counts.
+#: USD reserved for one prompt suggestion: the prompt optimizer's model page lists 0.001 USD a run.
+OPTIMIZER_PRICE = 0.001
+#: Row states of a task that ended without a video: their reservation no longer counts.
 _RELEASING = (TaskState.FAILED, TaskState.CANCELLED, TaskState.REJECTED, TaskState.LOST)
 _SPENT_SQL = (
     "SELECT COALESCE(SUM(spend.amount), 0) FROM spend LEFT JOIN tasks ON tasks.row_id = spend.row_id "
-    f"WHERE spend.day = ? AND spend.released = 0 AND (tasks.state IS NULL OR tasks.state NOT IN "
-    f"({', '.join('?' * len(_RELEASING))}))"
+    "WHERE spend.day = ? AND spend.released = 0 AND (tasks.state IS NULL OR NOT (tasks.state IN "
+    f"({', '.join('?' * len(_RELEASING))}) AND tasks.output_url IS NULL AND tasks.video_path IS NULL))"
 )
 
 

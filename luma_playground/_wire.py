@@ -6,6 +6,7 @@ An HTTP answer becomes its `data` or an `ApiError`; a transport failure becomes 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,9 +26,35 @@ from ._errors import (
     TaskNotFound,
 )
 
-__all__ = ["data_of", "retry_after_seconds", "submit_error", "transport_error"]
+__all__ = [
+    "api_time",
+    "data_of",
+    "history_item",
+    "parse_api_time",
+    "retry_after_seconds",
+    "submit_error",
+    "transport_error",
+    "usd",
+]
 
 _MESSAGE_LIMIT = 300
+
+
+def api_time(instant: float) -> str:
+    """An instant as WaveSpeed's docs write it: ISO 8601 in UTC with a `Z` (`2023-04-01T12:34:56.789Z`)."""
+    moment = dt.datetime.fromtimestamp(instant, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_api_time(value: object) -> float | None:
+    """Unix seconds of an API timestamp (`...Z`, an offset, or none: UTC); None when it is not one."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or dt.UTC).timestamp()
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -161,3 +188,26 @@ def submit_error(error: LumaPlaygroundError) -> LumaPlaygroundError:
             "before trying again."
         )
     return error
+
+
+def usd(value: object) -> float | None:
+    """A price as a number of USD; None when the answer has none."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        amount = float(value)
+    except ValueError:
+        return None
+    return amount if amount >= 0 else None
+
+
+def history_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A history item with its input under `input`, whichever of the two names WaveSpeed used."""
+    given = item.get("input")
+    if not isinstance(given, dict):
+        given = item.get("inputs")
+    return (
+        {**item, "input": dict(given)}
+        if isinstance(given, dict)
+        else {k: v for k, v in item.items() if k != "input"}
+    )

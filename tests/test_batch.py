@@ -155,7 +155,7 @@ async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, lands
     assert await run.cancel(2) == "Cancelled before it started: nothing was charged."
     follow = asyncio.ensure_future(run.run())
     await _running(run, 0)
-    assert (await run.cancel(0)).startswith("Cancelled. WaveSpeed accepted")
+    assert (await run.cancel(0)).startswith("Cancelled: WaveSpeed stopped task")
     await _running(run, 1)
     notes = await run.cancel_all()
     finished = await follow

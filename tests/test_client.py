@@ -231,19 +231,67 @@ async def test_truncated_download_is_retried_then_fails(client, sim, landscape_i
 
 
 async def test_cancel(client, sim, landscape_image) -> None:
-    """Cancel is a best-effort DELETE that reports whether the API accepted it."""
+    """Cancel is a DELETE that reports whether WaveSpeed took it (its later status says the rest)."""
     url = await client.upload_image(landscape_image)
     task = await client.submit(GenerationRequest.create(landscape_image, "p", duration=10), url)
     assert await client.cancel(task.id) is True
     assert (await client.get(task.id)).status == "cancelled"
+    assert await client.cancel(task.id) is True  # "deleted" again, for an ended task too
     assert await client.cancel("0" * 32) is False
 
 
 async def test_price_balance_and_optimizer(client, landscape_image) -> None:
     """Pricing, balance and the prompt optimizer answer through the same client."""
     price = await client.price({"size": "1280*720", "duration": 10})
-    assert price["unit_price"] > 0
+    assert price["unit_price"] > 0 and price["list_price"] == price["unit_price"]
     assert (await client.balance())["balance"] > 0
     url = await client.upload_image(landscape_image)
     suggestion = await client.optimize_prompt("a cat", image_url=url)
     assert isinstance(suggestion, str) and "cat" in suggestion.lower()
+
+
+async def test_the_price_is_the_discounted_one_when_offered(client, sim) -> None:
+    """`/model/price` is asked first: its discounted price is what is charged, the list price kept."""
+    sim.control.set_behaviour(discount_rate=0.2)
+    price = await client.price({"size": "1280*720", "duration": 5})
+    assert price["unit_price"] == pytest.approx(0.4) and price["list_price"] == pytest.approx(0.5)
+    assert sim.control.stats()["routes"] == {"price": 1}
+
+
+async def test_the_price_falls_back_to_the_documented_pricing_route(client, sim) -> None:
+    """Where `/model/price` is not there (404), the documented `/model/pricing` answers."""
+    sim.control.add_fault("price", "status", status=404, message="Not found")
+    price = await client.price({"size": "1280*720", "duration": 5})
+    assert price["unit_price"] == pytest.approx(0.5)
+    assert sim.control.stats()["routes"] == {"price": 1, "pricing": 1}
+
+
+async def test_history_asks_for_inputs_and_sends_times_in_the_z_form(client, sim, landscape_image) -> None:
+    """History asks with `include_inputs` and `created_after` as `...Z`; items carry `input` only if given."""
+    url = await client.upload_image(landscape_image)
+    task = await client.submit(GenerationRequest.create(landscape_image, "listed"), url)
+    [asked] = await client.history(created_after=time.time() - 60)
+    assert asked["id"] == task.id and asked["input"]["prompt"] == "listed"
+    sim.control.set_behaviour(history_inputs="never")
+    [bare] = await client.history(created_after=time.time() - 60)
+    assert bare["id"] == task.id and "input" not in bare
+    assert await client.history(created_after=time.time() + 60) == []
+
+
+def test_history_items_accept_input_or_inputs() -> None:
+    """An item's input is read from `input` or `inputs`, whichever WaveSpeed sends."""
+    from luma_playground._wire import api_time, history_item
+
+    assert history_item({"id": "a", "inputs": {"prompt": "p"}})["input"] == {"prompt": "p"}
+    assert history_item({"id": "a", "input": {"prompt": "q"}})["input"] == {"prompt": "q"}
+    assert "input" not in history_item({"id": "a", "input": "not an object"})
+    assert api_time(0) == "1970-01-01T00:00:00.000Z"
+
+
+async def test_unknown_statuses_keep_a_poll_going(client, sim, landscape_image) -> None:
+    """A `pending` phase does not end the wait: the poll goes on to the documented end state."""
+    sim.control.set_behaviour(pending_s=100)  # 1 s at the suite's time scale
+    url = await client.upload_image(landscape_image)
+    task = await client.submit(GenerationRequest.create(landscape_image, "pending first"), url)
+    seen = [prediction.status async for prediction in client.poll(task.id)]
+    assert "pending" in seen and seen[-1] == "completed"

@@ -84,10 +84,15 @@ def test_prediction_reads_tolerantly() -> None:
     assert prediction.outputs == [] and prediction.inference_ms is None
 
 
-@pytest.mark.parametrize(
-    "status", ["completed", "failed", "cancelled", "timeout", "deleted", "something-new"]
-)
-def test_every_other_status_is_terminal(status: str) -> None:
-    """Only created and processing keep a poll going."""
-    assert Prediction(id="t", status=status).is_terminal
-    assert not Prediction(id="t", status="processing").is_terminal
+@pytest.mark.parametrize("status", ["completed", "failed", "cancelled", "timeout", "deleted"])
+def test_only_documented_end_states_are_terminal(status: str) -> None:
+    """The end states the docs and official clients name end a wait; they are known statuses."""
+    assert Prediction(id="t", status=status).is_terminal and Prediction(id="t", status=status).is_known
+
+
+@pytest.mark.parametrize("status", ["created", "processing", "pending", "something-new", "QUEUED"])
+def test_other_statuses_keep_the_wait_going(status: str) -> None:
+    """`pending` (WaveSpeed's desktop app) and statuses nobody documents keep a poll going."""
+    prediction = Prediction(id="t", status=status)
+    assert not prediction.is_terminal
+    assert prediction.is_known == (status in ("created", "processing", "pending"))

@@ -96,17 +96,38 @@ async def test_task_id_is_journaled_before_the_first_poll(pipeline, sim, landsca
         assert sim.control.task(submitted.task_id)["polls"] == 0
 
 
-async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image) -> None:
-    """A submit whose answer was dropped is found by its input, not resent, and finished."""
+@pytest.mark.parametrize(
+    ("history_inputs", "said"), [("asked", "exact input"), ("never", "model and creation time")]
+)
+async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image, history_inputs, said) -> None:
+    """A dropped submit's task is found (by input, else model and time), not resent; the event says how."""
+    sim.control.set_behaviour(history_inputs=history_inputs)
     sim.control.add_fault("submit", "drop", after_processing=True)
     events = await _run(pipeline, GenerationRequest.create(landscape_image, "lost answer"))
     submitted = next(e for e in events if isinstance(e, Submitted))
-    assert submitted.recovered and isinstance(events[-1], Done)
+    assert submitted.recovered and isinstance(events[-1], Done) and said in submitted.match
     assert sim.control.stats()["routes"]["submit"] == 1
     states = [
         s for s, _, _ in pipeline.journal.transitions(pipeline.journal.by_task_id(submitted.task_id).row_id)
     ]
     assert states[:3] == ["submitting", "unknown", "created"]
+
+
+async def test_a_match_by_time_among_several_tasks_says_it_may_be_another_clients(
+    pipeline, sim, landscape_image
+) -> None:
+    """With no inputs and another client's task made at once, the match says it may be another client's."""
+    sim.control.set_behaviour(history_inputs="never")
+    request = GenerationRequest.create(landscape_image, "elsewhere")
+    image_url = await pipeline.client.upload_image(landscape_image, api_key=KEY)
+    await pipeline.client.submit(request, image_url, api_key=KEY)  # another client, same key
+    sim.control.add_fault("submit", "drop", after_processing=True)
+    events = await _run(pipeline, GenerationRequest.create(landscape_image, "ours"))
+    submitted = next(e for e in events if isinstance(e, Submitted))
+    assert submitted.recovered and "may be another client's task" in submitted.match
+    record = pipeline.journal.by_task_id(submitted.task_id)
+    details = [detail or "" for _, _, detail in pipeline.journal.transitions(record.row_id)]
+    assert any("may be another client's task" in detail for detail in details)
 
 
 async def test_a_submit_cut_off_before_the_server_saw_it_is_never_sent_again(
@@ -149,6 +170,14 @@ async def test_foreign_image_url_fails_with_1402(pipeline, sim) -> None:
     assert caught.value.code == 1402 and "download" in str(caught.value).lower()
 
 
+async def test_a_pending_phase_does_not_end_the_wait(pipeline, sim, landscape_image) -> None:
+    """A task that reports `pending` (a status the docs do not name) is waited for, not failed."""
+    sim.control.set_behaviour(pending_s=100)  # 1 s at the suite's time scale: the first poll sees it
+    events = await _run(pipeline, GenerationRequest.create(landscape_image, "patience"))
+    assert isinstance(events[-1], Done) and events[-1].video_path.exists()
+    assert sim.control.task(events[-1].task_id)["polls"] >= 2
+
+
 async def test_deadline_keeps_the_task_for_resume(pipeline, sim, landscape_image) -> None:
     """A deadline that expires keeps the task id; resume later saves the video."""
     pipeline.deadline = 0.2
@@ -177,15 +206,47 @@ async def test_jobs_finish_when_nobody_watches(pipeline, sim, landscape_image) -
 
 
 async def test_cancel_stops_at_once_and_tells(pipeline, sim, landscape_image) -> None:
-    """Cancel ends the job, cancels the remote task, and says so."""
+    """Cancel ends the job, deletes the remote task, waits for WaveSpeed to say it stopped, and says so."""
     runner = Runner(pipeline)
     job = runner.start(GenerationRequest.create(landscape_image, "p", duration=10), api_key=KEY)
     async with contextlib.aclosing(job.events()) as events:
         await first(events, Submitted)
     note = await job.cancel()
-    assert "accepted the cancellation" in note and job.task_id in note
+    assert note.startswith("Cancelled: WaveSpeed stopped task") and job.task_id in note
+    assert "not a refund" in note and job.done is None
     assert sim.control.task(job.task_id)["status"] == "cancelled"
     assert pipeline.journal.by_task_id(job.task_id).state == "cancelled"
+
+
+@pytest.mark.parametrize("deleted_as", ["deleted", "gone"])
+async def test_a_task_deleted_or_no_longer_found_after_a_cancel_is_cancelled(
+    pipeline, sim, landscape_image, deleted_as: str
+) -> None:
+    """After the DELETE, a task that reads `deleted` or is no longer found (404) ends cancelled."""
+    sim.control.set_behaviour(deleted_as=deleted_as)
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p", duration=10), api_key=KEY)
+    async with contextlib.aclosing(job.events()) as events:
+        await first(events, Submitted)
+    assert (await job.cancel()).startswith("Cancelled: WaveSpeed stopped task")
+    assert pipeline.journal.by_task_id(job.task_id).state == "cancelled"
+
+
+async def test_a_cancel_wavespeed_ignores_ends_with_the_video_saved_and_charged(
+    pipeline, sim, landscape_image
+) -> None:
+    """A task WaveSpeed finishes despite the DELETE is followed and its video saved; the note says charged."""
+    sim.control.add_fault("cancel", "ignored")
+    runner = Runner(pipeline)
+    job = runner.start(GenerationRequest.create(landscape_image, "p", duration=10), api_key=KEY)
+    async with contextlib.aclosing(job.events()) as events:
+        await first(events, Submitted)
+    note = await job.cancel()
+    assert note.startswith("Too late to cancel") and "charged" in note and job.task_id in note
+    assert job.done is not None and job.done.video_path.exists() and job.cancelled
+    assert sim.control.task(job.task_id)["cancel_ignored"] is True
+    record = pipeline.journal.by_task_id(job.task_id)
+    assert record.state == "completed" and record.video_path == str(job.done.video_path)
 
 
 async def test_a_cancel_that_comes_too_late_says_the_task_finished(pipeline, sim, landscape_image) -> None:

@@ -86,6 +86,19 @@ async def test_a_row_settles_its_reservation_by_how_it_ends(journal: Journal) ->
     assert guard.spent_today() == pytest.approx(1.0)  # the completed video alone
 
 
+async def test_only_a_task_that_ended_without_a_video_gives_its_reservation_back(journal: Journal) -> None:
+    """A row marked cancelled that holds an output (finished despite the cancel) keeps its amount."""
+    guard = SpendGuard(journal, 5.0)
+    stopped, finished = await guard.reserve(1.0, 2)
+    rows = [row(journal) for _ in range(2)]
+    for reservation, row_id in zip((stopped, finished), rows, strict=True):
+        guard.settle(reservation, row_id)
+    journal.update(rows[0], "cancelled")
+    journal.update(rows[1], "cancelled", output_url="https://cdn.example/v.mp4")
+    flushed(journal)
+    assert guard.spent_today() == pytest.approx(1.0)  # the one WaveSpeed made a video for
+
+
 async def test_a_pending_row_counts_until_it_fails_even_after_a_restart(tmp_path: Path) -> None:
     """The total is in the journal: a new process sees it, and a failure found later releases it."""
     path = tmp_path / "journal.sqlite3"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ._app import create_app
-from ._config import SimulatorConfig
+from ._config import Behaviour, SimulatorConfig
 from ._control import SimulatorControl
 from ._server import SimulatorServer, serve
 from ._state import key_fingerprint
 from ._webhooks import sign_webhook
 
 __all__ = [
+    "Behaviour",
     "SimulatorConfig",
     "SimulatorControl",
     "SimulatorServer",

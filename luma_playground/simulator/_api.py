@@ -1,4 +1,4 @@
-"""The WaveSpeed routes: submit, result, cancel, history, pricing, balance, optimizer, secret."""
+"""The WaveSpeed routes: submit, result, delete, history, prices, models, balance, optimizer, secret."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ._envelopes import ApiError, prediction, success
+from ._envelopes import ApiError, history_item, prediction, success
 from ._simulator import OPTIMIZER_PRICE_USD, Simulator, video_price
 from ._state import Task
 from ._validation import (
@@ -23,6 +23,9 @@ from ._validation import (
 )
 
 SYNC_TIMEOUT_CODE = 5004
+SYNC_TIMEOUT_ERROR = (
+    "Sync mode timed out after 90 seconds; the task is still running: query its result later."
+)
 
 
 def simulator_of(request: Request) -> Simulator:
@@ -52,7 +55,14 @@ async def submit_video(request: Request) -> JSONResponse:
     video = parse_video_input(await json_body(request), request.query_params.get("webhook"))
     task = simulator.submit_video(fingerprint, video, base_url_of(request))
     if video.enable_sync_mode and not await simulator.wait_sync(task):
-        raise ApiError(504, "Sync mode timed out", error_code=SYNC_TIMEOUT_CODE)
+        # As the official SDK's tests have it: HTTP 200, and the task id kept for a later GET.
+        timed_out = {
+            "id": task.id,
+            "status": "processing",
+            "code": SYNC_TIMEOUT_CODE,
+            "error": SYNC_TIMEOUT_ERROR,
+        }
+        return success(timed_out)
     return _prediction_response(request, task)
 
 
@@ -70,40 +80,96 @@ async def get_result(request: Request) -> JSONResponse:
 
 
 async def cancel(request: Request) -> JSONResponse:
-    """DELETE /api/v3/predictions/{id}: cancel a queued or running task and refund it."""
+    """DELETE /api/v3/predictions/{id}: "deleted" for any of the key's tasks ("How to Delete Task").
+
+    A queued or running task is stopped and refunded (unless the fault `ignored` lets it go on);
+    an ended one is left as it is.
+    """
     task = _own_task(request)
-    if not simulator_of(request).runner.cancel(task):
-        raise ApiError(400, f"Task {task.id} has already ended ({task.status}) and cannot be cancelled")
-    return _prediction_response(request, task)
+    simulator_of(request).delete(task)
+    return success({"id": task.id, "status": "deleted"})
+
+
+async def delete_many(request: Request) -> JSONResponse:
+    """POST /api/v3/predictions/delete `{"ids": [...]}`: each of the key's tasks as one DELETE."""
+    simulator, fingerprint = simulator_of(request), authenticate(request)
+    ids = (await json_body(request)).get("ids")
+    if not isinstance(ids, list) or not all(isinstance(task_id, str) for task_id in ids):
+        raise InvalidInput("ids must be a list of task ids")
+    tasks = [task for task_id in dict.fromkeys(ids) if (task := simulator.tasks.get(task_id, fingerprint))]
+    for task in tasks:
+        simulator.delete(task)
+    return success({"deleted_count": len(tasks)})
 
 
 async def history(request: Request) -> JSONResponse:
-    """POST /api/v3/predictions: the key's tasks, newest first, with their inputs."""
+    """POST /api/v3/predictions: the key's tasks, newest first; inputs only as the behaviour says."""
     simulator, fingerprint = simulator_of(request), authenticate(request)
     query = parse_history_query(await json_body(request))
     tasks, total = simulator.history(fingerprint, query)
     base_url = base_url_of(request)
-    items = [prediction(task, base_url, with_input=True) for task in tasks]
+    with_input = simulator.history_inputs(query.include_inputs)
+    items = [history_item(task, base_url, with_input=with_input) for task in tasks]
     return success({"items": items, "page": query.page, "page_size": query.page_size, "total": total})
+
+
+def _listed_price(body: dict[str, Any]) -> tuple[str, float, str]:
+    """The model, its price for these inputs, and what the price is for."""
+    model_id, inputs = body.get("model_id"), body.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise InvalidInput("inputs must be a JSON object")
+    if model_id == VIDEO_MODEL:
+        return model_id, video_price(parse_duration(inputs.get("duration", 5))), "per 5 s of video"
+    if model_id == OPTIMIZER_MODEL:
+        return model_id, OPTIMIZER_PRICE_USD, "per request"
+    raise InvalidInput(f"model_id: unknown model {model_id!r}")
+
+
+async def price(request: Request) -> JSONResponse:
+    """POST /api/v3/model/price (WaveSpeed's newer CLI and MCP server): the price and the discounted one."""
+    authenticate(request)
+    model_id, listed, _ = _listed_price(await json_body(request))
+    rate = simulator_of(request).behaviour.discount_rate
+    answer: dict[str, Any] = {
+        "model_id": model_id,
+        "price": listed,
+        "discounted_price": round(listed * (1 - rate), 6),
+        "currency": "USD",
+    }
+    if rate:
+        answer["discount_rate"] = rate
+    return success(answer)
+
+
+async def models(request: Request) -> JSONResponse:
+    """GET /api/v3/models (the official CLI's `models` command): the models this service runs."""
+    authenticate(request)
+    listed = [
+        {
+            "model_id": VIDEO_MODEL,
+            "name": "Luma Ray 2 Image-to-Video",
+            "type": "image-to-video",
+            "base_price": video_price(5),
+        },
+        {
+            "model_id": OPTIMIZER_MODEL,
+            "name": "Prompt Optimizer",
+            "type": "text-to-text",
+            "base_price": OPTIMIZER_PRICE_USD,
+        },
+    ]
+    return success(listed)
 
 
 async def pricing(request: Request) -> JSONResponse:
     """POST /api/v3/model/pricing: the price of one task with these inputs."""
     authenticate(request)
-    body = await json_body(request)
-    model_id, inputs = body.get("model_id"), body.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        raise InvalidInput("inputs must be a JSON object")
-    if model_id == VIDEO_MODEL:
-        price, basis = video_price(parse_duration(inputs.get("duration", 5))), "per 5 s of video"
-    elif model_id == OPTIMIZER_MODEL:
-        price, basis = OPTIMIZER_PRICE_USD, "per request"
-    else:
-        raise InvalidInput(f"model_id: unknown model {model_id!r}")
+    model_id, listed, basis = _listed_price(await json_body(request))
+    unit_price = listed
     return success(
         {
             "model_id": model_id,
-            "unit_price": price,
+            "unit_price": unit_price,
             "currency": "USD",
             "billing": basis,
             "simulated": True,
@@ -152,10 +218,13 @@ routes: list[BaseRoute] = [
     Route("/api/v3/luma/ray-2-i2v", submit_video, methods=["POST"]),
     Route("/api/v3/wavespeed-ai/prompt-optimizer", submit_optimizer, methods=["POST"]),
     Route("/api/v3/predictions", history, methods=["POST"]),
+    Route("/api/v3/predictions/delete", delete_many, methods=["POST"]),
     Route("/api/v3/predictions/{task_id}/result", get_result, methods=["GET"]),
     Route("/api/v3/predictions/{task_id}", get_result, methods=["GET"]),
     Route("/api/v3/predictions/{task_id}", cancel, methods=["DELETE"]),
     Route("/api/v3/model/pricing", pricing, methods=["POST"]),
+    Route("/api/v3/model/price", price, methods=["POST"]),
+    Route("/api/v3/models", models, methods=["GET"]),
     Route("/api/v3/balance", balance, methods=["GET"]),
     Route("/api/v3/webhook/secret", webhook_secret, methods=["GET"]),
 ]

@@ -2,8 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+#: Whether history items carry the task's input: only when asked with `include_inputs: true`
+#: (as WaveSpeed's desktop app asks), never (the documented items), or always.
+HISTORY_INPUTS = ("asked", "never", "always")
+#: What a task stopped by a DELETE reports afterwards: a status, or `gone` (404 from then on).
+DELETED_AS = ("cancelled", "deleted", "gone")
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    """The parts of WaveSpeed that its docs leave open, as switches a test turns either way."""
+
+    history_inputs: str = "asked"
+    deleted_as: str = "cancelled"
+    #: Seconds (before `time_scale`) a new video task reports `pending` before `created`; 0: never.
+    pending_s: float = 0.0
+    #: The discount `/model/price` offers (0.2: 20 % off); 0: none.
+    discount_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.history_inputs not in HISTORY_INPUTS:
+            raise ValueError(f"history_inputs must be one of {', '.join(HISTORY_INPUTS)}")
+        if self.deleted_as not in DELETED_AS:
+            raise ValueError(f"deleted_as must be one of {', '.join(DELETED_AS)}")
+        if (
+            isinstance(self.pending_s, bool)
+            or not isinstance(self.pending_s, int | float)
+            or self.pending_s < 0
+        ):
+            raise ValueError("pending_s must be a number of seconds >= 0")
+        rate = self.discount_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 1:
+            raise ValueError("discount_rate must be a number from 0 up to (not including) 1")
+
+    def to_json(self) -> dict[str, Any]:
+        """The switches as the control API shows them."""
+        return {
+            "history_inputs": self.history_inputs,
+            "deleted_as": self.deleted_as,
+            "pending_s": self.pending_s,
+            "discount_rate": self.discount_rate,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +72,8 @@ class SimulatorConfig:
     concurrent_tasks: int | None = None
     #: Wall-clock seconds of the rate's minute; None: 60 s times `time_scale`.
     rate_window_s: float | None = None
+    #: Where the docs leave WaveSpeed's behaviour open (see `Behaviour`); reset restores these.
+    behaviour: Behaviour = field(default_factory=Behaviour)
 
     def __post_init__(self) -> None:
         if self.time_scale < 0:

@@ -82,6 +82,17 @@ class SimulatorControl:
         limits: dict[str, Any] = self._call("GET", "/_simulator/limits")
         return limits
 
+    def set_behaviour(self, **switches: Any) -> dict[str, Any]:
+        """Change behaviour switches (`history_inputs`, `deleted_as`, `pending_s`, `discount_rate`)
+        until the next reset; the switches now."""
+        behaviour: dict[str, Any] = self._call("POST", "/_simulator/behaviour", json=switches)
+        return behaviour
+
+    def behaviour(self) -> dict[str, Any]:
+        """The behaviour switches now."""
+        behaviour: dict[str, Any] = self._call("GET", "/_simulator/behaviour")
+        return behaviour
+
     def webhook_secret(self, key: str) -> str:
         """The key's webhook secret, as `GET /api/v3/webhook/secret` gives it."""
         headers = {"Authorization": f"Bearer {key}"}

@@ -83,6 +83,13 @@ def prediction(task: Task, base_url: str, *, with_input: bool = False) -> dict[s
     return data
 
 
+def history_item(task: Task, base_url: str, *, with_input: bool) -> dict[str, Any]:
+    """A task as the history lists it: the documented item (`executionTime` too), its input if asked."""
+    item = prediction(task, base_url, with_input=with_input)
+    item["executionTime"] = task.inference_ms if task.status == "completed" else 0
+    return item
+
+
 def _outputs(task: Task, base_url: str) -> list[str]:
     if task.status != "completed":
         return []

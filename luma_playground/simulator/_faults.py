@@ -11,7 +11,9 @@ affects `count` of them (-1: all). `key` limits it to requests bearing that key.
 - route `output`: `expired` (404), `truncated` (full Content-Length, then `fraction` (0.5) or `bytes`
   of the body, then close);
 - route `submit`, applied to the next created task: `task_failed` (`error_code` 1403, `error`),
-  `moderation` (fails with 1200, `error`), `nsfw` (completes flagged), `webhook_lost` (never calls back).
+  `moderation` (fails with 1200, `error`), `nsfw` (completes flagged), `webhook_lost` (never calls back);
+- route `cancel`: `ignored` (the DELETE answers `deleted` as usual, but a queued or running task goes
+  on and completes: "cancellation may not stop generation immediately").
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ ROUTES = frozenset(
         "cancel",
         "history",
         "media",
+        "models",
         "optimizer",
         "output",
+        "price",
         "pricing",
         "result",
         "secret",
@@ -46,7 +50,9 @@ WIRE_KINDS = frozenset({"status", "html", "empty", "malformed", "drop", "stall"}
 OUTPUT_KINDS = frozenset({"expired", "truncated"})
 #: Kinds that change what happens to the next created task(s); submit only.
 OUTCOME_KINDS = frozenset({"task_failed", "moderation", "nsfw", "webhook_lost"})
-KINDS = WIRE_KINDS | OUTPUT_KINDS | OUTCOME_KINDS
+#: Kinds that change what a DELETE does to its task; cancel only.
+CANCEL_KINDS = frozenset({"ignored"})
+KINDS = WIRE_KINDS | OUTPUT_KINDS | OUTCOME_KINDS | CANCEL_KINDS
 
 DEFAULT_STATUS = {"status": 500, "html": 502, "empty": 502, "malformed": 200}
 DEFAULT_STALL_S = 30.0
@@ -176,6 +182,8 @@ def parse_rule(payload: dict[str, Any], rule_id: int) -> FaultRule:
         raise InvalidFault(f"kind {kind} applies to route output only")
     if kind in OUTCOME_KINDS and route != "submit":
         raise InvalidFault(f"kind {kind} applies to route submit only")
+    if kind in CANCEL_KINDS and route != "cancel":
+        raise InvalidFault(f"kind {kind} applies to route cancel only")
     return FaultRule(
         id=rule_id,
         route=route,

@@ -14,10 +14,14 @@ No key is needed, and every answer is the API's envelope `{"code": 200, "message
   (null: off; `window_s`, the minute's wall-clock length, is optional; reset
   restores the configured ones), `GET /_simulator/limits`: the limits, the window in seconds and per
   key `{active, peak_active, peak_submits_per_window, submits, rate_limited}` (see `_limits`).
+- `POST /_simulator/behaviour` `{"history_inputs": "never", "deleted_as": "gone", "pending_s": 5,
+  "discount_rate": 0.2}` (any of them; reset restores the configured ones), `GET /_simulator/behaviour`:
+  the answers to what WaveSpeed's docs leave open (see `SimulatorConfig.behaviour`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from starlette.requests import Request
@@ -51,6 +55,8 @@ def inspect_task(simulator: Simulator, task: Task) -> dict[str, Any]:
         "webhook_deliveries": list(task.webhook_deliveries),
         "webhook_lost": task.webhook_lost,
         "cancelled": task.cancelled,
+        "cancel_ignored": task.cancel_ignored,
+        "gone": task.gone,
         "error": task.error,
         "error_code": task.error_code,
         "price": to_usd(task.price_micros),
@@ -147,6 +153,25 @@ async def get_limits(request: Request) -> JSONResponse:
     return success(simulator_of(request).limits.snapshot())
 
 
+async def set_behaviour(request: Request) -> JSONResponse:
+    """POST /_simulator/behaviour: change some of the behaviour switches until the next reset."""
+    body = await json_body(request)
+    simulator = simulator_of(request)
+    known = set(simulator.behaviour.to_json())
+    if unknown := sorted(set(body) - known):
+        raise InvalidInput(f"unknown behaviour switch {unknown[0]}; known: {', '.join(sorted(known))}")
+    try:
+        simulator.behaviour = dataclasses.replace(simulator.behaviour, **body)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    return success(simulator.behaviour.to_json())
+
+
+async def get_behaviour(request: Request) -> JSONResponse:
+    """GET /_simulator/behaviour: the behaviour switches now."""
+    return success(simulator_of(request).behaviour.to_json())
+
+
 def _fingerprint(body: dict[str, Any]) -> str:
     key, fingerprint = body.get("key"), body.get("key_fingerprint")
     if isinstance(key, str) and key:
@@ -167,4 +192,6 @@ routes: list[BaseRoute] = [
     Route("/_simulator/faults", clear_faults, methods=["DELETE"]),
     Route("/_simulator/limits", set_limits, methods=["POST"]),
     Route("/_simulator/limits", get_limits, methods=["GET"]),
+    Route("/_simulator/behaviour", set_behaviour, methods=["POST"]),
+    Route("/_simulator/behaviour", get_behaviour, methods=["GET"]),
 ]

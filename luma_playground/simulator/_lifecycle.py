@@ -1,4 +1,4 @@
-"""Task lifecycles scheduled on the event loop: created -> processing -> completed | failed."""
+"""Task lifecycles scheduled on the event loop: [pending ->] created -> processing -> completed | failed."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class Outcome:
     failure: tuple[int, str] | None = None
     fail_at_start: bool = False
     nsfw: bool = False
+    #: Seconds (before scaling) the task reports `pending` before `created`.
+    pending_s: float = 0.0
 
 
 class TaskRunner:
@@ -72,15 +74,15 @@ class TaskRunner:
             return False
         return True
 
-    def cancel(self, task: Task) -> bool:
-        """Cancel a queued or running task and refund it; False if it had already ended."""
+    def cancel(self, task: Task, status: str = "cancelled") -> bool:
+        """Stop a queued or running task, end it with `status` and refund it; False if it had ended."""
         if not task.active:
             return False
         run = self._runs.pop(task.id, None)
         if run is not None:
             run.cancel()
         task.cancelled = True
-        self._end(task, "cancelled", error=CANCELLED_ERROR)
+        self._end(task, status, error=CANCELLED_ERROR)
         self._refund(task)
         return True
 
@@ -114,6 +116,10 @@ class TaskRunner:
     async def _run_video(
         self, task: Task, plan: TaskPlan, render: Future[Path] | None, outcome: Outcome
     ) -> None:
+        if outcome.pending_s:
+            task.status = "pending"
+            await self._sleep(outcome.pending_s)
+            task.status = "created"
         # Beyond the key's concurrency the task is accepted and waits, still created.
         await self._limits.acquire(task.id, task.key_fingerprint)
         await self._sleep(plan.queue_s)

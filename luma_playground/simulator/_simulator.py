@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -15,7 +16,7 @@ from typing import Any
 
 from ._config import SimulatorConfig
 from ._envelopes import ApiError
-from ._faults import OUTCOME_KINDS, FaultBook, FaultRule
+from ._faults import CANCEL_KINDS, OUTCOME_KINDS, FaultBook, FaultRule
 from ._lifecycle import EXECUTION_FAILED, MODERATED, Outcome, TaskRunner
 from ._limits import AccountLimits
 from ._optimizer import optimize_prompt
@@ -27,9 +28,9 @@ from ._uploads import Upload, UploadStore
 from ._validation import OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
 from ._webhooks import SECRET_PREFIX, WebhookSender
 
-#: 0.50 USD per started 5 seconds of video; the optimizer is a flat fee.
+#: 0.50 USD per started 5 seconds of video; the optimizer is a flat fee (its model page: 0.001 USD).
 VIDEO_PRICE_PER_5S_USD = 0.50
-OPTIMIZER_PRICE_USD = 0.005
+OPTIMIZER_PRICE_USD = 0.001
 
 #: In sync mode the gateway gives up after about 90 s (real-world seconds, scaled).
 SYNC_TIMEOUT_S = 90.0
@@ -45,6 +46,8 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
+        #: The open questions' answers now (`/_simulator/behaviour` changes them until a reset).
+        self.behaviour = config.behaviour
         self._tempdir = (
             None
             if config.output_dir
@@ -97,6 +100,7 @@ class Simulator:
         task.webhook_url = video.webhook_url
         task.base64_output = video.enable_base64_output
         outcome = self._outcome(task, self.faults.take_all("submit", fingerprint, OUTCOME_KINDS))
+        outcome = dataclasses.replace(outcome, pending_s=self.behaviour.pending_s)
         plan = self.timing.plan_video(video.duration)
         task.planned_queue_s, task.planned_inference_s = plan.queue_s, plan.inference_s
         self.runner.start_video(task, plan, self._render(video, source), outcome)
@@ -122,6 +126,26 @@ class Simulator:
         if task.planned_queue_s + task.planned_inference_s <= SYNC_TIMEOUT_S:
             return await self.runner.wait(task, None)
         return await self.runner.wait(task, self.timing.scaled(SYNC_TIMEOUT_S))
+
+    def delete(self, task: Task) -> None:
+        """A DELETE of one of the key's tasks: stop it unless a fault says it goes on anyway.
+
+        An ended task is left as it is: its outputs stay until the 7-day retention ends.
+        """
+        if not task.active:
+            return
+        if self.faults.take("cancel", task.key_fingerprint, CANCEL_KINDS) is not None:
+            task.cancel_ignored = True
+            return
+        deleted_as = self.behaviour.deleted_as
+        self.runner.cancel(task, "deleted" if deleted_as == "gone" else deleted_as)
+        task.gone = deleted_as == "gone"
+
+    def history_inputs(self, asked: bool) -> bool:
+        """Whether history items carry their input, as the behaviour says, for a query that asked."""
+        return self.behaviour.history_inputs == "always" or (
+            asked and self.behaviour.history_inputs == "asked"
+        )
 
     def history(self, fingerprint: str, query: HistoryQuery) -> tuple[list[Task], int]:
         """One page of the key's tasks matching the query, newest first, and the total count."""
@@ -150,6 +174,7 @@ class Simulator:
         self.faults.clear()
         self.accounts.clear()
         self.limits.clear()
+        self.behaviour = self.config.behaviour
 
     def stats(self) -> dict[str, Any]:
         """Request counters, task counts by status and render cache counters."""

@@ -11,7 +11,8 @@ from typing import Any
 #: Money is kept in integer micro-dollars so that many small charges add up exactly.
 MICROS_PER_USD = 1_000_000
 
-ACTIVE_STATUSES = frozenset({"created", "processing"})
+#: `pending` only when the pending phase is switched on (`Behaviour.pending_s`).
+ACTIVE_STATUSES = frozenset({"pending", "created", "processing"})
 ANONYMOUS = "anonymous"
 
 
@@ -108,6 +109,10 @@ class Task:
     polls: int = 0
     refunded: bool = False
     cancelled: bool = False
+    #: A DELETE arrived and was ignored: the task went on (fault `ignored`).
+    cancel_ignored: bool = False
+    #: Deleted and no longer known to the API (404), though still inspectable.
+    gone: bool = False
     webhook_lost: bool = False
     planned_queue_s: float = 0.0
     planned_inference_s: float = 0.0
@@ -131,16 +136,20 @@ class TaskStore:
         self._tasks[task.id] = task
 
     def get(self, task_id: str, fingerprint: str | None = None) -> Task | None:
-        """The task with this id, only if `fingerprint` (when given) owns it."""
+        """The task with this id, only if `fingerprint` (when given) owns it and it is not gone."""
         task = self._tasks.get(task_id)
-        if task is None or (fingerprint is not None and task.key_fingerprint != fingerprint):
+        if task is None or (fingerprint is not None and (task.key_fingerprint != fingerprint or task.gone)):
             return None
         return task
 
     def newest_first(self, fingerprint: str | None = None) -> list[Task]:
-        """All tasks, or one key's tasks, newest first."""
+        """All tasks, or one key's tasks (those the API still knows), newest first."""
         tasks = reversed(self._tasks.values())
-        return [task for task in tasks if fingerprint in (None, task.key_fingerprint)]
+        return [
+            task
+            for task in tasks
+            if fingerprint is None or (fingerprint == task.key_fingerprint and not task.gone)
+        ]
 
     def all(self) -> list[Task]:
         """All tasks, oldest first."""

@@ -1,4 +1,8 @@
-"""Uploaded images: checked with Pillow, stored under a random name, found again by URL."""
+"""Uploaded images: checked with Pillow, stored under a random name, found again by URL.
+
+An image's type is read from its bytes: the two-step upload of an unnamed stream (the official
+SDK sends a `BytesIO` as `upload`, with no content type) is taken like a named one.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ CONTENT_TYPES = {
     "tiff": "image/tiff",
 }
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tif": "tiff"}
-_UPLOAD_PATH = re.compile(r"/media/uploads/([0-9a-f]{32}\.[a-z]{3,4})$")
+_UPLOAD_PATH = re.compile(r"/media/uploads/([0-9a-f]{32}(?:\.[a-z]{3,4})?)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,21 +76,22 @@ class UploadStore:
     def save(self, data: bytes, filename: str) -> Upload:
         """Check and store an image sent in one request."""
         extension = self._check(data)
-        return self._store(f"{uuid.uuid4().hex}.{extension}", data, filename)
+        return self._store(f"{uuid.uuid4().hex}.{extension}", data, filename, extension)
 
     def save_inline(self, data: bytes) -> Upload:
         """Check and store an image sent inside a submission (a data URI), once per distinct picture."""
         extension = self._check(data, "image data URI")
         # Named by content: the same picture sent again reuses its file instead of adding one.
         name = f"{hashlib.sha256(data).hexdigest()[:32]}.{extension}"
-        return self._uploads.get(name) or self._store(name, data, name)
+        return self._uploads.get(name) or self._store(name, data, name, extension)
 
     def reserve(self, filename: str, size: int, content_type: str | None) -> PendingUpload:
-        """Hand out a name and a token for a later PUT of the bytes."""
+        """Hand out a name and a token for a later PUT of the bytes (named by type when it is told)."""
         if size > self.max_bytes:
             raise InvalidInput(f"size {size} exceeds the limit of {self.max_bytes} bytes")
         extension = _extension_of(filename, content_type)
-        pending = PendingUpload(f"{uuid.uuid4().hex}.{extension}", secrets.token_urlsafe(16), filename)
+        name = uuid.uuid4().hex + (f".{extension}" if extension else "")
+        pending = PendingUpload(name, secrets.token_urlsafe(16), filename)
         self._pending[pending.name] = pending
         return pending
 
@@ -95,9 +100,9 @@ class UploadStore:
         pending = self._pending.get(name)
         if pending is None or not secrets.compare_digest(pending.token, token):
             return None
-        self._check(data)
+        extension = self._check(data)
         del self._pending[name]
-        return self._store(name, data, pending.filename)
+        return self._store(name, data, pending.filename, extension)
 
     def get(self, name: str) -> Upload | None:
         """The upload with this name."""
@@ -118,10 +123,9 @@ class UploadStore:
             raise InvalidInput(f"{what} must be an image: JPG, JPEG, PNG, WebP, GIF, BMP or TIFF")
         return FORMAT_EXTENSIONS[image_format]
 
-    def _store(self, name: str, data: bytes, filename: str) -> Upload:
+    def _store(self, name: str, data: bytes, filename: str, extension: str) -> Upload:
         path = self._dir / name
         path.write_bytes(data)
-        extension = name.rsplit(".", 1)[1]
         upload = Upload(
             name=name,
             path=path,
@@ -154,7 +158,11 @@ def _image_format(data: bytes) -> str | None:
     return image_format
 
 
-def _extension_of(filename: str, content_type: str | None) -> str:
+def _extension_of(filename: str, content_type: str | None) -> str | None:
+    """The image type a name or content type gives; None when neither says (the bytes will).
+
+    A name or type that says it is something other than an image is refused at once.
+    """
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     suffix = _EXTENSION_ALIASES.get(suffix, suffix)
     if suffix in CONTENT_TYPES:
@@ -162,4 +170,6 @@ def _extension_of(filename: str, content_type: str | None) -> str:
     for extension, known_type in CONTENT_TYPES.items():
         if content_type == known_type:
             return extension
-    raise InvalidInput("filename or content_type must name an image: JPG, PNG, WebP, GIF, BMP or TIFF")
+    if suffix or (content_type and content_type != "application/octet-stream"):
+        raise InvalidInput("filename or content_type must name an image: JPG, PNG, WebP, GIF, BMP or TIFF")
+    return None

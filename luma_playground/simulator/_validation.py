@@ -95,6 +95,8 @@ class HistoryQuery:
     created_before: float | None
     model: str | None
     status: str | None
+    #: Asked with `include_inputs: true` (WaveSpeed's desktop app does).
+    include_inputs: bool = False
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -157,6 +159,7 @@ def parse_history_query(body: dict[str, Any]) -> HistoryQuery:
         created_before=_instant(body, "created_before"),
         model=_optional_text(body, "model"),
         status=_optional_text(body, "status"),
+        include_inputs=_optional_bool(body, "include_inputs") or False,
     )
 
 

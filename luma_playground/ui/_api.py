@@ -329,7 +329,11 @@ class PublicApi:
         request: gr.Request = None,  # type: ignore[assignment]
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
-        """Cancel one of your running tasks, and say what happened on WaveSpeed (no charge if cancelled).
+        """Ask WaveSpeed to cancel one of your running tasks, and say how the task ended.
+
+        A cancel is a request, not a refund: WaveSpeed may finish the task anyway (then it is
+        charged and its video is saved: state "completed") and may bill part of a cancelled one.
+        The call waits until WaveSpeed says how the task ended.
 
         Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
         sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
@@ -338,7 +342,8 @@ class PublicApi:
             task_id: The task id that `generate`'s record or `history` gave.
 
         Returns:
-            task_id, note (what WaveSpeed said) and state (the task's state now).
+            task_id, note (what became of the task) and state (the task's state now: "cancelled",
+            "completed" when WaveSpeed finished it first, or still running when it has not said).
         """
         visit = self.store.work_visit(request, x_wavespeed_key)
         try:

@@ -116,7 +116,13 @@ def error_html(error: LumaPlaygroundError, *, elapsed: float | None = None) -> s
     return _status("error", error_title(error), str(error), elapsed=elapsed, task_id=error.task_id)
 
 
-def cancelled_html(note: str, *, task_id: str | None = None) -> str:
+def cancelled_html(note: str, *, task_id: str | None = None, charged: bool = False) -> str:
+    """The card of a cancel: what WaveSpeed said became of the task (`charged`: it finished anyway).
+
+    A cancel is a request to WaveSpeed, not a refund: the note says how the task ended.
+    """
+    if charged:
+        return _status("done", "Finished before the cancel", note, task_id=task_id)
     return _status("cancelled", "Cancelled", note, task_id=task_id)
 
 
@@ -164,12 +170,10 @@ class StatusTracker:
                 return "Uploading", "Image uploaded.", 0.08
             case Submitting():
                 return "Submitting", f"Creating the task on {where}.", 0.1
-            case Submitted(recovered=recovered):
-                detail = (
-                    "The task was found again after a lost answer."
-                    if recovered
-                    else "Task created; waiting for it to start."
-                )
+            case Submitted(recovered=recovered, match=match):
+                detail = "Task created; waiting for it to start."
+                if recovered:
+                    detail = f"The submit's answer was lost. {match or 'The task was found again.'}"
                 return "Queued", detail, 0.12
             case Queued():
                 return "Queued", f"Waiting for {where} to start the task.", 0.14

@@ -131,7 +131,8 @@ class Handlers:
             status = cancelled_html("Nothing was running, so nothing was charged.")
         else:
             notes = await cancel_all(jobs)
-            status = cancelled_html(notes[-1], task_id=jobs[-1].task_id)
+            # WaveSpeed may finish a task before the cancel takes effect: then it is charged.
+            status = cancelled_html(notes[-1], task_id=jobs[-1].task_id, charged=jobs[-1].done is not None)
         return (status, *self.finish())
 
     # -- the key ------------------------------------------------------------------------------

@@ -254,7 +254,8 @@ class Variants:
                 return gr.skip(), gr.update(visible=False)
             job = run[index]
             note = await job.cancel()
-            return cancelled_html(note, task_id=job.task_id), gr.update(visible=False)
+            charged = job.done is not None  # WaveSpeed finished it before the cancel took effect
+            return cancelled_html(note, task_id=job.task_id, charged=charged), gr.update(visible=False)
 
         return cancel
 
@@ -266,7 +267,7 @@ class Variants:
         notes = await cancel_all([*(job for _, job in running), *segments])
         statuses = _skip(MAX_VIDEOS)
         for (index, job), note in zip(running, notes, strict=False):
-            statuses[index] = cancelled_html(note, task_id=job.task_id)
+            statuses[index] = cancelled_html(note, task_id=job.task_id, charged=job.done is not None)
         if not run:
             overall = cancelled_html("Cancelled before anything was submitted: nothing was charged.")
         else:

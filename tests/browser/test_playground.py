@@ -132,7 +132,7 @@ def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServ
     time.sleep(1)  # the card stays on what became of the task: no late tick overwrites it
     assert phase(page) == "Cancelled"
     note = page.locator("#lp-status .lp-detail").inner_text()
-    assert "accepted the cancellation" in note
+    assert "WaveSpeed stopped task" in note and "not a refund" in note
     task = slow_sim.control.tasks()[-1]
     assert task["status"] == "cancelled" and task["id"] in note
     assert page.locator("#lp-generate").is_enabled()

@@ -197,7 +197,7 @@ def test_cancel_one_video_then_the_rest(page: Any, slow_app: tuple[gr.Blocks, Si
         page.locator(f"#lp-variant-{slot}-status .lp-task").wait_for(timeout=TIMEOUT_MS)
     page.click("#lp-variant-2-cancel")
     wait_text(page, "#lp-variant-2-status", "Cancelled")
-    assert "accepted the cancellation" in page.locator("#lp-variant-2-status").inner_text()
+    assert "WaveSpeed stopped task" in page.locator("#lp-variant-2-status").inner_text()
     assert "Cancelled" not in page.locator("#lp-variant-1-status").inner_text()
     page.click("#lp-cancel-all")
     wait_text(page, "#lp-variant-1-status", "Cancelled")

@@ -58,8 +58,8 @@ def test_new_sessions_from_one_address_share_the_suggestions_of_a_day(
 
 
 def test_suggestions_draw_on_the_daily_budget(sim, launch, evidence: Evidence) -> None:  # type: ignore[no-untyped-def]
-    """Half a cent each from a 1.2 cent budget: two paid, a failed one given back, then refused."""
-    app = launch("suggest-budget", **SPACE, LUMA_PLAYGROUND_DAILY_BUDGET="0.012")
+    """A tenth of a cent each (its listed price) from 0.24 cents: two paid, one given back, then refused."""
+    app = launch("suggest-budget", **SPACE, LUMA_PLAYGROUND_DAILY_BUDGET="0.0024")
     visitors = [new_caller(app, evidence, f"b{n}") for n in range(4)]
     own = new_caller(app, evidence, "own key", USER_KEY)
     try:

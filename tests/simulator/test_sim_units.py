@@ -21,6 +21,7 @@ from luma_playground.simulator._timing import TimingModel
 def test_public_names() -> None:
     """The package exports exactly its documented names, sorted."""
     assert simulator_package.__all__ == [
+        "Behaviour",
         "SimulatorConfig",
         "SimulatorControl",
         "SimulatorServer",

@@ -140,7 +140,7 @@ def test_price_history_get_and_cancel(api: Client, sim: SimulatorServer, landsca
     assert task["task_id"] == task_id and task["pending"] and task["prompt"] == PROMPT
     assert task_id in [entry["task_id"] for entry in api.predict(api_name="/history")]
     answer = api.predict(task_id, api_name="/cancel")
-    assert answer["state"] == "cancelled" and "accepted the cancellation" in answer["note"]
+    assert answer["state"] == "cancelled" and answer["note"].startswith("Cancelled: WaveSpeed stopped task")
     assert sim.control.task(task_id)["status"] == "cancelled"
     with pytest.raises(AppError, match=r"[Cc]ancel|stopped"):
         job.result()
