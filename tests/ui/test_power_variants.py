@@ -85,6 +85,29 @@ async def test_one_failure_leaves_the_others(
     assert "1 of 2 videos ready" in updates[-1][0] and "1 failed" in updates[-1][0]
 
 
+async def test_every_video_failing_fails_the_run(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """As with one video, a run whose every video fails ends with the error; each card shows it."""
+    sim.control.add_fault("submit", "task_failed", count=2, error="GPU fell over")
+    updates: list[tuple[Any, ...]] = []
+    with pytest.raises(gr.Error, match="GPU fell over"):
+        async for update in handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, 2, fake_request()):
+            updates.append(update)
+    assert all("GPU fell over" in last_values(updates, CARDS + i) for i in range(2))
+    assert "No video was made" in updates[-1][0] and "2 failed" in updates[-1][0]
+
+
+async def test_one_video_shows_in_the_large_player(handlers: Handlers, landscape_image: Path) -> None:
+    """A run of one writes its card, video and details to the large player; the grid is left alone."""
+    updates = await run(handlers, landscape_image, 1)
+    status, video, details, *_ = updates[-1]
+    assert "Done" in status and Path(video).is_file() and "NSFW flag" in details
+    assert all(value == gr.skip() for update in updates for value in update[3:])
+
+
 async def test_cancel_one_variant(slow_handlers: Handlers, landscape_image: Path) -> None:
     """Cancelling one slot stops its task alone; Cancel all then stops the rest."""
     request = fake_request("tab-cancel")
