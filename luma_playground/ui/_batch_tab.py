@@ -41,12 +41,20 @@ from ._session import SessionStore
 
 __all__ = ["BatchHandlers", "BatchParts", "place", "wire"]
 
-HEADERS = ["#", "picture", "prompt", "size", "s", "state", "note"]
+HEADERS = ["#", "state", "", "picture", "prompt", "size", "s", "note"]
+#: The words of a running row's cell that cancels it, and that cell's column.
+CANCEL = "✕ Cancel"
+CANCEL_COLUMN = HEADERS.index("")
 _SIZES = [("Landscape", Size.LANDSCAPE.value), ("Portrait", Size.PORTRAIT.value)]
 _DURATIONS = [("5 s", 5), ("10 s", 10)]
 #: The prompt of the rows a CSV's pictures would make alone (the CSV's own rows replace them).
 _SENT_WITH_CSV = "a picture sent with a CSV"
-IDLE = status_card("idle", "No batch yet", "Add pictures and a prompt (or a CSV), then press Preview.")
+IDLE = status_card(
+    "idle",
+    "No batch yet",
+    "Add pictures (or a zip of them) and a prompt, or a CSV with a row per video, then press Preview: "
+    "every row and the total price show before anything starts.",
+)
 
 
 @dataclass(frozen=True)
@@ -62,9 +70,9 @@ class BatchParts:
     price: gr.HTML
     confirm: gr.Button
     status: gr.HTML
+    #: The rows, the results and Cancel all: hidden until there is a batch or a preview.
+    rows: gr.Column
     table: gr.Dataframe
-    row_number: gr.Number
-    cancel_row: gr.Button
     cancel_all: gr.Button
     gallery: gr.Gallery
     download: gr.DownloadButton
@@ -72,7 +80,7 @@ class BatchParts:
     @property
     def view(self) -> list[Any]:
         """What a batch's progress updates, in `BatchHandlers.view`'s order."""
-        return [self.status, self.table, self.gallery, self.download]
+        return [self.status, self.table, self.gallery, self.download, self.rows, self.cancel_all]
 
 
 def place() -> BatchParts:
@@ -99,12 +107,18 @@ def place() -> BatchParts:
             )
         with gr.Column(scale=6, min_width=340):
             status = gr.HTML(IDLE, elem_id="lp-batch-status")
-            table = gr.Dataframe(headers=HEADERS, interactive=False, wrap=True, elem_id="lp-batch-table")
-            with gr.Row(equal_height=True):
-                row_number = gr.Number(label="Row #", precision=0, minimum=1, scale=1, elem_id="lp-batch-row")
-                cancel_row = gr.Button("Cancel row", scale=1, elem_id="lp-batch-cancel-row")
-                cancel_all = gr.Button("Cancel all", variant="stop", scale=1, elem_id="lp-batch-cancel-all")
-            gallery = gr.Gallery(label="Results", columns=3, height=360, elem_id="lp-batch-gallery")
+            with gr.Column(visible=False, elem_id="lp-batch-rows") as rows:
+                table = gr.Dataframe(
+                    headers=HEADERS,
+                    label=f"Rows: “{CANCEL}” on a row stops it",
+                    interactive=False,
+                    wrap=True,
+                    elem_id="lp-batch-table",
+                )
+                cancel_all = gr.Button(
+                    "Cancel all", variant="stop", visible=False, elem_id="lp-batch-cancel-all"
+                )
+                gallery = gr.Gallery(label="Results", columns=3, height=360, elem_id="lp-batch-gallery")
             download = gr.DownloadButton("Download all", visible=False, elem_id="lp-batch-download")
     return BatchParts(
         pictures,
@@ -116,24 +130,25 @@ def place() -> BatchParts:
         price,
         confirm,
         status,
+        rows,
         table,
-        row_number,
-        cancel_row,
         cancel_all,
         gallery,
         download,
     )
 
 
-def _table(rows: Sequence[BatchRow | BatchInput]) -> list[list[Any]]:
+def _table(rows: Sequence[BatchRow | BatchInput], *, live: bool = False) -> list[list[Any]]:
+    """The table's rows; while the batch runs here (`live`), a row not yet ended has its Cancel."""
     return [
         [
             number,
+            row.state.value if isinstance(row, BatchRow) else "to start",
+            CANCEL if live and isinstance(row, BatchRow) and not row.ended else "",
             Path(row.image).name[:40],
             row.prompt[:80],
             row.size,
             row.duration,
-            row.state.value if isinstance(row, BatchRow) else "to start",
             (row.error or row.task_id or "") if isinstance(row, BatchRow) else "",
         ]
         for number, row in enumerate(rows, start=1)
@@ -165,6 +180,10 @@ def status_html(rows: Sequence[BatchRow], run: BatchRun | None) -> str:
         return status_card("done", f"Batch done: {len(rows)} videos", detail)
     tone = "cancelled" if found["cancelled"] else "error"
     return status_card(tone, f"Batch ended: {found['done']} of {len(rows)} videos", detail)
+
+
+#: An update of `BatchParts.view` that leaves every part of it as it is.
+_UNCHANGED: tuple[Any, ...] = (gr.skip(),) * 6
 
 
 class BatchHandlers:
@@ -257,23 +276,35 @@ class BatchHandlers:
         yield self.view(run.rows(), run)
 
     def view(self, rows: Sequence[BatchRow], run: BatchRun | None) -> tuple[Any, ...]:
-        """The status card, the table, the gallery and "Download all" for these rows."""
+        """The status card, the table, the gallery, "Download all", the rows' panel and Cancel all."""
         videos = [(row.video_path, f"#{row.position + 1}") for row in rows if row.state == RowState.DONE]
         videos = [(path, label) for path, label in videos if path and Path(path).is_file()]
         ended = bool(rows) and all(row.ended for row in rows)
         archive = self.batches.archive(rows) if ended and videos else None
         download = gr.update(value=str(archive) if archive else None, visible=archive is not None)
-        return status_html(rows, run), _table(rows), videos, download
+        live = run is not None and not run.finished and not ended
+        return (
+            status_html(rows, run),
+            _table(rows, live=live),
+            videos,
+            download,
+            gr.update(visible=bool(rows)),
+            gr.update(visible=live),
+        )
 
     def _run_of(self, request: gr.Request) -> BatchRun | None:
         batch_id = self._latest.get(session_hash(request))
         return None if batch_id is None else self.batches.run_of(batch_id)
 
-    async def cancel_row(self, number: float | None, request: gr.Request) -> None:
-        """Cancel one row of this tab's batch (by its number in the table)."""
+    async def cancel_row(self, picked: gr.SelectData, request: gr.Request) -> None:
+        """A click on a row's Cancel cancels that row of this tab's batch; other cells do nothing."""
+        row, column = picked.index if isinstance(picked.index, list | tuple) else (None, None)
+        if column != CANCEL_COLUMN or picked.value != CANCEL or row is None:
+            return
         run = self._run_of(request)
-        if run is None or not number:
-            raise page_error("No batch of yours is running, or no row number was given.")
+        if run is None or run.finished:
+            raise page_error("This batch is no longer running here.")
+        number = (picked.row_value or [row + 1])[0]
         gr.Info(await run.cancel(int(number) - 1))
 
     async def cancel_all(self, request: gr.Request) -> None:
@@ -290,9 +321,11 @@ class BatchHandlers:
         visit = self.store.visit(request)
         owner = visit.owner if self.playground.settings.shared else None
         newest = self.batches.store.newest(owner)
-        if newest is not None:
-            async for update in self._show(visit.session_hash, newest.batch_id):
-                yield update
+        if newest is None:
+            yield _UNCHANGED  # the empty state stays: a stream that yields nothing would blank it
+            return
+        async for update in self._show(visit.session_hash, newest.batch_id):
+            yield update
 
     async def resume_for_key(self, key: str | None, request: gr.Request) -> AsyncIterator[tuple[Any, ...]]:
         """A key was entered: go on with the unfinished batches it pays for, and show the first."""
@@ -301,6 +334,7 @@ class BatchHandlers:
             api_key = ApiKey.parse(key)
         runs = self.batches.resume(api_key) if api_key is not None else []
         if not runs:
+            yield _UNCHANGED
             return
         gr.Info(f"Going on with {len(runs)} unfinished batch{'es' if len(runs) != 1 else ''} of your key.")
         async for update in self._show(session_hash(request), runs[0].batch_id):
@@ -316,13 +350,22 @@ class BatchHandlers:
             yield update
 
 
+def _previewed() -> tuple[Any, Any, Any]:
+    """A preview's rows show with what to do next; nothing runs yet, so nothing to cancel."""
+    card = status_card("idle", "Preview", "Check the rows and the price, then press Confirm and start.")
+    return card, gr.update(visible=True), gr.update(visible=False)
+
+
 def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts, key: gr.Textbox) -> None:
     """Connect the Batch tab (every event private); a batch of the key typed into `key` goes on."""
     inputs = [parts.pictures, parts.rows_csv, parts.prompt, parts.size, parts.duration]
-    parts.preview.click(handlers.preview, [*inputs], [parts.table, parts.price, parts.confirm], **QUIET)
+    previewed = parts.preview.click(
+        handlers.preview, [*inputs], [parts.table, parts.price, parts.confirm], **QUIET
+    )
+    previewed.success(_previewed, None, [parts.status, parts.rows, parts.cancel_all], queue=False, **QUIET)
     started = parts.confirm.click(lambda: gr.update(visible=False), None, [parts.confirm], **QUIET)
     started.then(handlers.confirm, None, parts.view, concurrency_limit=None, **QUIET)
-    parts.cancel_row.click(handlers.cancel_row, [parts.row_number], None, concurrency_limit=None, **QUIET)
+    parts.table.select(handlers.cancel_row, None, None, concurrency_limit=None, **QUIET)
     parts.cancel_all.click(handlers.cancel_all, None, None, concurrency_limit=None, **QUIET)
     demo.load(handlers.on_load, None, parts.view, concurrency_limit=None, **QUIET)
     key.change(

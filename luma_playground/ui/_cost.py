@@ -22,9 +22,9 @@ from .._errors import LumaPlaygroundError
 from .._models import Size
 from .._service import Backend, Playground
 from ._format import summary_html
+from ._generate import video_count
 from ._parts import QUIET, Form, Keys
 from ._session import SessionStore, Visit
-from ._variants import video_count
 
 if TYPE_CHECKING:
     from gradio.events import Dependency
@@ -296,7 +296,6 @@ def wire(
     form: Form,
     count: gr.Radio,
     keys: Keys,
-    video: gr.Video,
     *,
     runs: list[Dependency],
 ) -> None:
@@ -305,7 +304,6 @@ def wire(
     for trigger in (form.size.change, form.duration.change, count.change, keys.badge.change, keys.key.blur):
         trigger(cost.summary, settings, [form.summary], trigger_mode="always_last", **QUIET)
     demo.load(cost.summary, settings, [form.summary], **QUIET)
-    # A finished one-video run changes the video: the balance has changed too.
-    video.change(cost.after_run, settings, [form.summary], trigger_mode="always_last", **QUIET)
+    # A finished run (of one video or several) has changed the balance.
     for run in runs:
         run.then(cost.after_run, settings, [form.summary], **QUIET)

@@ -16,12 +16,11 @@ from . import (
     _cost,
     _crop,
     _enhance,
-    _grid,
+    _generate_tab,
     _history_tab,
     _notify,
     _share,
     _shots_panel,
-    _single,
 )
 from ._api import PublicApi
 from ._api_batch import BatchApi
@@ -36,7 +35,6 @@ from ._history_view import video_routes
 from ._layout import Page, build_layout
 from ._session import SessionStore
 from ._theme import CSS, THEME
-from ._variants import Variants
 
 __all__ = ["build_demo", "launch_options"]
 
@@ -71,7 +69,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     settings = playground.settings
     form, keys, result = page.form, page.keys, page.result
 
-    generation = _single.wire(handlers, form, keys, result, page.actions, settings)
+    generation = _generate_tab.wire(handlers, page.run, form, keys, result, settings)
     history = HistoryHandlers(playground, store)
     _history_tab.wire(history, page.history, form, keys.key, page.tabs, finished=generation)
     _compare.wire(
@@ -82,18 +80,16 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
         open_button=page.history.compare,
         tabs=page.tabs,
     )
-    _single.wire_key(demo, handlers, keys)
-    url_fetches = _single.wire_image(handlers, form)
+    _generate_tab.wire_key(demo, handlers, keys)
+    url_fetches = _generate_tab.wire_image(handlers, form)
 
     _crop.wire(page.crop, form.image, form.size)
     enhancer = PromptEnhancer(playground, store)
     _enhance.wire(enhancer, page.enhance, form.image, form.prompt)
-    variants = Variants(playground, store, tick=handlers.tick)
-    runs = _grid.wire(demo, variants, page.grid, form, keys, result, page.actions.generate, settings)
     cost = CostBook(playground, store)
-    _cost.wire(demo, cost, form, page.grid.count, keys, result.video, runs=[runs])
+    _cost.wire(demo, cost, form, page.run.count, keys, runs=[generation])
     shot_handlers = _shots_panel.ShotHandlers(playground, store, cost)
-    _shots_panel.wire(shot_handlers, page.shots, form, finished=generation, main_cancel=page.actions.cancel)
+    _shots_panel.wire(shot_handlers, page.shots, form, finished=generation, main_cancel=page.run.cancel)
     public = PublicApi(handlers, history, cost, enhancer)
     _api.wire(public, generate_concurrency=settings.event_concurrency)
     ShotsApi(public).wire(settings.event_concurrency)
@@ -105,7 +101,7 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
         demo,
         page.share,
         form,
-        page.grid.count,
+        page.run.count,
         page.enhance.style,
         fetch_image=handlers.use_url,
         url_fetches=url_fetches,

@@ -1,9 +1,17 @@
-"""The page's event handlers: generate (with its status cards), cancel, and the small helpers."""
+"""The Generate tab's handlers: one to four videos with their cards and Cancel, the key, the image.
+
+One video is the run of one: the same handlers, cards and Cancel as four, shown in the large
+player with its details instead of the grid. Every event is private (the public `generate` is
+`_api`'s, returning data); the image is uploaded once for all the videos of a run, and each
+video is a job of its own, counted against a shared deployment's limits like any other.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,7 +21,7 @@ from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._images import check_image, in_image_worker, suggested_size
 from .._jobs import Job, cancel_all
-from .._models import GenerationRequest
+from .._models import Event, GenerationRequest
 from .._service import Backend, Playground
 from .._urls import fetch_image
 from ._format import (
@@ -23,13 +31,41 @@ from ._format import (
     details_html,
     error_html,
     error_title,
+    status_card,
     summary_html,
 )
 from ._gradio_compat import sent_picture, url_downloads
 from ._parts import TICK, page_error, page_warning, session_hash
 from ._session import SessionStore
 
-__all__ = ["Handlers", "ui_error"]
+__all__ = ["COUNT_CHOICES", "MAX_VIDEOS", "Handlers", "ui_error", "video_count"]
+
+MAX_VIDEOS = 4
+COUNT_CHOICES = [(str(n), n) for n in range(1, MAX_VIDEOS + 1)]
+
+#: The updates of a run, in the order of `_generate_tab.RunParts.outputs`: the run's card, the
+#: large player, its details, the grid, then each slot's card, player and Cancel.
+Update = tuple[Any, ...]
+
+
+def video_count(value: object) -> int:
+    """How many videos were asked for, kept within 1 to MAX_VIDEOS."""
+    try:
+        return min(max(int(value), 1), MAX_VIDEOS)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 1
+
+
+def generate_label(count: int, *, running: bool = False) -> str:
+    """The Generate button's words for `count` videos."""
+    if running:
+        return "Generating…" if count == 1 else f"Generating {count} videos…"
+    return "Generate video" if count == 1 else f"Generate {count} videos"
+
+
+def cancel_label(count: int) -> str:
+    """The Cancel button's words: it stops every video of the run."""
+    return "Cancel" if count == 1 else "Cancel all"
 
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
@@ -37,15 +73,70 @@ def ui_error(error: LumaPlaygroundError) -> gr.Error:
     return page_error(str(error), title=error_title(error))
 
 
+def _skip(count: int) -> list[Any]:
+    return [gr.skip() for _ in range(count)]
+
+
 class Handlers:
-    """The playground's event handlers, bound to one playground and its sessions."""
+    """The Generate tab's event handlers, bound to one playground and its sessions."""
 
     def __init__(self, playground: Playground, store: SessionStore, *, tick: float = TICK) -> None:
         self.playground = playground
         self.store = store
         self.tick = tick
 
-    # -- generate -----------------------------------------------------------------------------
+    # -- the buttons ----------------------------------------------------------------------------
+
+    @staticmethod
+    def buttons(count: object) -> tuple[Any, Any]:
+        """Generate and Cancel say how many videos they start and stop."""
+        many = video_count(count)
+        return gr.update(value=generate_label(many)), gr.update(value=cancel_label(many))
+
+    def begin(self, count: object, key: str | None, request: gr.Request) -> Update:
+        """Take the tab's key, switch the buttons to "running" and make room for the videos.
+
+        One video shows in the large player; several in the grid, a slot each, waiting.
+        """
+        self._take_key(session_hash(request), key)
+        many = video_count(count)
+        buttons = (
+            gr.update(value=generate_label(many, running=True), interactive=False),
+            gr.update(value=cancel_label(many), visible=True),
+            self._badge(request),
+        )
+        if many == 1:
+            return (
+                *buttons,
+                gr.update(visible=True),
+                gr.skip(),
+                gr.update(visible=False),
+                *_skip(3 * MAX_VIDEOS),
+            )
+        waiting = status_card("idle", "Waiting", "Starts with the others.")
+        return (
+            *buttons,
+            gr.update(visible=False),
+            "",  # the large player's details make room
+            gr.update(visible=True),
+            *[gr.update(visible=index < many) for index in range(MAX_VIDEOS)],
+            *[waiting] * MAX_VIDEOS,
+            *[gr.update(visible=False)] * MAX_VIDEOS,
+        )
+
+    def finish(self, count: object, request: gr.Request | None = None) -> tuple[Any, Any]:
+        """Put the buttons back once a run ends, however it ends.
+
+        Cancel stays while the tab has other work running (a shot's segment), which it stops too.
+        """
+        many = video_count(count)
+        running = request is not None and bool(self.store.running(session_hash(request)))
+        return (
+            gr.update(value=generate_label(many), interactive=True),
+            gr.update(value=cancel_label(many), visible=running),
+        )
+
+    # -- the run --------------------------------------------------------------------------------
 
     async def generate(
         self,
@@ -53,87 +144,109 @@ class Handlers:
         prompt: str,
         size: str,
         duration: int,
+        count: object,
         request: gr.Request,
         # Spelled `Optional[...]`: that is the form Gradio's MCP server lists as a header.
         x_wavespeed_key: Optional[gr.Header] = None,  # noqa: UP045
-    ) -> AsyncIterator[tuple[Any, Any, Any]]:
-        """Make the form's video, updating the status card as it goes (the page's private event).
+    ) -> AsyncIterator[Update]:
+        """Make `count` videos of the form at once, each card showing its own progress.
 
-        The video is made with the key the request carries in `X-WaveSpeed-Key` or the tab's
-        typed key, else with the server's key, else by the offline simulator. A cancelled event
-        (the Cancel button, or a script cancelling its call) cancels the task on WaveSpeed.
+        The videos are made with the key the request carries in `X-WaveSpeed-Key` or the tab's
+        typed key, else with the server's key, else by the offline simulator. A video that fails
+        says so on its card and the others go on; the run fails when nothing starts or every
+        video fails. A cancelled event (Cancel, or a script cancelling its call) cancels the tasks.
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
             generation = GenerationRequest.create(sent_picture(image), prompt, size, duration)
-            [job] = await self.store.start(visit, generation)
+            jobs = await self.store.start(visit, generation, count=video_count(count))
         except LumaPlaygroundError as error:
-            yield gr.skip(), error_html(error), gr.skip()  # the last video stays on screen
+            # Nothing started: the last video stays on screen, in the large player.
+            hidden = gr.update(visible=False)
+            yield (error_html(error), gr.update(visible=True), gr.skip(), hidden, *_skip(3 * MAX_VIDEOS))
             raise ui_error(error) from None
         backend, _ = self.playground.backend_for(visit.user_key)
-        tracker = StatusTracker(backend_name=_backend_name(backend))
-        yield None, tracker.render(), ""
-        async for update in self._follow(job, generation, backend, tracker):
+        shown = _Shown(jobs, generation, backend)
+        async for update in self._follow(shown):
             yield update
+        errors = [job.error for job in jobs if job.error is not None]
+        if len(errors) == len(jobs):
+            raise ui_error(errors[-1])
 
-    async def _follow(
-        self, job: Job, generation: GenerationRequest, backend: Backend, tracker: StatusTracker
-    ) -> AsyncIterator[tuple[Any, Any, Any]]:
-        """The job's progress as UI updates; the last one carries the video.
+    async def _follow(self, shown: _Shown) -> AsyncIterator[Update]:
+        """Every job's progress on its own card, as the events of all of them arrive.
 
-        Leaving early (a closed tab) leaves the job running: its video is still saved.
+        Leaving early (a closed tab) leaves the jobs running: their videos are still saved.
         """
-        try:
+        arrivals: asyncio.Queue[tuple[int, Event | None, bool]] = asyncio.Queue()
+
+        async def listen(index: int, job: Job) -> None:
+            # A job's events end once it is over, a cancelled one's once its cancel note is known.
             async for event in job.events(tick=self.tick):
-                yield gr.skip(), tracker.update(event), gr.skip()
+                arrivals.put_nowait((index, event, False))
+            arrivals.put_nowait((index, None, True))
+
+        jobs = shown.jobs
+        listeners = [asyncio.ensure_future(listen(i, job)) for i, job in enumerate(jobs)]
+        open_slots = set(range(len(jobs)))
+        try:
+            yield shown.frame(open_slots, set(), first=True)
+            while open_slots:
+                ended: set[int] = set()
+                batch = [await arrivals.get()]
+                while not arrivals.empty():
+                    batch.append(arrivals.get_nowait())
+                for index, event, is_end in batch:
+                    if is_end:
+                        ended.add(index)
+                    elif index in open_slots:
+                        shown.trackers[index].update(event)
+                open_slots -= ended
+                yield shown.frame(open_slots, ended)
         except asyncio.CancelledError:
-            await asyncio.shield(job.cancel())  # whoever cancelled the event stops paying
+            await asyncio.shield(cancel_all(jobs))  # whoever cancelled the run stops paying
             raise
-        if job.done is not None:
-            yield (
-                str(job.done.video_path),
-                tracker.update(job.done),
-                details_html(job.done, generation, backend_name=_backend_label(backend)),
-            )
-        elif job.error is not None:
-            yield gr.skip(), error_html(job.error, elapsed=tracker.elapsed), gr.skip()
-            raise ui_error(job.error)
-        elif job.cancelled:
-            # The Cancel handler says the same; whichever of the two reaches the page last, the
-            # card ends on what became of the task, never on a tick from before the cancel.
-            yield gr.skip(), cancelled_html(job.cancel_note or "", task_id=job.task_id), gr.skip()
+        finally:
+            for listener in listeners:
+                listener.cancel()
 
-    # -- around generate ----------------------------------------------------------------------
+    # -- cancel ---------------------------------------------------------------------------------
 
-    def prepare(self, key: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
-        """Take the tab's key as it is now, and switch the buttons to "running"."""
-        self._take_key(session_hash(request), key)
-        return (
-            gr.update(value="Generating…", interactive=False),
-            gr.update(visible=True),
-            self._badge(request),
-        )
+    async def cancel(self, count: object, request: gr.Request) -> Update:
+        """Stop this tab's work at once (a shot after its segment) and say what became of each video.
 
-    def finish(self, request: gr.Request | None = None) -> tuple[Any, Any]:
-        """Put the buttons back once a generation ends, however it ends.
-
-        Cancel stays while the tab has other work running (a shot's segment), which it stops too.
+        Returns the run's card, each slot's card and Cancel, then Generate and Cancel.
         """
-        running = request is not None and bool(self.store.running(session_hash(request)))
-        return gr.update(value="Generate video", interactive=True), gr.update(visible=running)
-
-    async def cancel(self, request: gr.Request) -> tuple[Any, Any, Any]:
-        """Stop this tab's work at once (a shot after its segment, cancelled) and say what became of it."""
         session = session_hash(request)
+        run = self.store.last_run(session)
         jobs = self.store.running(session)
         self.store.stop_shots(session)
-        if not jobs:
-            status = cancelled_html("Nothing was running, so nothing was charged.")
+        notes = dict(zip(jobs, await cancel_all(jobs), strict=True))
+        cards = _skip(MAX_VIDEOS)
+        for index, job in enumerate(run[:MAX_VIDEOS]):
+            if job in notes:
+                cards[index] = cancelled_html(notes[job], task_id=job.task_id)
+        if len(run) > 1:
+            overall = run_card(run)
+        elif jobs:
+            overall = cancelled_html(notes[jobs[-1]], task_id=jobs[-1].task_id)
         else:
-            notes = await cancel_all(jobs)
-            # WaveSpeed may finish a task before the cancel takes effect: then it is charged.
-            status = cancelled_html(notes[-1], task_id=jobs[-1].task_id, charged=jobs[-1].done is not None)
-        return (status, *self.finish())
+            overall = cancelled_html("Nothing was running, so nothing was charged.")
+        return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finish(count))
+
+    def cancel_one(self, index: int) -> Callable[[gr.Request], Awaitable[tuple[Any, Any]]]:
+        """The handler of slot `index`'s Cancel button: stop that video alone."""
+
+        async def cancel(request: gr.Request) -> tuple[Any, Any]:
+            run = self.store.last_run(session_hash(request))
+            if index >= len(run) or run[index].finished:
+                return gr.skip(), gr.update(visible=False)
+            job = run[index]
+            note = await job.cancel()
+            charged = job.done is not None  # WaveSpeed finished it before the cancel took effect
+            return cancelled_html(note, task_id=job.task_id, charged=charged), gr.update(visible=False)
+
+        return cancel
 
     # -- the key ------------------------------------------------------------------------------
 
@@ -151,7 +264,7 @@ class Handlers:
         return stored, True, self._badge(request)
 
     def forget(self, request: gr.Request) -> None:
-        """A tab closed: drop its key (its running job, if any, goes on)."""
+        """A tab closed: drop its key (its running jobs, if any, go on)."""
         self.store.forget(session_hash(request))
 
     def _take_key(self, session: str, key: str | None) -> ApiKey | None:
@@ -204,9 +317,88 @@ class Handlers:
         return summary_html(size, duration)
 
 
-def _backend_name(backend: Backend) -> str:
-    return "the offline simulator" if backend.simulated else "WaveSpeed"
+@dataclass
+class _Shown:
+    """A run as the page shows it: a card per video, the run's own card, the players."""
+
+    jobs: list[Job]
+    generation: GenerationRequest
+    backend: Backend
+    trackers: list[StatusTracker] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        where = "the offline simulator" if self.backend.simulated else "WaveSpeed"
+        self.trackers = [StatusTracker(backend_name=where) for _ in self.jobs]
+
+    def frame(self, open_slots: set[int], ended: set[int], *, first: bool = False) -> Update:
+        """The page's update: open slots show their progress, `ended` ones how they ended.
+
+        The `first` frame clears the players of the run before.
+        """
+        cards, videos, cancels = (_skip(MAX_VIDEOS) for _ in range(3))
+        for index, job in enumerate(self.jobs):
+            if first:
+                videos[index] = None
+            if index in ended or (index in open_slots and job.finished):
+                # A job that ended a moment ago (a Cancel) shows how it ended at once, never a tick.
+                cancels[index] = gr.update(visible=False)
+                cards[index], videos[index] = self._ending(index, job)
+            elif index in open_slots:
+                cards[index] = self.trackers[index].render()
+                # Sent with every frame, not once: a frame the page applies late or not at all
+                # must not leave a running video without its Cancel.
+                cancels[index] = gr.update(visible=True)
+        if len(self.jobs) > 1:
+            overall = run_card(self.jobs, time.monotonic() - self.started)
+            return (overall, gr.skip(), gr.skip(), gr.skip(), *cards, *videos, *cancels)
+        # One video: its card, player and details are the large ones above the (hidden) grid.
+        [job] = self.jobs
+        details: Any = "" if first else gr.skip()
+        if job.finished and job.done is not None:
+            label = "Offline simulator" if self.backend.simulated else "WaveSpeed"
+            details = details_html(job.done, self.generation, backend_name=label)
+        return (cards[0], videos[0], details, gr.skip(), *_skip(3 * MAX_VIDEOS))
+
+    def _ending(self, index: int, job: Job) -> tuple[Any, Any]:
+        """The card and video (none but a finished one's) of a slot whose job has ended."""
+        tracker = self.trackers[index]
+        if job.done is not None:
+            return tracker.update(job.done), str(job.done.video_path)
+        if job.error is not None:
+            return error_html(job.error, elapsed=tracker.elapsed), None
+        if job.cancel_note is not None:
+            # The same card its Cancel handler showed: whichever reaches the page last, the card
+            # ends on what became of the task, never on a tick from before the cancel.
+            return cancelled_html(job.cancel_note, task_id=job.task_id), None
+        return gr.skip(), None
 
 
-def _backend_label(backend: Backend) -> str:
-    return "Offline simulator" if backend.simulated else "WaveSpeed"
+def run_card(jobs: list[Job], elapsed: float | None = None) -> str:
+    """The card above several videos: how many are running, ready, failed or stopped.
+
+    Read from the jobs alone, so that the run and its Cancel always agree.
+    """
+    total = len(jobs)
+    running = sum(1 for job in jobs if not job.finished)
+    ready = sum(1 for job in jobs if job.finished and job.done is not None)
+    failed = sum(1 for job in jobs if job.finished and job.done is None and job.error is not None)
+    stopped = total - running - ready - failed
+    counts = [
+        f"{ready} ready" if ready else "",
+        f"{running} running" if running else "",
+        f"{failed} failed" if failed else "",
+        f"{stopped} cancelled" if stopped else "",
+    ]
+    detail = " · ".join(part for part in counts if part)
+    if running:
+        return status_card("running", f"Generating {total} videos", detail, elapsed=elapsed)
+    if ready == total:
+        return status_card(
+            "done", f"{total} videos ready", "Compare them side by side below.", elapsed=elapsed, progress=1.0
+        )
+    if ready:
+        return status_card("done", f"{ready} of {total} videos ready", detail, elapsed=elapsed, progress=1.0)
+    if failed:
+        return status_card("error", "No video was made", detail, elapsed=elapsed)
+    return status_card("cancelled", "Cancelled", detail, elapsed=elapsed)

@@ -21,12 +21,10 @@ from . import (
     _notify,
     _share,
     _shots_panel,
-    _single,
-    _variants,
 )
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
-from ._grid import GridParts
+from ._generate_tab import RunParts, VideoSlot, place_actions, place_count, place_grid
 from ._parts import Form, Keys, Result
 
 __all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Page", "build_layout"]
@@ -47,11 +45,10 @@ class Page:
     form: Form
     keys: Keys
     result: Result
-    actions: _single.Actions
+    run: RunParts
     tabs: gr.Tabs
     crop: _crop.CropParts
     enhance: _enhance.EnhanceParts
-    grid: GridParts
     share: _share.ShareParts
     history: _history_tab.HistoryParts
     compare: _compare.CompareParts
@@ -63,13 +60,12 @@ class Page:
 @dataclass(frozen=True)
 class _Left:
     form: Form
-    actions: _single.Actions
     crop: _crop.CropParts
     enhance: _enhance.EnhanceParts
     share: _share.ShareParts
     count: gr.Radio
-    generate_many: gr.Button
-    cancel_all: gr.Button
+    generate: gr.Button
+    cancel: gr.Button
 
 
 def _header(badge: str, login: bool) -> gr.HTML:
@@ -110,14 +106,13 @@ def _inputs() -> _Left:
     with gr.Row(equal_height=True):
         size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-size")
         duration = choice_radio(DURATION_CHOICES, value=5, label="Duration", elem_id="lp-duration")
-        count = _variants.place_count()
+        count = place_count()
     summary = gr.HTML(summary_html(Size.LANDSCAPE.value, 5), elem_id="lp-summary")
     with gr.Row(elem_id="lp-actions"):
-        actions = _single.place_actions()
-        generate_many, cancel_all = _variants.place_actions()
+        generate, cancel = place_actions()
     share = _share.place()
     form = Form(image_tabs, image, image_url, use_url, prompt, size, duration, summary)
-    return _Left(form, actions, crop, enhance, share, count, generate_many, cancel_all)
+    return _Left(form, crop, enhance, share, count, generate, cancel)
 
 
 def _key_panel(badge: gr.HTML, open_: bool) -> Keys:
@@ -134,7 +129,7 @@ def _key_panel(badge: gr.HTML, open_: bool) -> Keys:
     return Keys(badge, key, remember, stored_key)
 
 
-def _result() -> tuple[Result, gr.Row, list[_variants.VariantSlot]]:
+def _result() -> tuple[Result, gr.Row, list[VideoSlot]]:
     status = gr.HTML(IDLE_STATUS, label="Status", elem_id="lp-status")
     video = gr.Video(
         label="Video",
@@ -145,7 +140,7 @@ def _result() -> tuple[Result, gr.Row, list[_variants.VariantSlot]]:
         height=420,
         elem_id="lp-video",
     )
-    grid, slots = _variants.place_grid()
+    grid, slots = place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
     return Result(status, video, details), grid, slots
 
@@ -186,11 +181,10 @@ def build_layout(badge: str, *, key_panel_open: bool, login: bool = False) -> Pa
         form=left.form,
         keys=keys,
         result=result,
-        actions=left.actions,
+        run=RunParts(left.count, left.generate, left.cancel, grid, tuple(slots)),
         tabs=tabs,
         crop=left.crop,
         enhance=left.enhance,
-        grid=GridParts(left.count, left.generate_many, left.cancel_all, grid, tuple(slots)),
         share=left.share,
         history=history,
         compare=compare,

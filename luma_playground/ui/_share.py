@@ -28,8 +28,8 @@ from .._models import MAX_PROMPT_CHARS, Size, check_image_url
 from .._shots import SHOT_NAME
 from .._suggestions import STYLES
 from ._components import RAW, with_image_path
+from ._generate import MAX_VIDEOS
 from ._parts import QUIET, Form
-from ._variants import MAX_VIDEOS
 
 if TYPE_CHECKING:
     from gradio.events import Dependency

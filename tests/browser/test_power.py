@@ -102,9 +102,7 @@ def test_share_link_reopens_the_setup(page: Any, keyless_app: gr.Blocks) -> None
     )
     assert fresh.locator("#lp-size input[value='720*1280']").is_checked()
     assert fresh.locator("#lp-duration input[value='10']").is_checked()
-    fresh.locator("#lp-generate-many").wait_for(timeout=TIMEOUT_MS)
-    assert fresh.locator("#lp-generate-many").inner_text() == "Generate 2 videos"
-    assert not fresh.locator("#lp-generate").is_visible()
+    wait_text(fresh, "#lp-generate", "Generate 2 videos")  # one button, counting the videos
     assert fresh.locator("#lp-style input").input_value() == "Anime"
 
 
@@ -160,7 +158,7 @@ def test_enhance_then_two_videos_side_by_side(
     page.locator("#lp-suggestion").wait_for(state="hidden", timeout=TIMEOUT_MS)
 
     choose(page, "lp-count", "2")
-    page.click("#lp-generate-many")
+    page.click("#lp-generate")
     wait_text(page, "#lp-status", "2 videos ready")
     for slot in (1, 2):
         assert "Done" in page.locator(f"#lp-variant-{slot}-status").inner_text()
@@ -170,8 +168,8 @@ def test_enhance_then_two_videos_side_by_side(
             arg=slot,
             timeout=TIMEOUT_MS,
         )
-    assert not page.locator("#lp-variant-3").is_visible()
-    assert page.locator("#lp-generate-many").is_enabled()
+    assert not page.locator("#lp-variant-3").is_visible() and not page.locator("#lp-video").is_visible()
+    assert page.locator("#lp-generate").is_enabled()
     after = routes(builtin)
     assert after["upload"] - before.get("upload", 0) == 1  # Enhance's upload served both
     assert after["submit"] - before.get("submit", 0) == 2
@@ -192,17 +190,19 @@ def test_cancel_one_video_then_the_rest(page: Any, slow_app: tuple[gr.Blocks, Si
     upload(page, LANDSCAPE.path)
     page.locator("#lp-prompt textarea").fill("Two takes, one cancelled")
     choose(page, "lp-count", "2")
-    page.click("#lp-generate-many")
+    wait_text(page, "#lp-generate", "Generate 2 videos")
+    page.click("#lp-generate")
     for slot in (1, 2):
         page.locator(f"#lp-variant-{slot}-status .lp-task").wait_for(timeout=TIMEOUT_MS)
     page.click("#lp-variant-2-cancel")
     wait_text(page, "#lp-variant-2-status", "Cancelled")
     assert "WaveSpeed stopped task" in page.locator("#lp-variant-2-status").inner_text()
     assert "Cancelled" not in page.locator("#lp-variant-1-status").inner_text()
-    page.click("#lp-cancel-all")
+    assert page.locator("#lp-cancel").inner_text() == "Cancel all"
+    page.click("#lp-cancel")
     wait_text(page, "#lp-variant-1-status", "Cancelled")
     wait_text(page, "#lp-status", "Cancelled")
-    assert page.locator("#lp-generate-many").is_enabled()
-    assert not page.locator("#lp-cancel-all").is_visible()
+    assert page.locator("#lp-generate").is_enabled()
+    assert not page.locator("#lp-cancel").is_visible()
     statuses = [task["status"] for task in slow_sim.control.tasks()[-2:]]
     assert statuses == ["cancelled", "cancelled"]

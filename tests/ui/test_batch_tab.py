@@ -11,7 +11,7 @@ import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import key_fingerprint
-from luma_playground.ui._batch_tab import BatchHandlers
+from luma_playground.ui._batch_tab import HEADERS, BatchHandlers
 from luma_playground.ui._gradio_compat import upload_folder
 from luma_playground.ui._session import SessionStore
 
@@ -20,6 +20,7 @@ from .conftest import SERVER_KEY, fake_request
 VISITOR_KEY = "sk-visitor-batch-key-0002"
 
 pytestmark = pytest.mark.anyio
+STATE, NOTE = HEADERS.index("state"), HEADERS.index("note")
 
 
 def _handlers(sim, data_dir: Path) -> BatchHandlers:  # type: ignore[no-untyped-def]
@@ -56,14 +57,14 @@ async def test_twelve_pictures_run_three_at_once_and_zip_up(sim, tmp_path, lands
         table, price, confirm = await handlers.preview(
             pictures, None, "slow zoom", "1280*720", 5, fake_request()
         )
-        assert [row[0] for row in table] == list(range(1, 13)) and table[0][5] == "to start"
+        assert [row[0] for row in table] == list(range(1, 13)) and table[0][STATE] == "to start"
         assert "12 videos, 12 x 5 s at 0.50 USD = 6.00 USD" in price and confirm["visible"] is True
         updates = [update async for update in handlers.confirm(fake_request())]
     finally:
         await handlers.playground.aclose()
-    status, table, gallery, download = updates[-1]
+    status, table, gallery, download, *_ = updates[-1]
     assert "Batch done: 12 videos" in status and 'data-tone="done"' in status
-    assert [row[5] for row in table] == ["done"] * 12 and len(gallery) == 12
+    assert [row[STATE] for row in table] == ["done"] * 12 and len(gallery) == 12
     assert any("waiting" in update[0] and "9 waiting" in update[0] for update in updates)
     with zipfile.ZipFile(download["value"]) as bundle:
         names = bundle.namelist()
@@ -107,7 +108,9 @@ async def test_a_restarted_server_resumes_the_batch_as_it_starts(sim, tmp_path, 
         _pictures(tmp_path / "in", landscape_image, 12), None, "again", "1280*720", 10, fake_request()
     )
     following = first.confirm(fake_request())
-    await _until(following, lambda update: sum(1 for row in update[1] if row[5] == "running" and row[6]) == 3)
+    await _until(
+        following, lambda update: sum(1 for row in update[1] if row[STATE] == "running" and row[NOTE]) == 3
+    )
     await following.aclose()
     await first.playground.aclose()
     assert 3 <= sim.control.limits()["keys"][key_fingerprint(SERVER_KEY)]["submits"] < 12
@@ -135,7 +138,7 @@ async def test_a_visitors_batch_waits_for_their_key_after_a_restart(sim, tmp_pat
         _pictures(tmp_path / "in", landscape_image, 5), None, "mine", "1280*720", 10, fake_request()
     )
     following = first.confirm(fake_request())
-    await _until(following, lambda update: any(row[5] == "running" and row[6] for row in update[1]))
+    await _until(following, lambda update: any(row[STATE] == "running" and row[NOTE] for row in update[1]))
     await following.aclose()
     await first.playground.aclose()
     submitted = sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"]

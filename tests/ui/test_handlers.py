@@ -23,10 +23,21 @@ pytestmark = pytest.mark.anyio
 PROMPT = "The camera drifts slowly forward"
 
 
+def shown(update: tuple[Any, ...]) -> tuple[Any, Any, Any]:
+    """A one-video run's update as the page shows it: the player, the card and the details."""
+    status, video, details, *_ = update
+    return video, status, details
+
+
+def generation(handlers: Handlers, image: Path, request: gr.Request, header: str | None = None) -> Any:
+    """The updates of one video's run, as the page's Generate starts it."""
+    return handlers.generate(str(image), PROMPT, "1280*720", 5, 1, request, header)
+
+
 async def run_generate(
     handlers: Handlers, image: Path, request: gr.Request | None = None, **fields: Any
 ) -> list[tuple[Any, Any, Any]]:
-    """Every update `generate` yields; raises what it raises."""
+    """Every update of a one-video run (player, card, details); raises what it raises."""
     values = {"prompt": PROMPT, "size": "1280*720", "duration": 5} | fields
     updates = []
     async for update in handlers.generate(
@@ -34,10 +45,11 @@ async def run_generate(
         values["prompt"],
         values["size"],
         values["duration"],
+        1,
         request or fake_request(),
         fields.get("header"),
     ):
-        updates.append(update)
+        updates.append(shown(update))
     return updates
 
 
@@ -45,10 +57,8 @@ async def failure(handlers: Handlers, image: Path, **fields: Any) -> tuple[gr.Er
     """The gr.Error a generation ends with, and the status shown just before it."""
     updates: list[tuple[Any, Any, Any]] = []
     with pytest.raises(gr.Error) as caught:
-        async for update in handlers.generate(
-            str(image), PROMPT, "1280*720", 5, fake_request(), fields.get("header")
-        ):
-            updates.append(update)
+        async for update in generation(handlers, image, fake_request(), fields.get("header")):
+            updates.append(shown(update))
     return caught.value, updates[-1][1]
 
 
@@ -132,14 +142,14 @@ async def test_cancel_stops_the_remote_task(
 ) -> None:
     """Cancel stops at once and says what became of the remote task, which is cancelled."""
     request = fake_request("tab-cancel")
-    generation = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
-    async for _, status, _ in generation:
-        if "task <code>" in status:
+    run = generation(slow_handlers, landscape_image, request)
+    async for update in run:
+        if "task <code>" in update[0]:
             break
     else:
         pytest.fail("the generation ended before its task was submitted")
-    status, generate_button, cancel_button = await slow_handlers.cancel(request)
-    await generation.aclose()
+    status, *_, generate_button, cancel_button = await slow_handlers.cancel(1, request)
+    await run.aclose()
     assert 'data-tone="cancelled"' in status and "WaveSpeed stopped task" in status
     task_id = slow_sim.control.tasks()[-1]["id"]
     assert task_id in status and slow_sim.control.task(task_id)["status"] == "cancelled"
@@ -148,7 +158,7 @@ async def test_cancel_stops_the_remote_task(
 
 async def test_cancel_with_nothing_running(handlers: Handlers) -> None:
     """Cancel in an idle tab says that nothing was charged."""
-    status, _, _ = await handlers.cancel(fake_request("idle-tab"))
+    status, *_ = await handlers.cancel(1, fake_request("idle-tab"))
     assert "Nothing was running" in status
 
 
@@ -159,10 +169,10 @@ async def test_a_closed_tab_does_not_cancel_the_job(
 ) -> None:
     """When the follower goes away, the job runs on and its video is still saved."""
     request = fake_request("tab-closed")
-    generation = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
-    await anext(generation)
-    await anext(generation)
-    await generation.aclose()
+    run = generation(handlers, landscape_image, request)
+    await anext(run)
+    await anext(run)
+    await run.aclose()
     handlers.forget(request)
     job = next(iter(handlers.playground.remote.runner.jobs.values()))
     done = await job.wait()
@@ -181,7 +191,7 @@ async def test_shared_deployment_limits_the_owner_key(
         share=True, session_daily_limit=2, session_running_limit=1
     )
     request = fake_request("tab-limits")
-    first = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, request)
+    first = generation(handlers, landscape_image, request)
     await anext(first)  # the job is running
     with pytest.raises(gr.Error, match="allows 1 at a time") as caught:
         await run_generate(handlers, landscape_image, request)

@@ -11,7 +11,6 @@ from luma_playground import Playground, Settings
 from luma_playground.ui._enhance import PromptEnhancer
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
-from luma_playground.ui._variants import Variants
 
 from .conftest import fake_request
 
@@ -46,8 +45,7 @@ async def test_one_upload_serves_enhance_and_videos(
     enhancer = PromptEnhancer(handlers.playground, handlers.store)
     for style in ("default", "photographic"):
         await enhancer.suggest(str(landscape_image), "waves roll in", style, fake_request())
-    variants = Variants(handlers.playground, handlers.store, tick=0.05)
-    async for _ in variants.run(str(landscape_image), "waves roll in", "1280*720", 5, 2, fake_request()):
+    async for _ in handlers.generate(str(landscape_image), "waves roll in", "1280*720", 5, 2, fake_request()):
         pass
     routes = sim.control.stats()["routes"]
     assert routes["upload"] == 1 and routes["optimizer"] == 2 and routes["submit"] == 2

@@ -11,9 +11,8 @@ import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import SimulatorServer
-from luma_playground.ui._generate import Handlers
+from luma_playground.ui._generate import MAX_VIDEOS, Handlers, video_count
 from luma_playground.ui._session import SessionStore
-from luma_playground.ui._variants import MAX_VIDEOS, Variants, video_count
 
 from .conftest import SERVER_KEY, fake_request
 
@@ -21,12 +20,8 @@ pytestmark = pytest.mark.anyio
 PROMPT = "The camera glides over the water"
 
 
-def variants_for(handlers: Handlers) -> Variants:
-    return Variants(handlers.playground, handlers.store, tick=0.05)
-
-
 async def run(
-    variants: Variants,
+    handlers: Handlers,
     image: Path,
     count: int,
     request: gr.Request | None = None,
@@ -34,8 +29,14 @@ async def run(
     """Every update of a run; raises what it raises."""
     return [
         update
-        async for update in variants.run(str(image), PROMPT, "1280*720", 5, count, request or fake_request())
+        async for update in handlers.generate(
+            str(image), PROMPT, "1280*720", 5, count, request or fake_request()
+        )
     ]
+
+
+#: Where the slots' cards start in a run's update (after the run's card, player, details, grid).
+CARDS = 4
 
 
 def last_values(updates: list[tuple[Any, ...]], position: int) -> Any:
@@ -58,13 +59,13 @@ async def test_three_videos_share_one_upload(
     landscape_image: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """Three tasks from one upload; each slot ends with its own video; the overall card says so."""
-    updates = await run(variants_for(handlers), landscape_image, 3)
+    updates = await run(handlers, landscape_image, 3)
     routes = sim.control.stats()["routes"]
     assert routes["upload"] == 1 and routes["submit"] == 3
-    videos = [last_values(updates, 1 + MAX_VIDEOS + i) for i in range(MAX_VIDEOS)]
+    videos = [last_values(updates, CARDS + MAX_VIDEOS + i) for i in range(MAX_VIDEOS)]
     assert all(Path(v).is_file() for v in videos[:3]) and len(set(videos[:3])) == 3
     assert "3 videos ready" in updates[-1][0]
-    statuses = [last_values(updates, 1 + i) for i in range(3)]
+    statuses = [last_values(updates, CARDS + i) for i in range(3)]
     tasks = {task["id"] for task in sim.control.tasks()}
     assert all("Done" in s for s in statuses)
     assert all(any(task_id in s for task_id in tasks) for s in statuses)  # each its own task
@@ -77,30 +78,53 @@ async def test_one_failure_leaves_the_others(
 ) -> None:
     """A variant whose task fails shows its error in its slot; the run itself does not fail."""
     sim.control.add_fault("submit", "task_failed", count=1, error="GPU fell over")
-    updates = await run(variants_for(handlers), landscape_image, 2)
-    statuses = [last_values(updates, 1 + i) for i in range(2)]
+    updates = await run(handlers, landscape_image, 2)
+    statuses = [last_values(updates, CARDS + i) for i in range(2)]
     assert sum("GPU fell over" in s for s in statuses) == 1
     assert sum("Done" in s for s in statuses) == 1
     assert "1 of 2 videos ready" in updates[-1][0] and "1 failed" in updates[-1][0]
 
 
-async def test_cancel_one_variant(slow_variants: Variants, landscape_image: Path) -> None:
+async def test_every_video_failing_fails_the_run(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """As with one video, a run whose every video fails ends with the error; each card shows it."""
+    sim.control.add_fault("submit", "task_failed", count=2, error="GPU fell over")
+    updates: list[tuple[Any, ...]] = []
+    with pytest.raises(gr.Error, match="GPU fell over"):
+        async for update in handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, 2, fake_request()):
+            updates.append(update)
+    assert all("GPU fell over" in last_values(updates, CARDS + i) for i in range(2))
+    assert "No video was made" in updates[-1][0] and "2 failed" in updates[-1][0]
+
+
+async def test_one_video_shows_in_the_large_player(handlers: Handlers, landscape_image: Path) -> None:
+    """A run of one writes its card, video and details to the large player; the grid is left alone."""
+    updates = await run(handlers, landscape_image, 1)
+    status, video, details, *_ = updates[-1]
+    assert "Done" in status and Path(video).is_file() and "NSFW flag" in details
+    assert all(value == gr.skip() for update in updates for value in update[3:])
+
+
+async def test_cancel_one_variant(slow_handlers: Handlers, landscape_image: Path) -> None:
     """Cancelling one slot stops its task alone; Cancel all then stops the rest."""
     request = fake_request("tab-cancel")
-    runner = slow_variants.run(str(landscape_image), PROMPT, "1280*720", 5, 2, request)
+    runner = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, 2, request)
     updates = []
     async for update in runner:
         updates.append(update)
-        run = slow_variants.store.last_run("tab-cancel")
+        run = slow_handlers.store.last_run("tab-cancel")
         if len(run) == 2 and all(job.task_id for job in run):
             break
     else:
         pytest.fail("the variants ended before both tasks were submitted")
-    status, _ = await slow_variants.cancel_one(1)(request)
+    status, _ = await slow_handlers.cancel_one(1)(request)
     assert "Cancelled" in status
-    first, second = slow_variants.store.last_run("tab-cancel")
+    first, second = slow_handlers.store.last_run("tab-cancel")
     assert second.finished and not first.finished
-    outputs = await slow_variants.cancel_all(2, request)
+    outputs = await slow_handlers.cancel(2, request)
     assert "Cancelled" in outputs[0] and "2 cancelled" in outputs[0] and first.finished
     await runner.aclose()
 
@@ -121,15 +145,15 @@ async def test_limits_count_each_variant(
     )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     store = SessionStore(playground)
-    variants = Variants(playground, store, tick=0.05)
+    handlers = Handlers(playground, store, tick=0.05)
     try:
         with pytest.raises(gr.Error, match="3 videos at once are more than"):
-            await run(variants, landscape_image, 3)
+            await run(handlers, landscape_image, 3)
         assert sim.control.stats()["routes"].get("upload", 0) == 0  # refused before the upload
-        await run(variants, landscape_image, 2)
+        await run(handlers, landscape_image, 2)
         # Both earlier videos counted: 2 + 2 would pass 3 a day (one counted would not).
         with pytest.raises(gr.Error, match=r"limit of 3 a day \(1 left today\)"):
-            await run(variants, landscape_image, 2)
+            await run(handlers, landscape_image, 2)
     finally:
         await playground.aclose()
     assert sim.control.stats()["routes"]["submit"] == 2
@@ -141,17 +165,16 @@ async def test_bad_input_starts_nothing(
     landscape_image: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """A blank prompt fails the run before any upload, with the usual sentence."""
-    variants = variants_for(handlers)
     with pytest.raises(gr.Error, match="Write a prompt"):
-        async for _ in variants.run(str(landscape_image), "  ", "1280*720", 5, 2, fake_request()):
+        async for _ in handlers.generate(str(landscape_image), "  ", "1280*720", 5, 2, fake_request()):
             pass
     assert sim.control.stats()["routes"].get("upload", 0) == 0
 
 
 @pytest.fixture
-async def slow_variants(slow_sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Variants]:
-    """Variants on a simulator slow enough to cancel a running task."""
+async def slow_handlers(slow_sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Handlers]:
+    """The handlers on a simulator slow enough to cancel a running task."""
     settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-    yield Variants(playground, SessionStore(playground), tick=0.05)
+    yield Handlers(playground, SessionStore(playground), tick=0.05)
     await playground.aclose()
