@@ -31,8 +31,8 @@ from ._exports import EXPORT_KINDS, ExportSpec, export_video
 from ._journal import Journal
 from ._limits import Caller
 from ._service import Playground
-from ._shot_store import ShotState, ShotStore
-from ._shots import MAX_SEGMENTS, shot_json
+from ._shot_store import ShotState, ShotStore, shot_json
+from ._shots import MAX_SEGMENTS
 
 Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="Also copy the file to this file or folder.")

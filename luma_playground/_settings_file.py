@@ -5,6 +5,7 @@ and read back from a file as any input is: checked before they reach a form.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,10 @@ import av
 from ._errors import InvalidRequest
 from ._journal import TaskRecord
 from ._models import DURATIONS, Size, check_prompt
+from ._shot_store import ShotRecord
 from .media import write_metadata
 
-__all__ = ["SavedSettings", "checked_settings", "keep_settings", "settings_of"]
+__all__ = ["SavedSettings", "checked_settings", "keep_settings", "settings_of", "shot_settings"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -88,3 +90,15 @@ def checked_settings(tags: Mapping[str, str]) -> SavedSettings | None:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
+
+
+def shot_settings(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, str]:
+    """The settings a shot's MP4 carries: its first clip's, and the task id, prompt and length of each."""
+    first = records[0]
+    return {
+        **settings_of(first, first.task_id or ""),
+        "shot": shot.name,
+        "segments": ",".join(record.task_id or "" for record in records),
+        "segment_prompts": json.dumps([record.prompt for record in records], ensure_ascii=False),
+        "segment_durations": ",".join(str(record.duration) for record in records),
+    }

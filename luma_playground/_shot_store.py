@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import ShotBusy
-from ._journal import Journal
+from ._journal import Journal, TaskRecord
 
-__all__ = ["Segment", "ShotRecord", "ShotState", "ShotStore"]
+__all__ = ["Segment", "ShotRecord", "ShotState", "ShotStore", "shot_json"]
 
 
 class ShotState(enum.StrEnum):
@@ -224,3 +224,16 @@ def _record(row: tuple[Any, ...], segments: list[tuple[Any, ...]]) -> ShotRecord
         updated,
         tuple(Segment(*segment) for segment in segments),
     )
+
+
+def shot_json(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, object]:
+    """A plain dict of a shot and its segments' rows, for `--json` and the public API."""
+    return {
+        "shot": shot.name,
+        "state": str(shot.state),
+        "video_path": shot.video_path or (records[0].video_path if records else None),
+        "planned": shot.planned,
+        "error": shot.error,
+        "seconds": sum(record.duration for record in records),
+        "segments": [record.to_json() for record in records],
+    }

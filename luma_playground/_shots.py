@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import uuid
@@ -31,12 +30,12 @@ from ._journal import Journal, TaskRecord, TaskState
 from ._limits import Caller
 from ._models import GenerationRequest
 from ._pictures import Picture
-from ._settings_file import settings_of
+from ._settings_file import shot_settings
 from ._shot_store import ShotRecord, ShotState, ShotStore
 from ._video_files import UNREADABLE, read_video
 from .media import join_segments, last_frame
 
-__all__ = ["MAX_SEGMENTS", "SHOT_NAME", "ShotRun", "Shots", "shot_json", "shot_settings"]
+__all__ = ["MAX_SEGMENTS", "SHOT_NAME", "ShotRun", "Shots"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -482,28 +481,3 @@ class Shots:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def shot_json(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, object]:
-    """A plain dict of a shot and its segments' rows, for `--json` and the public API."""
-    return {
-        "shot": shot.name,
-        "state": str(shot.state),
-        "video_path": shot.video_path or (records[0].video_path if records else None),
-        "planned": shot.planned,
-        "error": shot.error,
-        "seconds": sum(record.duration for record in records),
-        "segments": [record.to_json() for record in records],
-    }
-
-
-def shot_settings(shot: ShotRecord, records: list[TaskRecord]) -> dict[str, str]:
-    """The settings a shot's MP4 carries: its first clip's, and the task id, prompt and length of each."""
-    first = records[0]
-    return {
-        **settings_of(first, first.task_id or ""),
-        "shot": shot.name,
-        "segments": ",".join(record.task_id or "" for record in records),
-        "segment_prompts": json.dumps([record.prompt for record in records], ensure_ascii=False),
-        "segment_durations": ",".join(str(record.duration) for record in records),
-    }

@@ -10,8 +10,8 @@ import gradio as gr
 from .._errors import LumaPlaygroundError
 from .._exports import ExportSpec, export_video
 from .._models import check_task_id
-from .._shot_store import ShotState
-from .._shots import MAX_SEGMENTS, shot_json
+from .._shot_store import ShotState, shot_json
+from .._shots import MAX_SEGMENTS
 from ._api import PublicApi, _Progress
 from ._generate import ui_error
 from ._gradio_compat import app_root, file_data
