@@ -135,6 +135,7 @@ async def price(request: Request) -> JSONResponse:
         "price": listed,
         "discounted_price": round(listed * (1 - rate), 6),
         "currency": "USD",
+        "simulated": True,
     }
     if rate:
         answer["discount_rate"] = rate
