@@ -54,12 +54,12 @@ def test_cost_follows_the_settings_and_the_key(
     wait_text(page, "#lp-summary", "USD")
     summary = page.locator("#lp-summary").inner_text()
     assert "0.50 USD" in summary and "balance" in summary and "SIMULATED" in summary.upper()
-    before = routes(builtin).get("pricing", 0)
+    before = routes(builtin).get("price", 0)
     choose(page, "lp-duration", "10 seconds")
     choose(page, "lp-count", "3")
     wait_text(page, "#lp-summary", "3.00 USD")
     assert "3 videos × 1.00 USD" in page.locator("#lp-summary").inner_text()
-    assert routes(builtin).get("pricing", 0) - before <= 1  # cached per key and size
+    assert routes(builtin).get("price", 0) - before <= 1  # cached per key and size
 
     key = "sk-browser-low-balance-01"
     sim_server.control.set_account(key, balance=0.4)

@@ -88,7 +88,8 @@ def test_the_batch_price_falls_back_to_the_contract_when_pricing_fails(
     app: AppProcess, sim, landscape_image: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """With the pricing route failing, `/batch_price` gives the contract's price, marked as an estimate."""
-    sim.control.add_fault("pricing", "status", status=500, count=-1)
+    for route in ("price", "pricing"):  # both pricing routes fail
+        sim.control.add_fault(route, "status", status=500, count=-1)
     with session(app) as client:
         price = client.predict(rows(landscape_image, 4, duration=10), api_name="/batch_price")
     assert price["estimated"] is True and price["problem"]

@@ -75,7 +75,8 @@ async def test_twelve_pictures_run_three_at_once_and_zip_up(sim, tmp_path, lands
 
 async def test_the_preview_prices_at_the_contract_when_pricing_fails(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """With the pricing route down, the preview still shows a total: the contract's, as an estimate."""
-    sim.control.add_fault("pricing", "status", status=503, count=-1)
+    for route in ("price", "pricing"):  # both pricing routes fail
+        sim.control.add_fault(route, "status", status=503, count=-1)
     handlers = _handlers(sim, tmp_path / "home")
     try:
         pictures = _pictures(tmp_path / "in", landscape_image, 3)

@@ -53,12 +53,12 @@ async def test_prices_are_cached_per_key_and_size(handlers: Handlers, sim) -> No
     book = book_for(handlers)
     for duration, videos in [(5, 1), (10, 1), (10, 4), (5, 2)]:
         await book.summary("1280*720", duration, videos, fake_request())
-    assert sim.control.stats()["routes"]["pricing"] == 1
+    assert sim.control.stats()["routes"]["price"] == 1
     assert sim.control.stats()["routes"]["balance"] == 1
     await book.summary("720*1280", 5, 1, fake_request())
     handlers.store.set_key("tab-2", "sk-someone-else-000001")
     await book.summary("720*1280", 5, 1, fake_request("tab-2"))
-    assert sim.control.stats()["routes"]["pricing"] == 3
+    assert sim.control.stats()["routes"]["price"] == 3
     await book.after_run("720*1280", 5, 1, fake_request("tab-2"))  # a run ended: balance again
     assert sim.control.stats()["routes"]["balance"] == 3
 
@@ -72,7 +72,8 @@ async def test_low_balance_is_noticed(handlers: Handlers, sim) -> None:  # type:
 
 async def test_a_failing_pricing_route_is_said(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """The pricing route answers 500s: the line says the price is unavailable, guesses nothing."""
-    sim.control.add_fault("pricing", "status", status=500, count=50)
+    for route in ("price", "pricing"):  # both pricing routes fail
+        sim.control.add_fault(route, "status", status=500, count=50)
     line = await book_for(handlers).summary("1280*720", 10, 3, fake_request())
     assert "Price unavailable" in line and 'data-total=""' in line
     assert "balance 100.00 USD" in line
