@@ -24,7 +24,7 @@ from pathlib import Path
 from _common import KEY, Figure, SimulatorProcess, arguments, photo, report, task_records
 
 from luma_playground import ApiKey, Done, GenerationRequest, Journal, Pipeline, WaveSpeedClient
-from luma_playground._pacing import PaceLimits, Pacing
+from luma_playground._wavespeed.pacing import PaceLimits, Pacing
 from luma_playground.simulator import key_fingerprint
 
 TIME_SCALE = 0.02

@@ -57,7 +57,7 @@ from luma_playground import (
     Submitted,
     WaveSpeedClient,
 )
-from luma_playground._webhooks import WebhookRegistry, webhook_routes
+from luma_playground._wavespeed.webhooks import WebhookRegistry, webhook_routes
 
 PROMPT = "slow push in over the valley"
 #: Seconds between two submits of an arm: a stream of tasks, not one burst, so that the

@@ -63,7 +63,7 @@ def naive(paths: list[Path]) -> None:
 
 
 def playground(paths: list[Path]) -> None:
-    from luma_playground._images import check_image, in_image_worker, prepare_image, suggested_size
+    from luma_playground._pictures.checks import check_image, in_image_worker, prepare_image, suggested_size
     from luma_playground.ui._crop import crop_preview
 
     async def one(path: Path) -> None:

@@ -34,16 +34,8 @@ from _common import (
 )
 from detection import receiver
 
-from luma_playground import (
-    ApiKey,
-    Done,
-    FixedSchedule,
-    GenerationRequest,
-    Journal,
-    Pipeline,
-    WaveSpeedClient,
-)
-from luma_playground._webhooks import WebhookRegistry
+from luma_playground import ApiKey, Done, FixedSchedule, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+from luma_playground._wavespeed.webhooks import WebhookRegistry
 
 TIME_SCALE = 0.05
 PROMPT = "slow push in over the valley"

@@ -35,16 +35,8 @@ from _common import (
     report,
 )
 
-from luma_playground import (
-    ApiKey,
-    Done,
-    FixedSchedule,
-    GenerationRequest,
-    Journal,
-    Pipeline,
-    WaveSpeedClient,
-)
-from luma_playground._webhooks import WebhookRegistry, webhook_routes
+from luma_playground import ApiKey, Done, FixedSchedule, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+from luma_playground._wavespeed.webhooks import WebhookRegistry, webhook_routes
 
 TIME_SCALE = 0.05
 PROMPT = "slow push in over the valley"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ._client import WaveSpeedClient
-from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Settings, Timeouts
+from ._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Settings, Timeouts, __version__
 from ._errors import (
     ApiError,
     AuthenticationError,
@@ -21,10 +20,11 @@ from ._errors import (
     TaskFailed,
     TaskNotFound,
 )
-from ._jobs import Job, Runner
-from ._journal import Journal, TaskRecord, TaskState
-from ._limits import Caller
-from ._models import (
+from ._guard.limits import Caller
+from ._journal.journal import Journal, TaskRecord, TaskState
+from ._pictures.sources import Picture
+from ._playground import Playground
+from ._request import (
     Done,
     Downloading,
     Event,
@@ -41,12 +41,11 @@ from ._models import (
     Validated,
     WaitingForSlot,
 )
-from ._pictures import Picture
-from ._pipeline import Pipeline
-from ._polling import AdaptiveSchedule, FixedSchedule, TimingHistory
-from ._retry import RetryPolicy
-from ._service import Playground
-from ._version import __version__
+from ._run.jobs import Job, Runner
+from ._run.pipeline import Pipeline
+from ._wavespeed.client import WaveSpeedClient
+from ._wavespeed.polling import AdaptiveSchedule, FixedSchedule, TimingHistory
+from ._wavespeed.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",

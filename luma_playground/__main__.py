@@ -1,3 +1,3 @@
-from luma_playground._cli_app import main
+from luma_playground.cli import main
 
 main()

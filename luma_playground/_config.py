@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import InvalidRequest
-from ._pacing import TIERS, PaceLimits, Tier
+from ._wavespeed.pacing import TIERS, PaceLimits, Tier
+
+__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",

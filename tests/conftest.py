@@ -190,7 +190,7 @@ class PictureHost:
         return f"http://pictures.test:{self.port}/{name}"
 
     async def fetch(self, url: str, dest_dir: Path, **options: Any) -> Path:
-        from luma_playground._urls import fetch_image, is_public_address
+        from luma_playground._pictures.urls import fetch_image, is_public_address
 
         async def resolve(host: str, port: int) -> list[str]:
             if host != "pictures.test":

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, Playground, Settings
-from luma_playground._batch import BatchRun
-from luma_playground._batch_input import (
+from luma_playground._errors import InvalidRequest, LumaPlaygroundError
+from luma_playground._features.batch import BatchRun
+from luma_playground._features.batch_input import (
     OperatorFolder,
     batch_price,
     parse_csv,
     rows_from_pictures,
     rows_from_zip,
 )
-from luma_playground._batch_store import BatchRow, BatchStore, RowState, counts, select
-from luma_playground._errors import InvalidRequest, LumaPlaygroundError
-from luma_playground._limits import Caller
-from luma_playground._pictures import Picture
+from luma_playground._features.batch_store import BatchRow, BatchStore, RowState, counts, select
+from luma_playground._guard.limits import Caller
+from luma_playground._pictures.sources import Picture
 from luma_playground.simulator import key_fingerprint
 
 from .conftest import reset_around, simulator_fixture

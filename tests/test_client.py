@@ -280,7 +280,7 @@ async def test_history_asks_for_inputs_and_sends_times_in_the_z_form(client, sim
 
 def test_history_items_accept_input_or_inputs() -> None:
     """An item's input is read from `input` or `inputs`, whichever WaveSpeed sends."""
-    from luma_playground._wire import api_time, history_item
+    from luma_playground._wavespeed.wire import api_time, history_item
 
     assert history_item({"id": "a", "inputs": {"prompt": "p"}})["input"] == {"prompt": "p"}
     assert history_item({"id": "a", "input": {"prompt": "q"}})["input"] == {"prompt": "q"}

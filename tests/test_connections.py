@@ -7,7 +7,7 @@ import asyncio
 import httpx
 import pytest
 
-from luma_playground._connections import ConnectionStack, pooled_transport
+from luma_playground._wavespeed.connections import ConnectionStack, pooled_transport
 
 pytestmark = pytest.mark.anyio
 STATS = "/_simulator/stats"

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageDraw
 
-from luma_playground._decoding import (
+from luma_playground._pictures.checks import ANALYSIS_MAX_PIXELS, UPLOAD_MAX_SIDE, prepare_image
+from luma_playground._pictures.decoding import (
     DECODES,
     PixelBudget,
     fitted_size,
@@ -22,7 +23,6 @@ from luma_playground._decoding import (
     png_in_strips,
     strips_cost,
 )
-from luma_playground._images import ANALYSIS_MAX_PIXELS, UPLOAD_MAX_SIDE, prepare_image
 
 
 def busy_picture(size: tuple[int, int]) -> Image.Image:

@@ -7,7 +7,7 @@ import stat
 import threading
 from pathlib import Path
 
-from luma_playground._file_names import KEY_FILE, unguessable
+from luma_playground._journal.file_names import KEY_FILE, unguessable
 
 
 def test_a_name_is_stable_in_one_home_and_differs_in_another(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from luma_playground._identity import address_layer, client_address
+from luma_playground._guard.identity import address_layer, client_address
 
 PEER = "10.0.0.2"  # the nearest proxy, as the connection shows it
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from luma_playground import InvalidRequest, Size
-from luma_playground._images import (
+from luma_playground._pictures.checks import (
     MAX_IMAGE_BYTES,
     UPLOAD_MAX_SIDE,
     check_image,
@@ -110,7 +110,7 @@ import io
 import sys
 from pathlib import Path
 from PIL import Image
-from luma_playground._images import check_image, prepare_image, suggested_size
+from luma_playground._pictures.checks import check_image, prepare_image, suggested_size
 from luma_playground.ui._crop import crop_preview
 
 path = Path(sys.argv[1])
@@ -168,7 +168,7 @@ def test_a_59_megapixel_png_is_analysed_without_decoding_it_and_scaled_down_in_s
 
 def test_an_upright_picture_carries_no_orientation_tag(tmp_path: Path) -> None:
     """A picture turned upright drops its EXIF, so that no viewer turns it a second time."""
-    from luma_playground._images import upright
+    from luma_playground._pictures.checks import upright
 
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
-from luma_playground._client import API_LANES, TRANSFER_LANES
+from luma_playground._wavespeed.client import API_LANES, TRANSFER_LANES
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-lanes-test-key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from luma_playground import GenerationRequest, InvalidRequest, Prediction, Size
-from luma_playground._models import MAX_PROMPT_CHARS
+from luma_playground._request import MAX_PROMPT_CHARS
 
 
 def test_defaults_follow_the_api() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from luma_playground import ApiKey, GenerationRequest, RetryPolicy, Settings, WaveSpeedClient
-from luma_playground._pacing import TIERS, Pace, PaceLimits, Pacing
+from luma_playground._wavespeed.pacing import TIERS, Pace, PaceLimits, Pacing
 from luma_playground.simulator import key_fingerprint
 
 pytestmark = pytest.mark.anyio

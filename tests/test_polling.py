@@ -11,7 +11,7 @@ import statistics
 import pytest
 
 from luma_playground import AdaptiveSchedule, FixedSchedule, TimingHistory
-from luma_playground._polling import CompletionModel, PollSchedule, PushedSchedule, Wake, _fitted
+from luma_playground._wavespeed.polling import CompletionModel, PollSchedule, PushedSchedule, Wake, _fitted
 
 SIZE = "1280*720"
 

@@ -24,7 +24,12 @@ from luma_playground import (
     TaskNotFound,
     WaveSpeedClient,
 )
-from luma_playground._retry import retry_call, retryable_download, retryable_request, retryable_submit
+from luma_playground._wavespeed.retry import (
+    retry_call,
+    retryable_download,
+    retryable_request,
+    retryable_submit,
+)
 
 KEY = "sk-retry-test-0123456789"
 

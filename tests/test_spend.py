@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from luma_playground import Journal
-from luma_playground._limits import BudgetSpent
-from luma_playground._spend import CONTRACT_PRICE_PER_5S, SpendGuard, utc_day
+from luma_playground._guard.limits import BudgetSpent
+from luma_playground._guard.spend import CONTRACT_PRICE_PER_5S, SpendGuard, utc_day
 
 from .test_journal import BASE
 

@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 
 from luma_playground._errors import InvalidRequest
-from luma_playground._images import check_image
-from luma_playground._models import GenerationRequest
-from luma_playground._models import check_image_url as models_check_image_url
-from luma_playground._urls import (
+from luma_playground._pictures.checks import check_image
+from luma_playground._pictures.urls import (
     IPAddress,
     check_image_url,
     fetch_folder,
@@ -24,6 +22,8 @@ from luma_playground._urls import (
     is_public_address,
     resolve_public,
 )
+from luma_playground._request import GenerationRequest
+from luma_playground._request import check_image_url as models_check_image_url
 
 pytestmark = pytest.mark.anyio
 CHUNK = 64 * 1024

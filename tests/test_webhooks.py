@@ -26,8 +26,8 @@ from luma_playground import (
     Settings,
     WaveSpeedClient,
 )
-from luma_playground._polling import Wake
-from luma_playground._webhooks import (
+from luma_playground._wavespeed.polling import Wake
+from luma_playground._wavespeed.webhooks import (
     Subscription,
     WebhookRegistry,
     WebhookRejected,

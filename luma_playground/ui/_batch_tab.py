@@ -17,8 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from .._batch import BatchRun
-from .._batch_input import (
+from .._config import ApiKey
+from .._errors import InvalidRequest, LumaPlaygroundError
+from .._features.batch import BatchRun
+from .._features.batch_input import (
     BatchInput,
     SentFiles,
     batch_price,
@@ -28,11 +30,9 @@ from .._batch_input import (
     rows_from_zip,
     sent_name,
 )
-from .._batch_store import BatchRow, RowState, counts
-from .._config import ApiKey
-from .._errors import InvalidRequest, LumaPlaygroundError
-from .._models import Size
-from .._service import Playground
+from .._features.batch_store import BatchRow, RowState, counts
+from .._playground import Playground
+from .._request import Size
 from ._components import choice_radio
 from ._format import status_card
 from ._gradio_compat import uploaded_picture

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .._errors import LumaPlaygroundError
-from .._models import Size
-from .._service import Backend, Playground
+from .._playground import Backend, Playground
+from .._request import Size
 from ._format import summary_html
 from ._generate import video_count
 from ._parts import QUIET, Form, Keys

@@ -17,7 +17,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 
 from .._errors import InvalidRequest
-from .._images import (
+from .._pictures.checks import (
     ANALYSIS_MAX_PIXELS,
     UPLOAD_MAX_SIDE,
     ImageInfo,
@@ -27,7 +27,7 @@ from .._images import (
     shrunk,
     upright,
 )
-from .._models import Size
+from .._request import Size
 from ._components import RAW, with_image_path
 from ._parts import QUIET
 

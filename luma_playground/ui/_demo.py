@@ -6,11 +6,14 @@ from typing import Any
 
 import gradio as gr
 
-from .._identity import keep_raw_peer
-from .._service import Playground
-from .._webhooks import webhook_routes
+from .._guard.identity import keep_raw_peer
+from .._playground import Playground
+from .._wavespeed.webhooks import webhook_routes
+from ..api import tasks as _api
+from ..api.batches import BatchApi
+from ..api.shots import ShotsApi
+from ..api.tasks import PublicApi
 from . import (
-    _api,
     _batch_tab,
     _compare,
     _cost,
@@ -22,9 +25,6 @@ from . import (
     _share,
     _shots_panel,
 )
-from ._api import PublicApi
-from ._api_batch import BatchApi
-from ._api_shots import ShotsApi
 from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer

@@ -14,9 +14,9 @@ from typing import Any
 import gradio as gr
 
 from .._errors import LumaPlaygroundError
-from .._pictures import Picture
-from .._service import Playground
-from .._suggestions import Suggestion, suggest_prompt
+from .._features.suggestions import Suggestion, suggest_prompt
+from .._pictures.sources import Picture
+from .._playground import Playground
 from ._components import RAW, with_image_path
 from ._generate import ui_error
 from ._gradio_compat import sent_picture

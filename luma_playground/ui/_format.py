@@ -18,7 +18,7 @@ from .._errors import (
     RateLimited,
     TaskFailed,
 )
-from .._models import (
+from .._request import (
     Done,
     Downloading,
     Event,

@@ -19,11 +19,11 @@ import gradio as gr
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
-from .._images import check_image, in_image_worker, suggested_size
-from .._jobs import Job, cancel_all
-from .._models import Event, GenerationRequest
-from .._service import Backend, Playground
-from .._urls import fetch_image
+from .._pictures.checks import check_image, in_image_worker, suggested_size
+from .._pictures.urls import fetch_image
+from .._playground import Backend, Playground
+from .._request import Event, GenerationRequest
+from .._run.jobs import Job, cancel_all
 from ._format import (
     StatusTracker,
     badge_html,

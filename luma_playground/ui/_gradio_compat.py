@@ -34,7 +34,7 @@ from gradio import mcp, route_utils
 from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client import utils as client_utils
 
-from .._pictures import Picture, is_data_uri, is_url
+from .._pictures.sources import Picture, is_data_uri, is_url
 
 __all__ = [
     "announce_integers",

@@ -18,24 +18,16 @@ import gradio as gr
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
-from .._jobs import Job
-from .._journal import TaskRecord
-from .._models import DURATIONS, Size, check_prompt, check_task_id
-from .._service import Playground, check_record
-from .._shot_store import ShotRecord, ShotState
-from .._shots import MAX_SEGMENTS
-from .._urls import fetch_image
+from .._features.shot_store import ShotRecord, ShotState
+from .._features.shots import MAX_SEGMENTS
+from .._journal.journal import TaskRecord
+from .._pictures.urls import fetch_image
+from .._playground import Playground, check_record
+from .._request import DURATIONS, Size, check_prompt, check_task_id
+from .._run.jobs import Job
 from ._generate import ui_error
 from ._gradio_compat import is_inside, upload_folder, url_downloads
-from ._history_view import (
-    Entry,
-    ShotView,
-    cards_html,
-    facts_html,
-    make_poster,
-    shot_facts_html,
-    summary_html,
-)
+from ._history_view import Entry, ShotView, cards_html, facts_html, make_poster, shot_facts_html, summary_html
 from ._parts import page_warning
 from ._session import SessionStore, Visit
 

@@ -15,9 +15,9 @@ from urllib.parse import quote
 
 import av
 
-from .._journal import TaskRecord
-from .._models import Size
-from .._shot_store import ShotRecord, ShotState
+from .._features.shot_store import ShotRecord, ShotState
+from .._journal.journal import TaskRecord
+from .._request import Size
 
 __all__ = [
     "CARDS_CSS",

@@ -10,22 +10,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .._models import Size
-from ..examples import EXAMPLES
-from . import (
-    _batch_tab,
-    _compare,
-    _crop,
-    _enhance,
-    _history_tab,
-    _notify,
-    _share,
-    _shots_panel,
-)
+from .._request import Size
+from . import _batch_tab, _compare, _crop, _enhance, _history_tab, _notify, _share, _shots_panel
 from ._components import choice_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
 from ._generate_tab import RunParts, VideoSlot, place_actions, place_count, place_grid
 from ._parts import Form, Keys, Result
+from .examples import EXAMPLES
 
 __all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Page", "build_layout"]
 

@@ -15,12 +15,12 @@ import gradio as gr
 
 from .._config import ApiKey, Settings
 from .._errors import InvalidRequest
-from .._identity import MCP_MARK, MCP_VISITOR, PROXY_HEADERS, address_layer, client_address, key_owner
-from .._jobs import Job
-from .._limits import Caller, LimitReached
-from .._models import GenerationRequest
-from .._service import SIMULATOR_KEY, Playground
-from .._shots import ShotRun
+from .._features.shots import ShotRun
+from .._guard.identity import MCP_MARK, MCP_VISITOR, PROXY_HEADERS, address_layer, client_address, key_owner
+from .._guard.limits import Caller, LimitReached
+from .._playground import SIMULATOR_KEY, Playground
+from .._request import GenerationRequest
+from .._run.jobs import Job
 from . import _parts
 
 __all__ = ["KEY_HEADER", "LimitReached", "Session", "SessionStore", "Visit"]

@@ -24,9 +24,9 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from .._errors import InvalidRequest
-from .._models import MAX_PROMPT_CHARS, Size, check_image_url
-from .._shots import SHOT_NAME
-from .._suggestions import STYLES
+from .._features.shots import SHOT_NAME
+from .._features.suggestions import STYLES
+from .._request import MAX_PROMPT_CHARS, Size, check_image_url
 from ._components import RAW, with_image_path
 from ._generate import MAX_VIDEOS
 from ._parts import QUIET, Form

@@ -21,13 +21,13 @@ import av
 import gradio as gr
 
 from .._errors import InvalidRequest, LumaPlaygroundError
-from .._exports import ExportSpec, export_video
-from .._settings_file import SavedSettings, checked_settings
-from .._shot_store import ShotState
-from .._shots import MAX_SEGMENTS
-from .._video_files import read_video
+from .._features.exports import ExportSpec, export_video
+from .._features.settings_file import SavedSettings, checked_settings
+from .._features.shot_store import ShotState
+from .._features.shots import MAX_SEGMENTS
+from .._features.video_files import read_video
+from ..api.tasks import _phase
 from ..media import read_metadata
-from ._api import _phase
 from ._cost import CostBook
 from ._generate import ui_error
 from ._history_view import file_url
@@ -37,7 +37,7 @@ from ._session import SessionStore
 if TYPE_CHECKING:
     from gradio.events import Dependency
 
-    from .._service import Playground
+    from .._playground import Playground
 
 __all__ = ["ShotHandlers", "ShotParts", "place", "wire", "wire_openers"]
 

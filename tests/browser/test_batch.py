@@ -9,9 +9,9 @@ import gradio as gr
 import pytest
 
 from luma_playground import ApiKey, Playground, RetryPolicy, Settings
-from luma_playground.examples import EXAMPLES
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui._batch_tab import CANCEL, HEADERS
+from luma_playground.ui.examples import EXAMPLES
 
 from .conftest import SERVER_KEY, launched
 

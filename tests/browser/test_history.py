@@ -8,7 +8,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
 
-from luma_playground.examples import EXAMPLES
+from luma_playground.ui.examples import EXAMPLES
 
 from .test_playground import TIMEOUT_MS, fill_form, open_playground, watch_phases
 from .test_power import wait_text

@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from luma_playground.examples import EXAMPLES
+from luma_playground.ui.examples import EXAMPLES
 
 pytestmark = pytest.mark.browser
 TIMEOUT_MS = 30_000

@@ -10,8 +10,8 @@ import gradio as gr
 import httpx
 import pytest
 
-from luma_playground.examples import EXAMPLES
 from luma_playground.simulator import SimulatorServer, key_fingerprint
+from luma_playground.ui.examples import EXAMPLES
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ import gradio as gr
 import pytest
 from PIL import Image
 
-from luma_playground.examples import EXAMPLES
 from luma_playground.simulator import SimulatorServer
+from luma_playground.ui.examples import EXAMPLES
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from luma_playground import ApiKey, Playground, Settings
-from luma_playground._service import SIMULATOR_KEY
+from luma_playground._playground import SIMULATOR_KEY
 
 from .conftest import wait_for
 

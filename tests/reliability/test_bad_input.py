@@ -16,8 +16,8 @@ from gradio_client import handle_file
 from PIL import Image
 
 from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Playground, Settings
-from luma_playground._images import MAX_IMAGE_BYTES, check_image
-from luma_playground._models import MAX_PROMPT_CHARS
+from luma_playground._pictures.checks import MAX_IMAGE_BYTES, check_image
+from luma_playground._request import MAX_PROMPT_CHARS
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore
 

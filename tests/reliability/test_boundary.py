@@ -18,7 +18,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from luma_playground import Picture
-from luma_playground._pictures import NOT_YOURS
+from luma_playground._pictures.sources import NOT_YOURS
 
 from ..conftest import make_image
 from .conftest import SERVER_KEY, AppProcess, client_for, key_calls, mcp_tool, raw_event

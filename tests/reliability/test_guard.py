@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground._service import SIMULATOR_KEY
+from luma_playground._playground import SIMULATOR_KEY
 
 from ..conftest import wait_for
 from .conftest import (

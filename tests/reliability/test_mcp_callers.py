@@ -23,7 +23,7 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from luma_playground._service import SIMULATOR_KEY
+from luma_playground._playground import SIMULATOR_KEY
 from luma_playground.simulator import SimulatorServer
 
 from ._oidc import Provider, provider, sign_in, space_env

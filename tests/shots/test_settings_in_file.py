@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from luma_playground import GenerationRequest, Picture
-from luma_playground._limits import Caller
+from luma_playground._guard.limits import Caller
 from luma_playground.media import read_metadata
 
 pytestmark = pytest.mark.anyio

@@ -12,9 +12,9 @@ import pytest
 
 from luma_playground import ApiKey, GenerationRequest, InvalidRequest, Picture, Playground, Settings
 from luma_playground._errors import ShotBusy
-from luma_playground._limits import Caller
-from luma_playground._shot_store import ShotState
-from luma_playground._shots import MAX_SEGMENTS
+from luma_playground._features.shot_store import ShotState
+from luma_playground._features.shots import MAX_SEGMENTS
+from luma_playground._guard.limits import Caller
 from luma_playground.media import read_metadata
 
 from ..media.conftest import decoded, probe, steps

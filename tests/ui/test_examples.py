@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from luma_playground._images import suggested_size
-from luma_playground.examples import EXAMPLES, render_examples
+from luma_playground._pictures.checks import suggested_size
+from luma_playground.ui.examples import EXAMPLES, render_examples
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: e.filename)

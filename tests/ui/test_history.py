@@ -13,12 +13,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from luma_playground import (
-    ApiKey,
-    Playground,
-    RetryPolicy,
-    Settings,
-)
+from luma_playground import ApiKey, Playground, RetryPolicy, Settings
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 

@@ -1,0 +1,348 @@
+"""What a batch is made of: rows from a CSV, from several pictures with one prompt, or a zip of them.
+
+Each row is checked as the one-video start path checks it (`GenerationRequest.create`), so that
+a batch is refused whole, before anything is spent, when one of its rows would be.
+The total price is the pricing route's price per 5 s block, times each row's blocks; when the
+route does not answer, the price a single start would reserve (the last one the route gave, else
+the contract's) stands in, marked as an estimate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from .._config import ApiKey, Settings
+from .._errors import InvalidRequest, LumaPlaygroundError
+from .._guard.limits import Caller
+from .._guard.spend import SpendGuard
+from .._journal.journal import Journal, TaskRecord
+from .._pictures.sources import Picture, is_data_uri, is_url
+from .._request import GenerationRequest, Size
+from .._run.jobs import Job
+
+__all__ = [
+    "PICTURE_SUFFIXES",
+    "BatchInput",
+    "BatchPrice",
+    "Material",
+    "OperatorFolder",
+    "Playground",
+    "SentFiles",
+    "batch_price",
+    "check_count",
+    "content_hash",
+    "parse_csv",
+    "rows_from_pictures",
+    "rows_from_records",
+    "rows_from_zip",
+    "rows_hash",
+    "sent_name",
+]
+
+#: The pictures a zip may hold (other files in it are skipped).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: The most rows one batch may have.
+MAX_ROWS = 500
+#: The CSV's columns; size and duration may be left out (or empty) for the defaults.
+COLUMNS = ("image", "prompt", "size", "duration")
+#: The answer to a CSV cell that names no picture the visitor sent (the same whatever it names).
+NOT_SENT = "the image must be an http(s) URL, a data URI, or the name of a picture you sent with the CSV."
+
+
+class Playground(Protocol):
+    """What batches need of `_service.Playground` (named here so that neither module imports the other)."""
+
+    settings: Settings
+    journal: Journal
+    spend: SpendGuard
+
+    def backend_for(self, user_key: ApiKey | None) -> tuple[Any, ApiKey | None]: ...
+
+    def backend_of(self, record: TaskRecord) -> Any: ...
+
+    def pays_owner(self, user_key: ApiKey | None) -> bool: ...
+
+    async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInput:
+    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size and a duration.
+
+    A local file is read only through `picture` (a `Picture`); `image` is its text, kept and shown.
+    """
+
+    image: str
+    prompt: str
+    size: str = Size.LANDSCAPE.value
+    duration: int = 5
+    picture: Picture | None = field(default=None, compare=False)
+
+    @classmethod
+    def recorded(cls, image: str, prompt: str, size: str, duration: int) -> BatchInput:
+        """A row read back from the batch store, checked when the batch was made."""
+        local = not (is_url(image) or is_data_uri(image))
+        return cls(image, prompt, size, duration, Picture.recorded(image) if local else None)
+
+    def request(self) -> GenerationRequest:
+        return GenerationRequest.create(self.picture or self.image, self.prompt, self.size, self.duration)
+
+    @property
+    def blocks(self) -> int:
+        """How many 5 s blocks the row is billed for."""
+        return max(1, -(-self.duration // 5))
+
+
+class Material(Protocol):
+    """Where a CSV's picture names resolve: the files the visitor sent, or the operator's folder."""
+
+    def picture(self, name: str) -> Picture: ...
+
+
+@dataclass
+class SentFiles:
+    """The pictures a visitor sent with a CSV (their uploads, their zip's pictures), by name.
+
+    A cell resolves only among these, by its file name; the server's disk is never consulted.
+    """
+
+    files: dict[str, Picture] = field(default_factory=dict)
+
+    def add(self, name: str, picture: Picture) -> None:
+        self.files.setdefault(PurePosixPath(name.replace("\\", "/")).name, picture)
+
+    def picture(self, name: str) -> Picture:
+        path = PurePosixPath(name.replace("\\", "/"))
+        found = None if path.is_absolute() or ".." in path.parts else self.files.get(path.name)
+        if found is None:
+            raise InvalidRequest(NOT_SENT, field="image")
+        return found
+
+
+@dataclass(frozen=True)
+class OperatorFolder:
+    """The operator's own folder (the command line): a relative name resolves against it."""
+
+    folder: Path
+
+    def picture(self, name: str) -> Picture:
+        return Picture.from_operator_file(self.folder / Path(name).expanduser())
+
+
+def _checked(image: str | Picture, prompt: str, size: object, duration: object, where: str) -> BatchInput:
+    try:
+        if not isinstance(image, Picture) and image.strip() and not (is_url(image) or is_data_uri(image)):
+            raise InvalidRequest(NOT_SENT, field="image")
+        request = GenerationRequest.create(image, prompt, size or Size.LANDSCAPE.value, duration or 5)
+    except InvalidRequest as error:
+        raise InvalidRequest(f"{where}: {error.message}", field=error.field) from None
+    text = str(image.path) if isinstance(image, Picture) else request.image
+    picture = image if isinstance(image, Picture) else None
+    return BatchInput(text, request.prompt, request.size.value, int(request.duration), picture)
+
+
+def check_count(count: int) -> None:
+    """Refuse a batch with no rows, or with more than `MAX_ROWS`."""
+    if count == 0:
+        raise InvalidRequest("The batch has no rows.", field="rows")
+    if count > MAX_ROWS:
+        raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows, not {count}.", field="rows")
+
+
+def parse_csv(text: str, material: Material) -> list[BatchInput]:
+    """The rows of a CSV with a header `image,prompt[,size][,duration]`; file names resolve in `material`."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [name.strip().lower() for name in reader.fieldnames or []]
+    if "image" not in header or "prompt" not in header:
+        raise InvalidRequest(
+            "The CSV needs a header line with at least the columns image and prompt "
+            "(size and duration are optional).",
+            field="rows",
+        )
+    reader.fieldnames = header
+    rows = []
+    for line, raw in enumerate(reader, start=2):
+        values = {name: (raw.get(name) or "").strip() for name in COLUMNS}
+        if not any(values.values()):
+            continue  # a blank line
+        rows.append(
+            _checked(
+                _cell_picture(values["image"], material, f"Line {line}"),
+                values["prompt"],
+                values["size"],
+                values["duration"],
+                f"Line {line}",
+            )
+        )
+    check_count(len(rows))
+    return rows
+
+
+def _cell_picture(image: str, material: Material, where: str) -> str | Picture:
+    """A CSV cell's picture: a URL or data URI as written, else a name resolved in `material`."""
+    if not image or is_url(image) or is_data_uri(image):
+        return image
+    try:
+        return material.picture(image)
+    except InvalidRequest as error:
+        message = error.message[:1].lower() + error.message[1:]
+        raise InvalidRequest(f"{where}: {message}", field="image") from None
+
+
+def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInput]:
+    """Rows from plain mappings (the API's): `image` (a `Picture`, a URL or a data URI), `prompt`, ..."""
+    check_count(len(records))
+    return [
+        _checked(
+            _record_picture(record.get("image")),
+            str(record.get("prompt") or ""),
+            record.get("size"),
+            record.get("duration"),
+            f"Row {n}",
+        )
+        for n, record in enumerate(records, start=1)
+    ]
+
+
+def _record_picture(image: object) -> str | Picture:
+    return image if isinstance(image, Picture) else str(image or "")
+
+
+def rows_from_pictures(
+    pictures: Iterable[Picture], prompt: str, size: object = Size.LANDSCAPE.value, duration: object = 5
+) -> list[BatchInput]:
+    """One row per picture, all with the same prompt, size and duration."""
+    rows = [
+        _checked(picture, prompt, size, duration, picture.path.name or "A picture") for picture in pictures
+    ]
+    check_count(len(rows))
+    return rows
+
+
+def rows_from_zip(
+    archive: Path, prompt: str, dest_dir: Path, size: object = Size.LANDSCAPE.value, duration: object = 5
+) -> list[BatchInput]:
+    """One row per picture in a zip (extracted under `dest_dir`, names flattened), in name order."""
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = sorted(
+                (m for m in bundle.infolist() if not m.is_dir() and _is_picture(m.filename)),
+                key=lambda m: m.filename,
+            )
+            check_count(len(members))
+            folder = dest_dir / content_hash(archive.read_bytes())[:16]
+            folder.mkdir(parents=True, exist_ok=True)
+            pictures = []
+            for index, member in enumerate(members):
+                # Only the base name is kept: no path in the archive can lead out of the folder.
+                target = folder / f"{index:03d}-{Path(member.filename).name}"
+                target.write_bytes(bundle.read(member))
+                pictures.append(target)
+    except zipfile.BadZipFile:
+        raise InvalidRequest("The file is not a zip archive.", field="rows") from None
+    return rows_from_pictures([Picture.within(p, [folder]) for p in pictures], prompt, size, duration)
+
+
+def sent_name(extracted: Path) -> str:
+    """The name a picture had in its zip (`rows_from_zip` numbers each file: NNN-name)."""
+    return extracted.name.split("-", 1)[-1]
+
+
+def _is_picture(name: str) -> bool:
+    base = Path(name).name
+    return not base.startswith(".") and "__MACOSX" not in name and base.lower().endswith(PICTURE_SUFFIXES)
+
+
+def content_hash(data: bytes) -> str:
+    """The hex SHA-256 of a batch's source (a CSV's bytes): the same file finds the same batch."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def rows_hash(rows: Sequence[BatchInput]) -> str:
+    """One hash of the rows' pictures (their bytes when local), prompts, sizes and durations."""
+    lines = []
+    for row in rows:
+        picture = Path(row.image)
+        image = (
+            content_hash(picture.read_bytes()) if "://" not in row.image and picture.is_file() else row.image
+        )
+        lines.append(f"{image}\t{row.prompt}\t{row.size}\t{row.duration}")
+    return content_hash("\n".join(lines).encode())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPrice:
+    """What a batch will cost: the total and the price per 5 s block, from the route or estimated."""
+
+    rows: int
+    blocks: int
+    total: float
+    unit_price: float
+    simulated: bool = False
+    #: Why the pricing route gave no price: the figures are then the fallback's estimate.
+    problem: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        return self.problem is not None
+
+    def describe(self) -> str:
+        """One line: "12 videos, 12 x 5 s at 0.50 USD = 6.00 USD (simulated)"."""
+        videos = f"{self.rows} video{'s' if self.rows != 1 else ''}"
+        notes = ["simulated"] if self.simulated else []
+        if self.problem is not None:
+            notes.append(f"estimated, the pricing route gave no price: {self.problem.rstrip('.')}")
+        line = f"{videos}, {self.blocks} x 5 s at {self.unit_price:.2f} USD = {self.total:.2f} USD"
+        return line + (f" ({'; '.join(notes)})" if notes else "")
+
+
+async def batch_price(
+    playground: Playground, user_key: ApiKey | None, rows: Sequence[BatchInput]
+) -> BatchPrice:
+    """The total of a batch from the pricing route (asked once per size).
+
+    When the route fails, each size is priced as a single start reserves it
+    (`SpendGuard.unit_price`: the route's last answer, else the contract's), and the reason is kept.
+    """
+    backend, key = playground.backend_for(user_key)
+    sizes = sorted({row.size for row in rows})
+
+    async def unit(size: str) -> dict[str, Any]:
+        return await backend.client.price({"size": size, "duration": 5}, api_key=key)
+
+    problem = None
+    try:
+        answers = await asyncio.wait_for(asyncio.gather(*(unit(size) for size in sizes)), 10.0)
+    except (LumaPlaygroundError, TimeoutError) as error:
+        problem = error.message if isinstance(error, LumaPlaygroundError) else "no answer in time"
+        answers = [{} for _ in sizes]
+    asked = dict(zip(sizes, (_price_of(answer) for answer in answers), strict=True))
+    if problem is None and any(price is None for price in asked.values()):
+        problem = "the answer had no price"
+    if problem is None and not backend.simulated:  # a single start reserves what was shown
+        for size, price in asked.items():
+            playground.spend.note_price(size, price or 0.0)
+    prices = {size: playground.spend.unit_price(size) if problem else asked[size] or 0.0 for size in sizes}
+    total = sum(prices[row.size] * row.blocks for row in rows)
+    simulated = backend.simulated or any(bool(answer.get("simulated")) for answer in answers)
+    blocks = sum(row.blocks for row in rows)
+    return BatchPrice(len(rows), blocks, round(total, 4), max(prices.values()), simulated, problem)
+
+
+def _price_of(answer: dict[str, Any]) -> float | None:
+    for name in ("unit_price", "price"):
+        value = answer.get(name)
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None

@@ -1,0 +1,1 @@
+"""What the server's key lets through on a shared deployment: who a visitor is, limits, spend."""

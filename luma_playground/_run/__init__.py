@@ -1,0 +1,1 @@
+"""Running generations: the pipeline, background jobs and their uploads."""

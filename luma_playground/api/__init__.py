@@ -1,0 +1,1 @@
+"""The public API: data endpoints for `gradio_client` and MCP tools."""
