@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import gradio as gr
 
 from luma_playground import Playground, Settings
-from luma_playground._config import is_loopback_host
 from luma_playground.ui import build_demo, launch_options
 
 if gr.NO_RELOAD:
@@ -41,12 +40,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     changes = {name: True for name in ("share", "mcp") if getattr(args, name)}
-    if args.host is not None and not is_loopback_host(args.host):
-        changes["exposed"] = True
-    if changes:
-        # A share link or an open address makes the deployment shared: the per-session limits
-        # and the per-visitor history follow the settings.
-        playground.settings = playground.settings.with_changes(**changes)
+    # A share link or an open address makes the deployment shared: the per-session limits and
+    # the per-visitor history follow the settings.
+    settings = playground.settings.listening_on(args.host)
+    if changes or settings is not playground.settings:
+        playground.settings = settings.with_changes(**changes)
     options = launch_options(playground, server_port=args.port, server_name=args.host)
     try:
         demo.launch(**options)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from _common import KEY, Figure, SimulatorProcess, arguments, photo, report, task_records
 
-from luma_playground import ApiKey, Done, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
 from luma_playground._wavespeed.pacing import PaceLimits, Pacing
 from luma_playground.simulator import key_fingerprint
 

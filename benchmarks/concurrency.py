@@ -68,7 +68,8 @@ async def pipeline_arm(
     base_url: str, count: int, work: Path, journal_path: Path | None = None
 ) -> dict[str, float]:
     """`count` generations at once on this loop; `journal_path` may be a file others write too."""
-    from luma_playground import ApiKey, Done, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+    from luma_playground import ApiKey, Done, GenerationRequest, Journal, WaveSpeedClient
+    from luma_playground._run.pipeline import Pipeline
 
     image = photo(work / "lighthouse.jpg")
     request = GenerationRequest.create(image, PROMPT)

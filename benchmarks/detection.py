@@ -47,16 +47,9 @@ from _common import (
 )
 from starlette.applications import Starlette
 
-from luma_playground import (
-    ApiKey,
-    Done,
-    FixedSchedule,
-    GenerationRequest,
-    Journal,
-    Pipeline,
-    Submitted,
-    WaveSpeedClient,
-)
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, Submitted, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
+from luma_playground._wavespeed.polling import FixedSchedule
 from luma_playground._wavespeed.webhooks import WebhookRegistry, webhook_routes
 
 PROMPT = "slow push in over the valley"

@@ -34,7 +34,9 @@ from _common import (
 )
 from detection import receiver
 
-from luma_playground import ApiKey, Done, FixedSchedule, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
+from luma_playground._wavespeed.polling import FixedSchedule
 from luma_playground._wavespeed.webhooks import WebhookRegistry
 
 TIME_SCALE = 0.05

@@ -35,7 +35,9 @@ from _common import (
     report,
 )
 
-from luma_playground import ApiKey, Done, FixedSchedule, GenerationRequest, Journal, Pipeline, WaveSpeedClient
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
+from luma_playground._wavespeed.polling import FixedSchedule
 from luma_playground._wavespeed.webhooks import WebhookRegistry, webhook_routes
 
 TIME_SCALE = 0.05

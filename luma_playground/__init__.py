@@ -41,16 +41,12 @@ from ._request import (
     Validated,
     WaitingForSlot,
 )
-from ._run.jobs import Job, Runner
-from ._run.pipeline import Pipeline
+from ._run.jobs import Job
 from ._wavespeed.client import WaveSpeedClient
-from ._wavespeed.polling import AdaptiveSchedule, FixedSchedule, TimingHistory
-from ._wavespeed.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "MODEL_ID",
-    "AdaptiveSchedule",
     "ApiError",
     "ApiKey",
     "AuthenticationError",
@@ -60,7 +56,6 @@ __all__ = [
     "Done",
     "Downloading",
     "Event",
-    "FixedSchedule",
     "GenerationRequest",
     "InsufficientBalance",
     "InvalidRequest",
@@ -71,15 +66,12 @@ __all__ = [
     "OutputError",
     "OutputExpired",
     "Picture",
-    "Pipeline",
     "Playground",
     "Prediction",
     "PredictionStatus",
     "Processing",
     "Queued",
     "RateLimited",
-    "RetryPolicy",
-    "Runner",
     "ServerError",
     "Settings",
     "Size",
@@ -91,7 +83,6 @@ __all__ = [
     "TaskRecord",
     "TaskState",
     "Timeouts",
-    "TimingHistory",
     "Uploaded",
     "Uploading",
     "Validated",

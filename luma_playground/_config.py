@@ -295,3 +295,7 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields replaced."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def listening_on(self, host: str | None) -> Settings:
+        """A copy for a server listening on `host`: an address beyond loopback makes it shared."""
+        return self if host is None or is_loopback_host(host) else replace(self, exposed=True)

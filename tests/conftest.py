@@ -15,7 +15,8 @@ from typing import Any, Literal, TypeVar
 import pytest
 from PIL import Image, ImageDraw
 
-from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
+from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
 T = TypeVar("T")

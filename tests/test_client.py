@@ -19,7 +19,6 @@ from luma_playground import (
     OutputError,
     OutputExpired,
     RateLimited,
-    RetryPolicy,
     ServerError,
     Size,
     SubmitOutcomeUnknown,
@@ -27,6 +26,7 @@ from luma_playground import (
     Timeouts,
     WaveSpeedClient,
 )
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import key_fingerprint
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, GenerationRequest, RetryPolicy, WaveSpeedClient
+from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
 from luma_playground._wavespeed.client import API_LANES, TRANSFER_LANES
+from luma_playground._wavespeed.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-lanes-test-key")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, GenerationRequest, RetryPolicy, Settings, WaveSpeedClient
+from luma_playground import ApiKey, GenerationRequest, Settings, WaveSpeedClient
 from luma_playground._wavespeed.pacing import TIERS, Pace, PaceLimits, Pacing
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import key_fingerprint
 
 pytestmark = pytest.mark.anyio
@@ -220,7 +221,8 @@ async def test_a_429_slows_the_pace_instead_of_a_blind_retry(sim, landscape_imag
 
 async def test_slots_hold_the_simulators_peak_to_the_concurrency(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """Six generations through two slots: the simulator never sees more than two tasks active."""
-    from luma_playground import Done, Journal, Pipeline
+    from luma_playground import Done, Journal
+    from luma_playground._run.pipeline import Pipeline
 
     pacing = Pacing(PaceLimits(concurrency=2, submits_per_minute=None))
     client = WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0), pacing=pacing)

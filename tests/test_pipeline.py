@@ -15,17 +15,17 @@ from luma_playground import (
     Done,
     GenerationRequest,
     Journal,
-    Pipeline,
     Processing,
     Queued,
-    RetryPolicy,
-    Runner,
     SubmitOutcomeUnknown,
     Submitted,
     TaskFailed,
     Timeouts,
     WaveSpeedClient,
 )
+from luma_playground._run.jobs import Runner
+from luma_playground._run.pipeline import Pipeline
+from luma_playground._wavespeed.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-pipeline-test")

@@ -10,8 +10,16 @@ import statistics
 
 import pytest
 
-from luma_playground import AdaptiveSchedule, FixedSchedule, TimingHistory
-from luma_playground._wavespeed.polling import CompletionModel, PollSchedule, PushedSchedule, Wake, _fitted
+from luma_playground._wavespeed.polling import (
+    AdaptiveSchedule,
+    CompletionModel,
+    FixedSchedule,
+    PollSchedule,
+    PushedSchedule,
+    TimingHistory,
+    Wake,
+    _fitted,
+)
 
 SIZE = "1280*720"
 

@@ -18,13 +18,13 @@ from luma_playground import (
     OutputError,
     OutputExpired,
     RateLimited,
-    RetryPolicy,
     ServerError,
     SubmitOutcomeUnknown,
     TaskNotFound,
     WaveSpeedClient,
 )
 from luma_playground._wavespeed.retry import (
+    RetryPolicy,
     retry_call,
     retryable_download,
     retryable_request,

@@ -15,18 +15,10 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from luma_playground import (
-    ApiKey,
-    Done,
-    GenerationRequest,
-    Journal,
-    Pipeline,
-    Playground,
-    RetryPolicy,
-    Settings,
-    WaveSpeedClient,
-)
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, Playground, Settings, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
 from luma_playground._wavespeed.polling import Wake
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground._wavespeed.webhooks import (
     Subscription,
     WebhookRegistry,

@@ -10,7 +10,7 @@ from .._errors import InvalidRequest
 from .._features.suggestions import STYLES, suggest_prompt
 from .._guard.limits import Caller
 from .._request import GenerationRequest, check_task_id
-from .tasks import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run, app
+from .tasks import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run
 
 __all__ = ["cancel", "enhance", "price"]
 
@@ -23,7 +23,6 @@ def _number(data: dict[str, Any], *names: str) -> float | None:
     return None
 
 
-@app.command()
 def price(
     size: Annotated[str, typer.Option(help="1280*720 (landscape) or 720*1280 (portrait).")] = "1280*720",
     duration: Annotated[str, typer.Option(help="5 or 10 seconds.")] = "5",
@@ -68,7 +67,6 @@ def price(
     _run(main, verbose)
 
 
-@app.command()
 def enhance(
     prompt: Annotated[str, typer.Argument(help="Your prompt, a few words at least.")],
     image: Annotated[
@@ -97,7 +95,6 @@ def enhance(
     _run(main, verbose)
 
 
-@app.command()
 def cancel(
     task_id: Annotated[str, typer.Argument(help="The task to cancel.")],
     as_json: AsJson = False,

@@ -42,7 +42,6 @@ from .tasks import (
     _playground,
     _print_json,
     _run,
-    app,
     err,
 )
 
@@ -162,7 +161,6 @@ async def _open_batch(
     return BatchRun(playground, caller, batch_id, concurrency=concurrency)
 
 
-@app.command()
 def batch(
     rows: Annotated[
         Path, typer.Argument(help="A CSV with columns image,prompt[,size][,duration]; or a zip of pictures.")

@@ -1,4 +1,4 @@
-"""What every command of the command line shares: the app, exit codes, errors as one line, progress.
+"""What every command of the command line shares: exit codes, errors as one line, progress.
 
 Domain errors become one line on stderr and an exit code: 0 success, 2 bad input, 3 API or
 network error, 4 the task failed, 5 still pending (the task is kept in the journal: `resume`
@@ -68,13 +68,6 @@ def operator_picture(image: str) -> str | Picture:
     return Picture.from_operator_file(text)
 
 
-app = typer.Typer(
-    name="luma-playground",
-    help="Luma Ray 2 image-to-video on WaveSpeedAI: generate, follow and keep your videos.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 err = Console(stderr=True, highlight=False)
 
 Simulate = Annotated[bool, typer.Option(help="Use an offline simulator started for this command.")]

@@ -30,7 +30,6 @@ from .common import (
     _print_json,
     _run,
     _settings,
-    app,
     err,
 )
 
@@ -39,7 +38,6 @@ Output = Annotated[
 ]
 
 
-@app.command()
 def extend(
     task_id: Annotated[str, typer.Argument(help="A finished video's task id, or a shot's name (shot-<n>).")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The motion of the next segments.")],
@@ -78,7 +76,6 @@ def extend(
     _run(main, verbose)
 
 
-@app.command()
 def export(
     task_id: Annotated[str, typer.Argument(help="A task id, or a shot's name (shot-<n>).")],
     gif: Annotated[bool, typer.Option("--gif", help="An animated GIF.")] = False,

@@ -45,17 +45,15 @@ from .common import (
     _print_json,
     _run,
     _settings,
-    app,
     err,
     exit_code,
     operator_picture,
 )
 from .shots import resume_shots
 
-__all__ = ["app", "main"]
+__all__ = ["generate", "get", "history", "resume", "simulator"]
 
 
-@app.command()
 def generate(
     image: Annotated[str, typer.Argument(help="An image file, or a public http(s) image URL.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The motion to create.")],
@@ -111,7 +109,6 @@ def _summary(outcome: Outcome) -> str:
     return "\t".join((name, record.state, " ".join(detail.split()))).rstrip()
 
 
-@app.command()
 def resume(as_json: AsJson = False, simulate: Simulate = False, verbose: Verbose = False) -> None:
     """Finish every pending task (after a crash, a kill or a timeout); print what became of each.
 
@@ -169,7 +166,6 @@ def _needs_work(record: TaskRecord) -> bool:
     return record.state == "completed" and not Path(record.video_path or "").is_file()
 
 
-@app.command()
 def get(
     task_id: Annotated[str, typer.Argument(help="A task id from this or any other client.")],
     wait: Annotated[bool, typer.Option(help="Wait until the task ends.")] = False,
@@ -224,7 +220,6 @@ def _report(outcome: Outcome, as_json: bool) -> int:
 # -- history --------------------------------------------------------------------------------
 
 
-@app.command()
 def history(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per task.")] = False,
     state: Annotated[
@@ -279,7 +274,6 @@ def _print_table(records: list[TaskRecord]) -> None:
 # -- simulator ------------------------------------------------------------------------------
 
 
-@app.command()
 def simulator(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8765,
@@ -308,8 +302,3 @@ def simulator(
         return EXIT_OK
 
     _run(main, verbose)
-
-
-def main() -> None:
-    """Entry point of the `luma-playground` script."""
-    app()

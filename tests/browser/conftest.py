@@ -12,7 +12,8 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from luma_playground import GenerationRequest, Prediction, RetryPolicy, WaveSpeedClient
+from luma_playground import GenerationRequest, Prediction, WaveSpeedClient
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 
 from ..conftest import loopback_server, wait_for

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from luma_playground import Playground, RetryPolicy, Settings
+from luma_playground import Playground, Settings
 from luma_playground._pictures import sources as _pictures
 from luma_playground._pictures import urls as _urls
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.ui import build_demo, launch_options
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

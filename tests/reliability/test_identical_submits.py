@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import (
-    ApiKey,
-    Done,
-    GenerationRequest,
-    Journal,
-    Pipeline,
-    RetryPolicy,
-    Timeouts,
-    WaveSpeedClient,
-)
+from luma_playground import ApiKey, Done, GenerationRequest, Journal, Timeouts, WaveSpeedClient
+from luma_playground._run.pipeline import Pipeline
+from luma_playground._wavespeed.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-reliability-variants-5e2c")

@@ -15,7 +15,8 @@ import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 from luma_playground.ui._generate import Handlers

@@ -9,7 +9,8 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui._batch_tab import HEADERS, BatchHandlers
 from luma_playground.ui._gradio_compat import upload_folder

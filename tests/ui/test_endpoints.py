@@ -19,7 +19,8 @@ from gradio_client.exceptions import AppError
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from luma_playground import Playground, RetryPolicy, Settings
+from luma_playground import Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 
 from ..conftest import reset_around

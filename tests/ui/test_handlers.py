@@ -9,8 +9,9 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings, Timeouts
+from luma_playground import ApiKey, Playground, Settings, Timeouts
 from luma_playground._guard.limits import VisitorLimits
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.ui import _generate as generate_module
 from luma_playground.ui._generate import Handlers

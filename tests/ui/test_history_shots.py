@@ -12,8 +12,9 @@ import av
 import gradio as gr
 from gradio_client import Client
 
-from luma_playground import ApiKey, GenerationRequest, Picture, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, GenerationRequest, Picture, Playground, Settings
 from luma_playground._guard.limits import Caller
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.ui import KEY_HEADER
 
 from ..conftest import wait_for

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.ui._cost import CostBook, Quote, cost_html
 from luma_playground.ui._generate import Handlers
 from luma_playground.ui._session import SessionStore

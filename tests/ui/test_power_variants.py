@@ -9,7 +9,8 @@ from typing import Any
 import gradio as gr
 import pytest
 
-from luma_playground import ApiKey, Playground, RetryPolicy, Settings
+from luma_playground import ApiKey, Playground, Settings
+from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui._generate import MAX_VIDEOS, Handlers, video_count
 from luma_playground.ui._session import SessionStore
