@@ -21,6 +21,20 @@ from luma_playground.simulator import SimulatorConfig, SimulatorServer
 
 T = TypeVar("T")
 
+#: Folders whose tests launch the app, a CLI process or a browser: the whole suite runs them, the
+#: quick lane (`pytest -m "not slow"`) leaves them out.
+SLOW_FOLDERS = frozenset({"browser", "cli", "reliability", "shots", "ui"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of a slow folder `slow` (and a browser test `browser`)."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+
 
 @pytest.fixture
 def anyio_backend() -> str:

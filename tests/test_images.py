@@ -91,6 +91,7 @@ def test_small_images_are_streamed_from_disk(landscape_image: Path) -> None:
     assert prepared.path == landscape_image and prepared.data is None
 
 
+@pytest.mark.slow
 def test_big_or_rotated_images_are_prepared(image_factory, tmp_path: Path) -> None:
     """A huge image is scaled down to the upload size; EXIF rotation is applied."""
     big = image_factory("big.jpg", (4000, 3000), fmt="JPEG")
@@ -139,6 +140,7 @@ print(prepared.content_type, f"{upload.width}x{upload.height}", halves, status("
 """
 
 
+@pytest.mark.slow
 def test_a_59_megapixel_png_is_analysed_without_decoding_it_and_scaled_down_in_strips(
     tmp_path: Path,
 ) -> None:
