@@ -22,10 +22,14 @@ The hierarchy:
         └── OutputExpired              ... because the API no longer has it (kept 7 days)
 
 Messages never contain the API key: they are built from our own words, the server's `message`
-field and task ids, never from request headers.
+field and task ids, never from request headers. Nor does what a visitor reads name a server path:
+the faces pass every message through `without_server_paths` (a library error, or one from a
+file the app reads, may quote the file's path).
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "ApiError",
@@ -45,7 +49,39 @@ __all__ = [
     "TaskFailed",
     "TaskNotFound",
     "UnreadableVideo",
+    "without_server_paths",
 ]
+
+#: A path as a message may quote it: in quotes (spaces and all), a bare absolute path of two
+#: parts or more (`/srv/app/x.mp4`, `~/x/y`; never the path of a URL, which follows its host),
+#: or a Windows one.
+_PATH = re.compile(
+    r"""(?P<quote>['"])(?P<quoted>(?:~|[A-Za-z]:)?[/\\][^'"\n]*)(?P=quote)"""
+    r"""|(?<![\w:/.~-])(?P<bare>~?(?:/[^\s/'"<>()\[\],;]+){2,}/?)"""
+    r"""|(?<![\w])(?P<drive>[A-Za-z]:\\[^\s'"<>]*)"""
+)
+#: What a folder (a path whose last part has no file suffix) is called instead.
+A_FOLDER = "a server folder"
+
+
+def without_server_paths(text: str) -> str:
+    """`text` with every server path in it cut to the file's name ("a server folder" for a folder)."""
+    return _PATH.sub(_cut, text)
+
+
+def _cut(found: re.Match[str]) -> str:
+    if found["quoted"] is not None:
+        return f"{found['quote']}{_file_name(found['quoted'])}{found['quote']}"
+    path = found["bare"] or found["drive"]
+    # A sentence's own full stop or colon is not part of the path.
+    trimmed = path.rstrip(".:")
+    return _file_name(trimmed) + path[len(trimmed) :]
+
+
+def _file_name(path: str) -> str:
+    name = re.split(r"[/\\]", path.rstrip("/\\"))[-1]
+    stem, dot, suffix = name.rpartition(".")
+    return name if dot and stem and suffix.isalnum() else A_FOLDER
 
 
 class LumaPlaygroundError(Exception):

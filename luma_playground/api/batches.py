@@ -15,14 +15,14 @@ from typing import Any
 
 import gradio as gr
 
-from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound, without_server_paths
 from .._features.batch import BatchRun
 from .._features.batch_input import BatchInput, batch_price, check_count, rows_from_records, rows_hash
 from .._features.batch_store import BatchInfo, BatchRow, RowState, counts
 from .._pictures.sources import Picture, picture_from_text
+from ..ui._file_routes import ARCHIVES, VIDEOS
 from ..ui._generate import ui_error
 from ..ui._gradio_compat import app_root, file_data
-from ..ui._history_view import video_url
 from ..ui._parts import TICK, guarded
 from ..ui._session import Visit
 from .tasks import PublicApi, picture_of
@@ -257,7 +257,7 @@ class BatchApi:
             "eta_seconds": run.eta(rows) if run is not None and not ended else None,
             "rows": [_row(row, root) for row in rows],
         }
-        return (file_data(archive, "application/zip") if archive else None), record
+        return (file_data(archive, ARCHIVES, root) if archive else None), record
 
     def wire(self) -> None:
         """Declare the four endpoints (inside the Blocks)."""
@@ -274,8 +274,8 @@ def _row(row: BatchRow, root: str | None) -> dict[str, Any]:
         "prompt": row.prompt,
         "size": row.size,
         "duration": row.duration,
-        "video_url": video_url(row.video_path or "", root) if saved else None,
-        "error": row.error,
+        "video_url": VIDEOS.address(row.video_path or "", root) if saved else None,
+        "error": without_server_paths(row.error) if row.error else None,
     }
 
 

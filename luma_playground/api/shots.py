@@ -12,6 +12,7 @@ from .._features.exports import ExportSpec, export_video
 from .._features.shot_store import ShotState, shot_json
 from .._features.shots import MAX_SEGMENTS
 from .._request import check_task_id
+from ..ui._file_routes import EXPORTS, VIDEOS
 from ..ui._generate import ui_error
 from ..ui._gradio_compat import app_root, file_data
 from ..ui._parts import guarded
@@ -23,7 +24,6 @@ Header = gr.Header
 DurationChoice = Literal[5, 10]
 ExportChoice = Literal["gif", "webp", "loop", "trim"]
 LoopChoice = Literal["pingpong", "crossfade"]
-_MIME = {".gif": "image/gif", ".webp": "image/webp", ".mp4": "video/mp4"}
 
 
 def _ref(task_id: str) -> str:
@@ -94,7 +94,7 @@ class ShotsApi:
             "segments": [record.task_id for record in records],
             "max_segments": MAX_SEGMENTS,
         }
-        return file_data(shots.video_of(shot.name, visit.caller)), data
+        return file_data(shots.video_of(shot.name, visit.caller), VIDEOS, app_root(request)), data
 
     async def export(
         self,
@@ -132,7 +132,7 @@ class ShotsApi:
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         data = {"source": ref, "kind": spec.kind, "file": path.name, "bytes": path.stat().st_size}
-        return file_data(path, _MIME.get(path.suffix, "application/octet-stream")), data
+        return file_data(path, EXPORTS, app_root(request)), data
 
     def wire(self, generate_concurrency: int) -> None:
         """Declare the two endpoints (inside the Blocks); an extension shares `generate`'s limit."""

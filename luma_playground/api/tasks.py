@@ -38,6 +38,7 @@ from .._request import (
 from .._run.jobs import Job
 from ..ui._cost import CostBook
 from ..ui._enhance import PromptEnhancer
+from ..ui._file_routes import VIDEOS
 from ..ui._generate import Handlers, ui_error
 from ..ui._gradio_compat import app_root, file_data, uploaded_picture
 from ..ui._history import HistoryHandlers
@@ -197,7 +198,7 @@ class PublicApi:
         data = self.record(record, root)
         quote = await self.cost.quote(visit, record.size, record.duration)
         data["price_usd"] = quote.per_video
-        return file_data(job.done.video_path), data
+        return file_data(job.done.video_path, VIDEOS, root), data
 
     def record(self, record: TaskRecord, root: str | None) -> dict[str, Any]:
         entry = self.history_handlers.entry(record, poster=False)

@@ -35,7 +35,7 @@ from .._playground import Playground
 from .._request import Size
 from ._components import choice_radio
 from ._format import status_card
-from ._gradio_compat import uploaded_picture
+from ._gradio_compat import shown_file, uploaded_picture
 from ._parts import QUIET, page_error, session_hash
 from ._session import SessionStore
 
@@ -277,11 +277,16 @@ class BatchHandlers:
 
     def view(self, rows: Sequence[BatchRow], run: BatchRun | None) -> tuple[Any, ...]:
         """The status card, the table, the gallery, "Download all", the rows' panel and Cancel all."""
+        settings = self.playground.settings
         videos = [(row.video_path, f"#{row.position + 1}") for row in rows if row.state == RowState.DONE]
-        videos = [(path, label) for path, label in videos if path and Path(path).is_file()]
+        videos = [
+            (shown_file(path, settings), label) for path, label in videos if path and Path(path).is_file()
+        ]
         ended = bool(rows) and all(row.ended for row in rows)
         archive = self.batches.archive(rows) if ended and videos else None
-        download = gr.update(value=str(archive) if archive else None, visible=archive is not None)
+        download = gr.update(
+            value=shown_file(archive, settings) if archive else None, visible=archive is not None
+        )
         live = run is not None and not run.finished and not ended
         return (
             status_html(rows, run),

@@ -111,7 +111,7 @@ class CompareHandlers:
         if ref is None:
             return None
         entry = self.history.item(self.history.store.visit(request), ref)
-        return str(entry.video) if entry.video else None
+        return self.history.shown(entry.video)
 
 
 # Media events do not bubble, but a capturing listener on the document sees them all: the

@@ -28,10 +28,10 @@ from . import (
 from ._compare import CompareHandlers
 from ._cost import CostBook
 from ._enhance import PromptEnhancer
+from ._file_routes import file_routes
 from ._generate import Handlers
 from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
 from ._history import HistoryHandlers
-from ._history_view import video_routes
 from ._layout import Page, build_layout
 from ._session import SessionStore
 from ._theme import CSS, THEME
@@ -129,8 +129,8 @@ def launch_options(playground: Playground, **overrides: Any) -> dict[str, Any]:
     settings = playground.settings
     # The visitor's address is the connection's peer, or what trusted proxies say (not uvicorn).
     keep_raw_peer()
-    # Saved videos by name alone (`video_url`): no address the API gives names a server folder.
-    routes = video_routes(settings.outputs_dir)
+    # The app's files by name alone: no address in the page or the API names a server folder.
+    routes = file_routes(settings.outputs_dir)
     if playground.webhooks is not None:
         routes += webhook_routes(playground.webhooks)
     app_kwargs: dict[str, Any] = {"lifespan": playground.lifespan, "routes": routes}

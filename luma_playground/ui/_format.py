@@ -17,6 +17,7 @@ from .._errors import (
     OutputError,
     RateLimited,
     TaskFailed,
+    without_server_paths,
 )
 from .._request import (
     Done,
@@ -113,7 +114,8 @@ def error_title(error: LumaPlaygroundError) -> str:
 
 
 def error_html(error: LumaPlaygroundError, *, elapsed: float | None = None) -> str:
-    return _status("error", error_title(error), str(error), elapsed=elapsed, task_id=error.task_id)
+    text = without_server_paths(str(error))
+    return _status("error", error_title(error), text, elapsed=elapsed, task_id=error.task_id)
 
 
 def cancelled_html(note: str, *, task_id: str | None = None, charged: bool = False) -> str:

@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from .._config import ApiKey
-from .._errors import InvalidRequest, LumaPlaygroundError
+from .._config import ApiKey, Settings
+from .._errors import InvalidRequest, LumaPlaygroundError, without_server_paths
 from .._pictures.checks import check_image, in_image_worker, suggested_size
 from .._pictures.urls import fetch_image
 from .._playground import Backend, Playground
@@ -34,7 +34,7 @@ from ._format import (
     status_card,
     summary_html,
 )
-from ._gradio_compat import sent_picture, url_downloads
+from ._gradio_compat import sent_picture, shown_file, url_downloads
 from ._parts import TICK, page_error, page_warning, session_hash
 from ._session import SessionStore
 
@@ -69,8 +69,12 @@ def cancel_label(count: int) -> str:
 
 
 def ui_error(error: LumaPlaygroundError) -> gr.Error:
-    """The error as Gradio shows it: a titled notice, and `AppError` for API callers (escaped once)."""
-    return page_error(str(error), title=error_title(error))
+    """The error as Gradio shows it: a titled notice, and `AppError` for API and MCP callers.
+
+    The one place a library error becomes a visitor's text: any server path in it is cut to a name,
+    and the text is escaped once.
+    """
+    return page_error(without_server_paths(str(error)), title=error_title(error))
 
 
 def _skip(count: int) -> list[Any]:
@@ -166,7 +170,7 @@ class Handlers:
             yield (error_html(error), gr.update(visible=True), gr.skip(), hidden, *_skip(3 * MAX_VIDEOS))
             raise ui_error(error) from None
         backend, _ = self.playground.backend_for(visit.user_key)
-        shown = _Shown(jobs, generation, backend)
+        shown = _Shown(jobs, generation, backend, self.playground.settings)
         async for update in self._follow(shown):
             yield update
         errors = [job.error for job in jobs if job.error is not None]
@@ -298,7 +302,7 @@ class Handlers:
         try:
             return suggested_size(Path(image)).value
         except InvalidRequest as error:
-            page_warning(str(error), title="This image cannot be used")
+            page_warning(without_server_paths(str(error)), title="This image cannot be used")
             return gr.skip()
 
     async def use_url(self, url: str | None) -> tuple[Any, Any]:
@@ -324,6 +328,7 @@ class _Shown:
     jobs: list[Job]
     generation: GenerationRequest
     backend: Backend
+    settings: Settings
     trackers: list[StatusTracker] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -364,7 +369,7 @@ class _Shown:
         """The card and video (none but a finished one's) of a slot whose job has ended."""
         tracker = self.trackers[index]
         if job.done is not None:
-            return tracker.update(job.done), str(job.done.video_path)
+            return tracker.update(job.done), shown_file(job.done.video_path, self.settings)
         if job.error is not None:
             return error_html(job.error, elapsed=tracker.elapsed), None
         if job.cancel_note is not None:

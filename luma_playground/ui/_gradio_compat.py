@@ -9,6 +9,18 @@ subclass makes Gradio write a `.pyi` stub next to the module that defines it. So
 The caller's address. A record names where the app serves a saved video; the app's public root
 comes from the request through Gradio's own resolver (proxies' forwarded headers included).
 
+Files by address. An endpoint's file (a video, an export, a batch's zip) is served by the app's
+own route (`_file_routes.py`), which names no server folder; Gradio's clients fetch a file from
+its `url` only when it is marked a stream (gradio_client otherwise asks Gradio's file route for
+its `path`, which would have to be the server's), so the app's files are marked so and their
+`path` is their name alone.
+
+Shown files. The outputs folder is one of Gradio's static paths (its files are shown in place,
+not copied on every draw), and Gradio names a static file in its address by the path it was
+given. A component is given an output through a link to the outputs folder in Gradio's upload
+folder (`shown_file`): Gradio checks and serves it as the folder's own (it resolves links), and
+the address names only its temp folder.
+
 JSON for agents. Gradio's MCP server turns every non-file output into `str(value)`, a Python
 repr for a dict; the public endpoints' data reaches MCP clients as JSON text instead.
 
@@ -34,7 +46,10 @@ from gradio import mcp, route_utils
 from gradio.utils import get_upload_folder, is_in_or_equal
 from gradio_client import utils as client_utils
 
+from .._config import Settings
+from .._journal.file_names import unguessable
 from .._pictures.sources import Picture, is_data_uri, is_url
+from ._file_routes import ServedFiles
 
 __all__ = [
     "announce_integers",
@@ -44,6 +59,7 @@ __all__ = [
     "json_text_for_agents",
     "keep_server_files_out_of_mcp",
     "sent_picture",
+    "shown_file",
     "upload_folder",
     "uploaded_picture",
     "url_downloads",
@@ -87,6 +103,34 @@ def url_downloads() -> Path:
     return upload_folder() / "urls"
 
 
+def shown_file(path: str | Path, settings: Settings) -> str:
+    """A file of the outputs folder as a component is given it: by a link that names no server folder.
+
+    A file elsewhere, or where links cannot be made, is given as it is.
+    """
+    try:
+        inner = Path(path).relative_to(settings.outputs_dir)
+    except ValueError:
+        return str(path)
+    view = _outputs_view(settings.outputs_dir, settings.data_dir)
+    return str(view / inner) if view is not None else str(path)
+
+
+def _outputs_view(outputs_dir: Path, data_dir: Path) -> Path | None:
+    """The link to `outputs_dir` in Gradio's upload folder (made when missing)."""
+    link = upload_folder() / unguessable(data_dir, "outputs")
+    if link.is_symlink():
+        return link
+    try:
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(outputs_dir.resolve(), target_is_directory=True)
+    except FileExistsError:
+        pass  # made meanwhile by another event
+    except OSError:
+        return None
+    return link
+
+
 def app_root(request: gr.Request | None) -> str | None:
     """The app's public root URL as the caller reached it (no trailing slash); None outside one."""
     raw = getattr(request, "request", None)
@@ -98,13 +142,14 @@ def app_root(request: gr.Request | None) -> str | None:
         return None
 
 
-def file_data(path: Path, mime_type: str = "video/mp4") -> dict[str, Any]:
-    """An output file as Gradio's clients take it (downloaded by gradio_client, a URL for MCP)."""
+def file_data(path: Path, kind: ServedFiles, root: str | None) -> dict[str, Any]:
+    """An app file as Gradio's clients take it: fetched from its own route, named by its name alone."""
     return {
-        "path": str(path),
-        "url": f"/gradio_api/file={client_utils.encode_file_path(path)}",
+        "path": path.name,
+        "url": kind.address(path, root) if root else "/" + kind.address(path),
         "orig_name": path.name,
-        "mime_type": mime_type,
+        "mime_type": kind.media_type(path),
+        "is_stream": True,
         "meta": {"_type": "gradio.FileData"},
     }
 

@@ -26,7 +26,7 @@ from .._playground import Playground, check_record
 from .._request import DURATIONS, Size, check_prompt, check_task_id
 from .._run.jobs import Job
 from ._generate import ui_error
-from ._gradio_compat import is_inside, upload_folder, url_downloads
+from ._gradio_compat import is_inside, shown_file, upload_folder, url_downloads
 from ._history_view import Entry, ShotView, cards_html, facts_html, make_poster, shot_facts_html, summary_html
 from ._parts import page_warning
 from ._session import SessionStore, Visit
@@ -102,6 +102,10 @@ class HistoryHandlers:
             return None
         return self._served(record.video_path)
 
+    def shown(self, video: Path | None) -> str | None:
+        """A saved video as the page's players are given it (its address names no server folder)."""
+        return shown_file(video, self.playground.settings) if video is not None else None
+
     def _served(self, video_path: str | None) -> Path | None:
         path = Path(video_path or "")
         if not video_path or not path.is_file() or not is_inside(path, self.playground.settings.outputs_dir):
@@ -159,11 +163,11 @@ class HistoryHandlers:
         picked = str(event.index if event is not None else "")
         rows = [str(record.row_id) for record in shown.shot.segments]
         if picked not in rows:
-            return gr.Video(value=str(shown.video) if shown.video else None, label="Shot")
+            return gr.Video(value=self.shown(shown.video), label="Shot")
         record = shown.shot.segments[rows.index(picked)]
         video = self.video_of(record)
         label = f"Segment {rows.index(picked) + 1} of {len(rows)}"
-        return gr.Video(value=str(video) if video else None, label=label)
+        return gr.Video(value=self.shown(video), label=label)
 
     def _followed(self) -> set[int]:
         """Rows a job of this process is following right now."""
@@ -210,7 +214,7 @@ class HistoryHandlers:
 
     def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any]:
         """The facts, the video and the buttons (use again, compare, extend) for one card."""
-        video = str(entry.video) if entry.video else None
+        video = self.shown(entry.video)
         view = entry.shot
         if view is None:
             facts = facts_html(entry)

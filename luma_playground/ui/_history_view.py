@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import av
 
+from .._errors import without_server_paths
 from .._features.shot_store import ShotRecord, ShotState
 from .._journal.journal import TaskRecord
 from .._request import Size
+from ._file_routes import POSTERS, VIDEOS
 
 __all__ = [
     "CARDS_CSS",
@@ -30,14 +31,11 @@ __all__ = [
     "ShotView",
     "cards_html",
     "facts_html",
-    "file_url",
     "make_poster",
     "public_record",
     "shot_facts_html",
     "state_label",
     "summary_html",
-    "video_routes",
-    "video_url",
 ]
 
 #: The longest side of a card's poster frame, in pixels.
@@ -118,35 +116,6 @@ class Entry:
         return (*shown, view.shot.state, view.shot.updated_at, states, view.live, view.needs_key)
 
 
-def file_url(path: Path | str) -> str:
-    """The page-relative address at which Gradio serves a file of the outputs folder."""
-    return "gradio_api/file=" + quote(str(path))
-
-
-#: The route that serves saved videos by file name alone, so that no address names a server folder.
-VIDEOS_ROUTE = "/videos"
-
-
-def video_url(path: Path | str, root: str | None = None) -> str:
-    """The address of a saved video for the API: the app's root, the route, the file's name only."""
-    return f"{root or ''}{VIDEOS_ROUTE}/{quote(Path(path).name)}"
-
-
-def video_routes(outputs_dir: Path) -> list[Any]:
-    """The route behind `video_url`: an MP4 directly in `outputs_dir`, by its name; 404 otherwise."""
-    from starlette.responses import FileResponse, PlainTextResponse, Response
-    from starlette.routing import Route
-
-    async def video(request: Any) -> Response:
-        name = str(request.path_params["name"])
-        path = outputs_dir / name
-        if Path(name).name != name or not name.endswith(".mp4") or not path.is_file():
-            return PlainTextResponse("There is no such video here.", status_code=404)
-        return FileResponse(path, media_type="video/mp4", filename=name)
-
-    return [Route(VIDEOS_ROUTE + "/{name}", video, methods=["GET", "HEAD"])]
-
-
 def state_label(record: TaskRecord, *, video: bool = True) -> tuple[str, str]:
     """The state's words and tone ("pending", "done", "error", "muted")."""
     if record.state == "completed" and not record.video_path:
@@ -180,16 +149,16 @@ def _card(entry: Entry, selected: str | None) -> str:
     if entry.followed and tone == "pending":
         label = f"{label}…"
     if entry.poster is not None:
-        media = f'<img src="{escape(file_url(entry.poster))}" alt="" loading="lazy">'
+        media = f'<img src="{escape(POSTERS.address(entry.poster))}" alt="" loading="lazy">'
     else:
         note = "The video is on its way" if tone == "pending" else "No video"
         media = f'<span class="lp-card-placeholder">{note}</span>'
-    video = f' data-video="{escape(file_url(entry.video))}"' if entry.video else ""
+    video = f' data-video="{escape(VIDEOS.address(entry.video))}"' if entry.video else ""
     download = ""
     if entry.video is not None:
         name = f"luma-ray2-{view.shot.name if view else record.task_id or record.row_id}.mp4"
         download = (
-            f'<a class="lp-card-download" href="{escape(file_url(entry.video))}" '
+            f'<a class="lp-card-download" href="{escape(VIDEOS.address(entry.video))}" '
             f'download="{escape(name)}" title="Download the MP4">Download</a>'
         )
     prompt = record.prompt.strip() or "(no prompt recorded)"
@@ -254,7 +223,7 @@ def facts_html(entry: Entry) -> str:
     if record.task_id:
         rows.append(("Task", f"<code>{escape(record.task_id)}</code>"))
     if record.error and tone != "done":
-        rows.append(("Reason", escape(record.error)))
+        rows.append(("Reason", escape(without_server_paths(record.error))))
     elif record.pending and not entry.followed:
         rows.append(("Next", "Press “Check for results” to finish it."))
     return _table(rows)
@@ -293,7 +262,7 @@ def shot_facts_html(view: ShotView, playing: str | None = None) -> str:
             )
         )
     elif shot.error and shot.state == ShotState.STOPPED:
-        rows.append(("Reason", escape(shot.error)))
+        rows.append(("Reason", escape(without_server_paths(shot.error))))
     current = playing or shot.name
     whole = (
         f'<button type="button" class="lp-segment" data-ref="{escape(shot.name)}" '
@@ -321,7 +290,7 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
     `output_url` is WaveSpeed's own (kept there for 7 days), never the simulator's.
     """
     record = entry.record
-    address = video_url(entry.video, root) if entry.video is not None else None
+    address = VIDEOS.address(entry.video, root) if entry.video is not None else None
     return {
         "task_id": record.task_id,
         "state": record.state,
@@ -333,7 +302,7 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
         "completed_at": _iso(record.completed_at),
         "inference_seconds": record.inference_ms / 1000 if record.inference_ms else None,
         "backend": "simulator" if record.backend == "simulator" else "wavespeed",
-        "error": record.error,
+        "error": without_server_paths(record.error) if record.error else None,
         "nsfw": record.nsfw,
         "video_saved": entry.video is not None,
         "video_url": address,

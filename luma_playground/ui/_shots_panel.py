@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import av
 import gradio as gr
 
-from .._errors import InvalidRequest, LumaPlaygroundError
+from .._errors import InvalidRequest, LumaPlaygroundError, without_server_paths
 from .._features.exports import ExportSpec, export_video
 from .._features.settings_file import SavedSettings, checked_settings
 from .._features.shot_store import ShotState
@@ -29,8 +29,9 @@ from .._features.video_files import read_video
 from ..api.tasks import _phase
 from ..media import read_metadata
 from ._cost import CostBook
+from ._file_routes import VIDEOS
 from ._generate import ui_error
-from ._history_view import file_url
+from ._gradio_compat import shown_file
 from ._parts import QUIET, TICK, Form, guarded, session_hash
 from ._session import SessionStore
 
@@ -165,7 +166,8 @@ class ShotHandlers:
             if shot.state == ShotState.EXTENDING:
                 note += " Its next segment is still to come."
             if shot.video_path:
-                video = gr.update(value=str(shots.video_of(shot.name, visit.caller)), visible=True)
+                shown = shown_file(shots.video_of(shot.name, visit.caller), self.playground.settings)
+                video = gr.update(value=shown, visible=True)
             listed = _segments(records)
         source = shot.name if shot is not None else wanted
         return (
@@ -237,9 +239,10 @@ class ShotHandlers:
             raise
         records = shots.segments(shot)
         ended = "The shot is ready." if shot.state == ShotState.READY else f"Stopped: {shot.error}"
+        ended = without_server_paths(ended)
         video = shots.video_of(name, visit.caller)
         yield (
-            gr.update(value=str(video), visible=True),
+            gr.update(value=shown_file(video, self.playground.settings), visible=True),
             _status(ended),
             name,
             _segments(records),
@@ -270,7 +273,7 @@ class ShotHandlers:
             path = await export_video(self.playground.shots.video_of(ref, visit.caller), spec)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        return str(path)
+        return shown_file(path, self.playground.settings)
 
     async def read_settings(self, video: str | None) -> tuple[Any, Any]:
         """What a dropped MP4 says about how it was made, or one sentence on why it cannot be used."""
@@ -325,7 +328,8 @@ def _status(text: str) -> str:
 
 def _segments(records: list[Any]) -> str:
     items = "".join(
-        f'<li><a href="{file_url(record.video_path)}" target="_blank">{escape(record.task_id or "")}</a>'
+        f'<li><a href="{escape(VIDEOS.address(record.video_path))}" target="_blank">'
+        f"{escape(record.task_id or '')}</a>"
         f" · {record.duration} s · {escape(record.prompt[:80])}</li>"
         for record in records
         if record.video_path

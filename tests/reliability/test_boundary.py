@@ -2,12 +2,16 @@
 
 Driven as a script would: raw `queue/join` on the Batch tab's private preview and confirm,
 `gradio_client`, and an `mcp` client. A private picture outside every app folder, and a path that
-does not exist, get the same one sentence, and the simulator sees no upload and no submit.
+does not exist, get the same one sentence, and the simulator sees no upload and no submit. And no
+answer, page or refusal names a server folder: the app's files are served at addresses of their own.
 """
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -148,3 +152,145 @@ def test_mcp_does_not_copy_a_server_file_named_as_the_picture(
     assert len(set(answers)) == 1 and NOT_YOURS in answers[0] and str(private_picture) not in answers[0]
     assert private_picture.name not in after - before
     assert spent(sim) == (0, 0)
+
+
+# -- no server path in any answer, page or refusal ---------------------------------------------------
+
+#: The addresses a page's HTML gives: a card's video, poster and download link, a segment's link.
+PAGE_LINK = re.compile(r'(?:src|href|data-video)="([^"]+)"')
+#: Where each route's files lie under the app's outputs folder.
+SERVED_FOLDERS = {"videos": "", "posters": "posters", "exports": "exports", "batches": "batches"}
+
+
+def served_file(app: AppProcess, url: str) -> Path:
+    """The file on the app's disk that a served address stands for (page-relative or absolute)."""
+    route, name = url.removeprefix(app.url).split("/")
+    return app.home / "outputs" / SERVED_FOLDERS[route] / name
+
+
+def assert_served(app: AppProcess, url: str) -> bytes:
+    """The address gives the very bytes of the app's file, and names no server folder."""
+    assert str(app.home) not in url and "gradio_api/file=" not in url, url
+    answer = httpx.get(url if url.startswith("http") else app.url + url, timeout=30)
+    assert answer.status_code == 200, url
+    assert answer.content == served_file(app, url).read_bytes(), url
+    return answer.content
+
+
+def gradio_file_urls(value: Any) -> list[str]:
+    """The addresses of the files Gradio's own components were given, anywhere in an event's outputs."""
+    if isinstance(value, dict):
+        url = value.get("url")
+        found = [url] if isinstance(url, str) and "gradio_api/file=" in url else []
+        return found + [inner for item in value.values() for inner in gradio_file_urls(item)]
+    if isinstance(value, list | tuple):
+        return [inner for item in value for inner in gradio_file_urls(item)]
+    return []
+
+
+def outputs_of(message: dict[str, Any]) -> list[Any]:
+    """A raw event's outputs (a public endpoint's answer is the first)."""
+    assert message.get("success") is True, message
+    return list(message["output"]["data"])
+
+
+def test_no_answer_page_or_refusal_names_a_server_folder(
+    app: AppProcess, sim: Any, landscape_image: Path
+) -> None:
+    """API answers, History, shot panel and refusals name no home folder; each address gives its file."""
+    client = client_for(app)
+    session = client.session_hash
+    assert session is not None
+
+    def call(api_name: str, *data: Any, index: str | None = None) -> dict[str, Any]:
+        clicked = {"index": index, "value": None} if index is not None else None
+        return raw_event(app, api_name, list(data), session_hash=session, event_data=clicked)
+
+    try:
+        picture = upload(app, "mine.png", landscape_image.read_bytes())
+        made, record = outputs_of(call("generate", picture, "a lighthouse at dusk", "1280*720", 5, None))[0]
+        task_id = record["task_id"]
+        extended, segment = outputs_of(call("extend", task_id, "and further out to sea", 5, None))[0]
+        shot = segment["shot"]["name"]
+        gif, _ = outputs_of(call("export", task_id, "gif", "pingpong", "", 160, 4, None))[0]
+        data_uri = "data:image/png;base64," + base64.b64encode(landscape_image.read_bytes()).decode()
+        zipped, batch = outputs_of(call("batch", [{"image": data_uri, "prompt": "a slow pan"}], None))[0]
+        answers = [
+            (made, record),
+            (extended, segment),
+            gif,
+            (zipped, batch),
+            outputs_of(call("get_batch", batch["batch_id"], False, None))[0],
+            outputs_of(call("history", None))[0],
+            outputs_of(call("get_task", task_id, None))[0],
+        ]
+        # gradio_client fetches an endpoint's file from its address.
+        downloaded = client.predict(task_id, "gif", "pingpong", "", 160, 4, api_name="/export")[0]
+        cards = outputs_of(call("refresh", None, None))[0]
+        row_ref = str(app.rows("task_id = ?", (task_id,))[0]["row_id"])
+        pages = [
+            cards,
+            outputs_of(call("select", index=shot)),
+            outputs_of(call("select", index=row_ref)),
+            outputs_of(call("page_shot_open", shot)),
+        ]
+        outputs_of(call("choices", None, None))
+        # The Compare tab's players are Gradio's own: a copy in Gradio's cache, outside the home.
+        pages.append(outputs_of(call("show", shot)))
+        refusals = [
+            call("get_task", "f" * 32, None),
+            call("export", task_id, "trim", "pingpong", "60:90", 480, 12, None),
+            call("extend", "shot-999", "further", 5, None),
+        ]
+    finally:
+        client.close()
+
+    text = json.dumps([answers, pages, [message.get("output") for message in refusals]])
+    assert str(app.home) not in text, re.findall(rf".{{0,300}}{re.escape(str(app.home))}.{{0,80}}", text)
+    assert all(message.get("success") is False for message in refusals), refusals
+    # Each file the API and the page name is served at its address, whole.
+    assert made["url"] == record["video_url"] == f"{app.url}videos/{task_id}.mp4"
+    video = assert_served(app, record["video_url"])
+    assert video[4:8] == b"ftyp"
+    assert assert_served(app, extended["url"])[4:8] == b"ftyp"
+    assert assert_served(app, gif["url"]).startswith(b"GIF8")
+    assert Path(downloaded).read_bytes() == served_file(app, gif["url"]).read_bytes()
+    assert zipfile.ZipFile(io.BytesIO(assert_served(app, zipped["url"]))).namelist() == [
+        f"001-{batch['rows'][0]['task_id']}.mp4"
+    ]
+    assert [assert_served(app, row["video_url"])[4:8] for row in batch["rows"]] == [b"ftyp"]
+    panel = " ".join(part for part in pages[-2] if isinstance(part, str))  # the shot panel's segments
+    links = set(PAGE_LINK.findall(cards + panel))
+    assert {link.split("/")[0] for link in links} == {"videos", "posters"}, links
+    for link in links:
+        assert_served(app, link)
+    assert f"videos/{task_id}.mp4" in links
+    # A route serves its own kind of file, directly in its folder, and nothing else.
+    zip_name = zipped["url"].rsplit("/", 1)[-1]
+    probes = ("videos/journal.sqlite3", "videos/..%2Fjournal.sqlite3", "posters/x.png", f"exports/{zip_name}")
+    for probe in probes:
+        refused = httpx.get(app.url + probe, timeout=30)
+        assert refused.status_code == 404 and str(app.home) not in refused.text, probe
+    # The players Gradio draws: through a link in its temp folder, the very bytes of the saved video.
+    players = gradio_file_urls(pages)
+    assert len(players) >= 4, pages
+    for url in players:
+        name = url.rsplit("/", 1)[-1]
+        assert httpx.get(url, timeout=30).content == (app.home / "outputs" / name).read_bytes(), url
+
+
+def test_a_damaged_videos_export_refusal_names_no_server_path(
+    app: AppProcess, sim: Any, landscape_image: Path
+) -> None:
+    """A saved video damaged on disk: its export is refused in a sentence that names the file only."""
+    client = client_for(app)
+    try:
+        _, record = client.predict(handle_file(str(landscape_image)), "a harbour", api_name="/generate")
+        task_id = record["task_id"]
+        (app.home / "outputs" / f"{task_id}.mp4").write_bytes(b"not a video" * 100)
+        with pytest.raises(AppError) as refused:
+            client.predict(task_id, "webp", api_name="/export")
+    finally:
+        client.close()
+    message = str(refused.value)
+    assert f"{task_id}.mp4" in message and str(app.home) not in message, message
