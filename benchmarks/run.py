@@ -29,6 +29,7 @@ BENCHMARKS = (
     "overhead",
     "concurrency",
     "batch",
+    "bounds",
     "playback",
     "detection",
 )

@@ -12,6 +12,7 @@ import pytest
 
 from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
 from luma_playground._wavespeed.client import API_LANES, TRANSFER_LANES
+from luma_playground._wavespeed.connections import FairLanes
 from luma_playground._wavespeed.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -113,3 +114,49 @@ async def test_a_submit_is_recorded_as_sent_only_once_it_has_its_lane(
         await poll
     assert prediction.id == "task-1"
     assert sent_after == [1]  # marked sent once the poll ahead of it had its answer
+
+
+async def test_keys_take_turns_for_a_lane() -> None:
+    """Waiters are served one key at a time: B's one request goes before A's second, not after A's last."""
+    lanes = FairLanes(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def hold(key: str, name: str) -> None:
+        async with lanes.lane(key):
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.ensure_future(hold("a", "a0"))
+    await asyncio.sleep(0)
+    waiters = [asyncio.ensure_future(hold("a", f"a{n}")) for n in (1, 2, 3)]
+    waiters.append(asyncio.ensure_future(hold("b", "b1")))
+    cancelled = asyncio.ensure_future(hold("c", "c1"))
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a waiter that gives up leaves no hole in the round
+    release.set()
+    await asyncio.gather(first, *waiters)
+    assert order == ["a0", "a1", "b1", "a2", "a3"]
+    assert lanes.in_use == 0
+
+
+async def test_another_keys_one_download_waits_for_one_round_not_the_queue(
+    slow: SlowServer, tmp_path: Path
+) -> None:
+    """With key A's 20 downloads queued on 2 lanes, key B's one is answered before A's fifth."""
+    other = ApiKey("sk-lanes-other-key")
+    async with WaveSpeedClient(slow.url, KEY, retry=RetryPolicy(scale=0), transfer_lanes=2) as client:
+        mine = KEY.fingerprint
+        batch = [
+            asyncio.ensure_future(
+                client.download(f"{slow.url}/video/{n}", tmp_path / f"a{n}.mp4", key_fingerprint=mine)
+            )
+            for n in range(20)
+        ]
+        while slow.open_now < 2:
+            await asyncio.sleep(0.01)
+        await client.download(f"{slow.url}/video/b", tmp_path / "b.mp4", key_fingerprint=other.fingerprint)
+        answered_before_b = slow.answered - 1
+        await asyncio.gather(*batch)
+    assert answered_before_b <= 4, answered_before_b  # the 2 on the wire, then at most one round
+    assert slow.most_open == 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 import zipfile
 from collections.abc import AsyncIterator, Sequence
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._bounded_zip import extraction_folders, remove_folders, stale_extractions
 from .._config import ApiKey
 from .._errors import LumaPlaygroundError
 from .._guard.limits import Caller
@@ -40,6 +42,8 @@ __all__ = ["BatchRun", "Batches"]
 
 logger = logging.getLogger("luma_playground")
 
+#: How long the pictures of a zip previewed but not started are kept.
+DRAFT_SECONDS = 3600.0
 #: The owner of the command line's batches: resumed by running the same command again.
 CLI_OWNER = "local"
 
@@ -130,9 +134,14 @@ class BatchRun:
                 follower.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
             raise
-        if all(row.ended for row in self.rows()):
+        rows = self.rows()
+        if all(row.ended for row in rows):
             await self.store.end(self.batch_id, "cancelled" if self._stopped else "done")
-        return self.rows()
+            # The pictures extracted from a zip for it are not needed any more.
+            folder = self.playground.settings.data_dir / "batches"
+            extracted = extraction_folders((row.image for row in rows), folder)
+            await asyncio.to_thread(remove_folders, extracted)
+        return rows
 
     async def updates(self, tick: float = 1.0) -> AsyncIterator[list[BatchRow]]:
         """The rows now, then after every change (or every `tick` s), until the batch ends."""
@@ -292,6 +301,8 @@ class Batches:
         self.store = BatchStore(playground.journal)
         self.runs: dict[int, BatchRun] = {}
         self._tasks: set[asyncio.Future[list[BatchRow]]] = set()
+        #: Per batch, the videos its zip holds and the build of that zip.
+        self._archives: dict[int, tuple[tuple[tuple[str, str], ...], asyncio.Future[Path]]] = {}
 
     def start(
         self, rows: Sequence[BatchInput], *, source_hash: str, caller: Caller, concurrency: int | None = None
@@ -333,20 +344,53 @@ class Batches:
             logger.info("resuming %d unfinished batch(es)", len(runs))
         return runs
 
-    def archive(self, rows: Sequence[BatchRow]) -> Path:
-        """A zip of the batch's videos (NNN-<task id>.mp4) in the outputs folder, which is served."""
-        settings = self.playground.settings
-        name = unguessable(settings.data_dir, f"batch-{rows[0].batch_id}")
-        target = settings.outputs_dir / "batches" / f"{name}.zip"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside and moved in place: a page and an API call may ask for it at once.
-        partial = target.with_name(f"{target.name}.{id(rows)}.part")
-        with zipfile.ZipFile(partial, "w") as bundle:
-            for row in rows:
-                if row.state == RowState.DONE and row.video_path and Path(row.video_path).is_file():
-                    bundle.write(row.video_path, f"{row.position + 1:03d}-{row.task_id}.mp4")
-        partial.replace(target)
-        return target
+    async def archive(self, rows: Sequence[BatchRow]) -> Path:
+        """A zip of the batch's videos (NNN-<task id>.mp4) in the outputs folder, which is served.
+
+        Built once, off the event loop, and reused while the batch's videos are the same: callers
+        asking at once share one build, and a zip left by an earlier process is kept when it holds
+        the same videos.
+        """
+        batch_id = rows[0].batch_id
+        entries = tuple(
+            (row.video_path, f"{row.position + 1:03d}-{row.task_id}.mp4")
+            for row in rows
+            if row.state == RowState.DONE and row.video_path and Path(row.video_path).is_file()
+        )
+        built = self._archives.get(batch_id)
+        if built is None or built[0] != entries or _gone(built[1]):
+            settings = self.playground.settings
+            name = unguessable(settings.data_dir, f"batch-{batch_id}")
+            target = settings.outputs_dir / "batches" / f"{name}.zip"
+            built = (entries, asyncio.ensure_future(asyncio.to_thread(_write_archive, target, entries)))
+            self._archives[batch_id] = built
+        try:
+            return await asyncio.shield(built[1])
+        except Exception:
+            if self._archives.get(batch_id) is built:
+                del self._archives[batch_id]  # the next call builds it again
+            raise
+
+    @property
+    def extractions(self) -> Path:
+        """Where the pictures of previewed zips are extracted (`_bounded_zip`)."""
+        return self.playground.settings.data_dir / "batches"
+
+    def drop_draft(self, rows: Sequence[BatchInput]) -> None:
+        """Remove the extracted pictures of a preview that will not run (never those a batch uses)."""
+        remove_folders(extraction_folders((row.image for row in rows), self.extractions) - self._in_use())
+
+    def sweep_extractions(self) -> None:
+        """Remove the extractions no unfinished batch uses, left for an hour (a preview never started)."""
+        remove_folders(stale_extractions(self.extractions, self._in_use(), older_than=DRAFT_SECONDS))
+
+    def _in_use(self) -> set[Path]:
+        images = select(
+            self.playground.journal,
+            "SELECT DISTINCT r.image FROM batch_rows r JOIN batches b ON b.batch_id = r.batch_id "
+            "WHERE b.state = 'running'",
+        )
+        return extraction_folders((image for (image,) in images), self.extractions)
 
     async def aclose(self) -> None:
         """Stop running the batches of this loop; their rows stay for the next `resume`."""
@@ -369,3 +413,33 @@ class Batches:
             logger.error(
                 "a batch stopped on an error; it resumes at the next start", exc_info=task.exception()
             )
+
+
+def _gone(build: asyncio.Future[Path]) -> bool:
+    """Whether a finished build's zip has been removed since (by hand, or a clean-up)."""
+    return (
+        build.done() and not build.cancelled() and build.exception() is None and not build.result().is_file()
+    )
+
+
+def _write_archive(target: Path, entries: tuple[tuple[str, str], ...]) -> Path:
+    """Write the zip of these (video, name in the zip) entries, unless `target` holds them already."""
+    names = [name for _, name in entries]
+    if target.is_file():
+        try:
+            with zipfile.ZipFile(target) as existing:
+                if existing.namelist() == names:
+                    return target
+        except zipfile.BadZipFile:
+            pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and moved in place: a reader never sees half a zip.
+    partial = target.with_name(f"{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        with zipfile.ZipFile(partial, "w") as bundle:
+            for video, name in entries:
+                bundle.write(video, name)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

@@ -13,12 +13,12 @@ import asyncio
 import csv
 import hashlib
 import io
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO, TypeVar
 
+from .._bounded_zip import extract_pictures, extraction_folders, remove_folders
 from .._config import ApiKey, Settings
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._guard.limits import Caller
@@ -40,6 +40,7 @@ __all__ = [
     "check_count",
     "content_hash",
     "parse_csv",
+    "read_csv",
     "rows_from_pictures",
     "rows_from_records",
     "rows_from_zip",
@@ -51,10 +52,14 @@ __all__ = [
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 #: The most rows one batch may have.
 MAX_ROWS = 500
+#: The largest CSV read, and the longest line in it (a prompt is at most 2,000 characters).
+MAX_CSV_BYTES = 16 * 1024 * 1024
+MAX_FIELD_CHARS = 64 * 1024
 #: The CSV's columns; size and duration may be left out (or empty) for the defaults.
 COLUMNS = ("image", "prompt", "size", "duration")
 #: The answer to a CSV cell that names no picture the visitor sent (the same whatever it names).
 NOT_SENT = "the image must be an http(s) URL, a data URI, or the name of a picture you sent with the CSV."
+_T = TypeVar("_T")
 
 
 class Playground(Protocol):
@@ -157,10 +162,45 @@ def check_count(count: int) -> None:
         raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows, not {count}.", field="rows")
 
 
-def parse_csv(text: str, material: Material) -> list[BatchInput]:
-    """The rows of a CSV with a header `image,prompt[,size][,duration]`; file names resolve in `material`."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in reader.fieldnames or []]
+def read_csv(path: Path, material: Material) -> tuple[list[BatchInput], str]:
+    """The rows of a CSV file (see `parse_csv`), read as a stream, and the hash of its bytes.
+
+    Nothing past the bounds is read: the file's size, each line's length and the rows are capped.
+    """
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise InvalidRequest(
+            f"The CSV is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB; a batch of "
+            f"{MAX_ROWS} rows fits in far less.",
+            field="rows",
+        )
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
+        return parse_csv(_capped_lines(text), material), digest.hexdigest()
+
+
+def _capped_lines(text: TextIO) -> Iterator[str]:
+    """The lines of `text`, none read whole past `MAX_FIELD_CHARS` characters."""
+    number = 0
+    while line := text.readline(MAX_FIELD_CHARS + 1):
+        number += 1
+        if len(line) > MAX_FIELD_CHARS:
+            raise InvalidRequest(
+                f"Line {number} of the CSV is longer than {MAX_FIELD_CHARS:,} characters.", field="rows"
+            )
+        yield line
+
+
+def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]:
+    """The rows of a CSV with a header `image,prompt[,size][,duration]`; file names resolve in `material`.
+
+    `text` is the CSV or its lines; reading stops at the first row past `MAX_ROWS`.
+    """
+    lines = io.StringIO(text.lstrip("\ufeff")) if isinstance(text, str) else text
+    reader = csv.DictReader(lines)
+    header = [name.strip().lower() for name in _read(reader, lambda: reader.fieldnames) or []]
     if "image" not in header or "prompt" not in header:
         raise InvalidRequest(
             "The CSV needs a header line with at least the columns image and prompt "
@@ -169,7 +209,7 @@ def parse_csv(text: str, material: Material) -> list[BatchInput]:
         )
     reader.fieldnames = header
     rows = []
-    for line, raw in enumerate(reader, start=2):
+    for line, raw in enumerate(_records(reader), start=2):
         values = {name: (raw.get(name) or "").strip() for name in COLUMNS}
         if not any(values.values()):
             continue  # a blank line
@@ -182,6 +222,8 @@ def parse_csv(text: str, material: Material) -> list[BatchInput]:
                 f"Line {line}",
             )
         )
+        if len(rows) > MAX_ROWS:
+            raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows; the CSV has more.", field="rows")
     check_count(len(rows))
     return rows
 
@@ -195,6 +237,28 @@ def _cell_picture(image: str, material: Material, where: str) -> str | Picture:
     except InvalidRequest as error:
         message = error.message[:1].lower() + error.message[1:]
         raise InvalidRequest(f"{where}: {message}", field="image") from None
+
+
+def _records(reader: csv.DictReader[str]) -> Iterator[dict[str, Any]]:
+    """The reader's records, a malformed one refused with one sentence naming its line."""
+    while True:
+        record = _read(reader, lambda: next(reader, None))
+        if record is None:
+            return
+        yield record
+
+
+def _read(reader: csv.DictReader[str], step: Callable[[], _T]) -> _T:
+    try:
+        return step()
+    except csv.Error as error:
+        line = reader.line_num
+        if "field larger than field limit" in str(error):
+            raise InvalidRequest(
+                f"Line {line} of the CSV has a field longer than {csv.field_size_limit():,} characters.",
+                field="rows",
+            ) from None
+        raise InvalidRequest(f"Line {line} of the CSV cannot be read: {error}.", field="rows") from None
 
 
 def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInput]:
@@ -230,29 +294,21 @@ def rows_from_pictures(
 def rows_from_zip(
     archive: Path, prompt: str, dest_dir: Path, size: object = Size.LANDSCAPE.value, duration: object = 5
 ) -> list[BatchInput]:
-    """One row per picture in a zip (extracted under `dest_dir`, names flattened), in name order."""
+    """One row per picture in a zip, in name order, extracted within bounds (`_bounded_zip`) to a
+    folder of its own under `dest_dir`, which is removed again when a row is refused.
+    """
+    pictures = extract_pictures(archive, dest_dir, _is_picture, max_pictures=MAX_ROWS)
     try:
-        with zipfile.ZipFile(archive) as bundle:
-            members = sorted(
-                (m for m in bundle.infolist() if not m.is_dir() and _is_picture(m.filename)),
-                key=lambda m: m.filename,
-            )
-            check_count(len(members))
-            folder = dest_dir / content_hash(archive.read_bytes())[:16]
-            folder.mkdir(parents=True, exist_ok=True)
-            pictures = []
-            for index, member in enumerate(members):
-                # Only the base name is kept: no path in the archive can lead out of the folder.
-                target = folder / f"{index:03d}-{Path(member.filename).name}"
-                target.write_bytes(bundle.read(member))
-                pictures.append(target)
-    except zipfile.BadZipFile:
-        raise InvalidRequest("The file is not a zip archive.", field="rows") from None
-    return rows_from_pictures([Picture.within(p, [folder]) for p in pictures], prompt, size, duration)
+        return rows_from_pictures(
+            [Picture.within(path, [path.parent]) for path in pictures], prompt, size, duration
+        )
+    except BaseException:
+        remove_folders(extraction_folders(map(str, pictures), dest_dir))
+        raise
 
 
 def sent_name(extracted: Path) -> str:
-    """The name a picture had in its zip (`rows_from_zip` numbers each file: NNN-name)."""
+    """The name a picture had in its zip (`extract_pictures` numbers each file: NNN-name)."""
     return extracted.name.split("-", 1)[-1]
 
 

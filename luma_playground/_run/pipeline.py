@@ -378,6 +378,7 @@ class Pipeline:
                 self.outputs_dir / f"{task_id}.mp4",
                 task_id=task_id,
                 on_progress=lambda got, total: progress.put_nowait(Downloading(task_id, got, total)),
+                key_fingerprint=record.key_fingerprint,
             )
         )
         try:

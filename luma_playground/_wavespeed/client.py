@@ -23,7 +23,7 @@ from .._errors import (
 )
 from .._pictures.checks import in_image_worker, prepare_image
 from .._request import GenerationRequest, Prediction, PredictionStatus
-from .connections import pooled_transport
+from .connections import FairLanes, pooled_transport
 from .pacing import Pace, Pacing
 from .polling import FixedSchedule, PollSchedule, Wake
 from .retry import RetryPolicy, retry_call, retryable_download, retryable_request, retryable_submit
@@ -48,6 +48,8 @@ API_LANES = 32
 #: Most image uploads, video downloads and prompt rewrites (seconds each) of one client at
 #: once, in lanes of their own so that a slow one never holds up a poll.
 TRANSFER_LANES = 16
+#: Both kinds of lane are shared between keys in turn (`FairLanes`): another key's batch of
+#: 500 never stands in front of a visitor's one video.
 
 
 class WaveSpeedClient:
@@ -72,8 +74,8 @@ class WaveSpeedClient:
         transfer_lanes: int = TRANSFER_LANES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._api_lanes = asyncio.Semaphore(api_lanes)
-        self._transfer_lanes = asyncio.Semaphore(transfer_lanes)
+        self._api_lanes = FairLanes(api_lanes)
+        self._transfer_lanes = FairLanes(transfer_lanes)
         #: The account's allowance per key; submits wait their turn in it. None: unpaced.
         self.pacing = pacing
         self._api_key = ApiKey.parse(api_key)
@@ -166,7 +168,7 @@ class WaveSpeedClient:
             )
 
         async def attempt() -> dict[str, Any]:
-            async with lane:
+            async with lane.lane(key.fingerprint):
                 return await self._request(method, path, key, what, **request_kwargs())
 
         try:
@@ -190,7 +192,10 @@ class WaveSpeedClient:
         """The URL of `image` on WaveSpeed: an http(s) URL as is, a file uploaded (streamed)."""
         if str(image).startswith(("http://", "https://")):
             return str(image)
-        prepared = await in_image_worker(prepare_image, Path(image))
+        # Preparing a picture (a re-encode, in the image workers) takes its key's turn too, so that
+        # another key's hundreds of uploads never queue in front of it there.
+        async with self._transfer_lanes.lane(self._key(api_key).fingerprint):
+            prepared = await in_image_worker(prepare_image, Path(image))
         try:
             data = await self._call(
                 "POST",
@@ -273,7 +278,7 @@ class WaveSpeedClient:
     ) -> dict[str, Any]:
         """One submit attempt. Its lane is taken before it is recorded as sent: a wait after that
         would be a gap in which the journal says "sent" of a request that has not left."""
-        async with self._api_lanes:
+        async with self._api_lanes.lane(key.fingerprint):
             if sending is not None:
                 await sending()
             return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
@@ -357,10 +362,9 @@ class WaveSpeedClient:
         immediately", so only the task's later status tells how it ended.
         """
         try:
-            async with self._api_lanes:
-                response = await self._send(
-                    "DELETE", f"/api/v3/predictions/{task_id}", self._key(api_key), timeout=5.0
-                )
+            key = self._key(api_key)
+            async with self._api_lanes.lane(key.fingerprint):
+                response = await self._send("DELETE", f"/api/v3/predictions/{task_id}", key, timeout=5.0)
             data_of(response, None)
         except (httpx.TransportError, LumaPlaygroundError):
             return False
@@ -374,11 +378,16 @@ class WaveSpeedClient:
         task_id: str | None = None,
         on_progress: ProgressCallback | None = None,
         max_bytes: int = MAX_VIDEO_BYTES,
+        key_fingerprint: str = "",
     ) -> Path:
-        """Stream the video at `url` to `dest` atomically; retried on transient faults."""
+        """Stream the video at `url` to `dest` atomically; retried on transient faults.
+
+        No key is sent to an output URL; `key_fingerprint` names the key whose turn it takes in
+        the transfer lanes.
+        """
 
         async def attempt() -> Path:
-            async with self._transfer_lanes:
+            async with self._transfer_lanes.lane(key_fingerprint):
                 return await download_once(
                     self._http, url, dest, task_id=task_id, on_progress=on_progress, max_bytes=max_bytes
                 )

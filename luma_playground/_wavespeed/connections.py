@@ -10,11 +10,15 @@ its own (a TLS handshake on the real service), and the event loop spent its time
 its origin used last (the only one checked), or opens one; at most `max_connections` are on the
 wire and the rest wait in a plain queue; a connection is put back when its response is closed,
 and the idle ones beyond `max_keepalive` or older than `keepalive_expiry` are closed then.
+
+`FairLanes` bounds what a client has on the wire above the pool, and serves the keys waiting for
+a lane in turn, so that one key's thousand requests never stand in front of another key's one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -24,7 +28,7 @@ from typing import TypeVar
 import httpcore
 import httpx
 
-__all__ = ["ConnectionStack", "pooled_transport"]
+__all__ = ["ConnectionStack", "FairLanes", "pooled_transport"]
 
 _T = TypeVar("_T", int, float)
 
@@ -169,3 +173,70 @@ class _Returning:
             await stack._put_back(self._connection, self._origin)
         finally:
             stack._permits.release()
+
+
+class FairLanes:
+    """At most `size` holders at once; the waiters are served one key at a time, in turn.
+
+    Each key (an API key's fingerprint) has a queue of its own, first come first served; when a
+    lane frees up it goes to the first waiter of the next key in the round. A key with one
+    request waiting therefore waits for at most one request of each other key, however many
+    those keys have queued.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"lanes need a size of at least 1, got {size}")
+        self.size = size
+        self._free = size
+        #: The keys with waiters, in the order of their turns.
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+
+    @property
+    def in_use(self) -> int:
+        return self.size - self._free
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str) -> AsyncIterator[None]:
+        """Hold one lane for the block, after the waiters of every other key have had their turn."""
+        await self._acquire(key)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, key: str) -> None:
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, deque()).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release()  # given a lane while being cancelled: hand it on
+            else:
+                self._forget(key, turn)
+            raise
+
+    def _forget(self, key: str, turn: asyncio.Future[None]) -> None:
+        queue = self._waiting.get(key)
+        if queue is not None:
+            with contextlib.suppress(ValueError):
+                queue.remove(turn)
+            if not queue:
+                del self._waiting[key]
+
+    def _release(self) -> None:
+        """Give the lane to the first waiter of the key whose turn it is, else free it."""
+        while self._waiting:
+            key = next(iter(self._waiting))
+            queue = self._waiting.pop(key)
+            turn = queue.popleft()
+            if queue:
+                self._waiting[key] = queue  # to the back of the round
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1

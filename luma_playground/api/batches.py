@@ -107,7 +107,7 @@ class BatchApi:
             inputs, source_hash=source, caller=visit.caller
         )
         await self._follow(run)
-        return self._answer(run.batch_id, request)
+        return await self._answer(run.batch_id, request)
 
     async def get_batch(
         self,
@@ -136,7 +136,7 @@ class BatchApi:
         info, run = self._found(batch_id, request, x_wavespeed_key)
         if wait and run is not None:
             await self._follow(run)
-        return self._answer(info.batch_id, request)
+        return await self._answer(info.batch_id, request)
 
     async def cancel_batch(
         self,
@@ -238,7 +238,7 @@ class BatchApi:
             return info.state
         return "running" if run is not None and not run.finished else "paused"
 
-    def _answer(
+    async def _answer(
         self, batch_id: int, request: gr.Request | None
     ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         rows = self.batches.store.rows(batch_id)
@@ -246,7 +246,7 @@ class BatchApi:
         root = app_root(request)
         ended = bool(rows) and all(row.ended for row in rows)
         done = any(row.state == RowState.DONE for row in rows)
-        archive = self.batches.archive(rows) if ended and done else None
+        archive = await self.batches.archive(rows) if ended and done else None
         found = counts(rows)
         record: dict[str, Any] = {
             "batch_id": batch_id,

@@ -118,7 +118,9 @@ class ShotsApi:
             loop: For a loop: "pingpong" (forward, then backward) or "crossfade" (tail into head).
             trim: For a trim: "START:END" in seconds, e.g. "1:3.5".
             width: For GIF and WebP: the width in pixels (16 to 1920).
-            fps: For GIF and WebP: frames per second (1 to 30).
+            fps: For GIF and WebP: frames per second (1 to 30). Width x height x frames is capped
+                (320 megapixels: 5 s at 1920 px and 30 fps, a minute at 480 px and 30 fps); one
+                export of yours at a time.
 
         Returns:
             The exported file, and a record: source (the task id or shot), kind, file name, bytes.
@@ -128,7 +130,7 @@ class ShotsApi:
             ref = _ref(task_id)
             spec = ExportSpec.create(kind, loop=loop, span=trim, width=int(width), fps=float(fps))
             video = self.playground.shots.video_of(ref, visit.caller)
-            path = await export_video(video, spec)
+            path = await export_video(video, spec, owner=visit.caller.owner)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         data = {"source": ref, "kind": spec.kind, "file": path.name, "bytes": path.stat().st_size}

@@ -17,7 +17,7 @@ cannot switch between for every player. Measured on the 2-core development machi
 
 from __future__ import annotations
 
-from ._export import to_gif, to_webp, trim
+from ._export import planned_pixels, to_gif, to_webp, trim
 from ._join import join_segments, last_frame
 from ._loop import LoopMode, make_loop
 from ._metadata import read_metadata, write_metadata
@@ -27,6 +27,7 @@ __all__ = [
     "join_segments",
     "last_frame",
     "make_loop",
+    "planned_pixels",
     "read_metadata",
     "to_gif",
     "to_webp",

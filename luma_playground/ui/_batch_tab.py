@@ -8,6 +8,7 @@ key is entered again. Every event here is private.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from .._features.batch_input import (
     SentFiles,
     batch_price,
     content_hash,
-    parse_csv,
+    read_csv,
     rows_from_pictures,
     rows_from_zip,
     sent_name,
@@ -47,6 +48,8 @@ CANCEL = "✕ Cancel"
 CANCEL_COLUMN = HEADERS.index("")
 _SIZES = [("Landscape", Size.LANDSCAPE.value), ("Portrait", Size.PORTRAIT.value)]
 _DURATIONS = [("5 s", 5), ("10 s", 10)]
+#: The most previews kept waiting for their Confirm, all tabs together.
+MAX_DRAFTS = 64
 #: The prompt of the rows a CSV's pictures would make alone (the CSV's own rows replace them).
 _SENT_WITH_CSV = "a picture sent with a CSV"
 IDLE = status_card(
@@ -209,28 +212,47 @@ class BatchHandlers:
         request: gr.Request,
     ) -> tuple[list[list[Any]], str, Any]:
         """The rows that would run, their total price, and the Confirm button."""
+        visit = self.store.visit(request)
+        await self._drop_draft(visit.session_hash)
         try:
-            rows, source = self._rows(pictures, rows_csv, prompt or "", size, duration)
+            # Reading a CSV or a zip is bounded, but seconds of work: never on the event loop.
+            rows, source = await asyncio.to_thread(
+                self._rows, pictures, rows_csv, prompt or "", size, duration
+            )
         except LumaPlaygroundError as error:
             raise page_error(error.message, title="Cannot make this batch") from None
-        visit = self.store.visit(request)
-        price = await batch_price(self.playground, visit.user_key, rows)
+        try:
+            price = await batch_price(self.playground, visit.user_key, rows)
+        except BaseException:
+            await asyncio.to_thread(self.batches.drop_draft, rows)
+            raise
         self._drafts[visit.session_hash] = (rows, source)
+        while len(self._drafts) > MAX_DRAFTS:  # the oldest previews of tabs that went away
+            await self._drop_draft(next(iter(self._drafts)))
         line = (
             f'<div class="lp-batch-price" data-total="{price.total}" '
             f'data-estimated="{str(price.estimated).lower()}">{escape(price.describe())}</div>'
         )
         return _table(rows), line, gr.update(visible=True)
 
+    async def _drop_draft(self, session: str) -> None:
+        rows, _ = self._drafts.pop(session, ([], ""))
+        if rows:
+            await asyncio.to_thread(self.batches.drop_draft, rows)
+
     def _rows(
         self, pictures: list[str] | None, rows_csv: str | None, prompt: str, size: Any, duration: Any
     ) -> tuple[list[BatchInput], str]:
         """The rows from what this visitor sent: their pictures and zips, or a CSV naming them."""
+        self.batches.sweep_extractions()
         if rows_csv:
             # The pictures sent with a CSV are what its cells may name; the CSV gives the prompts.
             rows, sent = self._sent(pictures, _SENT_WITH_CSV, Size.LANDSCAPE.value, 5)
-            data = uploaded_picture(rows_csv).path.read_bytes()
-            return parse_csv(data.decode("utf-8", errors="replace"), sent), content_hash(data)
+            try:
+                return read_csv(uploaded_picture(rows_csv).path, sent)
+            except BaseException:
+                self.batches.drop_draft(rows)  # the zips extracted for it
+                raise
         rows, _ = self._sent(pictures, prompt, size, duration)
         if not rows:
             rows = rows_from_pictures([], prompt, size, duration)  # says that the batch is empty
@@ -243,17 +265,21 @@ class BatchHandlers:
         folder = self.playground.settings.data_dir / "batches"
         sent = SentFiles()
         rows = []
-        for name in pictures or []:
-            upload = uploaded_picture(name)
-            if upload.path.suffix.lower() == ".zip":
-                zipped = rows_from_zip(upload.path, prompt, folder, size, duration)
-                for row in zipped:
-                    assert row.picture is not None
-                    sent.add(sent_name(row.picture.path), row.picture)
-                rows.extend(zipped)
-            else:
-                sent.add(upload.path.name, upload)
-                rows.extend(rows_from_pictures([upload], prompt, size, duration))
+        try:
+            for name in pictures or []:
+                upload = uploaded_picture(name)
+                if upload.path.suffix.lower() == ".zip":
+                    zipped = rows_from_zip(upload.path, prompt, folder, size, duration)
+                    for row in zipped:
+                        assert row.picture is not None
+                        sent.add(sent_name(row.picture.path), row.picture)
+                    rows.extend(zipped)
+                else:
+                    sent.add(upload.path.name, upload)
+                    rows.extend(rows_from_pictures([upload], prompt, size, duration))
+        except BaseException:
+            self.batches.drop_draft(rows)  # the zips extracted before this file
+            raise
         return rows, sent
 
     # -- running ------------------------------------------------------------------------------
@@ -272,10 +298,10 @@ class BatchHandlers:
 
     async def _follow(self, run: BatchRun) -> AsyncIterator[tuple[Any, ...]]:
         async for rows in run.updates(tick=self.tick):
-            yield self.view(rows, run)
-        yield self.view(run.rows(), run)
+            yield await self.view(rows, run)
+        yield await self.view(run.rows(), run)
 
-    def view(self, rows: Sequence[BatchRow], run: BatchRun | None) -> tuple[Any, ...]:
+    async def view(self, rows: Sequence[BatchRow], run: BatchRun | None) -> tuple[Any, ...]:
         """The status card, the table, the gallery, "Download all", the rows' panel and Cancel all."""
         settings = self.playground.settings
         videos = [(row.video_path, f"#{row.position + 1}") for row in rows if row.state == RowState.DONE]
@@ -283,7 +309,7 @@ class BatchHandlers:
             (shown_file(path, settings), label) for path, label in videos if path and Path(path).is_file()
         ]
         ended = bool(rows) and all(row.ended for row in rows)
-        archive = self.batches.archive(rows) if ended and videos else None
+        archive = await self.batches.archive(rows) if ended and videos else None
         download = gr.update(
             value=shown_file(archive, settings) if archive else None, visible=archive is not None
         )
@@ -349,7 +375,7 @@ class BatchHandlers:
         self._latest[session] = batch_id
         run = self.batches.run_of(batch_id)
         if run is None or run.finished:
-            yield self.view(self.batches.store.rows(batch_id), run)
+            yield await self.view(self.batches.store.rows(batch_id), run)
             return
         async for update in self._follow(run):
             yield update

@@ -270,7 +270,8 @@ class ShotHandlers:
                 raise InvalidRequest("Make a video first.")
             span = f"{float(start or 0)}:{float(end or 0)}" if kind == "trim" else None
             spec = ExportSpec.create(kind, loop=loop_mode, span=span)
-            path = await export_video(self.playground.shots.video_of(ref, visit.caller), spec)
+            video = self.playground.shots.video_of(ref, visit.caller)
+            path = await export_video(video, spec, owner=visit.caller.owner)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         return shown_file(path, self.playground.settings)
@@ -391,6 +392,7 @@ def wire(
             export_inputs,
             [parts.download],
             concurrency_limit=2,
+            concurrency_id="export",
             api_name=f"page_export_{kind}",
             **QUIET,
         )

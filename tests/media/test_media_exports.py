@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from pathlib import Path
 
 import av
@@ -9,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from luma_playground._errors import InvalidRequest
+from luma_playground._features.exports import ExportSpec, export_video
 from luma_playground.media import make_loop, read_metadata, to_gif, to_webp, trim, write_metadata
 
 from .conftest import FPS, HEIGHT, SECONDS, WIDTH, decoded, difference, probe, steps
@@ -126,3 +130,36 @@ def test_faststart_and_browser_codec(pan: Path, tmp_path: Path) -> None:
         context = container.streams.video[0].codec_context
         assert (context.name, context.pix_fmt) == ("h264", "yuv420p")
     assert np.asarray(decoded(out)[0]).shape == (HEIGHT, WIDTH, 3)
+
+
+@pytest.mark.anyio
+async def test_a_visitor_makes_one_export_at_a_time(pan: Path, tmp_path: Path) -> None:
+    """A visitor's second export while the first is made is refused; another visitor's is not."""
+    spec = ExportSpec.create("gif", width=160, fps=8)
+    first = asyncio.ensure_future(export_video(pan, spec, tmp_path / "first.gif", owner="session:a"))
+    await asyncio.sleep(0)  # the first has started and waits for its thread
+    with pytest.raises(InvalidRequest, match="An export of yours is being made"):
+        await export_video(pan, spec, tmp_path / "second.gif", owner="session:a")
+    other = await export_video(pan, spec, tmp_path / "other.gif", owner="session:b")
+    assert (await first).is_file() and other.is_file()
+    assert (await export_video(pan, spec, tmp_path / "again.gif", owner="session:a")).is_file()
+
+
+def test_an_animation_streams_its_frames(pan: Path, tmp_path: Path) -> None:
+    """A GIF holds a frame at a time: four times the frames, the same peak of decoded images alive."""
+    held: list[int] = []
+    original = Image.Image.quantize
+
+    def counting(self: Image.Image, *args: object, **kwargs: object) -> Image.Image:
+        held.append(sum(1 for obj in gc.get_objects() if isinstance(obj, Image.Image)))
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    Image.Image.quantize = counting  # type: ignore[method-assign]
+    try:
+        to_gif(pan, tmp_path / "slow.gif", width=64, fps=6)
+        few = max(held)
+        held.clear()
+        to_gif(pan, tmp_path / "fast.gif", width=64, fps=24)
+    finally:
+        Image.Image.quantize = original  # type: ignore[method-assign]
+    assert max(held) <= few + 2
