@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._bounded_zip import extraction_folders, remove_folders, stale_extractions
 from .._config import ApiKey
 from .._errors import LumaPlaygroundError
 from .._guard.limits import Caller
@@ -37,6 +36,7 @@ from .._journal.journal import NEVER_SENT, TaskRecord, TaskState
 from .._run.jobs import Job, cancel_all
 from .batch_input import BatchInput, Playground
 from .batch_store import BatchInfo, BatchRow, BatchStore, RowState, select
+from .bounded_zip import extraction_folders, remove_folders, stale_extractions
 
 __all__ = ["BatchRun", "Batches"]
 
@@ -373,7 +373,7 @@ class Batches:
 
     @property
     def extractions(self) -> Path:
-        """Where the pictures of previewed zips are extracted (`_bounded_zip`)."""
+        """Where the pictures of previewed zips are extracted (`bounded_zip`)."""
         return self.playground.settings.data_dir / "batches"
 
     def drop_draft(self, rows: Sequence[BatchInput]) -> None:

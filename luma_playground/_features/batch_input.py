@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, TextIO, TypeVar
 
-from .._bounded_zip import extract_pictures, extraction_folders, remove_folders
 from .._config import ApiKey, Settings
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._guard.limits import Caller
@@ -27,6 +26,7 @@ from .._journal.journal import Journal, TaskRecord
 from .._pictures.sources import Picture, is_data_uri, is_url
 from .._request import GenerationRequest, Size
 from .._run.jobs import Job
+from .bounded_zip import extract_pictures, extraction_folders, remove_folders
 
 __all__ = [
     "PICTURE_SUFFIXES",
@@ -294,7 +294,7 @@ def rows_from_pictures(
 def rows_from_zip(
     archive: Path, prompt: str, dest_dir: Path, size: object = Size.LANDSCAPE.value, duration: object = 5
 ) -> list[BatchInput]:
-    """One row per picture in a zip, in name order, extracted within bounds (`_bounded_zip`) to a
+    """One row per picture in a zip, in name order, extracted within bounds (`bounded_zip`) to a
     folder of its own under `dest_dir`, which is removed again when a row is refused.
     """
     pictures = extract_pictures(archive, dest_dir, _is_picture, max_pictures=MAX_ROWS)
