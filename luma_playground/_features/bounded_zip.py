@@ -18,8 +18,8 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ._errors import InvalidRequest
-from ._pictures.checks import MAX_IMAGE_BYTES
+from .._errors import InvalidRequest
+from .._pictures.checks import MAX_IMAGE_BYTES
 
 __all__ = [
     "EXTRACTION_PREFIX",
