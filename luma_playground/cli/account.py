@@ -10,6 +10,7 @@ from .._errors import InvalidRequest
 from .._features.suggestions import STYLES, suggest_prompt
 from .._guard.limits import Caller
 from .._request import GenerationRequest, check_task_id
+from .common import operator_picture
 from .tasks import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run
 
 __all__ = ["cancel", "enhance", "price"]
@@ -85,7 +86,8 @@ def enhance(
         words = " ".join(prompt.split())
         async with _playground(simulate) as playground:
             # The picture is fetched (a URL) and checked like a generation's, then uploaded once.
-            suggestion = await suggest_prompt(playground, words, Caller(OWNER), image=image, style=style)
+            picture = operator_picture(image) if image else None
+            suggestion = await suggest_prompt(playground, words, Caller(OWNER), image=picture, style=style)
         if as_json:
             _print_json({"prompt": suggestion.text, "style": style, "used_picture": suggestion.used_picture})
         else:
