@@ -83,8 +83,8 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: P
         "() => new Promise(done => { const v = document.querySelector('#lp-video video'); v.pause();"
         " v.addEventListener('seeked', done, {once: true}); v.currentTime = 1; })"
     )
-    for close in page.locator(".toast-close").all():
-        close.click()
+    # Notices close themselves after a while: close what is still there, whatever has gone meanwhile.
+    page.evaluate("() => document.querySelectorAll('.toast-close').forEach(button => button.click())")
     page.locator(".toast-body").first.wait_for(state="detached", timeout=TIMEOUT_MS)
     page.screenshot(path=str(screenshot_path), full_page=True)
     assert screenshot_path.stat().st_size > 10_000
