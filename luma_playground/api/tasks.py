@@ -172,7 +172,7 @@ class PublicApi:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(picture_of(image), prompt, size, duration)
+            generation = GenerationRequest.create(picture_of(image), prompt, size=size, duration=duration)
             [job] = await self.store.start(visit, generation)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
@@ -226,7 +226,9 @@ class PublicApi:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            request_like = GenerationRequest.create("https://example.com/x.jpg", "price", size, duration)
+            request_like = GenerationRequest.create(
+                "https://example.com/x.jpg", "price", size=size, duration=duration
+            )
             if not isinstance(count, int) or not 1 <= count <= 4:
                 raise InvalidRequest("count must be a whole number from 1 to 4.", field="count")
         except LumaPlaygroundError as error:
