@@ -51,6 +51,8 @@ __all__ = ["PublicApi", "wire"]
 #: schema compares hints by identity, and a cached `Optional[...]` may be a different object.
 Header = gr.Header
 #: The choices, as the API page and MCP tool schemas list them (other values get a sentence).
+#: Gradio reads them from the hints, so they are written out; tests/test_fields.py holds them,
+#: the defaults and the docstrings' words to `_request.SIZE` and `_request.DURATION`.
 SizeChoice = Literal["1280*720", "720*1280"]
 DurationChoice = Literal[5, 10]
 #: How long Ray 2 typically takes for a video of each duration, before the journal knows better.
