@@ -54,10 +54,10 @@ def test_the_request_model_is_the_fields() -> None:
     create = inspect.signature(GenerationRequest.create).parameters
     options = {n: p.default for n, p in create.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert options == {field.name: field.default for field in OPTIONS}
-    for field in OPTIONS:
-        request = GenerationRequest.create("https://example.com/a.png", "p")
-        assert getattr(request, field.name) == field.default
-        assert request.api_input("u")[field.name] == field.default
+    request = GenerationRequest.create("https://example.com/a.png", "p")
+    assert all(getattr(request, field.name) == field.default for field in OPTIONS)
+    # The submit's body carries fields only (a field may travel elsewhere: the model is the route).
+    assert set(request.api_input("u")) <= set(NAMES)
 
 
 @pytest.mark.parametrize("field", OPTIONS, ids=lambda field: field.name)
@@ -83,6 +83,12 @@ def test_the_api_and_mcp_signatures_match_the_fields(endpoint: Callable[..., Any
         assert all(_spelled(value) in line for value in field.values), line
 
 
+def test_the_endpoints_that_start_or_price_work_take_the_fields() -> None:
+    """`generate` takes every field, in order, and `price` every option."""
+    assert list(inspect.signature(PublicApi.generate).parameters)[1 : 1 + len(NAMES)] == NAMES
+    assert {field.name for field in OPTIONS} <= set(inspect.signature(PublicApi.price).parameters)
+
+
 def test_the_batch_rows_are_described_with_the_fields() -> None:
     """The batch endpoint's rows name every field, and each option's choices."""
     doc = inspect.getdoc(BatchApi.batch) or ""
@@ -95,7 +101,8 @@ def test_the_simulator_checks_the_same_choices() -> None:
     """The simulator takes what WaveSpeed takes, written apart from the client: the same choices."""
     assert SIZE.values == _validation.SIZES and SIZE.default == _validation.DEFAULT_SIZE
     assert DURATION.values == _validation.DURATIONS and DURATION.default == _validation.DEFAULT_DURATION
-    assert set(NAMES) <= set(_validation.VideoInput.__dataclass_fields__)
+    body = GenerationRequest.create("https://example.com/a.png", "p").api_input("u")
+    assert set(body) <= set(_validation.VideoInput.__dataclass_fields__)
 
 
 def test_the_journal_keeps_every_field(tmp_path: Path) -> None:
@@ -129,6 +136,7 @@ def test_a_saved_file_carries_every_setting(tmp_path: Path) -> None:
         journal.close()
     assert [name for name in tags if name in NAMES] == [field.name for field in SETTINGS]
     assert "image" not in tags and tags["duration"] == "10"
+    assert {field.name for field in SETTINGS} <= set(SavedSettings.__dataclass_fields__)
     assert checked_settings(tags) == SavedSettings("a slow pan", Size.PORTRAIT, 10)
 
 
@@ -157,7 +165,7 @@ def _params(command: str) -> dict[str, Any]:
     return {param.name: param for param in group.commands[command].params}
 
 
-@pytest.mark.parametrize(("command", "names"), [("generate", NAMES), ("price", ["size", "duration"])])
+@pytest.mark.parametrize(("command", "names"), [("generate", NAMES), ("price", [f.name for f in OPTIONS])])
 def test_the_cli_options_come_from_the_fields(command: str, names: list[str]) -> None:
     """The commands that take a request have its fields, with the fields' help and defaults."""
     params = _params(command)
@@ -187,3 +195,4 @@ def test_the_page_controls_come_from_the_fields() -> None:
         assert radio.value == field.default
     assert (page.form.size.label, page.form.duration.label) == (SIZE.label, DURATION.label)
     assert page.form.prompt.label == PROMPT.label
+    assert page.form.request == [getattr(page.form, name) for name in NAMES]
