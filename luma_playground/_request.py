@@ -7,7 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
@@ -16,9 +16,17 @@ from ._pictures.sources import Picture, check_data_uri, is_data_uri
 from ._pictures.urls import check_image_url
 
 __all__ = [
+    "DURATION",
+    "FIELDS",
+    "IMAGE",
     "MAX_PROMPT_CHARS",
+    "OPTIONS",
+    "PROMPT",
+    "SETTINGS",
+    "SIZE",
     "TASK_ID",
     "TERMINAL_STATUSES",
+    "Choice",
     "Done",
     "Downloading",
     "Event",
@@ -27,6 +35,7 @@ __all__ = [
     "PredictionStatus",
     "Processing",
     "Queued",
+    "RequestField",
     "Size",
     "Submitted",
     "Submitting",
@@ -38,7 +47,87 @@ __all__ = [
 
 #: The model page gives no limit; prompts beyond this are refused here, before anything is paid.
 MAX_PROMPT_CHARS = 2000
-DURATIONS = (5, 10)
+
+
+# -- the request's fields -------------------------------------------------------------------
+
+
+#: The type of a field's values (`str` for the size, `int` for the duration).
+V = TypeVar("V", str, int)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Generic[V]):
+    """One value a field takes, with its words on the form, where room is short, and in help."""
+
+    value: V
+    label: str
+    short: str
+    #: What the value means, where help spells the choices out ("landscape").
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestField(Generic[V]):
+    """One field of a request, defined once for every face: the page, the API, the CLI, a CSV, a file."""
+
+    name: str
+    label: str
+    help: str
+    choices: tuple[Choice[V], ...] = ()
+    #: What a request that leaves the field out gets; None for a field every request must give.
+    default: V | None = None
+    #: The unit after the spelled values ("5 or 10 seconds").
+    unit: str = ""
+
+    @property
+    def values(self) -> tuple[V, ...]:
+        return tuple(choice.value for choice in self.choices)
+
+    def radio(self, *, short: bool = False) -> list[tuple[str, V]]:
+        """The choices as a radio lists them, (words, value), in the form's words or the short ones."""
+        return [(choice.short if short else choice.label, choice.value) for choice in self.choices]
+
+    def spelled(self, *, notes: bool = False) -> str:
+        """The values in words ("5 or 10 seconds"); with `notes`, "1280*720 (landscape) or ..."."""
+        words = [f"{c.value} ({c.note})" if notes and c.note else str(c.value) for c in self.choices]
+        listed = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else "".join(words)
+        return f"{listed} {self.unit}" if self.unit else listed
+
+    def value_of(self, text: str) -> V | None:
+        """The choice whose value reads as `text` (a CSV cell, a file's tag), or None."""
+        return next((choice.value for choice in self.choices if str(choice.value) == text), None)
+
+
+IMAGE: RequestField[str] = RequestField(
+    "image", "Image", "A local image file path, a public http(s) image URL, or a data:image/...;base64, URI."
+)
+PROMPT: RequestField[str] = RequestField("prompt", "Prompt", "The motion to create.")
+SIZE: RequestField[str] = RequestField(
+    "size",
+    "Size",
+    "The frame, as the API spells it (width*height).",
+    choices=(
+        Choice("1280*720", "Landscape · 1280×720", "Landscape", "landscape"),
+        Choice("720*1280", "Portrait · 720×1280", "Portrait", "portrait"),
+    ),
+    default="1280*720",
+)
+DURATION: RequestField[int] = RequestField(
+    "duration",
+    "Duration",
+    "The video's length in seconds, billed per 5 s.",
+    choices=(Choice(5, "5 seconds", "5 s"), Choice(10, "10 seconds", "10 s")),
+    default=5,
+    unit="seconds",
+)
+#: Every field of a request, in the order the faces take them (the picture and prompt first).
+FIELDS: tuple[RequestField[Any], ...] = (IMAGE, PROMPT, SIZE, DURATION)
+#: The fields a request may leave out: each has its choices and a default.
+OPTIONS = tuple(field for field in FIELDS if field.default is not None)
+#: What a saved video, a share link and "use again" carry: every field but the picture.
+SETTINGS = tuple(field for field in FIELDS if field is not IMAGE)
+DURATIONS = DURATION.values
 
 
 class PredictionStatus(enum.StrEnum):
@@ -85,7 +174,8 @@ class Size(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return f"{self.width}×{self.height} " + ("landscape" if self is Size.LANDSCAPE else "portrait")
+        note = next(choice.note for choice in SIZE.choices if choice.value == self.value)
+        return f"{self.width}×{self.height} {note}"
 
     @classmethod
     def parse(cls, value: object) -> Size:
@@ -110,7 +200,9 @@ def _parse_duration(value: object) -> int:
     except ValueError:
         number = None
     if number is None or number not in DURATIONS:
-        raise InvalidRequest(f"Duration must be 5 or 10 seconds, not {str(value)[:40]!r}.", field="duration")
+        raise InvalidRequest(
+            f"Duration must be {DURATION.spelled()}, not {str(value)[:40]!r}.", field="duration"
+        )
     return int(number)
 
 
@@ -164,12 +256,12 @@ class GenerationRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    image: str = Field(
-        description="A local image file path, a public http(s) image URL, or a data:image/...;base64, URI."
-    )
-    prompt: str
-    size: Size = Size.LANDSCAPE
-    duration: Literal[5, 10] = 5
+    # Each is a field of `FIELDS`; the annotations stay literal for the type checker and the
+    # schema, and a test holds them to the definitions.
+    image: str = Field(description=IMAGE.help)
+    prompt: str = Field(description=PROMPT.help)
+    size: Size = Field(default=Size.LANDSCAPE, description=SIZE.help)
+    duration: Literal[5, 10] = Field(default=5, description=DURATION.help)
     _picture: Picture | None = PrivateAttr(default=None)
 
     @field_validator("prompt")
@@ -206,12 +298,16 @@ class GenerationRequest(BaseModel):
         cls,
         image: str | Path | Picture | None,
         prompt: object,
-        size: object = Size.LANDSCAPE,
-        duration: object = 5,
+        *,
+        size: object = SIZE.default,
+        duration: object = DURATION.default,
     ) -> GenerationRequest:
-        """Validate user input into a request, raising one `InvalidRequest` for the first fault."""
+        """Validate user input into a request, raising one `InvalidRequest` for the first fault.
+
+        The options (`OPTIONS`) are keywords, so that a face may pass them by name from a mapping.
+        """
         if isinstance(image, Picture):
-            return cls.create(str(image.path), prompt, size, duration).with_picture(image)
+            return cls.create(str(image.path), prompt, size=size, duration=duration).with_picture(image)
         if image is None or not str(image).strip():
             raise InvalidRequest("Add an image: upload a file or paste an image URL.", field="image")
         image_text = str(image).strip()

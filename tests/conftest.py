@@ -127,7 +127,7 @@ def submit_elsewhere(base_url: str, key: str, image: Path, prompt: str, size: st
     async def submit() -> str:
         async with WaveSpeedClient(base_url, ApiKey(key), retry=RetryPolicy(scale=0)) as client:
             image_url = await client.upload_image(image)
-            request = GenerationRequest.create(image, prompt, size, 5)
+            request = GenerationRequest.create(image, prompt, size=size, duration=5)
             return (await client.submit(request, image_url)).id
 
     return asyncio.run(submit())

@@ -50,7 +50,7 @@ async def _finished(client: WaveSpeedClient, task_id: str):  # type: ignore[no-u
 async def test_upload_submit_poll_download(client, sim, landscape_image, tmp_path) -> None:
     """A real round trip yields a playable MP4 of the requested size, with one submit."""
     url = await client.upload_image(landscape_image)
-    request = GenerationRequest.create(landscape_image, "pan left", Size.PORTRAIT, 5)
+    request = GenerationRequest.create(landscape_image, "pan left", size=Size.PORTRAIT, duration=5)
     submitted = await client.submit(request, url)
     assert submitted.status == "created" and submitted.id
     final = await _finished(client, submitted.id)

@@ -24,11 +24,12 @@ from .._guard.limits import Caller
 from .._guard.spend import SpendGuard
 from .._journal.journal import Journal, TaskRecord
 from .._pictures.sources import Picture, is_data_uri, is_url
-from .._request import GenerationRequest, Size
+from .._request import FIELDS, OPTIONS, GenerationRequest, Size
 from .._run.jobs import Job
 from .bounded_zip import extract_pictures, extraction_folders, remove_folders
 
 __all__ = [
+    "CSV_HEADER",
     "PICTURE_SUFFIXES",
     "BatchInput",
     "BatchPrice",
@@ -55,8 +56,10 @@ MAX_ROWS = 500
 #: The largest CSV read, and the longest line in it (a prompt is at most 2,000 characters).
 MAX_CSV_BYTES = 16 * 1024 * 1024
 MAX_FIELD_CHARS = 64 * 1024
-#: The CSV's columns; size and duration may be left out (or empty) for the defaults.
-COLUMNS = ("image", "prompt", "size", "duration")
+#: The CSV's columns, a request's fields; the options (size, duration) may be left out or empty.
+COLUMNS = tuple(field.name for field in FIELDS)
+#: The CSV's header as help spells it: `image,prompt[,size][,duration]`.
+CSV_HEADER = ",".join(f.name for f in FIELDS if f not in OPTIONS) + "".join(f"[,{f.name}]" for f in OPTIONS)
 #: The answer to a CSV cell that names no picture the visitor sent (the same whatever it names).
 NOT_SENT = "the image must be an http(s) URL, a data URI, or the name of a picture you sent with the CSV."
 _T = TypeVar("_T")
@@ -98,7 +101,8 @@ class BatchInput:
         return cls(image, prompt, size, duration, Picture.recorded(image) if local else None)
 
     def request(self) -> GenerationRequest:
-        return GenerationRequest.create(self.picture or self.image, self.prompt, self.size, self.duration)
+        options = {field.name: getattr(self, field.name) for field in OPTIONS}
+        return GenerationRequest.create(self.picture or self.image, self.prompt, **options)
 
     @property
     def blocks(self) -> int:
@@ -142,11 +146,13 @@ class OperatorFolder:
         return Picture.from_operator_file(self.folder / Path(name).expanduser())
 
 
-def _checked(image: str | Picture, prompt: str, size: object, duration: object, where: str) -> BatchInput:
+def _checked(image: str | Picture, prompt: str, given: Mapping[str, object], where: str) -> BatchInput:
+    """A row from its picture, prompt and `given` options (by field name; empty ones take the default)."""
+    options = {field.name: given.get(field.name) or field.default for field in OPTIONS}
     try:
         if not isinstance(image, Picture) and image.strip() and not (is_url(image) or is_data_uri(image)):
             raise InvalidRequest(NOT_SENT, field="image")
-        request = GenerationRequest.create(image, prompt, size or Size.LANDSCAPE.value, duration or 5)
+        request = GenerationRequest.create(image, prompt, **options)
     except InvalidRequest as error:
         raise InvalidRequest(f"{where}: {error.message}", field=error.field) from None
     text = str(image.path) if isinstance(image, Picture) else request.image
@@ -194,7 +200,7 @@ def _capped_lines(text: TextIO) -> Iterator[str]:
 
 
 def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]:
-    """The rows of a CSV with a header `image,prompt[,size][,duration]`; file names resolve in `material`.
+    """The rows of a CSV with a header `CSV_HEADER`; file names resolve in `material`.
 
     `text` is the CSV or its lines; reading stops at the first row past `MAX_ROWS`.
     """
@@ -204,7 +210,7 @@ def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]
     if "image" not in header or "prompt" not in header:
         raise InvalidRequest(
             "The CSV needs a header line with at least the columns image and prompt "
-            "(size and duration are optional).",
+            f"({' and '.join(f.name for f in OPTIONS)} are optional).",
             field="rows",
         )
     reader.fieldnames = header
@@ -217,8 +223,7 @@ def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]
             _checked(
                 _cell_picture(values["image"], material, f"Line {line}"),
                 values["prompt"],
-                values["size"],
-                values["duration"],
+                values,
                 f"Line {line}",
             )
         )
@@ -265,13 +270,7 @@ def rows_from_records(records: Sequence[Mapping[str, object]]) -> list[BatchInpu
     """Rows from plain mappings (the API's): `image` (a `Picture`, a URL or a data URI), `prompt`, ..."""
     check_count(len(records))
     return [
-        _checked(
-            _record_picture(record.get("image")),
-            str(record.get("prompt") or ""),
-            record.get("size"),
-            record.get("duration"),
-            f"Row {n}",
-        )
+        _checked(_record_picture(record.get("image")), str(record.get("prompt") or ""), record, f"Row {n}")
         for n, record in enumerate(records, start=1)
     ]
 
@@ -280,27 +279,21 @@ def _record_picture(image: object) -> str | Picture:
     return image if isinstance(image, Picture) else str(image or "")
 
 
-def rows_from_pictures(
-    pictures: Iterable[Picture], prompt: str, size: object = Size.LANDSCAPE.value, duration: object = 5
-) -> list[BatchInput]:
-    """One row per picture, all with the same prompt, size and duration."""
-    rows = [
-        _checked(picture, prompt, size, duration, picture.path.name or "A picture") for picture in pictures
-    ]
+def rows_from_pictures(pictures: Iterable[Picture], prompt: str, **options: object) -> list[BatchInput]:
+    """One row per picture, all with the same prompt and options (size, duration; else the defaults)."""
+    rows = [_checked(picture, prompt, options, picture.path.name or "A picture") for picture in pictures]
     check_count(len(rows))
     return rows
 
 
-def rows_from_zip(
-    archive: Path, prompt: str, dest_dir: Path, size: object = Size.LANDSCAPE.value, duration: object = 5
-) -> list[BatchInput]:
+def rows_from_zip(archive: Path, prompt: str, dest_dir: Path, **options: object) -> list[BatchInput]:
     """One row per picture in a zip, in name order, extracted within bounds (`bounded_zip`) to a
     folder of its own under `dest_dir`, which is removed again when a row is refused.
     """
     pictures = extract_pictures(archive, dest_dir, _is_picture, max_pictures=MAX_ROWS)
     try:
         return rows_from_pictures(
-            [Picture.within(path, [path.parent]) for path in pictures], prompt, size, duration
+            [Picture.within(path, [path.parent]) for path in pictures], prompt, **options
         )
     except BaseException:
         remove_folders(extraction_folders(map(str, pictures), dest_dir))

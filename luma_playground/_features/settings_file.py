@@ -16,7 +16,7 @@ import av
 
 from .._errors import InvalidRequest
 from .._journal.journal import TaskRecord
-from .._request import DURATIONS, Size, check_prompt
+from .._request import OPTIONS, SETTINGS, Size, check_prompt
 from ..media import write_metadata
 from .shot_store import ShotRecord
 
@@ -31,14 +31,9 @@ _TAGGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="luma-tags")
 
 
 def settings_of(record: TaskRecord, task_id: str) -> dict[str, str]:
-    """The settings a task's video carries: prompt, size, duration, model and task id."""
-    return {
-        "prompt": record.prompt,
-        "size": record.size,
-        "duration": str(record.duration),
-        "model": record.model,
-        "task_id": task_id,
-    }
+    """The settings a task's video carries: every field but the picture (`SETTINGS`), model, task id."""
+    fields = {field.name: str(getattr(record, field.name)) for field in SETTINGS}
+    return {**fields, "model": record.model, "task_id": task_id}
 
 
 async def keep_settings(video: Path, record: TaskRecord, task_id: str) -> None:
@@ -68,24 +63,26 @@ def checked_settings(tags: Mapping[str, str]) -> SavedSettings | None:
     A file is the visitor's to edit: one `InvalidRequest` names the first setting that is not
     one the playground takes, in its own words (never the file's text).
     """
-    prompt, size, duration = tags.get("prompt"), tags.get("size"), tags.get("duration")
+    prompt = tags.get("prompt")
     if not prompt:
         return None
     try:
         check_prompt(prompt)
     except InvalidRequest as error:
         raise InvalidRequest(f"This file's settings cannot be used: {_lower_first(error.message)}") from None
-    sizes = {member.value: member for member in Size}
-    if size is not None and size not in sizes:
-        raise InvalidRequest(
-            f"This file's settings cannot be used: its size is not {' or '.join(sizes)}.", field="size"
-        )
-    lengths = {str(seconds): seconds for seconds in DURATIONS}
-    if duration is not None and duration not in lengths:
-        raise InvalidRequest(
-            "This file's settings cannot be used: its duration is not 5 or 10 seconds.", field="duration"
-        )
-    return SavedSettings(prompt, sizes[size] if size else None, lengths[duration] if duration else None)
+    found: dict[str, object] = {}
+    for field in OPTIONS:
+        text = tags.get(field.name)
+        found[field.name] = None if text is None else field.value_of(text)
+        if text is not None and found[field.name] is None:
+            raise InvalidRequest(
+                f"This file's settings cannot be used: its {field.name} is not {field.spelled()}.",
+                field=field.name,
+            )
+    size, duration = found["size"], found["duration"]
+    return SavedSettings(
+        prompt, Size(size) if isinstance(size, str) else None, duration if isinstance(duration, int) else None
+    )
 
 
 def _lower_first(text: str) -> str:

@@ -210,7 +210,7 @@ class Shots:
             )
         frame = await self._last_frame(latest)
         try:
-            request = GenerationRequest.create(frame, prompt, latest.size, duration)
+            request = GenerationRequest.create(frame, prompt, size=latest.size, duration=duration)
             shot_id = await self._claim(shot, latest, caller, count + times, request)
         except LumaPlaygroundError:
             frame.path.unlink(missing_ok=True)  # no segment starts from it
@@ -287,7 +287,7 @@ class Shots:
     async def _next_segment(self, shot: ShotRecord, caller: Caller) -> Job:
         latest = self.segments(shot)[-1]
         frame = await self._last_frame(latest)
-        request = GenerationRequest.create(frame, shot.prompt, latest.size, shot.duration)
+        request = GenerationRequest.create(frame, shot.prompt, size=latest.size, duration=shot.duration)
         return await self._start_segment(shot.shot_id, len(shot.segments), request, caller)
 
     async def _chain(self, run: ShotRun, job: Job | None, caller: Caller) -> ShotRecord:

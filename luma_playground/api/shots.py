@@ -16,12 +16,11 @@ from ..ui._file_routes import EXPORTS, VIDEOS
 from ..ui._generate import ui_error
 from ..ui._gradio_compat import app_root, file_data
 from ..ui._parts import guarded
-from .tasks import PublicApi, _Progress
+from .tasks import DurationChoice, PublicApi, _Progress
 
 __all__ = ["ShotsApi"]
 
 Header = gr.Header
-DurationChoice = Literal[5, 10]
 ExportChoice = Literal["gif", "webp", "loop", "trim"]
 LoopChoice = Literal["pingpong", "crossfade"]
 

@@ -52,6 +52,8 @@ __all__ = ["PublicApi", "wire"]
 #: schema compares hints by identity, and a cached `Optional[...]` may be a different object.
 Header = gr.Header
 #: The choices, as the API page and MCP tool schemas list them (other values get a sentence).
+#: Gradio reads them from the hints, so they are written out; tests/test_fields.py holds them,
+#: the defaults and the docstrings' words to `_request.SIZE` and `_request.DURATION`.
 SizeChoice = Literal["1280*720", "720*1280"]
 DurationChoice = Literal[5, 10]
 #: How long Ray 2 typically takes for a video of each duration, before the journal knows better.
@@ -173,7 +175,7 @@ class PublicApi:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(picture_of(image), prompt, size, duration)
+            generation = GenerationRequest.create(picture_of(image), prompt, size=size, duration=duration)
             [job] = await self.store.start(visit, generation)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
@@ -227,7 +229,9 @@ class PublicApi:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            request_like = GenerationRequest.create("https://example.com/x.jpg", "price", size, duration)
+            request_like = GenerationRequest.create(
+                "https://example.com/x.jpg", "price", size=size, duration=duration
+            )
             if not isinstance(count, int) or not 1 <= count <= 4:
                 raise InvalidRequest("count must be a whole number from 1 to 4.", field="count")
         except LumaPlaygroundError as error:

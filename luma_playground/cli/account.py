@@ -10,7 +10,7 @@ from .._errors import InvalidRequest
 from .._features.suggestions import STYLES, suggest_prompt
 from .._guard.limits import Caller
 from .._request import GenerationRequest, check_task_id
-from .common import operator_picture
+from .common import DURATION_DEFAULT, SIZE_DEFAULT, DurationOption, SizeOption, operator_picture
 from .tasks import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run
 
 __all__ = ["cancel", "enhance", "price"]
@@ -25,8 +25,8 @@ def _number(data: dict[str, Any], *names: str) -> float | None:
 
 
 def price(
-    size: Annotated[str, typer.Option(help="1280*720 (landscape) or 720*1280 (portrait).")] = "1280*720",
-    duration: Annotated[str, typer.Option(help="5 or 10 seconds.")] = "5",
+    size: SizeOption = SIZE_DEFAULT,
+    duration: DurationOption = DURATION_DEFAULT,
     count: Annotated[int, typer.Option(help="How many videos (1 to 4).", min=1, max=4)] = 1,
     as_json: AsJson = False,
     simulate: Simulate = False,
@@ -36,7 +36,9 @@ def price(
 
     async def main() -> int:
         # Checked like a request, with a stand-in picture: nothing is fetched.
-        settings = GenerationRequest.create("https://example.com/picture.jpg", "price", size, duration)
+        settings = GenerationRequest.create(
+            "https://example.com/picture.jpg", "price", size=size, duration=duration
+        )
         async with _playground(simulate) as playground:
             backend, key = playground.backend_for(None)
             quote = await backend.client.price({"size": settings.size.value, "duration": 5}, api_key=key)

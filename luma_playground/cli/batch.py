@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from .._errors import InvalidRequest, OutputError
 from .._features.batch import BatchRun
 from .._features.batch_input import (
+    CSV_HEADER,
     BatchInput,
     OperatorFolder,
     batch_price,
@@ -162,9 +163,7 @@ async def _open_batch(
 
 
 def batch(
-    rows: Annotated[
-        Path, typer.Argument(help="A CSV with columns image,prompt[,size][,duration]; or a zip of pictures.")
-    ],
+    rows: Annotated[Path, typer.Argument(help=f"A CSV with columns {CSV_HEADER}; or a zip of pictures.")],
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also copy the MP4s into this folder.")
     ] = None,

@@ -37,6 +37,9 @@ from .._journal.journal import ACTIVE_STATES, FINAL_STATES
 from .._pictures.sources import Picture, is_data_uri, is_url
 from .._playground import Playground
 from .._request import (
+    DURATION,
+    PROMPT,
+    SIZE,
     Done,
     Downloading,
     Event,
@@ -73,6 +76,12 @@ err = Console(stderr=True, highlight=False)
 Simulate = Annotated[bool, typer.Option(help="Use an offline simulator started for this command.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log requests; show tracebacks.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+# A request's fields as options, in the words of their definitions (`_request.FIELDS`).
+Prompt = Annotated[str, typer.Option("--prompt", "-p", help=PROMPT.help)]
+SizeOption = Annotated[str, typer.Option("--size", help=f"{SIZE.spelled(notes=True)}.")]
+DurationOption = Annotated[str, typer.Option("--duration", help=f"{DURATION.spelled()}.")]
+#: The options' defaults as the command line spells them (typer shows them in the help).
+SIZE_DEFAULT, DURATION_DEFAULT = str(SIZE.default), str(DURATION.default)
 
 
 def exit_code(error: BaseException) -> int:

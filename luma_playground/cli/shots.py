@@ -16,7 +16,9 @@ from .._features.shots import MAX_SEGMENTS
 from .._guard.limits import Caller
 from .._journal.journal import Journal
 from .._playground import Playground
+from .._request import DURATION
 from .common import (
+    DURATION_DEFAULT,
     EXIT_OK,
     EXIT_TASK,
     OWNER,
@@ -44,7 +46,7 @@ def extend(
     times: Annotated[
         int, typer.Option(min=1, max=MAX_SEGMENTS - 1, help="How many segments to add, one after another.")
     ] = 1,
-    duration: Annotated[str, typer.Option(help="5 or 10 seconds per segment.")] = "5",
+    duration: Annotated[str, typer.Option(help=f"{DURATION.spelled()} per segment.")] = DURATION_DEFAULT,
     output: Output = None,
     as_json: AsJson = False,
     simulate: Simulate = False,

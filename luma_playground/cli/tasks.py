@@ -30,13 +30,18 @@ from .._journal.journal import Journal, TaskRecord
 from .._playground import Outcome, check_record, finish_record
 from .._request import TASK_ID, GenerationRequest
 from .common import (
+    DURATION_DEFAULT,
     EXIT_OK,
     EXIT_PENDING,
     EXIT_TASK,
     HISTORY_STATES,
     OWNER,
+    SIZE_DEFAULT,
     AsJson,
+    DurationOption,
+    Prompt,
     Simulate,
+    SizeOption,
     Verbose,
     _deliver,
     _fail,
@@ -56,9 +61,9 @@ __all__ = ["generate", "get", "history", "resume", "simulator"]
 
 def generate(
     image: Annotated[str, typer.Argument(help="An image file, or a public http(s) image URL.")],
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="The motion to create.")],
-    size: Annotated[str, typer.Option(help="1280*720 (landscape) or 720*1280 (portrait).")] = "1280*720",
-    duration: Annotated[str, typer.Option(help="5 or 10 seconds.")] = "5",
+    prompt: Prompt,
+    size: SizeOption = SIZE_DEFAULT,
+    duration: DurationOption = DURATION_DEFAULT,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also copy the MP4 to this file or folder.")
     ] = None,
@@ -69,7 +74,7 @@ def generate(
     """Make a video from an image and a prompt; print the saved MP4's path (or the task as JSON)."""
 
     async def main() -> int:
-        request = GenerationRequest.create(operator_picture(image), prompt, size, duration)
+        request = GenerationRequest.create(operator_picture(image), prompt, size=size, duration=duration)
         async with _playground(simulate) as playground:
             [job] = await playground.start(request, Caller(OWNER))
             done = await _follow(job)

@@ -13,6 +13,8 @@ from typing import Any
 VIDEO_MODEL = "luma/ray-2-i2v"
 OPTIMIZER_MODEL = "wavespeed-ai/prompt-optimizer"
 
+#: Written apart from the client's `_request.FIELDS` (this stands for WaveSpeed, not for the
+#: playground); tests/test_fields.py holds the two to the same choices.
 SIZES = ("1280*720", "720*1280")
 DEFAULT_SIZE = "1280*720"
 DURATIONS = (5, 10)

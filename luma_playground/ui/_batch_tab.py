@@ -22,6 +22,7 @@ from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._features.batch import BatchRun
 from .._features.batch_input import (
+    CSV_HEADER,
     BatchInput,
     SentFiles,
     batch_price,
@@ -33,8 +34,8 @@ from .._features.batch_input import (
 )
 from .._features.batch_store import BatchRow, RowState, counts
 from .._playground import Playground
-from .._request import Size
-from ._components import choice_radio
+from .._request import DURATION, SIZE, Size
+from ._components import field_radio
 from ._format import status_card
 from ._gradio_compat import shown_file, uploaded_picture
 from ._parts import QUIET, page_error, session_hash
@@ -46,8 +47,6 @@ HEADERS = ["#", "state", "", "picture", "prompt", "size", "s", "note"]
 #: The words of a running row's cell that cancels it, and that cell's column.
 CANCEL = "✕ Cancel"
 CANCEL_COLUMN = HEADERS.index("")
-_SIZES = [("Landscape", Size.LANDSCAPE.value), ("Portrait", Size.PORTRAIT.value)]
-_DURATIONS = [("5 s", 5), ("10 s", 10)]
 #: The most previews kept waiting for their Confirm, all tabs together.
 MAX_DRAFTS = 64
 #: The prompt of the rows a CSV's pictures would make alone (the CSV's own rows replace them).
@@ -98,11 +97,9 @@ def place() -> BatchParts:
             )
             prompt = gr.Textbox(label="Prompt for every picture", lines=2, elem_id="lp-batch-prompt")
             with gr.Row():
-                size = choice_radio(_SIZES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-batch-size")
-                duration = choice_radio(_DURATIONS, value=5, label="Duration", elem_id="lp-batch-duration")
-            rows_csv = gr.File(
-                label="Or a CSV: image,prompt[,size][,duration]", file_types=[".csv"], elem_id="lp-batch-csv"
-            )
+                size = field_radio(SIZE, short=True, elem_id="lp-batch-size")
+                duration = field_radio(DURATION, short=True, elem_id="lp-batch-duration")
+            rows_csv = gr.File(label=f"Or a CSV: {CSV_HEADER}", file_types=[".csv"], elem_id="lp-batch-csv")
             preview = gr.Button("Preview", elem_id="lp-batch-preview")
             price = gr.HTML("", elem_id="lp-batch-price")
             confirm = gr.Button(
@@ -255,7 +252,9 @@ class BatchHandlers:
                 raise
         rows, _ = self._sent(pictures, prompt, size, duration)
         if not rows:
-            rows = rows_from_pictures([], prompt, size, duration)  # says that the batch is empty
+            rows = rows_from_pictures(
+                [], prompt, size=size, duration=duration
+            )  # says that the batch is empty
         return rows, content_hash("\n".join(f"{r.image}\t{r.prompt}" for r in rows).encode())
 
     def _sent(
@@ -269,14 +268,14 @@ class BatchHandlers:
             for name in pictures or []:
                 upload = uploaded_picture(name)
                 if upload.path.suffix.lower() == ".zip":
-                    zipped = rows_from_zip(upload.path, prompt, folder, size, duration)
+                    zipped = rows_from_zip(upload.path, prompt, folder, size=size, duration=duration)
                     for row in zipped:
                         assert row.picture is not None
                         sent.add(sent_name(row.picture.path), row.picture)
                     rows.extend(zipped)
                 else:
                     sent.add(upload.path.name, upload)
-                    rows.extend(rows_from_pictures([upload], prompt, size, duration))
+                    rows.extend(rows_from_pictures([upload], prompt, size=size, duration=duration))
         except BaseException:
             self.batches.drop_draft(rows)  # the zips extracted before this file
             raise

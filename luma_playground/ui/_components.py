@@ -17,9 +17,10 @@ from typing import Any
 import gradio as gr
 from gradio.data_classes import ImageData
 
+from .._request import RequestField
 from ._gradio_compat import announce_integers
 
-__all__ = ["RAW", "choice_radio", "image_input", "image_path", "with_image_path"]
+__all__ = ["RAW", "choice_radio", "field_radio", "image_input", "image_path", "with_image_path"]
 
 #: The event option that hands the handler each input's value as sent (checked by the handler).
 RAW: dict[str, Any] = dict(preprocess=False)
@@ -32,6 +33,11 @@ def choice_radio(choices: list[tuple[str, Any]], **options: Any) -> gr.Radio:
     if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         announce_integers(radio)
     return radio
+
+
+def field_radio(field: RequestField, *, short: bool = False, **options: Any) -> gr.Radio:
+    """A request field's radio: its choices (in the short words where room is tight), default and label."""
+    return choice_radio(field.radio(short=short), **{"value": field.default, "label": field.label, **options})
 
 
 def image_input(**options: Any) -> gr.Image:

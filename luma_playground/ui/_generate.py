@@ -162,7 +162,7 @@ class Handlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(sent_picture(image), prompt, size, duration)
+            generation = GenerationRequest.create(sent_picture(image), prompt, size=size, duration=duration)
             jobs = await self.store.start(visit, generation, count=video_count(count))
         except LumaPlaygroundError as error:
             # Nothing started: the last video stays on screen, in the large player.

@@ -10,21 +10,16 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .._request import Size
+from .._request import DURATION, PROMPT, SIZE
 from . import _batch_tab, _compare, _crop, _enhance, _history_tab, _notify, _share, _shots_panel
-from ._components import choice_radio, image_input
+from ._components import field_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
 from ._generate_tab import RunParts, VideoSlot, place_actions, place_count, place_grid
 from ._parts import Form, Keys, Result
 from .examples import EXAMPLES
 
-__all__ = ["DURATION_CHOICES", "SIZE_CHOICES", "Page", "build_layout"]
+__all__ = ["Page", "build_layout"]
 
-SIZE_CHOICES = [
-    (f"Landscape · {Size.LANDSCAPE.width}×{Size.LANDSCAPE.height}", Size.LANDSCAPE.value),
-    (f"Portrait · {Size.PORTRAIT.width}×{Size.PORTRAIT.height}", Size.PORTRAIT.value),
-]
-DURATION_CHOICES = [("5 seconds", 5), ("10 seconds", 10)]
 #: The browser's storage slot for a key the user asked to remember.
 KEY_STORAGE = "luma-playground-key"
 
@@ -87,7 +82,7 @@ def _inputs() -> _Left:
             use_url = gr.Button("Use this image", scale=1)
     crop = _crop.place()
     prompt = gr.Textbox(
-        label="Prompt",
+        label=PROMPT.label,
         lines=3,
         max_lines=8,
         elem_id="lp-prompt",
@@ -95,10 +90,10 @@ def _inputs() -> _Left:
     )
     enhance = _enhance.place()
     with gr.Row(equal_height=True):
-        size = choice_radio(SIZE_CHOICES, value=Size.LANDSCAPE.value, label="Size", elem_id="lp-size")
-        duration = choice_radio(DURATION_CHOICES, value=5, label="Duration", elem_id="lp-duration")
+        size = field_radio(SIZE, elem_id="lp-size")
+        duration = field_radio(DURATION, elem_id="lp-duration")
         count = place_count()
-    summary = gr.HTML(summary_html(Size.LANDSCAPE.value, 5), elem_id="lp-summary")
+    summary = gr.HTML(summary_html(SIZE.default, DURATION.default), elem_id="lp-summary")
     with gr.Row(elem_id="lp-actions"):
         generate, cancel = place_actions()
     share = _share.place()

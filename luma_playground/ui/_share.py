@@ -26,7 +26,7 @@ import gradio as gr
 from .._errors import InvalidRequest
 from .._features.shots import SHOT_NAME
 from .._features.suggestions import STYLES
-from .._request import MAX_PROMPT_CHARS, Size, check_image_url
+from .._request import DURATION, MAX_PROMPT_CHARS, Size, check_image_url
 from ._components import RAW, with_image_path
 from ._generate import MAX_VIDEOS
 from ._parts import QUIET, Form
@@ -127,8 +127,8 @@ def link_query(
         fields["prompt"] = prompt.strip()[:MAX_PROMPT_CHARS]
     with contextlib.suppress(InvalidRequest):
         fields["size"] = Size.parse(size).value
-    if duration in (5, 10, "5", "10"):
-        fields["duration"] = int(duration)
+    if (seconds := DURATION.value_of(str(duration))) is not None:
+        fields["duration"] = seconds
     if str(videos) in {str(n) for n in range(2, MAX_VIDEOS + 1)}:
         fields["videos"] = int(str(videos))
     if style in STYLES and style != "default":
@@ -161,7 +161,7 @@ def parse_link(params: dict[str, str]) -> SharedSetup:
         size = Size.parse(params["size"]).value if params.get("size") else None
     except InvalidRequest:
         size = None
-    duration = int(params["duration"]) if params.get("duration") in ("5", "10") else None
+    duration = DURATION.value_of(params.get("duration", ""))
     videos_text = params.get("videos", "")
     videos = int(videos_text) if videos_text in {str(n) for n in range(1, MAX_VIDEOS + 1)} else None
     style = params.get("style") if params.get("style") in STYLES else None

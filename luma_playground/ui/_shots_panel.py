@@ -26,8 +26,10 @@ from .._features.settings_file import SavedSettings, checked_settings
 from .._features.shot_store import ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._features.video_files import read_video
+from .._request import DURATION
 from ..api.tasks import _phase
 from ..media import read_metadata
+from ._components import field_radio
 from ._cost import CostBook
 from ._file_routes import VIDEOS
 from ._generate import ui_error
@@ -76,7 +78,7 @@ def place() -> ShotParts:
     with gr.Accordion("Extend, loop, export", open=True, visible=False, elem_id="lp-shot") as panel:
         with gr.Row(equal_height=True):
             prompt = gr.Textbox(label="Next segment's prompt", lines=1, scale=4, elem_id="lp-shot-prompt")
-            duration = gr.Radio([("5 s", 5), ("10 s", 10)], value=5, label="Length", scale=1)
+            duration = field_radio(DURATION, short=True, label="Length", scale=1)
         price = gr.HTML("", elem_id="lp-shot-price")
         with gr.Row():
             extend = gr.Button("Extend", variant="primary", elem_id="lp-extend")

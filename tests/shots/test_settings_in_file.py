@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 async def test_a_saved_video_carries_its_settings(playground, landscape_image) -> None:
     """After the download the MP4's metadata holds its prompt, size, duration, model and task id."""
     request = GenerationRequest.create(
-        Picture.from_operator_file(landscape_image), "a slow pan, été", "1280*720", 5
+        Picture.from_operator_file(landscape_image), "a slow pan, été", size="1280*720", duration=5
     )
     [job] = await playground.start(request, Caller("local"))
     done = await job.wait()

@@ -27,7 +27,8 @@ CALLER = Caller("local")
 async def _first_video(playground, image: Path, prompt: str = "a slow pan to the right") -> str:
     """A finished 5 s video; its task id."""
     [job] = await playground.start(
-        GenerationRequest.create(Picture.from_operator_file(image), prompt, "1280*720", 5), CALLER
+        GenerationRequest.create(Picture.from_operator_file(image), prompt, size="1280*720", duration=5),
+        CALLER,
     )
     return (await job.wait()).task_id
 
@@ -115,7 +116,10 @@ async def test_extends_of_one_video_at_once_make_one_shot(playground, sim, lands
 async def test_a_video_still_running_cannot_be_extended(playground, landscape_image) -> None:
     """Only a finished video is extended: a running task is refused before anything is spent."""
     [job] = await playground.start(
-        GenerationRequest.create(Picture.from_operator_file(landscape_image), "slow", "1280*720", 5), CALLER
+        GenerationRequest.create(
+            Picture.from_operator_file(landscape_image), "slow", size="1280*720", duration=5
+        ),
+        CALLER,
     )
     async for _ in job.events():
         if job.task_id:

@@ -14,6 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from luma_playground import Playground, Settings
+from luma_playground._request import OPTIONS
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 
@@ -140,6 +141,19 @@ def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
     assert endpoint["parameters"][2]["type"]["enum"] == ["1280*720", "720*1280"]
     assert endpoint["parameters"][3]["type"]["enum"] == [5, 10]
     assert len(endpoint["returns"]) == 1  # the video and its record, as one pair
+
+
+def test_the_api_page_offers_each_fields_choices(server_app: gr.Blocks) -> None:
+    """Every endpoint argument named after a request field offers its choices, with its default."""
+    info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
+    seen = set()
+    for name, endpoint in info["named_endpoints"].items():
+        for field in OPTIONS:
+            for parameter in (p for p in endpoint["parameters"] if p["parameter_name"] == field.name):
+                seen.add((name, field.name))
+                assert parameter["type"]["enum"] == list(field.values), (name, field.name)
+                assert parameter["parameter_default"] == field.default, (name, field.name)
+    assert {("/generate", "size"), ("/price", "duration"), ("/extend", "duration")} <= seen
 
 
 def test_generate_is_not_limited_to_one_at_a_time(server_app: gr.Blocks) -> None:

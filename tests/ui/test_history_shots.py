@@ -119,7 +119,7 @@ def test_an_own_key_shot_waits_for_that_key_after_a_restart(
         playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
         try:
             request = GenerationRequest.create(
-                Picture.from_operator_file(landscape_image), "my own key's shot", "1280*720", 5
+                Picture.from_operator_file(landscape_image), "my own key's shot", size="1280*720", duration=5
             )
             [job] = await playground.start(request, caller)
             run = await playground.shots.extend((await job.wait()).task_id, "on and on", 5, caller, times=2)

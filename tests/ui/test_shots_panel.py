@@ -21,7 +21,7 @@ async def test_a_dropped_video_offers_its_settings_again(
 ) -> None:
     """A saved MP4 dropped on the page shows its prompt and fills prompt, size, length and picture."""
     request = GenerationRequest.create(
-        Picture.from_operator_file(landscape_image), "waves under a low sun", "1280*720", 10
+        Picture.from_operator_file(landscape_image), "waves under a low sun", size="1280*720", duration=10
     )
     [job] = await handlers.store.start(handlers.store.visit(fake_request()), request)
     video = (await job.wait()).video_path
