@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import ApiKey, model_named, model_of
+from .._config import MODEL_ID, ApiKey, model_named, model_of
 from .._errors import (
     DeadlineExceeded,
     LumaPlaygroundError,
@@ -124,19 +124,19 @@ class Pipeline:
             jitter_seed=jitter_seed,
         )
 
-    def _schedule(self, record: TaskRecord) -> PollSchedule:
-        """A schedule learnt from the tasks of the row's model, size and duration."""
+    def _schedule(self, size: str, duration: int, model: str = MODEL_ID) -> PollSchedule:
+        """A schedule learnt from the tasks of this model, size and duration."""
         if not self.adaptive:
             return FixedSchedule()
         rng = None
         if self.jitter_seed is not None:
             self._scheduled += 1
             rng = random.Random(f"{self.jitter_seed}/{self._scheduled}")
-        return AdaptiveSchedule.for_task(self.history, record.size, record.duration, rng, model=record.model)
+        return AdaptiveSchedule.for_task(self.history, size, duration, rng, model=model)
 
     def _poll_schedule(self, record: TaskRecord, callback: Subscription | None) -> tuple[PollSchedule, float]:
         """The task's poll schedule and first wait: callbacks replace polling once they proved to arrive."""
-        polled = self._schedule(record)
+        polled = self._schedule(record.size, record.duration, record.model)
         if callback is None:
             return polled, FIRST_POLL_DELAY
         trust = callback.trust
@@ -343,7 +343,7 @@ class Pipeline:
 
     def poll_schedule(self, record: TaskRecord) -> PollSchedule:
         """The poll schedule of a task like this row's (its model, size and duration)."""
-        return self._schedule(record)
+        return self._schedule(record.size, record.duration, record.model)
 
     def save_video(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
         """Record a completed task and download its video (a task followed by other means)."""
