@@ -294,10 +294,10 @@ def main() -> int:
             "--time-scale",
             type=float,
             default=1.0,
-            help="1.0 is realistic (about 3 min); smaller only to try it out",
+            help="1.0 is realistic (about 5 min); smaller only to try it out",
         )
         parser.add_argument(
-            "--flash-only", action="store_true", help="only the Ray 2 Flash arm (about a minute at 1.0)"
+            "--flash-only", action="store_true", help="only the Ray 2 Flash arm (about 2 min at 1.0)"
         )
 
     args = arguments(__doc__.splitlines()[0], options)

@@ -2,7 +2,7 @@
 
 Each figure is shown with its baseline (measured side by side in the same run) and the
 ratio; the exit status is 1 when any target is missed or a benchmark fails.
-`python benchmarks/run.py [--only detection playback ...]` (about 9 minutes in all)
+`python benchmarks/run.py [--only detection playback ...]` (about 8 minutes in all)
 """
 
 from __future__ import annotations
