@@ -18,20 +18,72 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_DAILY_BUDGET",
+    "DEFAULT_MODEL",
     "KEY_LENGTHS",
+    "MODELS",
     "MODEL_ID",
+    "RAY_2",
+    "RAY_2_FLASH",
     "ApiKey",
+    "Model",
     "Settings",
     "Timeouts",
     "check_key_shape",
     "is_loopback_host",
     "key_fingerprint",
+    "model_named",
+    "model_of",
     "on_space",
     "user_data_dir",
 ]
 
 DEFAULT_BASE_URL = "https://api.wavespeed.ai"
-MODEL_ID = "luma/ray-2-i2v"
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A video model WaveSpeed serves: its id, its name, its contract price and its usual speed."""
+
+    #: The model's id on WaveSpeed: its submit route is `/api/v3/{id}`.
+    id: str
+    label: str
+    #: The short name `LUMA_PLAYGROUND_MODELS` and the CLI accept.
+    alias: str
+    #: USD per started 5 s of video when the pricing route has not answered (the model page's price).
+    price_per_5s: float
+    #: Typical seconds from submit to a finished 5 s clip.
+    seconds_per_5s: float
+
+    def price(self, duration: int) -> float:
+        """The contract's price of one clip of `duration` seconds, billed per started 5 s."""
+        return self.price_per_5s * max(1, -(-int(duration) // 5))
+
+
+RAY_2 = Model("luma/ray-2-i2v", "Ray 2", "ray-2", price_per_5s=0.50, seconds_per_5s=60.0)
+#: Luma's draft model: the same inputs and result route, about three times faster and cheaper.
+RAY_2_FLASH = Model("luma/ray-2-flash-i2v", "Ray 2 Flash", "flash", price_per_5s=0.20, seconds_per_5s=20.0)
+#: The models the playground offers, by id, the default first.
+MODELS: dict[str, Model] = {model.id: model for model in (RAY_2, RAY_2_FLASH)}
+DEFAULT_MODEL = RAY_2
+MODEL_ID = DEFAULT_MODEL.id
+
+
+def model_named(name: str | Model) -> Model:
+    """The model of an id (`luma/ray-2-flash-i2v`), a short name (`flash`) or a label (`Ray 2 Flash`)."""
+    if isinstance(name, Model):
+        return name
+    wanted = str(name).strip().lower()
+    for model in MODELS.values():
+        if wanted in (model.id, model.alias, model.label.lower()):
+            return model
+    choices = ", ".join(f"{model.alias} ({model.id})" for model in MODELS.values())
+    raise InvalidRequest(f"Unknown model {str(name)[:60]!r}: choose one of {choices}.", field="model")
+
+
+def model_of(request: object, model: str | Model | None = None) -> Model:
+    """The model of a start: `model` when given, else the request's `model`, else the default."""
+    model = model or getattr(request, "model", None)
+    return model_named(model) if model else DEFAULT_MODEL
 
 
 def key_fingerprint(key: str) -> str:
@@ -172,6 +224,19 @@ def _tier(name: str | None) -> Tier:
     return TIERS[name]
 
 
+def _models(value: str | None) -> tuple[str, ...]:
+    """The ids of a comma list of models (ids or short names); every model when blank."""
+    names = [name for name in (value or "").split(",") if name.strip()]
+    if not names:
+        return tuple(MODELS)
+    try:
+        return tuple(dict.fromkeys(model_named(name).id for name in names))
+    except InvalidRequest:
+        known = ", ".join(model.alias for model in MODELS.values())
+        message = f"LUMA_PLAYGROUND_MODELS must list some of {known} (or their ids), not {value!r}"
+        raise ValueError(message) from None
+
+
 def _optional_flag(value: str | None) -> bool | None:
     """True or False when the variable says so, None when it is unset or blank."""
     value = (value or "").strip()
@@ -226,6 +291,13 @@ class Settings:
     shared_override: bool | None = None
     #: Hugging Face sign-in is on (a Space with `hf_oauth: true` sets `OAUTH_CLIENT_ID`).
     oauth: bool = False
+    #: The ids of the models the server's key serves to visitors on a shared deployment
+    #: (`LUMA_PLAYGROUND_MODELS`); a visitor's own key may use any model.
+    models: tuple[str, ...] = tuple(MODELS)
+
+    def serves(self, model: str | Model) -> bool:
+        """True when the server's key serves this model to visitors."""
+        return model_named(model).id in self.models
 
     @property
     def shared(self) -> bool:
@@ -284,6 +356,7 @@ class Settings:
             require_login=_flag(env.get("LUMA_PLAYGROUND_REQUIRE_LOGIN")),
             shared_override=_optional_flag(env.get("LUMA_PLAYGROUND_SHARED")),
             oauth=bool(env.get("OAUTH_CLIENT_ID", "").strip()),
+            models=_models(env.get("LUMA_PLAYGROUND_MODELS")),
         )
 
     @property

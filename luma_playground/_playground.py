@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._config import MODEL_ID, ApiKey, Settings
+from ._config import MODEL_ID, ApiKey, Model, Settings, model_of
 from ._errors import AuthenticationError, LumaPlaygroundError, TaskNotFound
 from ._features.batch import Batches
 from ._features.shots import Shots
@@ -258,27 +258,29 @@ class Playground:
         await in_image_worker(check_image, picture.path)
         return picture
 
-    async def start(self, request: GenerationRequest, caller: Caller, *, count: int = 1) -> list[Job]:
+    async def start(
+        self, request: GenerationRequest, caller: Caller, *, count: int = 1, model: str | Model | None = None
+    ) -> list[Job]:
         """Start `count` videos of one request: checked, within the limits, the image uploaded once.
 
-        Raises before anything is spent when the request or the limits refuse it; otherwise
-        returns the jobs at once (each cancellable with `Job.cancel()`), which upload the image
-        (one upload for all), submit and follow their tasks in the background.
+        Raises before anything is spent when the request, its model (`model`, else the request's,
+        else Ray 2) or the limits refuse it; otherwise returns the jobs at once (each cancellable
+        with `Job.cancel()`), which upload the image (one upload for all), submit and follow their
+        tasks in the background.
         """
+        chosen = model_of(request, model)
         request = await self.prepare(request)
         reservations = []
         if self.pays_owner(caller.user_key):
-            reservations = await self.gate.admit_videos(self.settings, request, caller, count)
+            reservations = await self.gate.admit_videos(self.settings, request, caller, count, chosen.id)
         backend, key = self.backend_for(caller.user_key)
 
         async def upload() -> str:
             return await self.uploads.url_for(backend.client, key, request.image)
 
         first = Validated(request)
-        jobs = [
-            backend.runner.start(request, api_key=key, owner=caller.owner, upload=upload, first=first)
-            for _ in range(count)
-        ]
+        start = functools.partial(backend.runner.start, api_key=key, owner=caller.owner, model=chosen.id)
+        jobs = [start(request, upload=upload, first=first) for _ in range(count)]
         for layer in caller.limited_as:
             self._started.setdefault(layer, []).extend(jobs)
         for job, reservation in zip(jobs, reservations, strict=False):

@@ -47,7 +47,13 @@ def test_fresh_schema(tmp_path: Path) -> None:
         "segments",
     }
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert journal.applied_migrations() == ["m001_initial", "m002_spend", "m003_batches", "m004_shots"]
+    assert journal.applied_migrations() == [
+        "m001_initial",
+        "m002_spend",
+        "m003_batches",
+        "m004_shots",
+        "m005_models",
+    ]
     columns = [r[1] for r in db.execute("PRAGMA table_info(tasks)")]
     assert "task_id" in columns and "key_fingerprint" in columns
     assert not any(c == "key" or c == "api_key" for c in columns)
@@ -63,6 +69,7 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
         "m002_spend",
         "m003_batches",
         "m004_shots",
+        "m005_models",
     ]
 
 

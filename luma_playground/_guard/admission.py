@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from .._config import Settings
+from .._config import MODEL_ID, Settings, model_named
 from .._request import GenerationRequest
-from .limits import Caller, LimitReached, LoginRequired, VisitorLimits
+from .limits import Caller, LimitReached, LoginRequired, ModelNotServed, VisitorLimits
 from .spend import OPTIMIZER_PRICE, SpendGuard
 
 __all__ = ["Gate"]
@@ -37,14 +37,31 @@ class Gate:
                 "own WaveSpeed key."
             )
 
+    @staticmethod
+    def require_model(settings: Settings, model: str) -> None:
+        """Refuse a model the owner's key does not serve to visitors (`LUMA_PLAYGROUND_MODELS`)."""
+        if settings.serves(model):
+            return
+        served = " and ".join(model_named(served).label for served in settings.models) or "no model"
+        raise ModelNotServed(
+            f"This playground serves {served} only on its own key; enter your own WaveSpeed key "
+            f"to use {model_named(model).label}."
+        )
+
     async def admit_videos(
-        self, settings: Settings, request: GenerationRequest, caller: Caller, count: int
+        self,
+        settings: Settings,
+        request: GenerationRequest,
+        caller: Caller,
+        count: int,
+        model: str = MODEL_ID,
     ) -> list[int]:
-        """Let `count` videos through, or raise; returns the budget's reservations for them."""
+        """Let `count` videos of `model` through, or raise; returns the budget's reservations for them."""
         self.require_login(settings, caller)
+        self.require_model(settings, model)
         reservations = []
         if self.spend.active:
-            price = self.spend.price(request.size.value, request.duration)
+            price = self.spend.price(request.size.value, request.duration, model)
             reservations = await self.spend.reserve(price, count)
         try:
             # No pause between the checks and the records: two starts at once cannot both pass.

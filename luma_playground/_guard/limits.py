@@ -24,6 +24,7 @@ __all__ = [
     "DailyCounts",
     "LimitReached",
     "LoginRequired",
+    "ModelNotServed",
     "Owned",
     "VisitorLimits",
 ]
@@ -49,6 +50,12 @@ class LoginRequired(LimitReached):
     """The server's key serves signed-in visitors only, and this one is not."""
 
     title = "Sign in to use this playground"
+
+
+class ModelNotServed(LimitReached):
+    """The server's key does not serve this model to visitors (`LUMA_PLAYGROUND_MODELS`)."""
+
+    title = "Model not served on this key"
 
 
 class Owned(Protocol):

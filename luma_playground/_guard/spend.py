@@ -19,13 +19,15 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from .._config import MODEL_ID, MODELS, RAY_2
 from .._journal.journal import Journal, TaskState
 from .limits import BudgetSpent
 
 __all__ = ["CONTRACT_PRICE_PER_5S", "OPTIMIZER_PRICE", "SpendGuard", "utc_day"]
 
-#: USD per 5 s of Luma Ray 2 video when the pricing route has not been asked yet.
-CONTRACT_PRICE_PER_5S = 0.50
+#: USD per 5 s of Luma Ray 2 video when the pricing route has not been asked yet (each model
+#: has its own: `Model.price_per_5s`).
+CONTRACT_PRICE_PER_5S = RAY_2.price_per_5s
 #: USD reserved for one prompt suggestion: the prompt optimizer's model page lists 0.001 USD a run.
 OPTIMIZER_PRICE = 0.001
 #: Row states of a task that ended without a video: their reservation no longer counts.
@@ -60,24 +62,25 @@ class SpendGuard:
         self.journal = journal
         self.budget = max(0.0, budget)
         self._clock = clock
-        #: The latest unit price (USD per 5 s) the pricing route gave, per size.
-        self._prices: dict[str, float] = {}
+        #: The latest unit price (USD per 5 s) the pricing route gave, per model and size.
+        self._prices: dict[tuple[str, str], float] = {}
 
     @property
     def active(self) -> bool:
         return self.budget > 0
 
-    def note_price(self, size: str, unit_price: float) -> None:
-        """Remember the pricing route's answer for a size (the cost line asks it anyway)."""
-        self._prices[size] = unit_price
+    def note_price(self, size: str, unit_price: float, model: str = MODEL_ID) -> None:
+        """Remember the pricing route's answer for a model and size (the cost line asks it anyway)."""
+        self._prices[(model, size)] = unit_price
 
-    def unit_price(self, size: str) -> float:
-        """USD per 5 s of a size: the pricing route's latest answer, else the contract's price."""
-        return self._prices.get(size, CONTRACT_PRICE_PER_5S)
+    def unit_price(self, size: str, model: str = MODEL_ID) -> float:
+        """USD per 5 s of a model and size: the pricing route's latest answer, else the model's fallback."""
+        known = MODELS.get(model)
+        return self._prices.get((model, size), known.price_per_5s if known else CONTRACT_PRICE_PER_5S)
 
-    def price(self, size: str, duration: int) -> float:
-        """USD for one video: the known unit price (else the contract's) per started 5 s."""
-        return self.unit_price(size) * max(1, -(-int(duration) // 5))
+    def price(self, size: str, duration: int, model: str = MODEL_ID) -> float:
+        """USD for one video of a model: the known unit price (else the contract's) per started 5 s."""
+        return self.unit_price(size, model) * max(1, -(-int(duration) // 5))
 
     def spent_today(self) -> float:
         return self.journal.query(lambda db: _spent(db, utc_day(self._clock())))

@@ -148,12 +148,27 @@ def _m004_shots(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX shots_state ON shots (state)")
 
 
+def _m005_models(db: sqlite3.Connection) -> None:
+    """Each task, batch row and shot names its model (Ray 2 or Ray 2 Flash); older ones are Ray 2.
+
+    `tasks.model` has been there from the start, but a row adopted from a history item without
+    a model could be blank; batch rows and shots gain the column so that a batch or shot
+    resumed after a restart goes on in its own model. Timings are learnt per model.
+    """
+    ray_2 = "'luma/ray-2-i2v'"  # the only model before this migration; a literal: it is history
+    db.execute(f"UPDATE tasks SET model = {ray_2} WHERE model = ''")
+    db.execute(f"ALTER TABLE batch_rows ADD COLUMN model TEXT NOT NULL DEFAULT {ray_2}")
+    db.execute(f"ALTER TABLE shots ADD COLUMN model TEXT NOT NULL DEFAULT {ray_2}")
+    db.execute("CREATE INDEX tasks_timings ON tasks (backend, model, size, duration, completed_at)")
+
+
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_spend,
     _m003_batches,
     _m004_shots,
+    _m005_models,
 ]
 
 

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._config import ApiKey
+from .._config import MODEL_ID, ApiKey, model_named, model_of
 from .._errors import LumaPlaygroundError
 from .._journal.journal import TaskRecord, TaskState
 from .._request import (
@@ -51,6 +51,8 @@ class Job:
 
     owner: str
     request: GenerationRequest | None
+    #: The id of the model the task is made with.
+    model: str = MODEL_ID
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     task_id: str | None = None
     row_id: int | None = None
@@ -163,14 +165,17 @@ class Runner:
         owner: str = "local",
         upload: ImageUpload | None = None,
         first: Event | None = None,
+        model: str | None = None,
     ) -> Job:
         """Start a generation in the background and return its job at once.
 
         `upload` gives the request's image URL, uploaded with `api_key` (several jobs of one start
         share one upload); without it the pipeline uploads the image itself. `first` is the
-        event a follower sees before any other (the start path's `Validated`).
+        event a follower sees before any other (the start path's `Validated`). `model` is the
+        model's id, else the request's model, else Ray 2.
         """
-        job = Job(owner=owner, request=request, latest=first, _api_key=api_key)
+        chosen = model_named(model) if model else model_of(request)
+        job = Job(owner=owner, request=request, model=chosen.id, latest=first, _api_key=api_key)
         return self._launch(job, self._generate(job, upload))
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
@@ -179,7 +184,12 @@ class Runner:
             if job.row_id == record.row_id and not job.finished:
                 return job
         job = Job(
-            owner=record.owner, request=None, task_id=record.task_id, row_id=record.row_id, _api_key=api_key
+            owner=record.owner,
+            request=None,
+            model=record.model,
+            task_id=record.task_id,
+            row_id=record.row_id,
+            _api_key=api_key,
         )
         return self._launch(job, self._resume(job, record))
 
@@ -229,7 +239,7 @@ class Runner:
             self._running[name] = self._running.get(name, 0) + 1
             try:
                 async for event in self.pipeline.generate(
-                    job.request, api_key=job._api_key, owner=job.owner, image_url=image_url
+                    job.request, api_key=job._api_key, owner=job.owner, image_url=image_url, model=job.model
                 ):
                     job._publish(event)
             finally:

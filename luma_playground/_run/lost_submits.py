@@ -65,10 +65,12 @@ def match_lost_submit(
     wanted: Mapping[str, object],
     sent_at: float,
     claimed: Callable[[str], bool],
+    model: str = MODEL_ID,
 ) -> HistoryMatch | None:
-    """The history item a submit of `wanted` input, sent at `sent_at` (Unix s), most likely created.
+    """The history item a submit of `wanted` input to `model`, sent at `sent_at` (Unix s), likely created.
 
-    `claimed(task_id)` tells a task some journal row already holds: those are never taken.
+    `claimed(task_id)` tells a task some journal row already holds: those are never taken. An
+    item of another model is never this submit's task, whatever its input.
     """
     exact: list[tuple[float, str]] = []
     by_time: list[tuple[float, str]] = []
@@ -76,7 +78,7 @@ def match_lost_submit(
         task_id = item.get("id")
         if not isinstance(task_id, str) or not task_id or claimed(task_id):
             continue
-        if item.get("model") not in (None, "", MODEL_ID):
+        if item.get("model") not in (None, "", model):
             continue
         created = parse_api_time(item.get("created_at"))
         distance = abs(created - sent_at) if created is not None else TIME_WINDOW_SECONDS

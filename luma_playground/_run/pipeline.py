@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import MODEL_ID, ApiKey
+from .._config import MODEL_ID, ApiKey, model_named, model_of
 from .._errors import (
     DeadlineExceeded,
     LumaPlaygroundError,
@@ -50,6 +50,7 @@ from .._wavespeed.polling import AdaptiveSchedule, FixedSchedule, PollSchedule, 
 from .._wavespeed.webhooks import Subscription
 from .failures import CANCELLED_STATUSES, gave_up_following, task_failure
 from .lost_submits import HistoryMatch, match_lost_submit
+from .timings import learnt_timings
 
 __all__ = ["CompletionNotifier", "Pipeline"]
 
@@ -109,16 +110,8 @@ class Pipeline:
         adaptive: bool = True,
         jitter_seed: int | None = None,
     ) -> Pipeline:
-        """A pipeline whose poll schedule starts from the journal's timings of the same backend."""
-        rows = journal.history(limit=400)
-        history = TimingHistory(
-            (row.size, row.duration, row.inference_ms / 1000)
-            for row in reversed(rows)
-            if row.state == TaskState.COMPLETED
-            and row.inference_ms
-            and row.backend == backend
-            and row.base_url == client.base_url
-        )
+        """A pipeline whose poll schedules start from the journal's timings of the same backend."""
+        history = learnt_timings(journal, backend, client.base_url)
         return cls(
             client,
             journal,
@@ -131,18 +124,19 @@ class Pipeline:
             jitter_seed=jitter_seed,
         )
 
-    def _schedule(self, size: str, duration: int) -> PollSchedule:
+    def _schedule(self, size: str, duration: int, model: str = MODEL_ID) -> PollSchedule:
+        """A schedule learnt from the tasks of this model, size and duration."""
         if not self.adaptive:
             return FixedSchedule()
         rng = None
         if self.jitter_seed is not None:
             self._scheduled += 1
             rng = random.Random(f"{self.jitter_seed}/{self._scheduled}")
-        return AdaptiveSchedule.for_task(self.history, size, duration, rng)
+        return AdaptiveSchedule.for_task(self.history, size, duration, rng, model=model)
 
     def _poll_schedule(self, record: TaskRecord, callback: Subscription | None) -> tuple[PollSchedule, float]:
         """The task's poll schedule and first wait: callbacks replace polling once they proved to arrive."""
-        polled = self._schedule(record.size, record.duration)
+        polled = self._schedule(record.size, record.duration, record.model)
         if callback is None:
             return polled, FIRST_POLL_DELAY
         trust = callback.trust
@@ -158,13 +152,17 @@ class Pipeline:
         api_key: ApiKey | None,
         owner: str = "local",
         image_url: str | None = None,
+        model: str | None = None,
     ) -> AsyncIterator[Event]:
         """Run one generation from a checked request to saved video, yielding an event at every step.
 
         The request is checked before it gets here (`Playground.start` checks the image file
         too). `image_url` is the request's image already uploaded with this key (several videos
-        of one image share one upload); without it the image is uploaded here.
+        of one image share one upload); without it the image is uploaded here. `model` is the
+        model's id (else the request's model, else Ray 2): the row records it, the submit goes to
+        its route and the poll schedule learns from its tasks alone.
         """
+        model_id = model_named(model).id if model else model_of(request).id
         started = time.monotonic()
         deadline = started + self.deadline
         if image_url is None:
@@ -174,7 +172,7 @@ class Pipeline:
             yield Uploaded(image_url)
         fingerprint = api_key.fingerprint if api_key else ""
         row_id = await self.journal.abegin(
-            model=MODEL_ID,
+            model=model_id,
             backend=self.backend,
             base_url=self.client.base_url,
             owner=owner,
@@ -190,7 +188,7 @@ class Pipeline:
         callback = await notifier.open(self.client, api_key) if notifier else None
         try:
             task_id, found = await self._submit(
-                row_id, request, image_url, api_key, callback.callback_url if callback else None
+                row_id, request, image_url, api_key, callback.callback_url if callback else None, model_id
             )
             if notifier and callback:
                 notifier.bind(callback.token, task_id)
@@ -210,6 +208,7 @@ class Pipeline:
         image_url: str,
         api_key: ApiKey | None,
         webhook_url: str | None,
+        model: str,
     ) -> tuple[str, HistoryMatch | None]:
         """Submit once; when the answer is lost, look for the task instead of resending."""
         sent_at: float | None = None
@@ -222,7 +221,7 @@ class Pipeline:
 
         try:
             prediction = await self.client.submit(
-                request, image_url, api_key=api_key, webhook_url=webhook_url, sending=sending
+                request, image_url, api_key=api_key, webhook_url=webhook_url, sending=sending, model=model
             )
         except SubmitOutcomeUnknown as error:
             await self.journal.aupdate(row_id, TaskState.UNKNOWN, detail=error.message, error=error.message)
@@ -280,8 +279,10 @@ class Pipeline:
         give_up = time.monotonic() + search_seconds
         while True:
             with contextlib.suppress(LumaPlaygroundError):
-                items = await self.client.history(api_key=api_key, created_after=sent_at - 120)
-                found = match_lost_submit(items, wanted, sent_at, self._claimed)
+                items = await self.client.history(
+                    api_key=api_key, created_after=sent_at - 120, model=record.model
+                )
+                found = match_lost_submit(items, wanted, sent_at, self._claimed, record.model)
                 if found is not None:
                     await self.journal.aupdate(
                         row_id, TaskState.CREATED, detail=found.note, task_id=found.task_id, error=None
@@ -341,8 +342,8 @@ class Pipeline:
             yield event
 
     def poll_schedule(self, record: TaskRecord) -> PollSchedule:
-        """The poll schedule of a task like this row's (its size and duration)."""
-        return self._schedule(record.size, record.duration)
+        """The poll schedule of a task like this row's (its model, size and duration)."""
+        return self._schedule(record.size, record.duration, record.model)
 
     def save_video(self, row_id: int, prediction: Prediction, started: float) -> AsyncIterator[Event]:
         """Record a completed task and download its video (a task followed by other means)."""
@@ -368,7 +369,7 @@ class Pipeline:
             error=None,
         )
         if prediction.inference_ms:
-            self.history.record(record.size, record.duration, prediction.inference_ms / 1000)
+            self.history.record(record.size, record.duration, prediction.inference_ms / 1000, record.model)
         task_id = prediction.id
         progress: asyncio.Queue[Downloading] = asyncio.Queue()
         yield Downloading(task_id, 0, None)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts, __version__
+from .._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts, __version__, model_named
 from .._errors import (
     AuthenticationError,
     DeadlineExceeded,
@@ -220,14 +220,16 @@ class WaveSpeedClient:
         api_key: str | ApiKey | None = None,
         webhook_url: str | None = None,
         sending: Callable[[], Awaitable[None]] | None = None,
+        model: str = MODEL_ID,
     ) -> Prediction:
-        """Create the task; never sent twice unless the first attempt provably did not arrive.
+        """Create a task of `model`; never sent twice unless the first attempt provably did not arrive.
 
         With `pacing`, every attempt waits for the key's allowance, and a 429 slows it.
         `sending` is awaited just before each attempt goes out (after that wait), so that the
         caller can record that the submit may have reached WaveSpeed from then on.
         """
         key = self._key(api_key)
+        path = f"/api/v3/{model_named(model).id}"
         params = {"webhook": webhook_url} if webhook_url else None
         body = request.api_input(image_url)
         what = "submitting the task"
@@ -235,8 +237,8 @@ class WaveSpeedClient:
 
         async def attempt() -> dict[str, Any]:
             if pace is None:
-                return await self._submit_once(key, what, body, params, sending)
-            return await self._paced(pace, key, what, body, params, sending)
+                return await self._submit_once(key, path, body, params, sending)
+            return await self._paced(pace, key, path, body, params, sending)
 
         try:
             data = await retry_call(attempt, on=retryable_submit, policy=self.retry)
@@ -251,14 +253,14 @@ class WaveSpeedClient:
         self,
         pace: Pace,
         key: ApiKey,
-        what: str,
+        path: str,
         body: dict[str, Any],
         params: dict[str, str] | None,
         sending: Callable[[], Awaitable[None]] | None,
     ) -> dict[str, Any]:
         await pace.before_submit()
         try:
-            data = await self._submit_once(key, what, body, params, sending)
+            data = await self._submit_once(key, path, body, params, sending)
         except RateLimited as error:
             pace.after_submit(rate_limited=True, retry_after=error.retry_after)
             raise
@@ -271,17 +273,17 @@ class WaveSpeedClient:
     async def _submit_once(
         self,
         key: ApiKey,
-        what: str,
+        path: str,
         body: dict[str, Any],
         params: dict[str, str] | None,
         sending: Callable[[], Awaitable[None]] | None,
     ) -> dict[str, Any]:
-        """One submit attempt. Its lane is taken before it is recorded as sent: a wait after that
-        would be a gap in which the journal says "sent" of a request that has not left."""
+        """One submit attempt to the model's route. Its lane is taken before it is recorded as sent:
+        a wait after that would be a gap in which the journal says "sent" of a request that has not left."""
         async with self._api_lanes.lane(key.fingerprint):
             if sending is not None:
                 await sending()
-            return await self._request("POST", f"/api/v3/{MODEL_ID}", key, what, json=body, params=params)
+            return await self._request("POST", path, key, "submitting the task", json=body, params=params)
 
     @staticmethod
     def _prediction(data: dict[str, Any], what: str) -> Prediction:
@@ -402,15 +404,15 @@ class WaveSpeedClient:
     # -- around the model ---------------------------------------------------------------------
 
     async def price(
-        self, request_input: dict[str, Any], *, api_key: str | ApiKey | None = None
+        self, request_input: dict[str, Any], *, api_key: str | ApiKey | None = None, model: str = MODEL_ID
     ) -> dict[str, Any]:
-        """What one task with these inputs costs, in USD: `unit_price` is what WaveSpeed charges.
+        """What one task of `model` with these inputs costs, in USD: `unit_price` is what WaveSpeed charges.
 
         Asks `/model/price` (WaveSpeed's newer CLI and MCP server; its `discounted_price`, when
         there is one, is the charge and `list_price` the price before it), else the documented
         `/model/pricing` (`unit_price`). The answer's other fields are kept.
         """
-        body = {"model_id": MODEL_ID, "inputs": request_input}
+        body = {"model_id": model_named(model).id, "inputs": request_input}
         try:
             data = await self._ask_price("/api/v3/model/price", body, api_key)
         except (InvalidRequest, TaskNotFound, ServerError):

@@ -4,7 +4,8 @@ The API has no status stream: polling is the only way to learn that a video is r
 every GET counts against the rate limit. A fixed interval wastes requests while the model
 surely still works and adds up to a whole interval of latency at the end. The adaptive
 schedule uses what the client can know: the task's phase, when processing was first seen,
-and the inference times the server reported for earlier tasks of the same size and duration.
+and the inference times the server reported for earlier tasks of the same model, size and
+duration (Ray 2 Flash ends in about a third of Ray 2's time: neither teaches the other).
 With those it spends no more requests than a fixed 1 s poller, but places them where the
 task is likely to end: each poll's interval shrinks where the chance of completion is high.
 """
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .._config import MODEL_ID
 from .._request import PredictionStatus
 
 __all__ = [
@@ -63,48 +65,54 @@ class FixedSchedule:
         return None
 
 
+#: A kind of task whose times are learnt together: (model id, size, duration).
+_Kind = tuple[str, str, int]
+#: An inference time as given to `TimingHistory`: (size, duration, seconds[, model id]).
+Sample = tuple[str, int, float] | tuple[str, int, float, str]
+
+
 class TimingHistory:
-    """Inference times (seconds) of recent tasks, per (size, duration); thread-safe.
+    """Inference times (seconds) of recent tasks, per (model, size, duration); thread-safe.
 
     Only the newest `keep` per kind are kept, so the schedule follows the service when it
-    gets faster or slower.
+    gets faster or slower. A sample or question without a model is Ray 2's.
     """
 
-    def __init__(self, samples: Iterable[tuple[str, int, float]] = (), keep: int = 100) -> None:
+    def __init__(self, samples: Iterable[Sample] = (), keep: int = 100) -> None:
         self._lock = threading.Lock()
-        self._samples: dict[tuple[str, int], deque[float]] = defaultdict(lambda: deque(maxlen=keep))
-        self._recorded: dict[tuple[str, int], int] = defaultdict(int)
-        self._following: dict[tuple[str, int], weakref.WeakSet[object]] = defaultdict(weakref.WeakSet)
-        for size, duration, seconds in samples:
-            self.record(size, duration, seconds)
+        self._samples: dict[_Kind, deque[float]] = defaultdict(lambda: deque(maxlen=keep))
+        self._recorded: dict[_Kind, int] = defaultdict(int)
+        self._following: dict[_Kind, weakref.WeakSet[object]] = defaultdict(weakref.WeakSet)
+        for sample in samples:
+            self.record(*sample)
 
-    def record(self, size: str, duration: int, inference_seconds: float) -> None:
+    def record(self, size: str, duration: int, inference_seconds: float, model: str = MODEL_ID) -> None:
         if inference_seconds > 0 and math.isfinite(inference_seconds):
             with self._lock:
-                kind = (size, int(duration))
+                kind = (model, size, int(duration))
                 self._samples[kind].append(float(inference_seconds))
                 self._recorded[kind] += 1
 
-    def join(self, size: str, duration: int, schedule: object) -> int:
+    def join(self, size: str, duration: int, schedule: object, model: str = MODEL_ID) -> int:
         """Count `schedule` among the tasks of this kind being followed; how many were before it.
 
         A schedule counts while it exists (the end of its task's poll loop lets it go).
         """
         with self._lock:
-            following = self._following[(size, int(duration))]
+            following = self._following[(model, size, int(duration))]
             ahead = len(following)
             following.add(schedule)
             return ahead
 
-    def samples(self, size: str, duration: int) -> list[float]:
+    def samples(self, size: str, duration: int, model: str = MODEL_ID) -> list[float]:
         """The kept inference times of this kind, smallest first."""
         with self._lock:
-            return sorted(self._samples.get((size, int(duration)), ()))
+            return sorted(self._samples.get((model, size, int(duration)), ()))
 
-    def recorded(self, size: str, duration: int) -> int:
+    def recorded(self, size: str, duration: int, model: str = MODEL_ID) -> int:
         """How many times of this kind were ever recorded (changes whenever `samples` does)."""
         with self._lock:
-            return self._recorded.get((size, int(duration)), 0)
+            return self._recorded.get((model, size, int(duration)), 0)
 
 
 _SQRT2 = math.sqrt(2.0)
@@ -280,6 +288,8 @@ class AdaptiveSchedule:
     history: TimingHistory | None = None
     size: str = "1280*720"
     duration: int = 5
+    #: The model's id: the schedule learns from the times of its own model only.
+    model: str = MODEL_ID
     min_samples: int = 4
     #: Queued: processing is about to begin; one look a second tells when it did.
     queued_interval: float = 1.0
@@ -315,11 +325,18 @@ class AdaptiveSchedule:
 
     @classmethod
     def for_task(
-        cls, history: TimingHistory | None, size: str, duration: int, rng: random.Random | None = None
+        cls,
+        history: TimingHistory | None,
+        size: str,
+        duration: int,
+        rng: random.Random | None = None,
+        *,
+        model: str = MODEL_ID,
     ) -> AdaptiveSchedule:
-        schedule = cls(history=history, size=size, duration=int(duration), rng=rng)
+        """The schedule of one task of this model, size and duration, counted among those followed."""
+        schedule = cls(history=history, size=size, duration=int(duration), model=model, rng=rng)
         if history is not None:
-            schedule._ahead = history.join(size, int(duration), schedule)
+            schedule._ahead = history.join(size, int(duration), schedule, model)
         return schedule
 
     def next_delay(self, status: str, elapsed: float) -> float:
@@ -359,10 +376,10 @@ class AdaptiveSchedule:
         # as more report (the first to end are the fastest: a plan from them alone ends too
         # soon), at a few counts only, so that a crowd of tasks shares a few fits.
         if (self._plan is None or self._late) and self.history is not None:
-            recorded = self.history.recorded(self.size, self.duration)
+            recorded = self.history.recorded(self.size, self.duration, self.model)
             if recorded != self._fitted and (self._plan is None or self._refit(recorded)):
                 self._fitted = recorded
-                samples = self.history.samples(self.size, self.duration)
+                samples = self.history.samples(self.size, self.duration, self.model)
                 if len(samples) >= self.min_samples:
                     self._plan = self._make_plan(samples, elapsed)
         return self._plan

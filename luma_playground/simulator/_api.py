@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -12,8 +13,10 @@ from ._envelopes import ApiError, history_item, prediction, success
 from ._simulator import OPTIMIZER_PRICE_USD, Simulator, video_price
 from ._state import Task
 from ._validation import (
+    FLASH_MODEL,
     OPTIMIZER_MODEL,
     VIDEO_MODEL,
+    VIDEO_MODELS,
     InvalidInput,
     parse_duration,
     parse_history_query,
@@ -49,11 +52,21 @@ async def json_body(request: Request) -> dict[str, Any]:
     return parse_json_object(await request.body())
 
 
-async def submit_video(request: Request) -> JSONResponse:
-    """POST /api/v3/luma/ray-2-i2v: charge and create a task."""
+def video_submitter(model: str) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The submit route of a video model: `POST /api/v3/{model}` (both take the same inputs)."""
+
+    async def submit(request: Request) -> JSONResponse:
+        return await submit_video(request, model)
+
+    submit.__doc__ = f"POST /api/v3/{model}: charge and create a task."
+    return submit
+
+
+async def submit_video(request: Request, model: str) -> JSONResponse:
+    """Charge and create a task of a video model."""
     simulator, fingerprint = simulator_of(request), authenticate(request)
     video = parse_video_input(await json_body(request), request.query_params.get("webhook"))
-    task = simulator.submit_video(fingerprint, video, base_url_of(request))
+    task = simulator.submit_video(fingerprint, video, base_url_of(request), model)
     if video.enable_sync_mode and not await simulator.wait_sync(task):
         # As the official SDK's tests have it: HTTP 200, and the task id kept for a later GET.
         timed_out = {
@@ -118,8 +131,8 @@ def _listed_price(body: dict[str, Any]) -> tuple[str, float, str]:
     model_id, inputs = body.get("model_id"), body.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise InvalidInput("inputs must be a JSON object")
-    if model_id == VIDEO_MODEL:
-        return model_id, video_price(parse_duration(inputs.get("duration", 5))), "per 5 s of video"
+    if model_id in VIDEO_MODELS:
+        return model_id, video_price(parse_duration(inputs.get("duration", 5)), model_id), "per 5 s of video"
     if model_id == OPTIMIZER_MODEL:
         return model_id, OPTIMIZER_PRICE_USD, "per request"
     raise InvalidInput(f"model_id: unknown model {model_id!r}")
@@ -151,6 +164,12 @@ async def models(request: Request) -> JSONResponse:
             "name": "Luma Ray 2 Image-to-Video",
             "type": "image-to-video",
             "base_price": video_price(5),
+        },
+        {
+            "model_id": FLASH_MODEL,
+            "name": "Luma Ray 2 Flash Image-to-Video",
+            "type": "image-to-video",
+            "base_price": video_price(5, FLASH_MODEL),
         },
         {
             "model_id": OPTIMIZER_MODEL,
@@ -216,7 +235,7 @@ def _prediction_response(request: Request, task: Task) -> JSONResponse:
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 routes: list[BaseRoute] = [
-    Route("/api/v3/luma/ray-2-i2v", submit_video, methods=["POST"]),
+    *(Route(f"/api/v3/{model}", video_submitter(model), methods=["POST"]) for model in VIDEO_MODELS),
     Route("/api/v3/wavespeed-ai/prompt-optimizer", submit_optimizer, methods=["POST"]),
     Route("/api/v3/predictions", history, methods=["POST"]),
     Route("/api/v3/predictions/delete", delete_many, methods=["POST"]),

@@ -25,20 +25,22 @@ from ._render_cache import RenderCache
 from ._state import Accounts, RequestCounters, Task, TaskStore, key_fingerprint, to_micros, to_usd
 from ._timing import TimingModel
 from ._uploads import Upload, UploadStore
-from ._validation import OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
+from ._validation import FLASH_MODEL, OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
 from ._webhooks import SECRET_PREFIX, WebhookSender
 
-#: 0.50 USD per started 5 seconds of video; the optimizer is a flat fee (its model page: 0.001 USD).
+#: 0.50 USD per started 5 seconds of Ray 2 video, 0.20 of Ray 2 Flash (their model pages); the
+#: optimizer is a flat fee (its model page: 0.001 USD).
 VIDEO_PRICE_PER_5S_USD = 0.50
+VIDEO_PRICES_PER_5S_USD = {VIDEO_MODEL: VIDEO_PRICE_PER_5S_USD, FLASH_MODEL: 0.20}
 OPTIMIZER_PRICE_USD = 0.001
 
 #: In sync mode the gateway gives up after about 90 s (real-world seconds, scaled).
 SYNC_TIMEOUT_S = 90.0
 
 
-def video_price(duration_s: int) -> float:
-    """The price of one Ray 2 clip, in USD."""
-    return VIDEO_PRICE_PER_5S_USD * -(-duration_s // 5)
+def video_price(duration_s: int, model: str = VIDEO_MODEL) -> float:
+    """The price of one clip of a video model (Ray 2 unless told), in USD."""
+    return VIDEO_PRICES_PER_5S_USD[model] * -(-duration_s // 5)
 
 
 class Simulator:
@@ -88,20 +90,22 @@ class Simulator:
         """The key's balance in USD."""
         return to_usd(self.accounts.get(fingerprint).balance_micros)
 
-    def submit_video(self, fingerprint: str, video: VideoInput, base_url: str) -> Task:
-        """Charge, create and schedule a Ray 2 task; its render starts right away."""
+    def submit_video(
+        self, fingerprint: str, video: VideoInput, base_url: str, model: str = VIDEO_MODEL
+    ) -> Task:
+        """Charge, create and schedule a task of a video model; its render starts right away."""
         # An inline picture is checked before any charge, so a bad one costs nothing.
         source = self._source_image(video)
-        price = to_micros(video_price(video.duration))
+        price = to_micros(video_price(video.duration, model))
         self.limits.admit(fingerprint)
-        task = self._new_task(fingerprint, VIDEO_MODEL, video.as_input(), price, base_url)
+        task = self._new_task(fingerprint, model, video.as_input(), price, base_url)
         self.limits.started(task.id, fingerprint)
-        task.signature = (video.prompt, video.image, video.size, video.duration)
+        task.signature = (model, video.prompt, video.image, video.size, video.duration)
         task.webhook_url = video.webhook_url
         task.base64_output = video.enable_base64_output
         outcome = self._outcome(task, self.faults.take_all("submit", fingerprint, OUTCOME_KINDS))
         outcome = dataclasses.replace(outcome, pending_s=self.behaviour.pending_s)
-        plan = self.timing.plan_video(video.duration)
+        plan = self.timing.plan_video(video.duration, flash=model == FLASH_MODEL)
         task.planned_queue_s, task.planned_inference_s = plan.queue_s, plan.inference_s
         self.runner.start_video(task, plan, self._render(video, source), outcome)
         return task

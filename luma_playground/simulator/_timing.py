@@ -10,8 +10,10 @@ from dataclasses import dataclass
 QUEUE_MEDIAN_S = 3.0
 QUEUE_SIGMA = 0.5
 
-#: Inference time of a video task by clip duration, the same for landscape and portrait.
+#: Inference time of a Ray 2 video task by clip duration, the same for landscape and portrait.
 INFERENCE_MEDIAN_S = {5: 45.0, 10: 85.0}
+#: Ray 2 Flash, Luma's draft model: about three times as fast as Ray 2.
+FLASH_INFERENCE_MEDIAN_S = {5: 15.0, 10: 28.0}
 INFERENCE_SIGMA = 0.09
 
 #: The prompt optimizer is a short text task of about a second.
@@ -40,9 +42,10 @@ class TimingModel:
         self._rng = random.Random(seed)
         self.time_scale = time_scale
 
-    def plan_video(self, duration_s: int) -> TaskPlan:
-        """Plan a Ray 2 image-to-video task producing a clip of `duration_s` seconds."""
-        median = INFERENCE_MEDIAN_S.get(duration_s, INFERENCE_MEDIAN_S[5] * duration_s / 5)
+    def plan_video(self, duration_s: int, flash: bool = False) -> TaskPlan:
+        """Plan a Ray 2 (or, with `flash`, Ray 2 Flash) task producing a clip of `duration_s` seconds."""
+        medians = FLASH_INFERENCE_MEDIAN_S if flash else INFERENCE_MEDIAN_S
+        median = medians.get(duration_s, medians[5] * duration_s / 5)
         return TaskPlan(
             queue_s=self._lognormal(QUEUE_MEDIAN_S, QUEUE_SIGMA),
             inference_s=self._lognormal(median, INFERENCE_SIGMA),

@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 VIDEO_MODEL = "luma/ray-2-i2v"
+#: Ray 2 Flash: the same inputs, validation, envelope and result route as Ray 2.
+FLASH_MODEL = "luma/ray-2-flash-i2v"
+VIDEO_MODELS = (VIDEO_MODEL, FLASH_MODEL)
 OPTIMIZER_MODEL = "wavespeed-ai/prompt-optimizer"
 
 #: Written apart from the client's `_request.FIELDS` (this stands for WaveSpeed, not for the
@@ -170,8 +173,8 @@ def parse_duration(value: Any) -> int:
     return _duration(value)
 
 
-def submit_signature(raw: bytes) -> tuple[Any, ...] | None:
-    """What makes two submits "the same request": prompt, image, size and duration, normalised."""
+def submit_signature(raw: bytes, model: str = VIDEO_MODEL) -> tuple[Any, ...] | None:
+    """What makes two submits "the same request": model, prompt, image, size and duration, normalised."""
     try:
         body = json.loads(raw)
     except ValueError:
@@ -182,6 +185,7 @@ def submit_signature(raw: bytes) -> tuple[Any, ...] | None:
     if isinstance(duration, str) and duration.strip().isdigit():
         duration = int(duration)
     return (
+        model,
         body.get("prompt"),
         body.get("image"),
         body.get("size", DEFAULT_SIZE),

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._faults import DEFAULT_STALL_S, DEFAULT_TRUNCATE_FRACTION, OUTPUT_KINDS, WIRE_KINDS, FaultRule
 from ._simulator import Simulator, bearer_key
 from ._state import key_fingerprint
-from ._validation import submit_signature
+from ._validation import VIDEO_MODEL, submit_signature
 
 #: Where the server puts the connection's asyncio transport in the request scope.
 TRANSPORT_EXTENSION = "luma.transport"
@@ -24,7 +24,7 @@ _DISCONNECT_GRACE_S = 5.0
 _MALFORMED_JSON = b'{"code":200,"message":"success","data":{"id":"'
 
 _ROUTE_TABLE = [
-    ("POST", r"/api/v3/luma/ray-2-i2v", "submit"),
+    ("POST", r"/api/v3/(?P<model>luma/ray-2(?:-flash)?-i2v)", "submit"),
     ("POST", r"/api/v3/wavespeed-ai/prompt-optimizer", "optimizer"),
     ("POST", r"/api/v3/predictions", "history"),
     ("POST", r"/api/v3/predictions/delete", "cancel"),
@@ -54,6 +54,8 @@ class RouteMatch:
 
     name: str
     task_id: str | None = None
+    #: The video model a submit is for.
+    model: str | None = None
 
 
 def classify(method: str, path: str) -> RouteMatch | None:
@@ -62,7 +64,8 @@ def classify(method: str, path: str) -> RouteMatch | None:
     for route_method, pattern, name in _ROUTES:
         match = pattern.fullmatch(path)
         if route_method == method and match:
-            return RouteMatch(name, match.groupdict().get("task_id"))
+            groups = match.groupdict()
+            return RouteMatch(name, groups.get("task_id"), groups.get("model"))
     return None
 
 
@@ -83,15 +86,15 @@ class WireMiddleware:
         if route.name == "submit":
             body = await _read_body(receive)
             receive = _replay(body, receive)
-            self._count_submit(fingerprint, body)
+            self._count_submit(fingerprint, body, route.model)
         self.simulator.count_request(route.name, fingerprint, route.task_id)
         rule = self.simulator.faults.take(route.name, fingerprint, _FAULT_KINDS)
         if rule is None:
             return await self.app(scope, receive, send)
         await _apply(rule, route, self.app, scope, receive, send)
 
-    def _count_submit(self, fingerprint: str | None, body: bytes) -> None:
-        signature = submit_signature(body)
+    def _count_submit(self, fingerprint: str | None, body: bytes, model: str | None) -> None:
+        signature = submit_signature(body, model or VIDEO_MODEL)
         if signature is not None:
             self.simulator.counters.count_submit(fingerprint, signature)
 
