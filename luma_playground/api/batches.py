@@ -144,10 +144,12 @@ class BatchApi:
         request: gr.Request = None,  # type: ignore[assignment]
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
-        """Cancel a batch of yours: rows not started never start, running ones are cancelled (no charge).
+        """Cancel a batch of yours: rows not started never start; running ones are asked to stop.
 
-        Over MCP on a shared playground this needs your own key in `X-WaveSpeed-Key` (or a
-        sign-in), and answers only for its work: MCP callers cannot be told apart otherwise.
+        A cancel is a request to WaveSpeed, not a refund: a row WaveSpeed finishes anyway is
+        charged, and its video is kept. Over MCP on a shared playground this needs your own key in
+        `X-WaveSpeed-Key` (or a sign-in), and answers only for its work: MCP callers cannot be told
+        apart otherwise.
 
         Args:
             batch_id: The batch's id.
