@@ -12,13 +12,7 @@ from typing import Any
 import httpx
 
 from .._config import DEFAULT_BASE_URL, MODEL_ID, ApiKey, Timeouts, __version__, model_named
-from .._errors import (
-    AuthenticationError,
-    DeadlineExceeded,
-    LumaPlaygroundError,
-    RateLimited,
-    ServerError,
-)
+from .._errors import AuthenticationError, DeadlineExceeded, LumaPlaygroundError, RateLimited, ServerError
 from .._pictures.checks import in_image_worker, prepare_image
 from .._request import GenerationRequest, Prediction, PredictionStatus
 from .account import AccountCalls

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ._app import create_app
 from ._config import Behaviour, SimulatorConfig
-from ._control import SimulatorControl
 from ._server import SimulatorServer, serve
 from ._state import key_fingerprint
 from ._webhooks import sign_webhook
+from .harness.control import SimulatorControl
 
 __all__ = [
     "Behaviour",

@@ -11,12 +11,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import _api, _inspect, _media
+from . import _api, _media
 from ._config import SimulatorConfig
 from ._envelopes import ApiError, error_response
 from ._simulator import Simulator
 from ._validation import InvalidInput
 from ._wire import WireMiddleware
+from .harness import inspect as _inspect
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:

@@ -15,8 +15,8 @@ from uvicorn.server import ServerState
 
 from ._app import create_app
 from ._config import SimulatorConfig
-from ._control import SimulatorControl
 from ._wire import TRANSPORT_EXTENSION
+from .harness.control import SimulatorControl
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0

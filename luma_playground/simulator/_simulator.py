@@ -16,7 +16,6 @@ from typing import Any
 
 from ._config import SimulatorConfig
 from ._envelopes import ApiError
-from ._faults import CANCEL_KINDS, OUTCOME_KINDS, FaultBook, FaultRule
 from ._lifecycle import EXECUTION_FAILED, MODERATED, Outcome, TaskRunner
 from ._limits import AccountLimits
 from ._optimizer import optimize_prompt
@@ -27,6 +26,7 @@ from ._timing import TimingModel
 from ._uploads import Upload, UploadStore
 from ._validation import FLASH_MODEL, OPTIMIZER_MODEL, VIDEO_MODEL, HistoryQuery, OptimizerInput, VideoInput
 from ._webhooks import SECRET_PREFIX, WebhookSender
+from .harness.faults import CANCEL_KINDS, OUTCOME_KINDS, FaultBook, FaultRule
 
 #: 0.50 USD per started 5 seconds of Ray 2 video, 0.20 of Ray 2 Flash (their model pages); the
 #: optimizer is a flat fee (its model page: 0.001 USD).

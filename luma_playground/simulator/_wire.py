@@ -11,10 +11,10 @@ from typing import Any
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._faults import DEFAULT_STALL_S, DEFAULT_TRUNCATE_FRACTION, OUTPUT_KINDS, WIRE_KINDS, FaultRule
 from ._simulator import Simulator, bearer_key
 from ._state import key_fingerprint
 from ._validation import VIDEO_MODEL, submit_signature
+from .harness.faults import DEFAULT_STALL_S, DEFAULT_TRUNCATE_FRACTION, OUTPUT_KINDS, WIRE_KINDS, FaultRule
 
 #: Where the server puts the connection's asyncio transport in the request scope.
 TRANSPORT_EXTENSION = "luma.transport"

@@ -12,10 +12,10 @@ import pytest
 
 import luma_playground.simulator as simulator_package
 from luma_playground.simulator import SimulatorConfig, key_fingerprint, sign_webhook
-from luma_playground.simulator._faults import FaultBook, InvalidFault
 from luma_playground.simulator._optimizer import optimize_prompt
 from luma_playground.simulator._render import MAX_ZOOM, Motion, camera_box, motion_from_prompt
 from luma_playground.simulator._timing import TimingModel
+from luma_playground.simulator.harness.faults import FaultBook, InvalidFault
 
 
 def test_public_names() -> None:

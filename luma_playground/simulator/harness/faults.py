@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._state import key_fingerprint
+from .._state import key_fingerprint
 
 ROUTES = frozenset(
     {

@@ -28,12 +28,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ._api import json_body, simulator_of
-from ._envelopes import ApiError, success
-from ._faults import InvalidFault
-from ._simulator import Simulator
-from ._state import Task, key_fingerprint, to_usd
-from ._validation import InvalidInput
+from .._api import json_body, simulator_of
+from .._envelopes import ApiError, success
+from .._simulator import Simulator
+from .._state import Task, key_fingerprint, to_usd
+from .._validation import InvalidInput
+from .faults import InvalidFault
 
 
 def inspect_task(simulator: Simulator, task: Task) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The simulator's own harness, which WaveSpeed does not have: inspection, faults, a control client."""
