@@ -229,11 +229,13 @@ class Handlers:
         cards = _skip(MAX_VIDEOS)
         for index, job in enumerate(run[:MAX_VIDEOS]):
             if job in notes:
-                cards[index] = cancelled_html(notes[job], task_id=job.task_id)
+                # WaveSpeed may finish a task before the cancel takes effect: then it is charged.
+                cards[index] = cancelled_html(notes[job], task_id=job.task_id, charged=job.done is not None)
         if len(run) > 1:
             overall = run_card(run)
         elif jobs:
-            overall = cancelled_html(notes[jobs[-1]], task_id=jobs[-1].task_id)
+            last = jobs[-1]
+            overall = cancelled_html(notes[last], task_id=last.task_id, charged=last.done is not None)
         else:
             overall = cancelled_html("Nothing was running, so nothing was charged.")
         return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finish(count))
