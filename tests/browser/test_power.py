@@ -16,6 +16,7 @@ from luma_playground.ui.examples import EXAMPLES
 pytestmark = pytest.mark.browser
 
 LANDSCAPE = EXAMPLES[0]
+PORTRAIT = next(example for example in EXAMPLES if example.size == "720*1280")
 TIMEOUT_MS = 30_000
 
 
@@ -75,7 +76,9 @@ def test_share_link_reopens_the_setup(page: Any, keyless_app: gr.Blocks) -> None
     open_playground(page, keyless_app.local_url)
     key = "sk-never-in-a-link-0001"
     page.locator("#lp-key input").fill(key)
-    upload(page, LANDSCAPE.path)  # an uploaded file is never part of a link
+    # An uploaded file is never part of a link. A portrait one: the size it suggests when its upload
+    # is read (at a moment of the page's choosing) is the size chosen below, whichever comes last.
+    upload(page, PORTRAIT.path)
     prompt = "Leaves swirl & fall; the camera rises"
     page.locator("#lp-prompt textarea").fill(prompt)
     choose(page, "lp-size", "Portrait")
