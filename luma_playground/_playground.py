@@ -38,7 +38,7 @@ from ._wavespeed.webhooks import WebhookRegistry
 if TYPE_CHECKING:
     from .simulator import SimulatorServer
 
-__all__ = ["SIMULATOR_KEY", "Backend", "Outcome", "Playground", "check_record", "finish_record"]
+__all__ = ["SIMULATOR_KEY", "Backend", "Playground"]
 
 logger = logging.getLogger("luma_playground")
 
@@ -238,10 +238,10 @@ class Playground:
                     return await job.cancel()
         if not record.pending:
             return f"Nothing to cancel: the task has already ended ({record.state})."
-        backend, key = _runner_for(self, record, caller.user_key)
+        backend, key = self.runner_for(record, caller.user_key)
         return await backend.runner.cancel_task(task_id, api_key=key)
 
-    async def prepare(self, request: GenerationRequest) -> GenerationRequest:
+    async def prepare(self, request: GenerationRequest, *, turn: str = "") -> GenerationRequest:
         """The request with its picture as a checked local file, before anything is paid.
 
         A URL is fetched by the playground itself (its address checked and pinned) and a data
@@ -249,13 +249,16 @@ class Playground:
         when the request carries a `Picture` (a checked way in made it), never from a path's
         text. Then the file is checked.
         """
-        picture = await self.prepare_picture(request.picture or request.image)
+        picture = await self.prepare_picture(request.picture or request.image, turn=turn)
         return request.with_picture(picture)
 
-    async def prepare_picture(self, image: str | Picture) -> Picture:
-        """A picture (a URL, a data URI or a `Picture`) as a checked local file (see `prepare`)."""
+    async def prepare_picture(self, image: str | Picture, *, turn: str = "") -> Picture:
+        """A picture (a URL, a data URI or a `Picture`) as a checked local file (see `prepare`).
+
+        `turn`: whose turn the check takes in the image workers (the paying key's fingerprint).
+        """
         picture = await picture_from_text(image, self.settings.data_dir / "pictures")
-        await in_image_worker(check_image, picture.path)
+        await in_image_worker(check_image, picture.path, turn=turn)
         return picture
 
     async def start(
@@ -269,7 +272,8 @@ class Playground:
         tasks in the background.
         """
         chosen = model_of(request, model)
-        request = await self.prepare(request)
+        _, paying = self.backend_for(caller.user_key)
+        request = await self.prepare(request, turn=paying.fingerprint if paying else caller.owner)
         reservations = []
         if self.pays_owner(caller.user_key):
             reservations = await self.gate.admit_videos(self.settings, request, caller, count, chosen.id)
@@ -286,6 +290,27 @@ class Playground:
         for job, reservation in zip(jobs, reservations, strict=False):
             job.when_finished(self.spend.settler(reservation))
         return jobs
+
+    def runner_for(self, record: TaskRecord, key: ApiKey | None) -> tuple[Backend, ApiKey | None]:
+        """The backend and key that can follow this row, or an error that says why none can."""
+        backend = self.backend_of(record)
+        if backend is None:
+            if record.backend == "simulator":
+                raise LumaPlaygroundError(
+                    "This task ran on an offline simulator that is not running any more.",
+                    task_id=record.task_id,
+                )
+            raise LumaPlaygroundError(
+                f"This task was created on {record.base_url}; set WAVESPEED_BASE_URL to it to follow it.",
+                task_id=record.task_id,
+            )
+        key = key or backend.default_key
+        if record.key_fingerprint and (key is None or key.fingerprint != record.key_fingerprint):
+            raise AuthenticationError(
+                "This task was created with another API key; only that key can follow it.",
+                task_id=record.task_id,
+            )
+        return backend, key
 
     def backend_of(self, record: TaskRecord) -> Backend | None:
         """The backend that ran this row (same name and base URL), if this process has it."""
@@ -438,61 +463,3 @@ def _int_or_zero(value: object) -> int:
         return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return 0
-
-
-def _runner_for(
-    playground: Playground, record: TaskRecord, key: ApiKey | None
-) -> tuple[Backend, ApiKey | None]:
-    """The backend and key that can follow this row, or an error that says why none can."""
-    backend = playground.backend_of(record)
-    if backend is None:
-        if record.backend == "simulator":
-            raise LumaPlaygroundError(
-                "This task ran on an offline simulator that is not running any more.", task_id=record.task_id
-            )
-        raise LumaPlaygroundError(
-            f"This task was created on {record.base_url}; set WAVESPEED_BASE_URL to it to follow it.",
-            task_id=record.task_id,
-        )
-    key = key or backend.default_key
-    if record.key_fingerprint and (key is None or key.fingerprint != record.key_fingerprint):
-        raise AuthenticationError(
-            "This task was created with another API key; only that key can follow it.", task_id=record.task_id
-        )
-    return backend, key
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What became of a row followed in the foreground: the row now, and what stopped it."""
-
-    record: TaskRecord
-    error: LumaPlaygroundError | None = None
-
-
-async def finish_record(playground: Playground, record: TaskRecord, key: ApiKey | None) -> Outcome:
-    """Follow one row to its end in the foreground (for `resume` and `get --wait`)."""
-    backend, key = _runner_for(playground, record, key)
-    job = backend.runner.resume(record, api_key=key)
-    try:
-        await job.wait()
-    except LumaPlaygroundError as error:
-        return _outcome(playground, record, error)
-    return _outcome(playground, record)
-
-
-async def check_record(playground: Playground, record: TaskRecord, key: ApiKey | None) -> Outcome:
-    """Look at one row's task once (for `get`): its state now, and its video if complete."""
-    backend, key = _runner_for(playground, record, key)
-    try:
-        async for _ in backend.pipeline.check(record, api_key=key):
-            pass
-    except LumaPlaygroundError as error:
-        return _outcome(playground, record, error)
-    return _outcome(playground, record)
-
-
-def _outcome(playground: Playground, record: TaskRecord, error: LumaPlaygroundError | None = None) -> Outcome:
-    updated = playground.journal.get(record.row_id)
-    assert updated is not None
-    return Outcome(updated, error)

@@ -187,8 +187,9 @@ class WaveSpeedClient(AccountCalls):
             return str(image)
         # Preparing a picture (a re-encode, in the image workers) takes its key's turn too, so that
         # another key's hundreds of uploads never queue in front of it there.
-        async with self._transfer_lanes.lane(self._key(api_key).fingerprint):
-            prepared = await in_image_worker(prepare_image, Path(image))
+        turn = self._key(api_key).fingerprint
+        async with self._transfer_lanes.lane(turn):
+            prepared = await in_image_worker(prepare_image, Path(image), turn=turn)
         try:
             data = await self._call(
                 "POST",

@@ -25,9 +25,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._errors import InvalidRequest
+from .._features.follow import Outcome, check_record, finish_record
 from .._guard.limits import Caller
 from .._journal.journal import Journal, TaskRecord
-from .._playground import Outcome, check_record, finish_record
 from .._request import TASK_ID, GenerationRequest
 from .common import (
     DURATION_DEFAULT,

@@ -18,11 +18,12 @@ import gradio as gr
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from .._features.follow import check_record
 from .._features.shot_store import ShotRecord, ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._journal.journal import TaskRecord
 from .._pictures.urls import fetch_image
-from .._playground import Playground, check_record
+from .._playground import Playground
 from .._request import DURATIONS, Size, check_prompt, check_task_id
 from .._run.jobs import Job
 from ._generate import ui_error
