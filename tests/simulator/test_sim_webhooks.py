@@ -12,6 +12,8 @@ import httpx
 
 from luma_playground.simulator import SimulatorControl, sign_webhook
 
+from ..conftest import wait_for
+
 Submit = Callable[..., dict[str, Any]]
 WaitUntilEnded = Callable[..., dict[str, Any]]
 
@@ -41,7 +43,10 @@ def test_webhook_is_delivered_signed(
     assert payload["model"] == "luma/ray-2-i2v" and payload["input"]["prompt"] == "a harbour"
     assert payload["outputs"][0].endswith(f"/media/outputs/{task_id}.mp4")
     assert set(payload) >= {"urls", "has_nsfw_contents", "created_at", "error", "timings"}
-    record = control.task(task_id)
+    # The simulator records a delivery once its answer is back, a moment after the receiver has it.
+    record = wait_for(
+        lambda: (found := control.task(task_id))["webhook_deliveries"] and found, what="a delivery"
+    )
     assert record["webhook_url"] == webhook_receiver.url
     [delivery] = record["webhook_deliveries"]
     assert delivery["status"] == 200 and delivery["webhook_id"] == headers["webhook-id"]
