@@ -26,7 +26,8 @@ from ._guard.spend import SpendGuard
 from ._journal.journal import Journal, TaskRecord
 from ._pictures.checks import check_image, in_image_worker
 from ._pictures.sources import Picture, picture_from_text
-from ._request import GenerationRequest, Validated
+from ._request import GenerationRequest
+from ._run.events import Validated
 from ._run.jobs import Job, Runner
 from ._run.pipeline import Pipeline
 from ._run.uploads import UploadCache

@@ -23,18 +23,10 @@ from typing import Any
 from .._config import MODEL_ID, ApiKey, model_named, model_of
 from .._errors import LumaPlaygroundError
 from .._journal.journal import TaskRecord, TaskState
-from .._request import (
-    Done,
-    Event,
-    GenerationRequest,
-    Submitted,
-    Submitting,
-    Uploaded,
-    Uploading,
-    WaitingForSlot,
-)
+from .._request import GenerationRequest
 from .._wavespeed.pacing import Pace, PaceLimits, Pacing
 from .cancel import CancelEnd, cancel_note, follow_cancelled
+from .events import Done, Event, Submitted, Submitting, Uploaded, Uploading, WaitingForSlot
 from .pipeline import Pipeline
 
 __all__ = ["Job", "Runner", "cancel_all"]

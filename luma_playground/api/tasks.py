@@ -21,11 +21,11 @@ import gradio as gr
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._journal.journal import TaskRecord
 from .._pictures.sources import NOT_YOURS, Picture, is_data_uri, is_url
-from .._request import (
+from .._request import GenerationRequest, check_task_id
+from .._run.events import (
     Done,
     Downloading,
     Event,
-    GenerationRequest,
     Processing,
     Queued,
     Submitted,
@@ -33,7 +33,6 @@ from .._request import (
     Uploaded,
     Uploading,
     WaitingForSlot,
-    check_task_id,
 )
 from .._run.jobs import Job
 from ..ui._cost import CostBook

@@ -36,10 +36,8 @@ from .._errors import (
 from .._journal.journal import ACTIVE_STATES, FINAL_STATES
 from .._pictures.sources import Picture, is_data_uri, is_url
 from .._playground import Playground
-from .._request import (
-    DURATION,
-    PROMPT,
-    SIZE,
+from .._request import DURATION, PROMPT, SIZE
+from .._run.events import (
     Done,
     Downloading,
     Event,

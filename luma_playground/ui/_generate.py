@@ -22,7 +22,8 @@ from .._errors import InvalidRequest, LumaPlaygroundError, without_server_paths
 from .._pictures.checks import check_image, in_image_worker, suggested_size
 from .._pictures.urls import fetch_image
 from .._playground import Backend, Playground
-from .._request import Event, GenerationRequest
+from .._request import GenerationRequest
+from .._run.events import Event
 from .._run.jobs import Job, cancel_all
 from ._format import (
     StatusTracker,
