@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from ._config import RAY_2, RAY_2_FLASH, model_named
 from ._errors import InvalidRequest
 from ._pictures.sources import Picture, check_data_uri, is_data_uri
 from ._pictures.urls import check_image_url
@@ -20,6 +21,7 @@ __all__ = [
     "FIELDS",
     "IMAGE",
     "MAX_PROMPT_CHARS",
+    "MODEL",
     "OPTIONS",
     "PROMPT",
     "SETTINGS",
@@ -110,8 +112,18 @@ DURATION: RequestField[int] = RequestField(
     default=5,
     unit="seconds",
 )
+MODEL: RequestField[str] = RequestField(
+    "model",
+    "Model",
+    "Ray 2 Flash is the cheap, fast draft; Ray 2 renders the final from the same picture and prompt.",
+    choices=(
+        Choice(RAY_2.id, RAY_2.label, "Ray 2", "the final render"),
+        Choice(RAY_2_FLASH.id, RAY_2_FLASH.label, "Flash", "the cheap, fast draft"),
+    ),
+    default=RAY_2.id,
+)
 #: Every field of a request, in the order the faces take them (the picture and prompt first).
-FIELDS: tuple[RequestField[Any], ...] = (IMAGE, PROMPT, SIZE, DURATION)
+FIELDS: tuple[RequestField[Any], ...] = (IMAGE, PROMPT, SIZE, DURATION, MODEL)
 #: The fields a request may leave out: each has its choices and a default.
 OPTIONS = tuple(field for field in FIELDS if field.default is not None)
 #: What a saved video, a share link and "use again" carry: every field but the picture.
@@ -251,6 +263,9 @@ class GenerationRequest(BaseModel):
     prompt: str = Field(description=PROMPT.help)
     size: Size = Field(default=Size.LANDSCAPE, description=SIZE.help)
     duration: Literal[5, 10] = Field(default=5, description=DURATION.help)
+    model: Literal["luma/ray-2-i2v", "luma/ray-2-flash-i2v"] = Field(
+        default="luma/ray-2-i2v", description=MODEL.help
+    )
     _picture: Picture | None = PrivateAttr(default=None)
 
     @field_validator("prompt")
@@ -290,13 +305,15 @@ class GenerationRequest(BaseModel):
         *,
         size: object = SIZE.default,
         duration: object = DURATION.default,
+        model: object = MODEL.default,
     ) -> GenerationRequest:
         """Validate user input into a request, raising one `InvalidRequest` for the first fault.
 
         The options (`OPTIONS`) are keywords, so that a face may pass them by name from a mapping.
         """
         if isinstance(image, Picture):
-            return cls.create(str(image.path), prompt, size=size, duration=duration).with_picture(image)
+            request = cls.create(str(image.path), prompt, size=size, duration=duration, model=model)
+            return request.with_picture(image)
         if image is None or not str(image).strip():
             raise InvalidRequest("Add an image: upload a file or paste an image URL.", field="image")
         image_text = str(image).strip()
@@ -313,6 +330,7 @@ class GenerationRequest(BaseModel):
                 prompt=prompt,  # type: ignore[arg-type]
                 size=Size.parse(size),
                 duration=_parse_duration(duration),  # type: ignore[arg-type]
+                model=model_named(str(model)).id,  # type: ignore[arg-type]
             )
         except ValidationError as exc:  # pragma: no cover - every field is checked above
             raise InvalidRequest(str(exc.errors()[0]["msg"])) from None

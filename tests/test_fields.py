@@ -14,7 +14,7 @@ import pytest
 import typer
 
 # The page first: the endpoints' modules import its handlers.
-from luma_playground import GenerationRequest, InvalidRequest, Size, ui
+from luma_playground import GenerationRequest, InvalidRequest, Size
 from luma_playground._features.batch_input import COLUMNS, CSV_HEADER, OperatorFolder, parse_csv
 from luma_playground._features.settings_file import SavedSettings, checked_settings, settings_of
 from luma_playground._journal.journal import Journal, NewTask
@@ -24,7 +24,7 @@ from luma_playground.api.shots import ShotsApi
 from luma_playground.api.tasks import PublicApi
 from luma_playground.cli import app
 from luma_playground.simulator import _validation
-from luma_playground.ui import _batch_tab, _shots_panel
+from luma_playground.ui import _batch_tab, _layout, _shots_panel
 
 NAMES = [field.name for field in FIELDS]
 #: Every public endpoint, as Gradio and MCP read them (their hints and docstrings).
@@ -181,7 +181,7 @@ def test_the_cli_options_come_from_the_fields(command: str, names: list[str]) ->
 def test_the_page_controls_come_from_the_fields() -> None:
     """The form's, the Batch tab's and the Extend panel's radios offer the fields' choices and defaults."""
     with gr.Blocks():
-        page = ui._layout.build_layout("", key_panel_open=False)
+        page = _layout.build_layout("", key_panel_open=False)
     assert isinstance(page.batch, _batch_tab.BatchParts) and isinstance(page.shots, _shots_panel.ShotParts)
     radios = [
         (page.form.size, SIZE, False),
