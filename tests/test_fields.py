@@ -18,7 +18,7 @@ from luma_playground import GenerationRequest, InvalidRequest, Size
 from luma_playground._features.batch_input import COLUMNS, CSV_HEADER, OperatorFolder, parse_csv
 from luma_playground._features.settings_file import SavedSettings, checked_settings, settings_of
 from luma_playground._journal.journal import Journal, NewTask
-from luma_playground._request import DURATION, FIELDS, OPTIONS, PROMPT, SETTINGS, SIZE, RequestField
+from luma_playground._request import DURATION, FIELDS, MODEL, OPTIONS, PROMPT, SETTINGS, SIZE, RequestField
 from luma_playground.api.batches import BatchApi
 from luma_playground.api.shots import ShotsApi
 from luma_playground.api.tasks import PublicApi
@@ -101,6 +101,7 @@ def test_the_simulator_checks_the_same_choices() -> None:
     """The simulator takes what WaveSpeed takes, written apart from the client: the same choices."""
     assert SIZE.values == _validation.SIZES and SIZE.default == _validation.DEFAULT_SIZE
     assert DURATION.values == _validation.DURATIONS and DURATION.default == _validation.DEFAULT_DURATION
+    assert MODEL.values == _validation.VIDEO_MODELS and MODEL.default == _validation.VIDEO_MODEL
     body = GenerationRequest.create("https://example.com/a.png", "p").api_input("u")
     assert set(body) <= set(_validation.VideoInput.__dataclass_fields__)
 
@@ -186,6 +187,7 @@ def test_the_page_controls_come_from_the_fields() -> None:
     radios = [
         (page.form.size, SIZE, False),
         (page.form.duration, DURATION, False),
+        (page.form.model, MODEL, False),
         (page.batch.size, SIZE, True),
         (page.batch.duration, DURATION, True),
         (page.shots.duration, DURATION, True),

@@ -149,6 +149,7 @@ class Handlers:
         prompt: str,
         size: str,
         duration: int,
+        model: str,
         count: object,
         request: gr.Request,
         # Spelled `Optional[...]`: that is the form Gradio's MCP server lists as a header.
@@ -163,7 +164,9 @@ class Handlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(sent_picture(image), prompt, size=size, duration=duration)
+            generation = GenerationRequest.create(
+                sent_picture(image), prompt, size=size, duration=duration, model=model
+            )
             jobs = await self.store.start(visit, generation, count=video_count(count))
         except LumaPlaygroundError as error:
             # Nothing started: the last video stays on screen, in the large player.
