@@ -25,6 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._errors import InvalidRequest
+from .._features.adopted import adopt
 from .._guard.limits import Caller
 from .._journal.journal import Journal, TaskRecord
 from .._playground import Outcome, check_record, finish_record
@@ -191,7 +192,7 @@ def get(
             _, key = playground.backend_for(None)
             record = playground.journal.by_task_id(wanted)
             if record is None:
-                record = await playground.adopt(wanted, key, owner=OWNER)
+                record = await adopt(playground, wanted, key, owner=OWNER)
             outcome = Outcome(record)
             if _needs_work(record):
                 if wait:

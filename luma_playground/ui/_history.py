@@ -18,6 +18,7 @@ import gradio as gr
 
 from .._config import ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from .._features.adopted import adopt
 from .._features.shot_store import ShotRecord, ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._journal.journal import TaskRecord
@@ -369,7 +370,7 @@ class HistoryHandlers:
             )
         backend, _ = self.playground.backend_for(visit.user_key)
         try:
-            return await self.playground.adopt(task_id, visit.user_key, owner=visit.owner)
+            return await adopt(self.playground, task_id, visit.user_key, owner=visit.owner)
         except TaskNotFound:
             if backend.simulated:
                 where = (
