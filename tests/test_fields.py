@@ -138,7 +138,7 @@ def test_a_saved_file_carries_every_setting(tmp_path: Path) -> None:
     assert [name for name in tags if name in NAMES] == [field.name for field in SETTINGS]
     assert "image" not in tags and tags["duration"] == "10"
     assert {field.name for field in SETTINGS} <= set(SavedSettings.__dataclass_fields__)
-    assert checked_settings(tags) == SavedSettings("a slow pan", Size.PORTRAIT, 10)
+    assert checked_settings(tags) == SavedSettings("a slow pan", Size.PORTRAIT, 10, "luma/ray-2-i2v")
 
 
 @pytest.mark.parametrize("field", OPTIONS, ids=lambda field: field.name)
@@ -151,12 +151,12 @@ def test_a_files_setting_outside_the_choices_is_named(field: RequestField[Any]) 
 
 def test_the_csv_columns_are_the_fields(tmp_path: Path) -> None:
     """A batch CSV's columns are the fields; an option's column may be left out or empty."""
-    assert tuple(NAMES) == COLUMNS and CSV_HEADER == "image,prompt[,size][,duration]"
-    text = "image,prompt,size,duration\nhttps://example.com/a.png,a cat,720*1280,10\n"
-    text += "https://example.com/b.png,a dog,,\n"
+    assert tuple(NAMES) == COLUMNS and CSV_HEADER == "image,prompt[,size][,duration][,model]"
+    text = "image,prompt,size,duration,model\nhttps://example.com/a.png,a cat,720*1280,10,flash\n"
+    text += "https://example.com/b.png,a dog,,,\n"
     portrait, plain = parse_csv(text, OperatorFolder(tmp_path))
-    assert (portrait.size, portrait.duration) == ("720*1280", 10)
-    assert (plain.size, plain.duration) == (SIZE.default, DURATION.default)
+    assert (portrait.size, portrait.duration, portrait.model) == ("720*1280", 10, "luma/ray-2-flash-i2v")
+    assert (plain.size, plain.duration, plain.model) == (SIZE.default, DURATION.default, MODEL.default)
     assert portrait.request().size is Size.PORTRAIT
 
 
