@@ -173,7 +173,7 @@ def test_the_cli_options_come_from_the_fields(command: str, names: list[str]) ->
     assert set(names) <= set(params)
     for field in OPTIONS:
         assert params[field.name].default == str(field.default)
-        assert params[field.name].help == f"{field.spelled(notes=True)}."
+        assert params[field.name].help.startswith(f"{field.spelled(notes=True)}.")
     if "prompt" in names:
         assert params["prompt"].help == PROMPT.help
     assert _params("extend")["duration"].help == f"{DURATION.spelled()} per segment."
