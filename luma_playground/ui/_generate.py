@@ -129,7 +129,7 @@ class Handlers:
             *[gr.update(visible=False)] * MAX_VIDEOS,
         )
 
-    def finish(self, count: object, request: gr.Request | None = None) -> tuple[Any, Any]:
+    def buttons_after_run(self, count: object, request: gr.Request | None = None) -> tuple[Any, Any]:
         """Put the buttons back once a run ends, however it ends.
 
         Cancel stays while the tab has other work running (a shot's segment), which it stops too.
@@ -240,7 +240,7 @@ class Handlers:
             overall = cancelled_html(notes[jobs[-1]], task_id=jobs[-1].task_id)
         else:
             overall = cancelled_html("Nothing was running, so nothing was charged.")
-        return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finish(count))
+        return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.buttons_after_run(count))
 
     def cancel_one(self, index: int) -> Callable[[gr.Request], Awaitable[tuple[Any, Any]]]:
         """The handler of slot `index`'s Cancel button: stop that video alone."""

@@ -298,6 +298,8 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
         "prompt": record.prompt,
         "size": record.size,
         "duration": record.duration,
+        "model": record.model,
+        "draft_task_id": record.draft_task_id,
         "created_at": _iso(record.created_at),
         "completed_at": _iso(record.completed_at),
         "inference_seconds": record.inference_ms / 1000 if record.inference_ms else None,
