@@ -24,7 +24,7 @@ from .._features.shots import MAX_SEGMENTS
 from .._journal.journal import TaskRecord
 from .._pictures.urls import fetch_image
 from .._playground import Playground, check_record
-from .._request import DURATIONS, Size, check_prompt, check_task_id
+from .._request import DURATIONS, MODEL, Size, check_prompt, check_task_id
 from .._run.jobs import Job
 from ._generate import ui_error
 from ._gradio_compat import is_inside, shown_file, upload_folder, url_downloads
@@ -232,7 +232,7 @@ class HistoryHandlers:
         )
 
     async def use_again(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
-        """Put a generation's image, prompt, size and duration back into the Generate tab (a shot's:
+        """Put a generation's image, prompt, size, duration and model back into the Generate tab (a shot's:
         its first clip's).
         """
         record = self.item(self.store.visit(request), ref).record
@@ -258,6 +258,7 @@ class HistoryHandlers:
             duration,
             gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
             gr.Tabs(selected="generate"),
+            record.model if record.model in MODEL.values else gr.skip(),
         )
 
     async def _image_of(self, record: TaskRecord) -> str | None:

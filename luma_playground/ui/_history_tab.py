@@ -180,7 +180,7 @@ def wire(
     parts.reuse.click(
         handlers.use_again,
         [parts.selected],
-        [form.image, form.prompt, form.size, form.duration, form.image_tabs, tabs],
+        [form.image, form.prompt, form.size, form.duration, form.image_tabs, tabs, form.model],
         api_name="history_use_again",
         **QUIET,
     )
