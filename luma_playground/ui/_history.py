@@ -16,9 +16,10 @@ from typing import Any
 
 import gradio as gr
 
-from .._config import ApiKey
+from .._config import RAY_2, RAY_2_FLASH, ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
 from .._features.adopted import adopt
+from .._features.drafts import finish_draft
 from .._features.shot_store import ShotRecord, ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._journal.journal import TaskRecord
@@ -213,8 +214,8 @@ class HistoryHandlers:
         entry = self.item(self.store.visit(request), ref)
         return (entry.ref, *self.detail(entry))
 
-    def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any]:
-        """The facts, the video and the buttons (use again, compare, extend) for one card."""
+    def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """The facts, the video and the buttons (use again, compare, extend, finish) for one card."""
         video = self.shown(entry.video)
         view = entry.shot
         if view is None:
@@ -229,7 +230,28 @@ class HistoryHandlers:
             gr.Button(interactive=True),
             gr.Button(interactive=video is not None),
             gr.Button(interactive=extendable),
+            self._finish_button(entry),
         )
+
+    def _finish_button(self, entry: Entry) -> Any:
+        """ "Finish in Ray 2" on a finished Flash draft, priced first; hidden on any other card."""
+        record = entry.record
+        if entry.shot is not None or record.model != RAY_2_FLASH.id or entry.video is None:
+            return gr.Button(visible=False)
+        price = self.playground.spend.unit_price(record.size, RAY_2.id) * max(1, -(-record.duration // 5))
+        return gr.Button(value=f"Finish in Ray 2 · {price:.2f} USD", visible=True, interactive=True)
+
+    async def finish(self, ref: str | None, request: gr.Request) -> tuple[Any, Any]:
+        """Render the selected Flash draft again in Ray 2, from its upload; the final joins History."""
+        visit = self.store.visit(request)
+        draft = self.item(visit, ref).record
+        try:
+            job = await finish_draft(self.playground, draft, visit.caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        self.store.keep_jobs(visit, [job])
+        gr.Info("The Ray 2 final has started: it appears in History beside its draft.")
+        return gr.Button(interactive=False), gr.Timer(active=True)
 
     async def use_again(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
         """Put a generation's image, prompt, size, duration and model back into the Generate tab (a shot's:
