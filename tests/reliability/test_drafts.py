@@ -156,3 +156,14 @@ def test_history_finishes_a_draft_and_compare_opens_the_pair(
     assert made["model"] == RAY
     assert (left["value"], right["value"]) == (str(made["row_id"]), str(row["row_id"]))
     assert _models(sim) == [FLASH, RAY] and key_calls(sim, USER_KEY, "upload") == uploads <= 1
+
+
+def test_a_shot_is_extended_in_flash(app: AppProcess, sim: SimulatorServer, landscape_image: Path) -> None:
+    """`/extend` with model Flash makes the next segment in Ray 2 Flash, from the video's last frame."""
+    client = client_for(app, USER_KEY)
+    try:
+        _, first = client.predict(image_file(landscape_image), "a slow pan", api_name="/generate")
+        _, segment = client.predict(first["task_id"], "on into the fog", 5, FLASH, api_name="/extend")
+    finally:
+        client.close()
+    assert (first["model"], segment["model"]) == (RAY, FLASH) and _models(sim) == [RAY, FLASH]
