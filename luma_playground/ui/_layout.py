@@ -127,9 +127,10 @@ def _result() -> tuple[Result, gr.Row, list[VideoSlot]]:
         height=420,
         elem_id="lp-video",
     )
+    finish = gr.Button("Finish in Ray 2", variant="primary", visible=False, elem_id="lp-finish")
     grid, slots = place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
-    return Result(status, video, details), grid, slots
+    return Result(status, video, details, finish), grid, slots
 
 
 def _examples(form: Form) -> None:

@@ -148,3 +148,5 @@ class Result:
     status: gr.HTML
     video: gr.Video
     details: gr.HTML
+    #: "Finish in Ray 2", under a finished Ray 2 Flash video.
+    finish: gr.Button

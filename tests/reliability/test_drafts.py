@@ -167,3 +167,22 @@ def test_a_shot_is_extended_in_flash(app: AppProcess, sim: SimulatorServer, land
     finally:
         client.close()
     assert (first["model"], segment["model"]) == (RAY, FLASH) and _models(sim) == [RAY, FLASH]
+
+
+def test_the_generate_tab_finishes_the_flash_video_it_shows(
+    app: AppProcess, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """The page's run in Flash, then "Finish in Ray 2" under it: the final names that draft."""
+    client = client_for(app, USER_KEY)
+    try:
+        picture = image_file(landscape_image)
+        call_private(client, "page_generate", picture, "the shown one", "1280*720", 5, FLASH, 1)
+        [draft] = app.rows("model = ? AND prompt = ?", (FLASH, "the shown one"))
+        call_private(client, "finish_shown")
+    finally:
+        client.close()
+
+    def final() -> dict[str, Any] | None:
+        return next(iter(app.rows("draft_task_id = ?", (draft["task_id"],))), None)
+
+    assert wait_for(final, what="the final")["model"] == RAY and _models(sim) == [FLASH, RAY]
