@@ -24,16 +24,13 @@ from ._guard.limits import Caller
 from ._journal.journal import Journal, TaskRecord, TaskState
 from ._pictures.sources import Picture
 from ._playground import Playground
-from ._request import (
+from ._request import GenerationRequest, Prediction, PredictionStatus, Size
+from ._run.events import (
     Done,
     Downloading,
     Event,
-    GenerationRequest,
-    Prediction,
-    PredictionStatus,
     Processing,
     Queued,
-    Size,
     Submitted,
     Submitting,
     Uploaded,

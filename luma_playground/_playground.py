@@ -12,11 +12,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
-from ._config import MODEL_ID, ApiKey, Model, Settings, model_of
+from ._config import ApiKey, Model, Settings, model_of
 from ._errors import AuthenticationError, LumaPlaygroundError, TaskNotFound
 from ._features.batch import Batches
 from ._features.shots import Shots
@@ -26,7 +26,8 @@ from ._guard.spend import SpendGuard
 from ._journal.journal import Journal, TaskRecord
 from ._pictures.checks import check_image, in_image_worker
 from ._pictures.sources import Picture, picture_from_text
-from ._request import GenerationRequest, Validated
+from ._request import GenerationRequest
+from ._run.events import Validated
 from ._run.jobs import Job, Runner
 from ._run.pipeline import Pipeline
 from ._run.uploads import UploadCache
@@ -262,28 +263,44 @@ class Playground:
         return picture
 
     async def start(
-        self, request: GenerationRequest, caller: Caller, *, count: int = 1, model: str | Model | None = None
+        self,
+        request: GenerationRequest,
+        caller: Caller,
+        *,
+        count: int = 1,
+        model: str | Model | None = None,
+        draft: TaskRecord | None = None,
     ) -> list[Job]:
         """Start `count` videos of one request: checked, within the limits, the image uploaded once.
 
         Raises before anything is spent when the request, its model (`model`, else the request's,
         else Ray 2) or the limits refuse it; otherwise returns the jobs at once (each cancellable
         with `Job.cancel()`), which upload the image (one upload for all), submit and follow their
-        tasks in the background.
+        tasks in the background. With `draft` (a finished task this request renders again, see
+        `_features.drafts`), its upload is the picture, not fetched or sent again, and the rows name it.
         """
         chosen = model_of(request, model)
         _, paying = self.backend_for(caller.user_key)
-        request = await self.prepare(request, turn=paying.fingerprint if paying else caller.owner)
+        if draft is None:
+            request = await self.prepare(request, turn=paying.fingerprint if paying else caller.owner)
         reservations = []
         if self.pays_owner(caller.user_key):
             reservations = await self.gate.admit_videos(self.settings, request, caller, count, chosen.id)
         backend, key = self.backend_for(caller.user_key)
 
         async def upload() -> str:
+            if draft is not None and draft.image_url:
+                return draft.image_url
             return await self.uploads.url_for(backend.client, key, request.image)
 
         first = Validated(request)
-        start = functools.partial(backend.runner.start, api_key=key, owner=caller.owner, model=chosen.id)
+        start = functools.partial(
+            backend.runner.start,
+            api_key=key,
+            owner=caller.owner,
+            model=chosen.id,
+            draft_task_id=draft.task_id if draft else None,
+        )
         jobs = [start(request, upload=upload, first=first) for _ in range(count)]
         for layer in caller.limited_as:
             self._started.setdefault(layer, []).extend(jobs)
@@ -377,30 +394,6 @@ class Playground:
         await self.resume_at_startup()
         yield
 
-    async def adopt(self, task_id: str, user_key: ApiKey | None = None, owner: str = "local") -> TaskRecord:
-        """A journal row for a task created elsewhere, so that it is followed and kept like ours."""
-        backend, key = self.backend_for(user_key)
-        prediction = await backend.client.get(task_id, api_key=key)
-        given = await _task_input(backend.client, prediction.id, key)
-        row_id = await self.journal.abegin(
-            model=prediction.model or MODEL_ID,
-            backend=backend.name,
-            base_url=backend.client.base_url,
-            owner=owner,
-            key_fingerprint=key.fingerprint if key else "",
-            prompt=str(given.get("prompt") or ""),
-            size=str(given.get("size") or ""),
-            duration=_int_or_zero(given.get("duration")),
-            image="",
-            image_url=given.get("image") if isinstance(given.get("image"), str) else None,
-        )
-        await self.journal.aupdate(
-            row_id, "created", detail="created by another client", task_id=prediction.id
-        )
-        record = self.journal.get(row_id)
-        assert record is not None
-        return record
-
     def _forget_if_simulated(self, record: TaskRecord) -> None:
         if record.backend == "simulator":
             self.journal.update(
@@ -446,20 +439,3 @@ def _backend(
     )
     runner = Runner(pipeline, tasks_per_key=tasks_per_key or settings.tasks_per_key)
     return Backend(name, client, pipeline, runner, key)
-
-
-async def _task_input(client: WaveSpeedClient, task_id: str, key: ApiKey | None) -> dict[str, Any]:
-    """The input a task was created with, from the recent task history (asked with `include_inputs`);
-    empty when the task is not there or WaveSpeed's history gives no inputs (its documented items)."""
-    with contextlib.suppress(LumaPlaygroundError):
-        for item in await client.history(api_key=key):
-            if item.get("id") == task_id and isinstance(item.get("input"), dict):
-                return dict(item["input"])
-    return {}
-
-
-def _int_or_zero(value: object) -> int:
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return 0

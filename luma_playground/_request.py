@@ -1,4 +1,4 @@
-"""The request, the API's prediction, and the events of a generation."""
+"""The request and its fields, and the API's prediction."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from ._config import RAY_2, RAY_2_FLASH, model_named
 from ._errors import InvalidRequest
 from ._pictures.sources import Picture, check_data_uri, is_data_uri
 from ._pictures.urls import check_image_url
@@ -20,6 +21,7 @@ __all__ = [
     "FIELDS",
     "IMAGE",
     "MAX_PROMPT_CHARS",
+    "MODEL",
     "OPTIONS",
     "PROMPT",
     "SETTINGS",
@@ -27,22 +29,11 @@ __all__ = [
     "TASK_ID",
     "TERMINAL_STATUSES",
     "Choice",
-    "Done",
-    "Downloading",
-    "Event",
     "GenerationRequest",
     "Prediction",
     "PredictionStatus",
-    "Processing",
-    "Queued",
     "RequestField",
     "Size",
-    "Submitted",
-    "Submitting",
-    "Uploaded",
-    "Uploading",
-    "Validated",
-    "WaitingForSlot",
 ]
 
 #: The model page gives no limit; prompts beyond this are refused here, before anything is paid.
@@ -121,8 +112,18 @@ DURATION: RequestField[int] = RequestField(
     default=5,
     unit="seconds",
 )
+MODEL: RequestField[str] = RequestField(
+    "model",
+    "Model",
+    "Ray 2 Flash is the cheap, fast draft; Ray 2 renders the final from the same picture and prompt.",
+    choices=(
+        Choice(RAY_2.id, RAY_2.label, "Ray 2", "the final render"),
+        Choice(RAY_2_FLASH.id, RAY_2_FLASH.label, "Flash", "the cheap, fast draft"),
+    ),
+    default=RAY_2.id,
+)
 #: Every field of a request, in the order the faces take them (the picture and prompt first).
-FIELDS: tuple[RequestField[Any], ...] = (IMAGE, PROMPT, SIZE, DURATION)
+FIELDS: tuple[RequestField[Any], ...] = (IMAGE, PROMPT, SIZE, DURATION, MODEL)
 #: The fields a request may leave out: each has its choices and a default.
 OPTIONS = tuple(field for field in FIELDS if field.default is not None)
 #: What a saved video, a share link and "use again" carry: every field but the picture.
@@ -262,6 +263,9 @@ class GenerationRequest(BaseModel):
     prompt: str = Field(description=PROMPT.help)
     size: Size = Field(default=Size.LANDSCAPE, description=SIZE.help)
     duration: Literal[5, 10] = Field(default=5, description=DURATION.help)
+    model: Literal["luma/ray-2-i2v", "luma/ray-2-flash-i2v"] = Field(
+        default="luma/ray-2-i2v", description=MODEL.help
+    )
     _picture: Picture | None = PrivateAttr(default=None)
 
     @field_validator("prompt")
@@ -301,13 +305,15 @@ class GenerationRequest(BaseModel):
         *,
         size: object = SIZE.default,
         duration: object = DURATION.default,
+        model: object = MODEL.default,
     ) -> GenerationRequest:
         """Validate user input into a request, raising one `InvalidRequest` for the first fault.
 
         The options (`OPTIONS`) are keywords, so that a face may pass them by name from a mapping.
         """
         if isinstance(image, Picture):
-            return cls.create(str(image.path), prompt, size=size, duration=duration).with_picture(image)
+            request = cls.create(str(image.path), prompt, size=size, duration=duration, model=model)
+            return request.with_picture(image)
         if image is None or not str(image).strip():
             raise InvalidRequest("Add an image: upload a file or paste an image URL.", field="image")
         image_text = str(image).strip()
@@ -324,6 +330,7 @@ class GenerationRequest(BaseModel):
                 prompt=prompt,  # type: ignore[arg-type]
                 size=Size.parse(size),
                 duration=_parse_duration(duration),  # type: ignore[arg-type]
+                model=model_named(str(model)).id,  # type: ignore[arg-type]
             )
         except ValidationError as exc:  # pragma: no cover - every field is checked above
             raise InvalidRequest(str(exc.errors()[0]["msg"])) from None
@@ -402,88 +409,3 @@ class Prediction(BaseModel):
                 return int(extra[key])
         match = _ERROR_CODE.match(self.error or "")
         return int(match.group(1)) if match else None
-
-
-# -- events ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Validated:
-    request: GenerationRequest
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingForSlot:
-    """The account's concurrent-task limit is reached; this task starts when one ends."""
-
-    running: int
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class Uploading:
-    size_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Uploaded:
-    image_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Submitting:
-    """The journal row exists; the submit is being sent."""
-
-    row_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    task_id: str
-    #: True when the submit's answer was lost and the task was found again in the history.
-    recovered: bool = False
-    #: How the found task was matched, and how sure that is (one sentence); "" when not recovered.
-    match: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Queued:
-    task_id: str
-    elapsed: float
-
-
-@dataclass(frozen=True, slots=True)
-class Processing:
-    task_id: str
-    elapsed: float
-    #: The expected total time from submit, when earlier tasks make it knowable.
-    expected: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Downloading:
-    task_id: str
-    received: int
-    total: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    task_id: str
-    video_path: Path
-    prediction: Prediction
-    elapsed: float
-
-
-Event = (
-    Validated
-    | WaitingForSlot
-    | Uploading
-    | Uploaded
-    | Submitting
-    | Submitted
-    | Queued
-    | Processing
-    | Downloading
-    | Done
-)

@@ -17,7 +17,7 @@ from luma_playground import GenerationRequest, InvalidRequest, Size
 from luma_playground._features.batch_input import COLUMNS, CSV_HEADER, OperatorFolder, parse_csv
 from luma_playground._features.settings_file import SavedSettings, checked_settings, settings_of
 from luma_playground._journal.journal import Journal, NewTask
-from luma_playground._request import DURATION, FIELDS, OPTIONS, PROMPT, SETTINGS, SIZE, RequestField
+from luma_playground._request import DURATION, FIELDS, MODEL, OPTIONS, PROMPT, SETTINGS, SIZE, RequestField
 from luma_playground.api.batches import BatchApi
 from luma_playground.api.shots import ShotsApi
 from luma_playground.api.tasks import PublicApi
@@ -100,6 +100,7 @@ def test_the_simulator_checks_the_same_choices() -> None:
     """The simulator takes what WaveSpeed takes, written apart from the client: the same choices."""
     assert SIZE.values == _validation.SIZES and SIZE.default == _validation.DEFAULT_SIZE
     assert DURATION.values == _validation.DURATIONS and DURATION.default == _validation.DEFAULT_DURATION
+    assert MODEL.values == _validation.VIDEO_MODELS and MODEL.default == _validation.VIDEO_MODEL
     body = GenerationRequest.create("https://example.com/a.png", "p").api_input("u")
     assert set(body) <= set(_validation.VideoInput.__dataclass_fields__)
 
@@ -136,7 +137,7 @@ def test_a_saved_file_carries_every_setting(tmp_path: Path) -> None:
     assert [name for name in tags if name in NAMES] == [field.name for field in SETTINGS]
     assert "image" not in tags and tags["duration"] == "10"
     assert {field.name for field in SETTINGS} <= set(SavedSettings.__dataclass_fields__)
-    assert checked_settings(tags) == SavedSettings("a slow pan", Size.PORTRAIT, 10)
+    assert checked_settings(tags) == SavedSettings("a slow pan", Size.PORTRAIT, 10, "luma/ray-2-i2v")
 
 
 @pytest.mark.parametrize("field", OPTIONS, ids=lambda field: field.name)
@@ -149,12 +150,12 @@ def test_a_files_setting_outside_the_choices_is_named(field: RequestField[Any]) 
 
 def test_the_csv_columns_are_the_fields(tmp_path: Path) -> None:
     """A batch CSV's columns are the fields; an option's column may be left out or empty."""
-    assert tuple(NAMES) == COLUMNS and CSV_HEADER == "image,prompt[,size][,duration]"
-    text = "image,prompt,size,duration\nhttps://example.com/a.png,a cat,720*1280,10\n"
-    text += "https://example.com/b.png,a dog,,\n"
+    assert tuple(NAMES) == COLUMNS and CSV_HEADER == "image,prompt[,size][,duration][,model]"
+    text = "image,prompt,size,duration,model\nhttps://example.com/a.png,a cat,720*1280,10,flash\n"
+    text += "https://example.com/b.png,a dog,,,\n"
     portrait, plain = parse_csv(text, OperatorFolder(tmp_path))
-    assert (portrait.size, portrait.duration) == ("720*1280", 10)
-    assert (plain.size, plain.duration) == (SIZE.default, DURATION.default)
+    assert (portrait.size, portrait.duration, portrait.model) == ("720*1280", 10, "luma/ray-2-flash-i2v")
+    assert (plain.size, plain.duration, plain.model) == (SIZE.default, DURATION.default, MODEL.default)
     assert portrait.request().size is Size.PORTRAIT
 
 
@@ -171,7 +172,7 @@ def test_the_cli_options_come_from_the_fields(command: str, names: list[str]) ->
     assert set(names) <= set(params)
     for field in OPTIONS:
         assert params[field.name].default == str(field.default)
-        assert params[field.name].help == f"{field.spelled(notes=True)}."
+        assert params[field.name].help.startswith(f"{field.spelled(notes=True)}.")
     if "prompt" in names:
         assert params["prompt"].help == PROMPT.help
     assert _params("extend")["duration"].help == f"{DURATION.spelled()} per segment."
@@ -185,6 +186,7 @@ def test_the_page_controls_come_from_the_fields() -> None:
     radios = [
         (page.form.size, SIZE, False),
         (page.form.duration, DURATION, False),
+        (page.form.model, MODEL, False),
         (page.batch.size, SIZE, True),
         (page.batch.duration, DURATION, True),
         (page.shots.duration, DURATION, True),

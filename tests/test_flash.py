@@ -171,7 +171,7 @@ def test_an_old_journal_names_its_rows_ray_2(tmp_path: Path) -> None:
     db.close()
     journal = Journal(path)
     try:
-        assert journal.applied_migrations()[-1] == "m005_models"
+        assert "m005_models" in journal.applied_migrations()
         assert journal.history()[0].model == RAY
         tables = ("batch_rows", "shots")
         models = journal.query(lambda db: [db.execute(f"SELECT model FROM {t}").fetchone() for t in tables])

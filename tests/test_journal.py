@@ -53,6 +53,7 @@ def test_fresh_schema(tmp_path: Path) -> None:
         "m003_batches",
         "m004_shots",
         "m005_models",
+        "m006_drafts",
     ]
     columns = [r[1] for r in db.execute("PRAGMA table_info(tasks)")]
     assert "task_id" in columns and "key_fingerprint" in columns
@@ -70,6 +71,7 @@ def test_reopening_applies_nothing_twice(tmp_path: Path) -> None:
         "m003_batches",
         "m004_shots",
         "m005_models",
+        "m006_drafts",
     ]
 
 

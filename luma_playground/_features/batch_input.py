@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, TextIO, TypeVar
 
-from .._config import ApiKey, Settings
+from .._config import MODEL_ID, ApiKey, Settings
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._guard.limits import Caller
 from .._guard.spend import SpendGuard
@@ -58,7 +58,7 @@ MAX_CSV_BYTES = 16 * 1024 * 1024
 MAX_FIELD_CHARS = 64 * 1024
 #: The CSV's columns, a request's fields; the options (size, duration) may be left out or empty.
 COLUMNS = tuple(field.name for field in FIELDS)
-#: The CSV's header as help spells it: `image,prompt[,size][,duration]`.
+#: The CSV's header as help spells it: `image,prompt[,size][,duration][,model]`.
 CSV_HEADER = ",".join(f.name for f in FIELDS if f not in OPTIONS) + "".join(f"[,{f.name}]" for f in OPTIONS)
 #: The answer to a CSV cell that names no picture the visitor sent (the same whatever it names).
 NOT_SENT = "the image must be an http(s) URL, a data URI, or the name of a picture you sent with the CSV."
@@ -83,7 +83,7 @@ class Playground(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BatchInput:
-    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size and a duration.
+    """One row of a batch, checked: a picture (a file or a URL), a prompt, a size, a duration and a model.
 
     A local file is read only through `picture` (a `Picture`); `image` is its text, kept and shown.
     """
@@ -92,13 +92,14 @@ class BatchInput:
     prompt: str
     size: str = Size.LANDSCAPE.value
     duration: int = 5
+    model: str = MODEL_ID
     picture: Picture | None = field(default=None, compare=False)
 
     @classmethod
-    def recorded(cls, image: str, prompt: str, size: str, duration: int) -> BatchInput:
+    def recorded(cls, image: str, prompt: str, size: str, duration: int, model: str = MODEL_ID) -> BatchInput:
         """A row read back from the batch store, checked when the batch was made."""
         local = not (is_url(image) or is_data_uri(image))
-        return cls(image, prompt, size, duration, Picture.recorded(image) if local else None)
+        return cls(image, prompt, size, duration, model, Picture.recorded(image) if local else None)
 
     def request(self) -> GenerationRequest:
         options = {field.name: getattr(self, field.name) for field in OPTIONS}
@@ -157,7 +158,7 @@ def _checked(image: str | Picture, prompt: str, given: Mapping[str, object], whe
         raise InvalidRequest(f"{where}: {error.message}", field=error.field) from None
     text = str(image.path) if isinstance(image, Picture) else request.image
     picture = image if isinstance(image, Picture) else None
-    return BatchInput(text, request.prompt, request.size.value, int(request.duration), picture)
+    return BatchInput(text, request.prompt, request.size.value, int(request.duration), request.model, picture)
 
 
 def check_count(count: int) -> None:
@@ -323,7 +324,7 @@ def rows_hash(rows: Sequence[BatchInput]) -> str:
         image = (
             content_hash(picture.read_bytes()) if "://" not in row.image and picture.is_file() else row.image
         )
-        lines.append(f"{image}\t{row.prompt}\t{row.size}\t{row.duration}")
+        lines.append(f"{image}\t{row.prompt}\t{row.size}\t{row.duration}\t{row.model}")
     return content_hash("\n".join(lines).encode())
 
 
@@ -356,20 +357,20 @@ class BatchPrice:
 async def batch_price(
     playground: Playground, user_key: ApiKey | None, rows: Sequence[BatchInput]
 ) -> BatchPrice:
-    """The total of a batch from the pricing route (asked once per size).
+    """The total of a batch from the pricing route (asked once per size and model).
 
     When the route fails, each size is priced as a single start reserves it
     (`SpendGuard.unit_price`: the route's last answer, else the contract's), and the reason is kept.
     """
     backend, key = playground.backend_for(user_key)
-    sizes = sorted({row.size for row in rows})
+    sizes = sorted({(row.size, row.model) for row in rows})
 
-    async def unit(size: str) -> dict[str, Any]:
-        return await backend.client.price({"size": size, "duration": 5}, api_key=key)
+    async def unit(size: str, model: str) -> dict[str, Any]:
+        return await backend.client.price({"size": size, "duration": 5}, api_key=key, model=model)
 
     problem = None
     try:
-        answers = await asyncio.wait_for(asyncio.gather(*(unit(size) for size in sizes)), 10.0)
+        answers = await asyncio.wait_for(asyncio.gather(*(unit(*kind) for kind in sizes)), 10.0)
     except (LumaPlaygroundError, TimeoutError) as error:
         problem = error.message if isinstance(error, LumaPlaygroundError) else "no answer in time"
         answers = [{} for _ in sizes]
@@ -377,10 +378,10 @@ async def batch_price(
     if problem is None and any(price is None for price in asked.values()):
         problem = "the answer had no price"
     if problem is None and not backend.simulated:  # a single start reserves what was shown
-        for size, price in asked.items():
-            playground.spend.note_price(size, price or 0.0)
-    prices = {size: playground.spend.unit_price(size) if problem else asked[size] or 0.0 for size in sizes}
-    total = sum(prices[row.size] * row.blocks for row in rows)
+        for (size, model), price in asked.items():
+            playground.spend.note_price(size, price or 0.0, model)
+    prices = {kind: playground.spend.unit_price(*kind) if problem else asked[kind] or 0.0 for kind in sizes}
+    total = sum(prices[row.size, row.model] * row.blocks for row in rows)
     simulated = backend.simulated or any(bool(answer.get("simulated")) for answer in answers)
     blocks = sum(row.blocks for row in rows)
     return BatchPrice(len(rows), blocks, round(total, 4), max(prices.values()), simulated, problem)

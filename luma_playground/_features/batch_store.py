@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from .._config import MODEL_ID
 from .._guard.limits import Caller
 from .._journal.journal import Journal
 from .batch_input import BatchInput
@@ -55,6 +56,7 @@ class BatchRow:
     task_id: str | None = None
     task_state: str | None = None
     video_path: str | None = None
+    model: str = MODEL_ID
 
     @property
     def ended(self) -> bool:
@@ -62,7 +64,7 @@ class BatchRow:
 
     @property
     def input(self) -> BatchInput:
-        return BatchInput.recorded(self.image, self.prompt, self.size, self.duration)
+        return BatchInput.recorded(self.image, self.prompt, self.size, self.duration, self.model)
 
 
 def counts(rows: Sequence[BatchRow]) -> dict[str, int]:
@@ -100,7 +102,7 @@ class BatchInfo:
 _INFO_SELECT = "SELECT batch_id, owner, key_fingerprint, backend, base_url, state, created_at FROM batches"
 _ROW_SELECT = (
     "SELECT r.batch_id, r.position, r.image, r.prompt, r.size, r.duration, r.state, r.task_row_id, "
-    "r.error, r.started_at, t.task_id, t.state, t.video_path FROM batch_rows r "
+    "r.error, r.started_at, t.task_id, t.state, t.video_path, r.model FROM batch_rows r "
     "LEFT JOIN tasks t ON t.row_id = r.task_row_id"
 )
 
@@ -132,9 +134,12 @@ class BatchStore:
             )
             batch_id = int(cursor.lastrowid or 0)
             db.executemany(
-                "INSERT INTO batch_rows (batch_id, position, image, prompt, size, duration, state, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'waiting', ?)",
-                [(batch_id, n, r.image, r.prompt, r.size, r.duration, now) for n, r in enumerate(rows)],
+                "INSERT INTO batch_rows (batch_id, position, image, prompt, size, duration, model, state, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'waiting', ?)",
+                [
+                    (batch_id, n, r.image, r.prompt, r.size, r.duration, r.model, now)
+                    for n, r in enumerate(rows)
+                ],
             )
             return batch_id
 
@@ -213,17 +218,25 @@ class BatchStore:
         found = select(
             self.journal,
             "SELECT row_id FROM tasks WHERE image = ? AND prompt = ? AND size = ? AND duration = ? "
-            "AND key_fingerprint = ? AND created_at >= ? "
+            "AND model = ? AND key_fingerprint = ? AND created_at >= ? "
             "AND row_id NOT IN (SELECT task_row_id FROM batch_rows WHERE task_row_id IS NOT NULL) "
             "ORDER BY row_id LIMIT 1",
-            (row.image, row.prompt, row.size, row.duration, key_fingerprint, (row.started_at or 0) - 1.0),
+            (
+                row.image,
+                row.prompt,
+                row.size,
+                row.duration,
+                row.model,
+                key_fingerprint,
+                (row.started_at or 0) - 1.0,
+            ),
         )
         return int(found[0][0]) if found else None
 
 
 def _batch_row(row: tuple[Any, ...]) -> BatchRow:
     batch_id, position, image, prompt, size, duration, state, *rest = row
-    task_row_id, error, started_at, task_id, task_state, video_path = rest
+    task_row_id, error, started_at, task_id, task_state, video_path, model = rest
     return BatchRow(
         batch_id,
         position,
@@ -238,6 +251,7 @@ def _batch_row(row: tuple[Any, ...]) -> BatchRow:
         task_id,
         task_state,
         video_path,
+        model,
     )
 
 

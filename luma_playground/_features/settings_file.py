@@ -33,7 +33,7 @@ _TAGGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="luma-tags")
 def settings_of(record: TaskRecord, task_id: str) -> dict[str, str]:
     """The settings a task's video carries: every field but the picture (`SETTINGS`), model, task id."""
     fields = {field.name: str(getattr(record, field.name)) for field in SETTINGS}
-    return {**fields, "model": record.model, "task_id": task_id}
+    return {**fields, "task_id": task_id}
 
 
 async def keep_settings(video: Path, record: TaskRecord, task_id: str) -> None:
@@ -50,11 +50,12 @@ async def keep_settings(video: Path, record: TaskRecord, task_id: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SavedSettings:
-    """The settings a saved video carries, checked: its prompt, and its size and length when it says."""
+    """The settings a saved video carries, checked: its prompt, and its size, length and model if it says."""
 
     prompt: str
     size: Size | None
     duration: int | None
+    model: str | None = None
 
 
 def checked_settings(tags: Mapping[str, str]) -> SavedSettings | None:
@@ -79,9 +80,12 @@ def checked_settings(tags: Mapping[str, str]) -> SavedSettings | None:
                 f"This file's settings cannot be used: its {field.name} is not {field.spelled()}.",
                 field=field.name,
             )
-    size, duration = found["size"], found["duration"]
+    size, duration, model = found["size"], found["duration"], found["model"]
     return SavedSettings(
-        prompt, Size(size) if isinstance(size, str) else None, duration if isinstance(duration, int) else None
+        prompt,
+        Size(size) if isinstance(size, str) else None,
+        duration if isinstance(duration, int) else None,
+        model if isinstance(model, str) else None,
     )
 
 

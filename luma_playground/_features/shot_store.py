@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._config import MODEL_ID
 from .._errors import ShotBusy
 from .._journal.journal import Journal, TaskRecord
 
@@ -49,6 +50,8 @@ class ShotRecord:
     created_at: float
     updated_at: float
     segments: tuple[Segment, ...]
+    #: The model its next segments are made in (Ray 2 or Ray 2 Flash).
+    model: str = MODEL_ID
 
     @property
     def name(self) -> str:
@@ -63,7 +66,7 @@ class ShotRecord:
 
 _SHOT_COLUMNS = (
     "shot_id, owner, key_fingerprint, state, video_path, planned, prompt, duration, error, "
-    "created_at, updated_at"
+    "created_at, updated_at, model"
 )
 #: The columns `ShotStore.change` may set.
 _CHANGEABLE = frozenset({"state", "video_path", "planned", "prompt", "duration", "error"})
@@ -82,24 +85,34 @@ class ShotStore:
         return await self.journal._awrite(work)
 
     async def create(
-        self, root_row_id: int, *, owner: str, key_fingerprint: str, planned: int, prompt: str, duration: int
+        self,
+        root_row_id: int,
+        *,
+        owner: str,
+        key_fingerprint: str,
+        planned: int,
+        prompt: str,
+        duration: int,
+        model: str = MODEL_ID,
     ) -> int:
         """A new shot, extending, whose first segment is the finished task of `root_row_id`; its id.
 
         `ShotBusy` when that task is already in a shot (another call made it first): one write
         checks and inserts, so of calls made at once exactly one gets the shot.
         """
-        values = (owner, key_fingerprint, ShotState.EXTENDING, planned, prompt, duration)
+        values = (owner, key_fingerprint, ShotState.EXTENDING, planned, prompt, duration, model)
         return int(await self._awrite(functools.partial(_insert_shot, values, root_row_id, time.time())))
 
-    async def claim(self, shot_id: int, *, count: int, planned: int, prompt: str, duration: int) -> None:
+    async def claim(
+        self, shot_id: int, *, count: int, planned: int, prompt: str, duration: int, model: str = MODEL_ID
+    ) -> None:
         """Mark a shot of `count` segments extending for one caller, before anything is spent for it.
 
         `ShotBusy` when it is extending already, or no longer has `count` segments (another call
         extended it since it was read): one write checks and claims, so of calls made at once
         exactly one gets the shot, and the others change nothing.
         """
-        fields = (ShotState.EXTENDING, planned, prompt, duration, time.time())
+        fields = (ShotState.EXTENDING, planned, prompt, duration, model, time.time())
         await self._awrite(functools.partial(_claim_shot, shot_id, count, fields))
 
     async def add_segment(self, shot_id: int, position: int, frame: str) -> None:
@@ -187,8 +200,8 @@ def _insert_shot(values: tuple[Any, ...], root_row_id: int, now: float, db: sqli
     if db.execute("SELECT 1 FROM segments WHERE row_id = ?", (root_row_id,)).fetchone():
         raise ShotBusy()
     cursor = db.execute(
-        "INSERT INTO shots (owner, key_fingerprint, state, planned, prompt, duration, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO shots (owner, key_fingerprint, state, planned, prompt, duration, model, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*values, now, now),
     )
     shot_id = int(cursor.lastrowid or 0)
@@ -202,14 +215,28 @@ def _claim_shot(shot_id: int, count: int, fields: tuple[Any, ...], db: sqlite3.C
     if found is None or found[0] == ShotState.EXTENDING or segments != count:
         raise ShotBusy()
     db.execute(
-        "UPDATE shots SET state = ?, error = NULL, planned = ?, prompt = ?, duration = ?, updated_at = ? "
+        "UPDATE shots SET state = ?, error = NULL, planned = ?, prompt = ?, duration = ?, model = ?, "
+        "updated_at = ? "
         "WHERE shot_id = ?",
         (*fields, shot_id),
     )
 
 
 def _record(row: tuple[Any, ...], segments: list[tuple[Any, ...]]) -> ShotRecord:
-    shot_id, owner, fingerprint, state, video_path, planned, prompt, duration, error, created, updated = row
+    (
+        shot_id,
+        owner,
+        fingerprint,
+        state,
+        video_path,
+        planned,
+        prompt,
+        duration,
+        error,
+        created,
+        updated,
+        model,
+    ) = row
     return ShotRecord(
         shot_id,
         owner,
@@ -223,6 +250,7 @@ def _record(row: tuple[Any, ...], segments: list[tuple[Any, ...]]) -> ShotRecord
         created,
         updated,
         tuple(Segment(*segment) for segment in segments),
+        model,
     )
 
 

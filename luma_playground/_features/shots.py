@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._config import ApiKey, Settings
+from .._config import MODEL_ID, ApiKey, Settings
 from .._errors import InvalidRequest, LumaPlaygroundError, ShotBusy, TaskNotFound
 from .._guard.identity import LOGIN_PREFIXES
 from .._guard.limits import Caller
@@ -192,9 +192,18 @@ class Shots:
     # -- extending -----------------------------------------------------------------------
 
     async def extend(
-        self, ref: str, prompt: str, duration: int | str, caller: Caller, *, times: int = 1
+        self,
+        ref: str,
+        prompt: str,
+        duration: int | str,
+        caller: Caller,
+        *,
+        times: int = 1,
+        model: str = MODEL_ID,
     ) -> ShotRun:
         """Continue a finished video (or shot) by `times` segments of `duration` s from its last frame.
+
+        The segments are made in `model` (Ray 2 by default, Ray 2 Flash for a cheap draft).
 
         Raises before anything is spent when the video, the request or the limits refuse it; then
         returns the chain at once (its first segment started), which goes on in the background.
@@ -210,7 +219,9 @@ class Shots:
             )
         frame = await self._last_frame(latest)
         try:
-            request = GenerationRequest.create(frame, prompt, size=latest.size, duration=duration)
+            request = GenerationRequest.create(
+                frame, prompt, size=latest.size, duration=duration, model=model
+            )
             shot_id = await self._claim(shot, latest, caller, count + times, request)
         except LumaPlaygroundError:
             frame.path.unlink(missing_ok=True)  # no segment starts from it
@@ -239,11 +250,11 @@ class Shots:
         Calls made at once on one shot all get this far; the store lets one through, and the
         others leave before any paid call, changing nothing of the winner's shot.
         """
-        prompt, duration = request.prompt, request.duration
+        prompt, duration, model = request.prompt, request.duration, request.model
         if shot is not None:
             count = len(shot.segments)
             await self.store.claim(
-                shot.shot_id, count=count, planned=planned, prompt=prompt, duration=duration
+                shot.shot_id, count=count, planned=planned, prompt=prompt, duration=duration, model=model
             )
             return shot.shot_id
         _, key = self.playground.backend_for(caller.user_key)
@@ -254,6 +265,7 @@ class Shots:
             planned=planned,
             prompt=prompt,
             duration=duration,
+            model=model,
         )
 
     def _new_run(self, shot_id: int) -> ShotRun:
@@ -287,7 +299,9 @@ class Shots:
     async def _next_segment(self, shot: ShotRecord, caller: Caller) -> Job:
         latest = self.segments(shot)[-1]
         frame = await self._last_frame(latest)
-        request = GenerationRequest.create(frame, shot.prompt, size=latest.size, duration=shot.duration)
+        request = GenerationRequest.create(
+            frame, shot.prompt, size=latest.size, duration=shot.duration, model=shot.model
+        )
         return await self._start_segment(shot.shot_id, len(shot.segments), request, caller)
 
     async def _chain(self, run: ShotRun, job: Job | None, caller: Caller) -> ShotRecord:

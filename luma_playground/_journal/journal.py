@@ -101,7 +101,7 @@ _STAMPS = {
 _COLUMNS = (
     "row_id, task_id, model, backend, base_url, owner, key_fingerprint, prompt, size, duration, "
     "image, image_url, state, error, error_code, output_url, video_path, nsfw, inference_ms, "
-    "created_at, submitted_at, processing_at, completed_at, updated_at"
+    "created_at, submitted_at, processing_at, completed_at, updated_at, draft_task_id"
 )
 
 
@@ -133,6 +133,8 @@ class TaskRecord:
     processing_at: float | None
     completed_at: float | None
     updated_at: float
+    #: The Ray 2 Flash task this one renders again in Ray 2 (its draft), if it is a final.
+    draft_task_id: str | None = None
 
     @property
     def unsent(self) -> bool:

@@ -162,6 +162,11 @@ def _m005_models(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX tasks_timings ON tasks (backend, model, size, duration, completed_at)")
 
 
+def _m006_drafts(db: sqlite3.Connection) -> None:
+    """A final rendered in Ray 2 from a Ray 2 Flash draft names its draft, so that both show as a pair."""
+    db.execute("ALTER TABLE tasks ADD COLUMN draft_task_id TEXT")
+
+
 #: Applied in order, each once; the names of applied ones are kept in `migrations`.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
@@ -169,6 +174,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m003_batches,
     _m004_shots,
     _m005_models,
+    _m006_drafts,
 ]
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from .._config import ApiKey
 from .._errors import DeadlineExceeded, NetworkError, OutputError, RateLimited, ServerError, TaskNotFound
 from .._journal.journal import TaskRecord, TaskState
-from .._request import Event, Prediction, PredictionStatus
+from .._request import Prediction, PredictionStatus
+from .events import Event
 from .pipeline import Pipeline
 
 __all__ = ["CancelEnd", "cancel_note", "follow_cancelled"]

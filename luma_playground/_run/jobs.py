@@ -23,18 +23,10 @@ from typing import Any
 from .._config import MODEL_ID, ApiKey, model_named, model_of
 from .._errors import LumaPlaygroundError
 from .._journal.journal import TaskRecord, TaskState
-from .._request import (
-    Done,
-    Event,
-    GenerationRequest,
-    Submitted,
-    Submitting,
-    Uploaded,
-    Uploading,
-    WaitingForSlot,
-)
+from .._request import GenerationRequest
 from .._wavespeed.pacing import Pace, PaceLimits, Pacing
 from .cancel import CancelEnd, cancel_note, follow_cancelled
+from .events import Done, Event, Submitted, Submitting, Uploaded, Uploading, WaitingForSlot
 from .pipeline import Pipeline
 
 __all__ = ["Job", "Runner", "cancel_all"]
@@ -57,6 +49,8 @@ class Job:
     task_id: str | None = None
     row_id: int | None = None
     latest: Event | None = None
+    #: The draft (a Ray 2 Flash task id) this job renders again in Ray 2, if it is a final.
+    draft_task_id: str | None = None
     done: Done | None = None
     error: LumaPlaygroundError | None = None
     cancel_note: str | None = None
@@ -166,16 +160,19 @@ class Runner:
         upload: ImageUpload | None = None,
         first: Event | None = None,
         model: str | None = None,
+        draft_task_id: str | None = None,
     ) -> Job:
         """Start a generation in the background and return its job at once.
 
         `upload` gives the request's image URL, uploaded with `api_key` (several jobs of one start
         share one upload); without it the pipeline uploads the image itself. `first` is the
         event a follower sees before any other (the start path's `Validated`). `model` is the
-        model's id, else the request's model, else Ray 2.
+        model's id, else the request's model, else Ray 2. `draft_task_id` is the draft this job
+        finishes: its row names it from before the submit.
         """
         chosen = model_named(model) if model else model_of(request)
         job = Job(owner=owner, request=request, model=chosen.id, latest=first, _api_key=api_key)
+        job.draft_task_id = draft_task_id
         return self._launch(job, self._generate(job, upload))
 
     def resume(self, record: TaskRecord, *, api_key: ApiKey | None) -> Job:
@@ -241,6 +238,9 @@ class Runner:
                 async for event in self.pipeline.generate(
                     job.request, api_key=job._api_key, owner=job.owner, image_url=image_url, model=job.model
                 ):
+                    if isinstance(event, Submitting) and job.draft_task_id:
+                        # Written before the submit goes out: a final names its draft from the start.
+                        await self.pipeline.journal.aupdate(event.row_id, draft_task_id=job.draft_task_id)
                     job._publish(event)
             finally:
                 self._running[name] -= 1

@@ -30,24 +30,11 @@ from .._errors import (
 )
 from .._features.settings_file import keep_settings
 from .._journal.journal import NEVER_SENT, Journal, TaskRecord, TaskState
-from .._request import (
-    ACTIVE_STATUSES,
-    Done,
-    Downloading,
-    Event,
-    GenerationRequest,
-    Prediction,
-    PredictionStatus,
-    Processing,
-    Queued,
-    Submitted,
-    Submitting,
-    Uploaded,
-    Uploading,
-)
+from .._request import ACTIVE_STATUSES, GenerationRequest, Prediction, PredictionStatus
 from .._wavespeed.client import WaveSpeedClient
 from .._wavespeed.polling import AdaptiveSchedule, FixedSchedule, PollSchedule, PushedSchedule, TimingHistory
 from .._wavespeed.webhooks import Subscription
+from .events import Done, Downloading, Event, Processing, Queued, Submitted, Submitting, Uploaded, Uploading
 from .failures import CANCELLED_STATUSES, gave_up_following, task_failure
 from .lost_submits import HistoryMatch, match_lost_submit
 from .timings import learnt_timings

@@ -30,7 +30,9 @@ from .tasks import PublicApi, picture_of
 __all__ = ["BatchApi"]
 
 Header = gr.Header
-_ROWS_HELP = "rows must be a list of objects, each with image and prompt (and optionally size and duration)."
+_ROWS_HELP = (
+    "rows must be a list of objects, each with image and prompt (and optionally size, duration, model)."
+)
 
 
 class BatchApi:
@@ -91,7 +93,8 @@ class BatchApi:
 
         Args:
             rows: Up to 500 objects {"image": ..., "prompt": ..., "size": "1280*720" or "720*1280",
-                "duration": 5 or 10}; size and duration may be left out. The image is an http(s)
+                "duration": 5 or 10, "model": "luma/ray-2-i2v" or "luma/ray-2-flash-i2v"}; size,
+                duration and model may be left out (Ray 2 Flash drafts cheaply). The image is an http(s)
                 URL, a "data:image/png;base64,..." URI, or a file uploaded with POST
                 /gradio_api/upload (pass {"path": <returned path>, "meta": {"_type": "gradio.FileData"}}).
 
@@ -130,7 +133,7 @@ class BatchApi:
         Returns:
             The zip of the MP4s made (None before the batch has ended), and the record: batch_id,
             state (running, paused, done or cancelled), videos, done, running, waiting, failed,
-            cancelled, eta_seconds, and rows (row, state, task_id, prompt, size, duration,
+            cancelled, eta_seconds, and rows (row, state, task_id, prompt, size, duration, model,
             video_url, error).
         """
         info, run = self._found(batch_id, request, x_wavespeed_key)
@@ -276,6 +279,7 @@ def _row(row: BatchRow, root: str | None) -> dict[str, Any]:
         "prompt": row.prompt,
         "size": row.size,
         "duration": row.duration,
+        "model": row.model,
         "video_url": VIDEOS.address(row.video_path or "", root) if saved else None,
         "error": without_server_paths(row.error) if row.error else None,
     }

@@ -16,7 +16,7 @@ from ..ui._file_routes import EXPORTS, VIDEOS
 from ..ui._generate import ui_error
 from ..ui._gradio_compat import app_root, file_data
 from ..ui._parts import guarded
-from .tasks import DurationChoice, PublicApi, _Progress
+from .tasks import DurationChoice, ModelChoice, PublicApi, _Progress
 
 __all__ = ["ShotsApi"]
 
@@ -45,6 +45,7 @@ class ShotsApi:
         task_id: str,
         prompt: str,
         duration: DurationChoice = 5,
+        model: ModelChoice = "luma/ray-2-i2v",
         request: gr.Request = None,  # type: ignore[assignment]
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> Any:
@@ -61,6 +62,7 @@ class ShotsApi:
             task_id: A finished video's task id, or a shot's name ("shot-3").
             prompt: The motion of the new segment.
             duration: 5 or 10 (seconds) for the new segment.
+            model: "luma/ray-2-i2v" (Ray 2) or "luma/ray-2-flash-i2v" (Flash, a cheap draft of the segment).
 
         Returns:
             The shot's MP4, and the new segment's record (as `generate` gives it) with `shot`:
@@ -69,7 +71,7 @@ class ShotsApi:
         visit = self.api.store.work_visit(request, x_wavespeed_key)
         shots = self.playground.shots
         try:
-            run = await shots.extend(_ref(task_id), prompt, duration, visit.caller)
+            run = await shots.extend(_ref(task_id), prompt, duration, visit.caller, model=model)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         progress = _Progress(int(duration))

@@ -1,7 +1,7 @@
 """The public API: one set of functions for `gradio_client` and for agents over MCP, returning data.
 
 Each endpoint is the function of the same name (MCP names its tools after them): `generate`,
-`price`, `enhance_prompt`, `get_task`, `history` and `cancel` (and `_api_shots`'s `extend` and
+`price`, `finish`, `enhance_prompt`, `get_task`, `history` and `cancel` (and `_api_shots`'s `extend` and
 `export`). They answer for the caller: their
 own key when the request carries `X-WaveSpeed-Key`, else the server's key under the limits of a
 shared deployment, else the offline simulator. Over MCP the caller is their login or their key,
@@ -19,13 +19,14 @@ from typing import Any, Literal
 import gradio as gr
 
 from .._errors import InvalidRequest, LumaPlaygroundError
+from .._features.drafts import finish_draft
 from .._journal.journal import TaskRecord
 from .._pictures.sources import NOT_YOURS, Picture, is_data_uri, is_url
-from .._request import (
+from .._request import GenerationRequest, check_task_id
+from .._run.events import (
     Done,
     Downloading,
     Event,
-    GenerationRequest,
     Processing,
     Queued,
     Submitted,
@@ -33,7 +34,6 @@ from .._request import (
     Uploaded,
     Uploading,
     WaitingForSlot,
-    check_task_id,
 )
 from .._run.jobs import Job
 from ..ui._cost import CostBook
@@ -53,9 +53,10 @@ __all__ = ["PublicApi", "wire"]
 Header = gr.Header
 #: The choices, as the API page and MCP tool schemas list them (other values get a sentence).
 #: Gradio reads them from the hints, so they are written out; tests/test_fields.py holds them,
-#: the defaults and the docstrings' words to `_request.SIZE` and `_request.DURATION`.
+#: the defaults and the docstrings' words to `_request.SIZE`, `_request.DURATION` and `_request.MODEL`.
 SizeChoice = Literal["1280*720", "720*1280"]
 DurationChoice = Literal[5, 10]
+ModelChoice = Literal["luma/ray-2-i2v", "luma/ray-2-flash-i2v"]
 #: How long Ray 2 typically takes for a video of each duration, before the journal knows better.
 TYPICAL_SECONDS = {5: 60, 10: 120}
 
@@ -148,10 +149,15 @@ class PublicApi:
         prompt: str,
         size: SizeChoice = "1280*720",
         duration: DurationChoice = 5,
+        model: ModelChoice = "luma/ray-2-i2v",
         request: gr.Request = None,  # type: ignore[assignment]
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> AsyncIterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
         """Animate a picture into a 5 or 10 second MP4 with Luma Ray 2 (image to video) on WaveSpeedAI.
+
+        Draft cheaply first: try a prompt in "luma/ray-2-flash-i2v" (Ray 2 Flash, about a third of
+        the price and time), then render the draft you like with `finish` (Ray 2, same picture,
+        prompt, size and duration).
 
         The picture is cropped to fill the frame: 16:9 for "1280*720", 9:16 for "720*1280" (choose the
         size that matches the picture's orientation). A run takes about a minute for 5 s and two for
@@ -168,18 +174,57 @@ class PublicApi:
             prompt: What should happen: the motion, the camera move, the mood (up to 2,000 characters).
             size: "1280*720" (landscape, 16:9) or "720*1280" (portrait, 9:16).
             duration: 5 or 10 (seconds).
+            model: "luma/ray-2-i2v" (Ray 2, the final) or "luma/ray-2-flash-i2v" (Flash, the cheap draft).
 
         Returns:
-            The MP4 video, and the task's record: task_id, state, size, duration,
+            The MP4 video, and the task's record: task_id, state, size, duration, model,
             inference_seconds, price_usd, backend, video_url (this playground's saved copy).
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(picture_of(image), prompt, size=size, duration=duration)
+            generation = GenerationRequest.create(
+                picture_of(image), prompt, size=size, duration=duration, model=model
+            )
             [job] = await self.store.start(visit, generation)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        progress = _Progress(generation.duration)
+        async for outcome in self._followed(job, visit, request, generation.duration):
+            yield outcome
+
+    async def finish(
+        self,
+        task_id: str,
+        request: gr.Request = None,  # type: ignore[assignment]
+        x_wavespeed_key: Header = None,  # type: ignore[assignment]
+    ) -> AsyncIterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
+        """Finish a Ray 2 Flash draft in Ray 2: the same picture (not uploaded again), prompt and settings.
+
+        Draft with `generate` and model "luma/ray-2-flash-i2v" (cheap and fast), then pass the draft
+        you like here. It is paid at Ray 2's price: call `price` with model "luma/ray-2-i2v" first.
+        The final's record names its draft (draft_task_id). Over MCP on a shared playground this
+        needs your own key in `X-WaveSpeed-Key` (or a sign-in), as for `get_task`.
+
+        Args:
+            task_id: The finished Ray 2 Flash task's id (from `generate`'s record or `history`).
+
+        Returns:
+            The MP4 video, and the final's record (see `generate`), with draft_task_id.
+        """
+        visit = self.store.work_visit(request, x_wavespeed_key)
+        try:
+            draft, _ = await self.history_handlers.lookup(task_id, visit)
+            job = await finish_draft(self.playground, draft, visit.caller)
+            self.store.keep_jobs(visit, [job])
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        async for outcome in self._followed(job, visit, request, draft.duration):
+            yield outcome
+
+    async def _followed(
+        self, job: Job, visit: Visit, request: gr.Request | None, duration: int
+    ) -> AsyncIterator[tuple[dict[str, Any] | None, dict[str, Any]]]:
+        """The job's video and record once it ends, its phase shown as progress meanwhile."""
+        progress = _Progress(duration)
         try:
             async for event in job.events(tick=TICK):
                 progress.show(event)
@@ -198,7 +243,7 @@ class PublicApi:
         assert record is not None
         root = app_root(request)
         data = self.record(record, root)
-        quote = await self.cost.quote(visit, record.size, record.duration)
+        quote = await self.cost.quote(visit, record.size, record.duration, model=record.model)
         data["price_usd"] = quote.per_video
         return file_data(job.done.video_path, VIDEOS, root), data
 
@@ -213,6 +258,7 @@ class PublicApi:
         size: SizeChoice = "1280*720",
         duration: DurationChoice = 5,
         count: int = 1,
+        model: ModelChoice = "luma/ray-2-i2v",
         request: gr.Request = None,  # type: ignore[assignment]
         x_wavespeed_key: Header = None,  # type: ignore[assignment]
     ) -> dict[str, Any]:
@@ -222,24 +268,28 @@ class PublicApi:
             size: "1280*720" or "720*1280".
             duration: 5 or 10 (seconds); billing is per 5 s of video.
             count: How many videos (1 to 4).
+            model: "luma/ray-2-i2v" (Ray 2, the final) or "luma/ray-2-flash-i2v" (Flash, the cheap draft).
 
         Returns:
-            usd_per_video, usd_total, balance_usd (only for a key you sent), covered,
+            model, usd_per_video, usd_total, balance_usd (only for a key you sent), covered,
             simulated, and problem when a figure is unavailable.
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
             request_like = GenerationRequest.create(
-                "https://example.com/x.jpg", "price", size=size, duration=duration
+                "https://example.com/x.jpg", "price", size=size, duration=duration, model=model
             )
             if not isinstance(count, int) or not 1 <= count <= 4:
                 raise InvalidRequest("count must be a whole number from 1 to 4.", field="count")
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        quote = await self.cost.quote(visit, request_like.size.value, request_like.duration, count)
+        quote = await self.cost.quote(
+            visit, request_like.size.value, request_like.duration, count, model=request_like.model
+        )
         return {
             "size": request_like.size.value,
             "duration": request_like.duration,
+            "model": request_like.model,
             "count": count,
             "usd_per_video": quote.per_video,
             "usd_total": quote.total,
@@ -365,6 +415,12 @@ def wire(api: PublicApi, *, generate_concurrency: int) -> None:
     gr.api(
         guarded(api.generate),
         api_name="generate",
+        concurrency_limit=generate_concurrency,
+        concurrency_id="generate",
+    )
+    gr.api(
+        guarded(api.finish),
+        api_name="finish",
         concurrency_limit=generate_concurrency,
         concurrency_id="generate",
     )

@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 for command in (
     tasks.generate,
+    tasks.finish,
     tasks.get,
     tasks.history,
     tasks.resume,

@@ -10,7 +10,15 @@ from .._errors import InvalidRequest
 from .._features.suggestions import STYLES, suggest_prompt
 from .._guard.limits import Caller
 from .._request import GenerationRequest, check_task_id
-from .common import DURATION_DEFAULT, SIZE_DEFAULT, DurationOption, SizeOption, operator_picture
+from .common import (
+    DURATION_DEFAULT,
+    MODEL_DEFAULT,
+    SIZE_DEFAULT,
+    DurationOption,
+    ModelOption,
+    SizeOption,
+    operator_picture,
+)
 from .tasks import EXIT_OK, OWNER, AsJson, Simulate, Verbose, _playground, _print_json, _run
 
 __all__ = ["cancel", "enhance", "price"]
@@ -28,6 +36,7 @@ def price(
     size: SizeOption = SIZE_DEFAULT,
     duration: DurationOption = DURATION_DEFAULT,
     count: Annotated[int, typer.Option(help="How many videos (1 to 4).", min=1, max=4)] = 1,
+    model: ModelOption = MODEL_DEFAULT,
     as_json: AsJson = False,
     simulate: Simulate = False,
     verbose: Verbose = False,
@@ -37,17 +46,19 @@ def price(
     async def main() -> int:
         # Checked like a request, with a stand-in picture: nothing is fetched.
         settings = GenerationRequest.create(
-            "https://example.com/picture.jpg", "price", size=size, duration=duration
+            "https://example.com/picture.jpg", "price", size=size, duration=duration, model=model
         )
         async with _playground(simulate) as playground:
             backend, key = playground.backend_for(None)
-            quote = await backend.client.price({"size": settings.size.value, "duration": 5}, api_key=key)
+            asked = {"size": settings.size.value, "duration": 5}
+            quote = await backend.client.price(asked, api_key=key, model=settings.model)
             balance = await backend.client.balance(api_key=key)
         unit = _number(quote, "unit_price", "price")
         if unit is None:
             raise InvalidRequest("WaveSpeed's pricing answer had no price in it.")
         per_video = unit * (settings.duration // 5)
         answer = {
+            "model": settings.model,
             "size": settings.size.value,
             "duration": settings.duration,
             "count": count,

@@ -49,8 +49,10 @@ from .tasks import (
 __all__ = ["batch"]
 
 
-def _read_rows(source: Path, prompt: str | None, data_dir: Path) -> tuple[list[BatchInput], str]:
-    """The rows of a CSV (or of a zip of pictures with one prompt), and the source's hash."""
+def _read_rows(
+    source: Path, prompt: str | None, data_dir: Path, model: str | None = None
+) -> tuple[list[BatchInput], str]:
+    """The rows of a CSV (or of a zip of pictures with one prompt and model), and the source's hash."""
     try:
         data = source.read_bytes()
     except OSError as error:
@@ -60,8 +62,8 @@ def _read_rows(source: Path, prompt: str | None, data_dir: Path) -> tuple[list[B
             raise InvalidRequest(
                 "A zip of pictures needs the prompt they share: add --prompt.", field="prompt"
             )
-        rows = rows_from_zip(source, prompt, data_dir / "batches")
-        return rows, content_hash(data + b"\0" + prompt.encode())
+        rows = rows_from_zip(source, prompt, data_dir / "batches", model=model)
+        return rows, content_hash(data + b"\0" + prompt.encode() + (b"\0" + model.encode() if model else b""))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -144,10 +146,15 @@ def _code(rows: list[BatchRow]) -> int:
 
 
 async def _open_batch(
-    playground: Playground, source: Path, prompt: str | None, yes: bool, concurrency: int | None
+    playground: Playground,
+    source: Path,
+    prompt: str | None,
+    yes: bool,
+    concurrency: int | None,
+    model: str | None = None,
 ) -> BatchRun | None:
     """The batch of this source to resume, or a new one once its price is confirmed (None: declined)."""
-    rows, source_hash = _read_rows(source, prompt, playground.settings.data_dir)
+    rows, source_hash = _read_rows(source, prompt, playground.settings.data_dir, model)
     backend, key = playground.backend_for(None)
     store, caller = BatchStore(playground.journal), Caller(OWNER)
     found = store.unfinished(source_hash, key.fingerprint if key else "")
@@ -173,6 +180,10 @@ def batch(
     prompt: Annotated[
         str | None, typer.Option("--prompt", "-p", help="The prompt of a zip's pictures.")
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="The model of a zip's pictures: ray-2 or flash (a CSV has a model column)."),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Start without asking to confirm the price.")
     ] = False,
@@ -188,7 +199,7 @@ def batch(
     async def main() -> int:
         started = time.monotonic()
         async with _playground(simulate) as playground:
-            run = await _open_batch(playground, rows, prompt, yes, concurrency)
+            run = await _open_batch(playground, rows, prompt, yes, concurrency, model)
             if run is None:
                 err.print("not confirmed: nothing was started", markup=False)
                 return EXIT_OK
@@ -222,6 +233,7 @@ def _row_json(row: BatchRow, path: str | None) -> dict[str, Any]:
         "prompt": row.prompt,
         "size": row.size,
         "duration": row.duration,
+        "model": row.model,
         "state": row.state.value,
         "task_id": row.task_id,
         "video_path": path,

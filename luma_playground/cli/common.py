@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._config import Settings
+from .._config import MODELS, Settings
 from .._errors import (
     DeadlineExceeded,
     InvalidRequest,
@@ -36,10 +36,8 @@ from .._errors import (
 from .._journal.journal import ACTIVE_STATES, FINAL_STATES
 from .._pictures.sources import Picture, is_data_uri, is_url
 from .._playground import Playground
-from .._request import (
-    DURATION,
-    PROMPT,
-    SIZE,
+from .._request import DURATION, MODEL, PROMPT, SIZE
+from .._run.events import (
     Done,
     Downloading,
     Event,
@@ -80,8 +78,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 Prompt = Annotated[str, typer.Option("--prompt", "-p", help=PROMPT.help)]
 SizeOption = Annotated[str, typer.Option("--size", help=f"{SIZE.spelled(notes=True)}.")]
 DurationOption = Annotated[str, typer.Option("--duration", help=f"{DURATION.spelled()}.")]
+#: The model's short names (`flash`) are taken too; its help names them after the ids.
+MODEL_HELP = f"{MODEL.spelled(notes=True)}. Short names: {', '.join(m.alias for m in MODELS.values())}."
+ModelOption = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
 #: The options' defaults as the command line spells them (typer shows them in the help).
-SIZE_DEFAULT, DURATION_DEFAULT = str(SIZE.default), str(DURATION.default)
+SIZE_DEFAULT, DURATION_DEFAULT, MODEL_DEFAULT = str(SIZE.default), str(DURATION.default), str(MODEL.default)
 
 
 def exit_code(error: BaseException) -> int:

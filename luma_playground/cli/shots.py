@@ -21,8 +21,10 @@ from .common import (
     DURATION_DEFAULT,
     EXIT_OK,
     EXIT_TASK,
+    MODEL_DEFAULT,
     OWNER,
     AsJson,
+    ModelOption,
     Simulate,
     Verbose,
     _deliver,
@@ -47,6 +49,7 @@ def extend(
         int, typer.Option(min=1, max=MAX_SEGMENTS - 1, help="How many segments to add, one after another.")
     ] = 1,
     duration: Annotated[str, typer.Option(help=f"{DURATION.spelled()} per segment.")] = DURATION_DEFAULT,
+    model: ModelOption = MODEL_DEFAULT,
     output: Output = None,
     as_json: AsJson = False,
     simulate: Simulate = False,
@@ -59,7 +62,9 @@ def extend(
 
     async def main() -> int:
         async with _playground(simulate) as playground:
-            run = await playground.shots.extend(task_id, prompt, duration, Caller(OWNER), times=times)
+            run = await playground.shots.extend(
+                task_id, prompt, duration, Caller(OWNER), times=times, model=model
+            )
             async for job in run.segment_jobs():
                 err.print(f"new segment {len(run.jobs)} of {times}", markup=False)
                 with contextlib.suppress(LumaPlaygroundError, asyncio.CancelledError):

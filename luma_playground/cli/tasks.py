@@ -25,20 +25,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._errors import InvalidRequest
+from .._features.adopted import adopt
+from .._features.drafts import finish_draft
 from .._features.follow import Outcome, check_record, finish_record
 from .._guard.limits import Caller
 from .._journal.journal import Journal, TaskRecord
-from .._request import TASK_ID, GenerationRequest
+from .._playground import Playground
+from .._request import TASK_ID, GenerationRequest, check_task_id
+from .._run.jobs import Job
 from .common import (
     DURATION_DEFAULT,
     EXIT_OK,
     EXIT_PENDING,
     EXIT_TASK,
     HISTORY_STATES,
+    MODEL_DEFAULT,
     OWNER,
     SIZE_DEFAULT,
     AsJson,
     DurationOption,
+    ModelOption,
     Prompt,
     Simulate,
     SizeOption,
@@ -56,7 +62,7 @@ from .common import (
 )
 from .shots import resume_shots
 
-__all__ = ["generate", "get", "history", "resume", "simulator"]
+__all__ = ["finish", "generate", "get", "history", "resume", "simulator"]
 
 
 def generate(
@@ -64,6 +70,7 @@ def generate(
     prompt: Prompt,
     size: SizeOption = SIZE_DEFAULT,
     duration: DurationOption = DURATION_DEFAULT,
+    model: ModelOption = MODEL_DEFAULT,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Also copy the MP4 to this file or folder.")
     ] = None,
@@ -74,19 +81,51 @@ def generate(
     """Make a video from an image and a prompt; print the saved MP4's path (or the task as JSON)."""
 
     async def main() -> int:
-        request = GenerationRequest.create(operator_picture(image), prompt, size=size, duration=duration)
+        request = GenerationRequest.create(
+            operator_picture(image), prompt, size=size, duration=duration, model=model
+        )
         async with _playground(simulate) as playground:
             [job] = await playground.start(request, Caller(OWNER))
-            done = await _follow(job)
-            record = playground.journal.by_task_id(done.task_id)
-        path = _deliver(done.video_path, output)
-        if as_json and record is not None:
-            _print_json({**record.to_json(), "output": str(path)})
-        else:
-            print(path)
-        return EXIT_OK
+            return await _delivered(playground, job, output, as_json)
 
     _run(main, verbose)
+
+
+def finish(
+    task_id: Annotated[str, typer.Argument(help="The finished Ray 2 Flash draft's task id.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Also copy the MP4 to this file or folder.")
+    ] = None,
+    as_json: AsJson = False,
+    simulate: Simulate = False,
+    verbose: Verbose = False,
+) -> None:
+    """Finish a Ray 2 Flash draft in Ray 2: the same picture (not uploaded again), prompt and settings."""
+
+    async def main() -> int:
+        wanted = check_task_id(task_id)
+        async with _playground(simulate) as playground:
+            draft = playground.journal.by_task_id(wanted)
+            if draft is None:
+                raise InvalidRequest(
+                    "No draft with this task id in this playground's journal.", field="task_id"
+                )
+            job = await finish_draft(playground, draft, Caller(OWNER))
+            return await _delivered(playground, job, output, as_json)
+
+    _run(main, verbose)
+
+
+async def _delivered(playground: Playground, job: Job, output: Path | None, as_json: bool) -> int:
+    """Follow a started job to its video; print the saved MP4's path (or the task as JSON)."""
+    done = await _follow(job)
+    record = playground.journal.by_task_id(done.task_id)
+    path = _deliver(done.video_path, output)
+    if as_json and record is not None:
+        _print_json({**record.to_json(), "output": str(path)})
+    else:
+        print(path)
+    return EXIT_OK
 
 
 # -- resume and get -------------------------------------------------------------------------
@@ -191,7 +230,7 @@ def get(
             _, key = playground.backend_for(None)
             record = playground.journal.by_task_id(wanted)
             if record is None:
-                record = await playground.adopt(wanted, key, owner=OWNER)
+                record = await adopt(playground, wanted, key, owner=OWNER)
             outcome = Outcome(record)
             if _needs_work(record):
                 if wait:

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from .._config import RAY_2_FLASH
 from ._history import HistoryHandlers
 from ._history_view import Entry
 from ._parts import QUIET
@@ -53,6 +54,9 @@ def place() -> CompareParts:
     return CompareParts(tab, left, right, left_video, right_video)
 
 
+FLASH = RAY_2_FLASH.id
+
+
 def _age(timestamp: float, now: float) -> str:
     """How long ago, in words that do not depend on the visitor's time zone."""
     minutes = max(0, int(now - timestamp)) // 60
@@ -74,7 +78,20 @@ def _label(entry: Entry, now: float) -> str:
         return (
             f"Shot of {len(view.segments)}: {prompt} · {view.seconds} s · {_age(view.shot.created_at, now)}"
         )
-    return f"{prompt} · {record.duration} s · {_age(record.created_at, now)}"
+    kind = "Ray 2 final · " if record.draft_task_id else "Flash draft · " if record.model == FLASH else ""
+    return f"{kind}{prompt} · {record.duration} s · {_age(record.created_at, now)}"
+
+
+def _partner(entry: Entry, entries: list[Entry]) -> str | None:
+    """The other half of a draft and its Ray 2 final (the draft of a final, a draft's final), if saved."""
+    record = entry.record
+    for other in entries:
+        if other.video is None or other.shot is not None or entry.shot is not None:
+            continue
+        drafted = record.draft_task_id and other.record.task_id == record.draft_task_id
+        if drafted or (record.task_id and other.record.draft_task_id == record.task_id):
+            return other.ref
+    return None
 
 
 class CompareHandlers:
@@ -102,7 +119,9 @@ class CompareHandlers:
 
     def open_with(self, ref: str | None, right: str | None, request: gr.Request) -> tuple[Any, Any, Any]:
         """From History: the picked video (or shot) on the left, and the Compare tab in front."""
-        entry = self.history.item(self.history.store.visit(request), ref)
+        visit = self.history.store.visit(request)
+        entry = self.history.item(visit, ref)
+        right = _partner(entry, self.history.entries(visit)) or right
         left_update, right_update = self.choices(entry.ref, right, request)
         return left_update, right_update, gr.Tabs(selected="compare")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from .._config import MODEL_ID, model_named
 from .._errors import LumaPlaygroundError
 from .._playground import Backend, Playground
 from .._request import Size
@@ -168,23 +169,34 @@ class CostBook:
     # -- handlers -------------------------------------------------------------------------------
 
     async def summary(
-        self, size: str | None, duration: int | None, videos: int | None, request: gr.Request
+        self,
+        size: str | None,
+        duration: int | None,
+        videos: int | None,
+        model: str | None,
+        request: gr.Request,
     ) -> str:
-        """The summary line with the cost of these settings (after a short debounce)."""
+        """The summary line with the cost of these settings in this model (after a short debounce)."""
         await asyncio.sleep(self.debounce)
-        return await self._summary(size, duration, videos, request, fresh_balance=False)
+        return await self._summary(size, duration, videos, model, request, fresh_balance=False)
 
     async def after_run(
-        self, size: str | None, duration: int | None, videos: int | None, request: gr.Request
+        self,
+        size: str | None,
+        duration: int | None,
+        videos: int | None,
+        model: str | None,
+        request: gr.Request,
     ) -> str:
         """The summary line once a run has ended: the balance is asked for again."""
-        return await self._summary(size, duration, videos, request, fresh_balance=True)
+        return await self._summary(size, duration, videos, model, request, fresh_balance=True)
 
     async def _summary(
         self,
         size: str | None,
         duration: int | None,
         videos: int | None,
+        model: str | None,
         request: gr.Request,
         *,
         fresh_balance: bool,
@@ -193,19 +205,27 @@ class CostBook:
         try:
             size_value = Size.parse(size).value
             seconds = int(duration or 5)
+            model_id = model_named(model or MODEL_ID).id
         except (LumaPlaygroundError, TypeError, ValueError):
             return summary_html(size, duration, videos=count)
-        quote = await self.quote(
-            self.store.visit(request), size_value, seconds, count, fresh_balance=fresh_balance
-        )
+        visit = self.store.visit(request)
+        fresh = fresh_balance
+        quote = await self.quote(visit, size_value, seconds, count, fresh_balance=fresh, model=model_id)
         return summary_html(size_value, seconds, videos=count, cost=cost_html(quote))
 
     # -- figures --------------------------------------------------------------------------------
 
     async def quote(
-        self, visit: Visit, size: str, duration: int, videos: int = 1, *, fresh_balance: bool = False
+        self,
+        visit: Visit,
+        size: str,
+        duration: int,
+        videos: int = 1,
+        *,
+        fresh_balance: bool = False,
+        model: str = MODEL_ID,
     ) -> Quote:
-        """The cost of `videos` videos of this size and duration, for whoever pays for `visit`."""
+        """The cost of `videos` videos of this size, duration and model, for whoever pays for `visit`."""
         backend, key = self.playground.backend_for(visit.user_key)
         if key is None:
             return Quote(
@@ -216,7 +236,7 @@ class CostBook:
             )
         owner = key.fingerprint
         private = self.store.spends_owner_credits(visit)
-        price_task = self._price(backend, owner, key, size)
+        price_task = self._price(backend, owner, key, size, model)
         if private:
             unit_price, sim_price, price_problem = await price_task
             balance, sim_balance, balance_problem = None, False, None
@@ -238,17 +258,17 @@ class CostBook:
         )
 
     async def _price(
-        self, backend: Backend, owner: str, key: Any, size: str
+        self, backend: Backend, owner: str, key: Any, size: str, model: str
     ) -> tuple[float | None, bool, str | None]:
-        slot = (backend.name, backend.client.base_url, owner, size)
+        slot = (backend.name, backend.client.base_url, owner, size, model)
 
         async def ask() -> tuple[float | None, bool, str | None]:
-            data = await backend.client.price({"size": size, "duration": 5}, api_key=key)
+            data = await backend.client.price({"size": size, "duration": 5}, api_key=key, model=model)
             price = _number(data, "unit_price", "price")
             if price is None:
                 return None, False, "WaveSpeed's pricing answer had no price in it."
             if not backend.simulated:  # the spend guard reserves what the line shows
-                self.playground.spend.note_price(size, price)
+                self.playground.spend.note_price(size, price, model)
             return price, bool(data.get("simulated")), None
 
         return await self._cached(self._prices, slot, ask, PRICE_TTL, "price")
@@ -300,8 +320,9 @@ def wire(
     runs: list[Dependency],
 ) -> None:
     """Keep the summary line's cost up to date with the settings, the key and finished runs."""
-    settings = [form.size, form.duration, count]
-    for trigger in (form.size.change, form.duration.change, count.change, keys.badge.change, keys.key.blur):
+    settings = [form.size, form.duration, count, form.model]
+    changes = (form.size.change, form.duration.change, count.change, form.model.change)
+    for trigger in (*changes, keys.badge.change, keys.key.blur):
         trigger(cost.summary, settings, [form.summary], trigger_mode="always_last", **QUIET)
     demo.load(cost.summary, settings, [form.summary], **QUIET)
     # A finished run (of one video or several) has changed the balance.

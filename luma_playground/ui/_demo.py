@@ -33,6 +33,7 @@ from ._generate import Handlers
 from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
 from ._history import HistoryHandlers
 from ._layout import Page, build_layout
+from ._parts import QUIET
 from ._session import SessionStore
 from ._theme import CSS, THEME
 
@@ -70,7 +71,17 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     form, keys, result = page.form, page.keys, page.result
 
     generation = _generate_tab.wire(handlers, page.run, form, keys, result, settings)
+    # A finished Flash video offers its Ray 2 final (priced); any other run hides the offer.
+    for after in (generation.then, generation.failure):
+        after(handlers.finish_offer, None, [result.finish], **QUIET)
     history = HistoryHandlers(playground, store)
+    # Then History, where the final is followed beside its draft, is drawn again.
+    finishing = result.finish.click(
+        handlers.finish_shown, None, [result.finish, page.tabs], api_name="finish_shown", **QUIET
+    )
+    shown = page.history
+    refreshed = [shown.cards, shown.summary, shown.check, shown.timer, shown.shown]
+    finishing.success(history.refresh, [shown.selected, shown.shown], refreshed, **QUIET)
     _history_tab.wire(history, page.history, form, keys.key, page.tabs, finished=generation)
     _compare.wire(
         demo,

@@ -19,14 +19,13 @@ from .._errors import (
     TaskFailed,
     without_server_paths,
 )
-from .._request import (
+from .._request import GenerationRequest, Size
+from .._run.events import (
     Done,
     Downloading,
     Event,
-    GenerationRequest,
     Processing,
     Queued,
-    Size,
     Submitted,
     Submitting,
     Uploaded,

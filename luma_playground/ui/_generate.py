@@ -17,12 +17,15 @@ from typing import Any, Optional
 
 import gradio as gr
 
-from .._config import ApiKey, Settings
+from .._config import RAY_2, RAY_2_FLASH, ApiKey, Settings
 from .._errors import InvalidRequest, LumaPlaygroundError, without_server_paths
+from .._features.drafts import finish_draft
+from .._journal.journal import TaskRecord
 from .._pictures.checks import check_image, in_image_worker, suggested_size
 from .._pictures.urls import fetch_image
 from .._playground import Backend, Playground
-from .._request import Event, GenerationRequest
+from .._request import GenerationRequest
+from .._run.events import Event
 from .._run.jobs import Job, cancel_all
 from ._format import (
     StatusTracker,
@@ -128,7 +131,7 @@ class Handlers:
             *[gr.update(visible=False)] * MAX_VIDEOS,
         )
 
-    def finish(self, count: object, request: gr.Request | None = None) -> tuple[Any, Any]:
+    def buttons_after_run(self, count: object, request: gr.Request | None = None) -> tuple[Any, Any]:
         """Put the buttons back once a run ends, however it ends.
 
         Cancel stays while the tab has other work running (a shot's segment), which it stops too.
@@ -140,6 +143,37 @@ class Handlers:
             gr.update(value=cancel_label(many), visible=running),
         )
 
+    # -- draft, then finish ------------------------------------------------------------------
+
+    def _draft_shown(self, session: str) -> TaskRecord | None:
+        """The finished Ray 2 Flash video in the large player (a run of one), if that is what it shows."""
+        jobs = self.store.last_run(session)
+        if len(jobs) != 1 or jobs[0].done is None or jobs[0].model != RAY_2_FLASH.id:
+            return None
+        return self.playground.journal.by_task_id(jobs[0].done.task_id)
+
+    def finish_offer(self, request: gr.Request) -> Any:
+        """ "Finish in Ray 2" under a finished Flash video, with the final's price; hidden otherwise."""
+        draft = self._draft_shown(session_hash(request))
+        if draft is None:
+            return gr.Button(visible=False)
+        price = self.playground.spend.unit_price(draft.size, RAY_2.id) * max(1, -(-draft.duration // 5))
+        return gr.Button(value=f"Finish in Ray 2 · {price:.2f} USD", visible=True, interactive=True)
+
+    async def finish_shown(self, request: gr.Request) -> tuple[Any, Any]:
+        """Render the Flash video shown again in Ray 2 (same upload and settings); History follows it."""
+        visit = self.store.visit(request)
+        draft = self._draft_shown(visit.session_hash)
+        try:
+            if draft is None:
+                raise InvalidRequest("Make a video in Ray 2 Flash first: Ray 2 finishes that draft.")
+            job = await finish_draft(self.playground, draft, visit.caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        self.store.keep_jobs(visit, [job])
+        gr.Info("The Ray 2 final has started: History shows it beside its draft.")
+        return gr.Button(visible=False), gr.Tabs(selected="history")
+
     # -- the run --------------------------------------------------------------------------------
 
     async def generate(
@@ -148,6 +182,7 @@ class Handlers:
         prompt: str,
         size: str,
         duration: int,
+        model: str,
         count: object,
         request: gr.Request,
         # Spelled `Optional[...]`: that is the form Gradio's MCP server lists as a header.
@@ -162,7 +197,9 @@ class Handlers:
         """
         visit = self.store.visit(request, x_wavespeed_key)
         try:
-            generation = GenerationRequest.create(sent_picture(image), prompt, size=size, duration=duration)
+            generation = GenerationRequest.create(
+                sent_picture(image), prompt, size=size, duration=duration, model=model
+            )
             jobs = await self.store.start(visit, generation, count=video_count(count))
         except LumaPlaygroundError as error:
             # Nothing started: the last video stays on screen, in the large player.
@@ -238,7 +275,7 @@ class Handlers:
             overall = cancelled_html(notes[last], task_id=last.task_id, charged=last.done is not None)
         else:
             overall = cancelled_html("Nothing was running, so nothing was charged.")
-        return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.finish(count))
+        return (overall, *cards, *[gr.update(visible=False)] * MAX_VIDEOS, *self.buttons_after_run(count))
 
     def cancel_one(self, index: int) -> Callable[[gr.Request], Awaitable[tuple[Any, Any]]]:
         """The handler of slot `index`'s Cancel button: stop that video alone."""

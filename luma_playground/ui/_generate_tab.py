@@ -145,7 +145,7 @@ def wire(
     )
     # `.then` follows a success only; `.failure` covers the rest.
     for after in (run.then, run.failure):
-        after(handlers.finish, [parts.count], buttons, queue=False, **QUIET)
+        after(handlers.buttons_after_run, [parts.count], buttons, queue=False, **QUIET)
     for index, slot in enumerate(parts.slots):
         slot.cancel.click(
             handlers.cancel_one(index),

@@ -16,15 +16,17 @@ from typing import Any
 
 import gradio as gr
 
-from .._config import ApiKey
+from .._config import RAY_2, RAY_2_FLASH, ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
+from .._features.adopted import adopt
+from .._features.drafts import finish_draft
 from .._features.follow import check_record
 from .._features.shot_store import ShotRecord, ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._journal.journal import TaskRecord
 from .._pictures.urls import fetch_image
 from .._playground import Playground
-from .._request import DURATIONS, Size, check_prompt, check_task_id
+from .._request import DURATIONS, MODEL, Size, check_prompt, check_task_id
 from .._run.jobs import Job
 from ._generate import ui_error
 from ._gradio_compat import is_inside, shown_file, upload_folder, url_downloads
@@ -213,8 +215,8 @@ class HistoryHandlers:
         entry = self.item(self.store.visit(request), ref)
         return (entry.ref, *self.detail(entry))
 
-    def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any]:
-        """The facts, the video and the buttons (use again, compare, extend) for one card."""
+    def detail(self, entry: Entry) -> tuple[Any, Any, Any, Any, Any, Any]:
+        """The facts, the video and the buttons (use again, compare, extend, finish) for one card."""
         video = self.shown(entry.video)
         view = entry.shot
         if view is None:
@@ -229,10 +231,31 @@ class HistoryHandlers:
             gr.Button(interactive=True),
             gr.Button(interactive=video is not None),
             gr.Button(interactive=extendable),
+            self._finish_button(entry),
         )
 
+    def _finish_button(self, entry: Entry) -> Any:
+        """ "Finish in Ray 2" on a finished Flash draft, priced first; hidden on any other card."""
+        record = entry.record
+        if entry.shot is not None or record.model != RAY_2_FLASH.id or entry.video is None:
+            return gr.Button(visible=False)
+        price = self.playground.spend.unit_price(record.size, RAY_2.id) * max(1, -(-record.duration // 5))
+        return gr.Button(value=f"Finish in Ray 2 · {price:.2f} USD", visible=True, interactive=True)
+
+    async def finish(self, ref: str | None, request: gr.Request) -> tuple[Any, Any]:
+        """Render the selected Flash draft again in Ray 2, from its upload; the final joins History."""
+        visit = self.store.visit(request)
+        draft = self.item(visit, ref).record
+        try:
+            job = await finish_draft(self.playground, draft, visit.caller)
+        except LumaPlaygroundError as error:
+            raise ui_error(error) from None
+        self.store.keep_jobs(visit, [job])
+        gr.Info("The Ray 2 final has started: it appears in History beside its draft.")
+        return gr.Button(interactive=False), gr.Timer(active=True)
+
     async def use_again(self, ref: str | None, request: gr.Request) -> tuple[Any, ...]:
-        """Put a generation's image, prompt, size and duration back into the Generate tab (a shot's:
+        """Put a generation's image, prompt, size, duration and model back into the Generate tab (a shot's:
         its first clip's).
         """
         record = self.item(self.store.visit(request), ref).record
@@ -258,6 +281,7 @@ class HistoryHandlers:
             duration,
             gr.Tabs(selected="image-tab") if image is not None else gr.skip(),
             gr.Tabs(selected="generate"),
+            record.model if record.model in MODEL.values else gr.skip(),
         )
 
     async def _image_of(self, record: TaskRecord) -> str | None:
@@ -370,7 +394,7 @@ class HistoryHandlers:
             )
         backend, _ = self.playground.backend_for(visit.user_key)
         try:
-            return await self.playground.adopt(task_id, visit.user_key, owner=visit.owner)
+            return await adopt(self.playground, task_id, visit.user_key, owner=visit.owner)
         except TaskNotFound:
             if backend.simulated:
                 where = (

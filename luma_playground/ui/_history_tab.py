@@ -44,6 +44,8 @@ class HistoryParts:
     reuse: gr.Button
     compare: gr.Button
     extend: gr.Button
+    #: "Finish in Ray 2", on a finished Ray 2 Flash draft.
+    finish: gr.Button
     #: The card shown: a row's number, or a shot's name (`shot-3`).
     selected: gr.Textbox
     timer: gr.Timer
@@ -52,7 +54,7 @@ class HistoryParts:
     @property
     def detail(self) -> list[gr.components.Component]:
         """What shows the selected generation or shot."""
-        return [self.facts, self.video, self.reuse, self.compare, self.extend]
+        return [self.facts, self.video, self.reuse, self.compare, self.extend, self.finish]
 
 
 def place() -> HistoryParts:
@@ -109,6 +111,9 @@ def place() -> HistoryParts:
                     )
                     compare = gr.Button("Compare with…", interactive=False, elem_id="lp-history-compare")
                     extend = gr.Button("Extend…", interactive=False, elem_id="lp-history-extend")
+                finish = gr.Button(
+                    "Finish in Ray 2", variant="primary", visible=False, elem_id="lp-history-finish"
+                )
         selected = gr.Textbox(None, visible=False, elem_id="lp-history-selected")
         timer = gr.Timer(REFRESH_EVERY, active=False)
         shown = gr.State(None)
@@ -125,6 +130,7 @@ def place() -> HistoryParts:
         reuse,
         compare,
         extend,
+        finish,
         selected,
         timer,
         shown,
@@ -180,9 +186,14 @@ def wire(
     parts.reuse.click(
         handlers.use_again,
         [parts.selected],
-        [form.image, form.prompt, form.size, form.duration, form.image_tabs, tabs],
+        [form.image, form.prompt, form.size, form.duration, form.image_tabs, tabs, form.model],
         api_name="history_use_again",
         **QUIET,
+    )
+    then_refresh(
+        parts.finish.click(
+            handlers.finish, [parts.selected], [parts.finish, parts.timer], api_name="history_finish", **QUIET
+        )
     )
     # The key is an input of a private event only (never in the API or the run history).
     then_refresh(key.change(handlers.resume_for_key, [key], None, trigger_mode="always_last", **QUIET))

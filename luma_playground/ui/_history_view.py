@@ -14,6 +14,7 @@ from typing import Any
 
 import av
 
+from .._config import MODELS, RAY_2_FLASH
 from .._errors import without_server_paths
 from .._features.shot_store import ShotRecord, ShotState
 from .._journal.journal import TaskRecord
@@ -163,6 +164,10 @@ def _card(entry: Entry, selected: str | None) -> str:
         )
     prompt = record.prompt.strip() or "(no prompt recorded)"
     facts = [_size_label(record.size), _duration_label(view.seconds if view else record.duration)]
+    if record.draft_task_id:  # a final names its draft, so that the pair reads as one
+        facts.insert(0, f"Ray 2 final of draft {record.draft_task_id[:10]}")
+    elif record.model == RAY_2_FLASH.id:
+        facts.insert(0, "Flash draft")
     if view is not None:
         count = len(view.segments)
         facts.insert(0, f"Shot of {count} segment{'s' if count != 1 else ''}")
@@ -214,8 +219,11 @@ def facts_html(entry: Entry) -> str:
         ("Prompt", escape(record.prompt) or "<em>not recorded</em>"),
         ("Size", escape(_size_label(record.size))),
         ("Duration", escape(_duration_label(record.duration))),
+        ("Model", escape(MODELS[record.model].label if record.model in MODELS else record.model)),
         ("Created", _when(record.created_at)),
     ]
+    if record.draft_task_id:
+        rows.append(("Draft", f"<code>{escape(record.draft_task_id)}</code>"))
     if record.completed_at:
         rows.append(("Finished", _when(record.completed_at)))
     if record.inference_ms:
@@ -298,6 +306,8 @@ def public_record(entry: Entry, root: str | None = None) -> dict[str, Any]:
         "prompt": record.prompt,
         "size": record.size,
         "duration": record.duration,
+        "model": record.model,
+        "draft_task_id": record.draft_task_id,
         "created_at": _iso(record.created_at),
         "completed_at": _iso(record.completed_at),
         "inference_seconds": record.inference_ms / 1000 if record.inference_ms else None,

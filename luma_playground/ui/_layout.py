@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from .._request import DURATION, PROMPT, SIZE
+from .._request import DURATION, MODEL, PROMPT, SIZE
 from . import _batch_tab, _compare, _crop, _enhance, _history_tab, _notify, _share, _shots_panel
 from ._components import field_radio, image_input
 from ._format import IDLE_STATUS, MODEL_NAME, summary_html
@@ -89,6 +89,7 @@ def _inputs() -> _Left:
         placeholder="Describe the motion: what moves, how the camera travels, the mood…",
     )
     enhance = _enhance.place()
+    model = field_radio(MODEL, elem_id="lp-model", info=MODEL.help)
     with gr.Row(equal_height=True):
         size = field_radio(SIZE, elem_id="lp-size")
         duration = field_radio(DURATION, elem_id="lp-duration")
@@ -97,7 +98,7 @@ def _inputs() -> _Left:
     with gr.Row(elem_id="lp-actions"):
         generate, cancel = place_actions()
     share = _share.place()
-    form = Form(image_tabs, image, image_url, use_url, prompt, size, duration, summary)
+    form = Form(image_tabs, image, image_url, use_url, prompt, size, duration, model, summary)
     return _Left(form, crop, enhance, share, count, generate, cancel)
 
 
@@ -126,15 +127,16 @@ def _result() -> tuple[Result, gr.Row, list[VideoSlot]]:
         height=420,
         elem_id="lp-video",
     )
+    finish = gr.Button("Finish in Ray 2", variant="primary", visible=False, elem_id="lp-finish")
     grid, slots = place_grid()
     details = gr.HTML("", label="Details", elem_id="lp-details")
-    return Result(status, video, details), grid, slots
+    return Result(status, video, details, finish), grid, slots
 
 
 def _examples(form: Form) -> None:
     gr.Examples(
         examples=[[str(e.path), e.prompt, e.size, e.duration] for e in EXAMPLES],
-        inputs=form.request,
+        inputs=[form.image, form.prompt, form.size, form.duration],
         label="Try an example",
         cache_examples=False,
         examples_per_page=6,

@@ -112,7 +112,7 @@ def session_hash(request: gr.Request | None) -> str:
 
 @dataclass(frozen=True)
 class Form:
-    """The Generate tab's inputs: the image (a file or a URL), the prompt, size and duration."""
+    """The Generate tab's inputs: the image (a file or a URL), the prompt, size, duration and model."""
 
     image_tabs: gr.Tabs
     image: gr.Image
@@ -121,13 +121,14 @@ class Form:
     prompt: gr.Textbox
     size: gr.Radio
     duration: gr.Radio
+    model: gr.Radio
     #: The line under the settings: what will be made, and its cost.
     summary: gr.HTML
 
     @property
     def request(self) -> list[gr.components.Component]:
         """The inputs of a generation, in `/generate`'s order."""
-        return [self.image, self.prompt, self.size, self.duration]
+        return [self.image, self.prompt, self.size, self.duration, self.model]
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,5 @@ class Result:
     status: gr.HTML
     video: gr.Video
     details: gr.HTML
+    #: "Finish in Ray 2", under a finished Ray 2 Flash video.
+    finish: gr.Button

@@ -218,11 +218,15 @@ class SessionStore:
     async def start(self, visit: Visit, request: GenerationRequest, count: int = 1) -> list[Job]:
         """Start work through the playground's one start path, and keep its jobs with the tab."""
         jobs = await self.playground.start(request, visit.caller, count=count)
+        self.keep_jobs(visit, jobs)
+        return jobs
+
+    def keep_jobs(self, visit: Visit, jobs: list[Job]) -> None:
+        """Keep jobs started for this tab (a run, a draft's final) with it: its Cancel stops them."""
         self._prune()
         session = self.session(visit.session_hash)
         session.jobs = [*(job for job in session.jobs if not job.finished), *jobs]
         session.last_run = jobs
-        return jobs
 
     def keep_shot(self, session_hash: str, run: ShotRun) -> None:
         """Count a shot's segments among the tab's jobs, as they start (its Cancel stops them)."""

@@ -1,4 +1,4 @@
-"""Share a setup: a link that reopens the playground with the same prompt, size and duration.
+"""Share a setup: a link that reopens the playground with the same prompt, size, duration and model.
 
 The link carries the prompt, size, duration, number of videos and prompt style; the picture only
 when it is the one fetched from a public URL (an uploaded file stays private); and the shot the
@@ -26,7 +26,7 @@ import gradio as gr
 from .._errors import InvalidRequest
 from .._features.shots import SHOT_NAME
 from .._features.suggestions import STYLES
-from .._request import DURATION, MAX_PROMPT_CHARS, Size, check_image_url
+from .._request import DURATION, MAX_PROMPT_CHARS, MODEL, Size, check_image_url
 from ._components import RAW, with_image_path
 from ._generate import MAX_VIDEOS
 from ._parts import QUIET, Form
@@ -118,6 +118,7 @@ def link_query(
     image_url: str | None,
     last: Fetched | None = None,
     shot: str | None = None,
+    model: str | None = None,
 ) -> str:
     """The query string ("?prompt=…") that reopens these settings (and `shot`, a shot's name);
     never a key or a local file.
@@ -129,6 +130,8 @@ def link_query(
         fields["size"] = Size.parse(size).value
     if (seconds := DURATION.value_of(str(duration))) is not None:
         fields["duration"] = seconds
+    if model in MODEL.values and model != MODEL.default:
+        fields["model"] = model
     if str(videos) in {str(n) for n in range(2, MAX_VIDEOS + 1)}:
         fields["videos"] = int(str(videos))
     if style in STYLES and style != "default":
@@ -151,6 +154,7 @@ class SharedSetup:
     style: str | None = None
     image: str | None = None
     shot: str | None = None
+    model: str | None = None
 
 
 def parse_link(params: dict[str, str]) -> SharedSetup:
@@ -172,11 +176,12 @@ def parse_link(params: dict[str, str]) -> SharedSetup:
         except InvalidRequest:
             image = None
     shot = params.get("shot") if SHOT_NAME.fullmatch(params.get("shot") or "") else None
-    return SharedSetup(prompt, size, duration, videos, style, image, shot)
+    model = MODEL.value_of(params.get("model", ""))
+    return SharedSetup(prompt, size, duration, videos, style, image, shot, model)
 
 
 def read_link(request: gr.Request) -> tuple[Any, ...]:
-    """On page load: the prompt, size, duration, videos, style, image URL and shot a link carries."""
+    """On page load: the prompt, size, duration, videos, style, image URL, shot and model a link carries."""
     params = dict(getattr(request, "query_params", None) or {})
     setup = parse_link({str(k): str(v) for k, v in params.items()})
 
@@ -191,6 +196,7 @@ def read_link(request: gr.Request) -> tuple[Any, ...]:
         given(setup.style),
         given(setup.image),
         given(setup.shot),
+        given(setup.model),
     )
 
 
@@ -215,7 +221,7 @@ def wire(
     setup = [form.prompt, form.size, form.duration, count, style]
     built = parts.copy.click(
         with_image_path(link_query, form.image, at=5),
-        [*setup, form.image, form.image_url, parts.fetched, shot],
+        [*setup, form.image, form.image_url, parts.fetched, shot, form.model],
         [parts.link],
         queue=False,
         **QUIET,
@@ -230,7 +236,7 @@ def wire(
         image, tabs = await fetch_image(url)
         return url, image, tabs
 
-    opened = demo.load(read_link, None, [*setup, parts.shared_image, parts.shared_shot], **QUIET)
+    opened = demo.load(read_link, None, [*setup, parts.shared_image, parts.shared_shot, form.model], **QUIET)
     shared = opened.then(
         fetch_shared, [parts.shared_image], [form.image_url, form.image, form.image_tabs], **QUIET
     )

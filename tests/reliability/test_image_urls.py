@@ -43,7 +43,7 @@ def loopback_name() -> str | None:
 
 def raw_generate(app: AppProcess, image: Any) -> dict[str, Any]:
     """A script's own `queue/join` for generate (a session hash of its own); the closing message."""
-    return raw_event(app, "generate", [image, PROMPT, "1280*720", 5])
+    return raw_event(app, "generate", [image, PROMPT, "1280*720", 5, "luma/ray-2-i2v"])
 
 
 def streamed(url: str) -> dict[str, Any]:

@@ -119,10 +119,11 @@ def test_api_failures_are_sentences(client: Client, sim, landscape_image: Path) 
 
 
 def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
-    """The public endpoints are the twelve data functions; the page's own events stay private."""
+    """The public endpoints are the thirteen data functions; the page's own events stay private."""
     info = httpx.get(f"{server_app.local_url}gradio_api/info").json()
     assert list(info["named_endpoints"]) == [
         "/generate",
+        "/finish",
         "/price",
         "/enhance_prompt",
         "/get_task",
@@ -137,9 +138,11 @@ def test_the_api_page_shows_the_data_endpoints(server_app: gr.Blocks) -> None:
     ]
     assert not info["unnamed_endpoints"]
     endpoint = info["named_endpoints"]["/generate"]
-    assert [p["parameter_name"] for p in endpoint["parameters"]] == ["image", "prompt", "size", "duration"]
+    names = [p["parameter_name"] for p in endpoint["parameters"]]
+    assert names == ["image", "prompt", "size", "duration", "model"]
     assert endpoint["parameters"][2]["type"]["enum"] == ["1280*720", "720*1280"]
     assert endpoint["parameters"][3]["type"]["enum"] == [5, 10]
+    assert endpoint["parameters"][4]["type"]["enum"] == ["luma/ray-2-i2v", "luma/ray-2-flash-i2v"]
     assert len(endpoint["returns"]) == 1  # the video and its record, as one pair
 
 

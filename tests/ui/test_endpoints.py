@@ -29,6 +29,7 @@ from .conftest import SERVER_KEY, launched
 PROMPT = "Waves roll in under a low sun"
 TOOLS = {
     "generate",
+    "finish",
     "price",
     "enhance_prompt",
     "get_task",

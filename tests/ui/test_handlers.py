@@ -32,7 +32,7 @@ def shown(update: tuple[Any, ...]) -> tuple[Any, Any, Any]:
 
 def generation(handlers: Handlers, image: Path, request: gr.Request, header: str | None = None) -> Any:
     """The updates of one video's run, as the page's Generate starts it."""
-    return handlers.generate(str(image), PROMPT, "1280*720", 5, 1, request, header)
+    return handlers.generate(str(image), PROMPT, "1280*720", 5, "luma/ray-2-i2v", 1, request, header)
 
 
 async def run_generate(
@@ -46,6 +46,7 @@ async def run_generate(
         values["prompt"],
         values["size"],
         values["duration"],
+        values.get("model", "luma/ray-2-i2v"),
         1,
         request or fake_request(),
         fields.get("header"),

@@ -105,10 +105,16 @@ def test_use_again_returns_the_settings(
     sim,
     portrait_image: Path,
 ) -> None:
-    """ "Use these settings again" gives back the image, prompt, size and duration."""
+    """ "Use these settings again" gives back the image, prompt, size, duration and model."""
     task_id = generate(visitor, portrait_image, "Leaves drift past the window", "720*1280")
-    image, prompt, size, duration = call_private(visitor, "history_use_again", row_of(shared_app, task_id))
-    assert (prompt, size, duration) == ("Leaves drift past the window", "720*1280", 5)
+    ref = row_of(shared_app, task_id)
+    image, prompt, size, duration, model = call_private(visitor, "history_use_again", ref)
+    assert (prompt, size, duration, model) == (
+        "Leaves drift past the window",
+        "720*1280",
+        5,
+        "luma/ray-2-i2v",
+    )
     assert Path(image).read_bytes() == portrait_image.read_bytes()
 
 

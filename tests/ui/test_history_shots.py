@@ -71,7 +71,7 @@ def test_a_history_card_extends_into_a_shot_shown_as_one_card(
     assert abs(_seconds(call_private(client, "show", shot.name)) - 10) <= 1 / 24
     _, prompt, *_ = call_private(client, "history_use_again", shot.name)
     assert prompt == "History extends this: a pier at dawn"  # its first clip's settings
-    link = call_private(client, "link_query", "p", "1280*720", 5, 1, "default", None, "")
+    link = call_private(client, "link_query", "p", "1280*720", 5, 1, "default", None, "", "luma/ray-2-i2v")
     assert parse_qs(link[1:])["shot"] == [shot.name]  # the shot the panel follows
     for task_id in (first, segment.task_id):
         assert sim.control.task(task_id)["submits"] == 1

@@ -43,7 +43,7 @@ def test_the_line_says_what_it_cannot_know() -> None:
 async def test_summary_from_the_pricing_route(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """The summary line carries the route's price times duration and videos, and the balance."""
     book = book_for(handlers)
-    line = await book.summary("720*1280", 10, 2, fake_request())
+    line = await book.summary("720*1280", 10, 2, None, fake_request())
     assert "720×1280 portrait · 10 s · 2 videos" in line
     assert 'data-total="2.0000"' in line and "balance 100.00 USD" in line
     assert 'data-simulated="true"' in line  # the simulator marks its figures
@@ -53,21 +53,21 @@ async def test_prices_are_cached_per_key_and_size(handlers: Handlers, sim) -> No
     """Changing duration or videos asks nothing new; a new size or key asks once more."""
     book = book_for(handlers)
     for duration, videos in [(5, 1), (10, 1), (10, 4), (5, 2)]:
-        await book.summary("1280*720", duration, videos, fake_request())
+        await book.summary("1280*720", duration, videos, None, fake_request())
     assert sim.control.stats()["routes"]["price"] == 1
     assert sim.control.stats()["routes"]["balance"] == 1
-    await book.summary("720*1280", 5, 1, fake_request())
+    await book.summary("720*1280", 5, 1, None, fake_request())
     handlers.store.set_key("tab-2", "sk-someone-else-000001")
-    await book.summary("720*1280", 5, 1, fake_request("tab-2"))
+    await book.summary("720*1280", 5, 1, None, fake_request("tab-2"))
     assert sim.control.stats()["routes"]["price"] == 3
-    await book.after_run("720*1280", 5, 1, fake_request("tab-2"))  # a run ended: balance again
+    await book.after_run("720*1280", 5, 1, None, fake_request("tab-2"))  # a run ended: balance again
     assert sim.control.stats()["routes"]["balance"] == 3
 
 
 async def test_low_balance_is_noticed(handlers: Handlers, sim) -> None:  # type: ignore[no-untyped-def]
     """A balance below the total gets a notice before anything is clicked."""
     sim.control.set_account(SERVER_KEY, balance=0.75)
-    line = await book_for(handlers).summary("1280*720", 5, 2, fake_request())
+    line = await book_for(handlers).summary("1280*720", 5, 2, None, fake_request())
     assert "Your balance (0.75 USD) does not cover this run (1.00 USD)" in line
 
 
@@ -75,7 +75,7 @@ async def test_a_failing_pricing_route_is_said(handlers: Handlers, sim) -> None:
     """The pricing route answers 500s: the line says the price is unavailable, guesses nothing."""
     for route in ("price", "pricing"):  # both pricing routes fail
         sim.control.add_fault(route, "status", status=500, count=50)
-    line = await book_for(handlers).summary("1280*720", 10, 3, fake_request())
+    line = await book_for(handlers).summary("1280*720", 10, 3, None, fake_request())
     assert "Price unavailable" in line and 'data-total=""' in line
     assert "balance 100.00 USD" in line
 
@@ -87,7 +87,7 @@ async def test_owner_balance_stays_private_on_shared_deployments(sim, tmp_path: 
     try:
         assert settings.shared
         line = await CostBook(playground, SessionStore(playground), debounce=0).summary(
-            "1280*720", 5, 1, fake_request()
+            "1280*720", 5, 1, None, fake_request()
         )
     finally:
         await playground.aclose()

@@ -14,6 +14,9 @@ from luma_playground.ui._session import SessionStore
 
 from .conftest import fake_request
 
+#: The model of these runs (the form's default).
+RAY = "luma/ray-2-i2v"
+
 pytestmark = pytest.mark.anyio
 
 
@@ -45,7 +48,9 @@ async def test_one_upload_serves_enhance_and_videos(
     enhancer = PromptEnhancer(handlers.playground, handlers.store)
     for style in ("default", "photographic"):
         await enhancer.suggest(str(landscape_image), "waves roll in", style, fake_request())
-    async for _ in handlers.generate(str(landscape_image), "waves roll in", "1280*720", 5, 2, fake_request()):
+    async for _ in handlers.generate(
+        str(landscape_image), "waves roll in", "1280*720", 5, RAY, 2, fake_request()
+    ):
         pass
     routes = sim.control.stats()["routes"]
     assert routes["upload"] == 1 and routes["optimizer"] == 2 and routes["submit"] == 2

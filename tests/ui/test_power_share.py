@@ -12,6 +12,7 @@ import pytest
 from luma_playground.ui._share import fetched, link_query, parse_link, read_link
 
 PUBLIC = "https://images.example.com/photos/lake.jpg"
+RAY = "luma/ray-2-i2v"
 
 
 def query_of(link: str) -> dict[str, str]:
@@ -91,6 +92,15 @@ def test_a_link_is_read_back_and_checked() -> None:
     )
     assert bad == type(bad)()
     request = SimpleNamespace(query_params={"prompt": "Hello", "duration": "5"})
-    prompt, size, duration, videos, style, image, shot = read_link(request)  # type: ignore[arg-type]
+    prompt, size, duration, videos, style, image, shot, model = read_link(request)  # type: ignore[arg-type]
     assert (prompt, duration) == ("Hello", 5)
-    assert all(value == {"__type__": "update"} for value in (size, videos, style, image, shot))
+    assert all(value == {"__type__": "update"} for value in (size, videos, style, image, shot, model))
+
+
+def test_a_link_carries_the_model() -> None:
+    """A Flash setup's link names the model and reopens in it; Ray 2, the default, goes unsaid."""
+    flash = "luma/ray-2-flash-i2v"
+    link = link_query("p", "1280*720", 5, 1, "default", None, None, None, None, flash)
+    assert query_of(link) == {"prompt": "p", "size": "1280*720", "duration": "5", "model": flash}
+    assert "model" not in query_of(link_query("p", "1280*720", 5, 1, "default", None, None, None, None, RAY))
+    assert parse_link({"model": flash}).model == flash and parse_link({"model": "ray-3"}).model is None

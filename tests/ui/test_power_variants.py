@@ -17,6 +17,9 @@ from luma_playground.ui._session import SessionStore
 
 from .conftest import SERVER_KEY, fake_request
 
+#: The model of these runs (the form's default).
+RAY = "luma/ray-2-i2v"
+
 pytestmark = pytest.mark.anyio
 PROMPT = "The camera glides over the water"
 
@@ -31,7 +34,7 @@ async def run(
     return [
         update
         async for update in handlers.generate(
-            str(image), PROMPT, "1280*720", 5, count, request or fake_request()
+            str(image), PROMPT, "1280*720", 5, RAY, count, request or fake_request()
         )
     ]
 
@@ -95,7 +98,9 @@ async def test_every_video_failing_fails_the_run(
     sim.control.add_fault("submit", "task_failed", count=2, error="GPU fell over")
     updates: list[tuple[Any, ...]] = []
     with pytest.raises(gr.Error, match="GPU fell over"):
-        async for update in handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, 2, fake_request()):
+        async for update in handlers.generate(
+            str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, fake_request()
+        ):
             updates.append(update)
     assert all("GPU fell over" in last_values(updates, CARDS + i) for i in range(2))
     assert "No video was made" in updates[-1][0] and "2 failed" in updates[-1][0]
@@ -112,7 +117,7 @@ async def test_one_video_shows_in_the_large_player(handlers: Handlers, landscape
 async def test_cancel_one_variant(slow_handlers: Handlers, landscape_image: Path) -> None:
     """Cancelling one slot stops its task alone; Cancel all then stops the rest."""
     request = fake_request("tab-cancel")
-    runner = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, 2, request)
+    runner = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, request)
     updates = []
     async for update in runner:
         updates.append(update)
@@ -167,7 +172,7 @@ async def test_bad_input_starts_nothing(
 ) -> None:
     """A blank prompt fails the run before any upload, with the usual sentence."""
     with pytest.raises(gr.Error, match="Write a prompt"):
-        async for _ in handlers.generate(str(landscape_image), "  ", "1280*720", 5, 2, fake_request()):
+        async for _ in handlers.generate(str(landscape_image), "  ", "1280*720", 5, RAY, 2, fake_request()):
             pass
     assert sim.control.stats()["routes"].get("upload", 0) == 0
 
