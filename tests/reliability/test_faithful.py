@@ -24,7 +24,9 @@ def _start_on_the_page(client: Client, image: Path) -> Any:
         if dependency.get("api_name") == "page_generate":
             fn_index = dependency.get("id", index)
             client.endpoints[fn_index].is_valid = True
-            return client.submit(image_file(image), PROMPT, "1280*720", 10, 1, fn_index=fn_index)  # one video
+            return client.submit(
+                image_file(image), PROMPT, "1280*720", 10, "luma/ray-2-i2v", 1, fn_index=fn_index
+            )
     raise AssertionError("no page_generate event")
 
 
