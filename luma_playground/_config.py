@@ -68,10 +68,15 @@ DEFAULT_MODEL = RAY_2
 MODEL_ID = DEFAULT_MODEL.id
 
 
-def model_named(name: str | Model) -> Model:
-    """The model of an id (`luma/ray-2-flash-i2v`), a short name (`flash`) or a label (`Ray 2 Flash`)."""
+def model_named(name: object) -> Model:
+    """The model of an id (`luma/ray-2-flash-i2v`), a short name (`flash`) or a label (`Ray 2 Flash`).
+
+    None or nothing is the default model (a script that sends only the first inputs of a call).
+    """
     if isinstance(name, Model):
         return name
+    if name is None or not str(name).strip():
+        return DEFAULT_MODEL
     wanted = str(name).strip().lower()
     for model in MODELS.values():
         if wanted in (model.id, model.alias, model.label.lower()):

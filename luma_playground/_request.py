@@ -330,7 +330,7 @@ class GenerationRequest(BaseModel):
                 prompt=prompt,  # type: ignore[arg-type]
                 size=Size.parse(size),
                 duration=_parse_duration(duration),  # type: ignore[arg-type]
-                model=model_named(str(model)).id,  # type: ignore[arg-type]
+                model=model_named(model).id,  # type: ignore[arg-type]
             )
         except ValidationError as exc:  # pragma: no cover - every field is checked above
             raise InvalidRequest(str(exc.errors()[0]["msg"])) from None

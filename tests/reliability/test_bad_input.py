@@ -145,7 +145,7 @@ def test_a_lone_surrogate_is_refused(app: AppProcess, landscape_image: Path) -> 
             f"{app.url}gradio_api/upload", files={"files": ("cat.png", picture, "image/png")}
         ).json()
     image = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
-    answer = raw_call(app, [image, "lone \ud800 surrogate", "1280*720", 5])
+    answer = raw_call(app, [image, "lone \ud800 surrogate", "1280*720", 5, "luma/ray-2-i2v"])
     assert "U+D800" in answer.partition("event: error")[2], answer
 
 
@@ -234,7 +234,7 @@ def test_image_urls_to_the_local_network_are_not_fetched(
 def test_file_references_that_were_not_uploaded_are_refused(app: AppProcess, path: str) -> None:
     """A raw API call naming a local file, or a file:, ftp: or javascript: URL, is refused."""
     payload = {"path": path, "url": path if ":" in path else None, "meta": {"_type": "gradio.FileData"}}
-    answer = raw_call(app, [payload, PROMPT, "1280*720", 5])
+    answer = raw_call(app, [payload, PROMPT, "1280*720", 5, "luma/ray-2-i2v"])
     assert "event: error" in answer and "event: complete" not in answer, answer
     assert "passwd" not in answer and "root:" not in answer
 

@@ -98,6 +98,7 @@ def test_no_key_anywhere_after_every_failure(
         "prompt",
         "size",
         "duration",
+        "model",
     ]  # the key header is no input: never in run history
     # The logs hold everything at DEBUG: wire traces, uvicorn's access lines, ours.
     logs = b"".join(running.log.read_bytes() for running in evidence.apps)

@@ -58,7 +58,7 @@ def test_a_non_ascii_header_key_is_one_sentence(sim, app: AppProcess, landscape_
     headers = [(b"content-type", b"application/json"), (KEY_HEADER.encode(), "sk-ключ-123456789".encode())]
     started = httpx.post(
         f"{app.url}gradio_api/call/generate",
-        content=json.dumps({"data": [image, PROMPT, "1280*720", 5]}),
+        content=json.dumps({"data": [image, PROMPT, "1280*720", 5, "luma/ray-2-i2v"]}),
         headers=headers,
         timeout=30,
     )

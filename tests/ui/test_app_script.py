@@ -132,6 +132,6 @@ def test_mcp_exposes_generate(app_url: str) -> None:
     tools = httpx.get(f"{app_url}gradio_api/mcp/schema").json()
     tool = next(tool for tool in tools if tool["name"].endswith("generate"))
     properties = tool["inputSchema"]["properties"]
-    assert set(properties) == {"image", "prompt", "size", "duration"}
+    assert set(properties) == {"image", "prompt", "size", "duration", "model"}
     assert "landscape" in properties["size"]["description"]
     assert "x-wavespeed-key" in str(tool.get("meta", {})).lower()
