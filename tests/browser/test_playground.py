@@ -77,7 +77,8 @@ def test_generate_and_play(page: Any, keyless_app: gr.Blocks, screenshot_path: P
     )
     details = page.locator("#lp-details").inner_text()
     assert "luma/ray-2-i2v" in details and "720×1280 portrait" in details
-    assert page.locator("#lp-generate").is_enabled()
+    # Generate comes back with the run's follow-up event, a moment after the last frame.
+    page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)
     # Paused on a frame a second in, so that the picture shows the clip rather than a blank first frame.
     page.evaluate(
         "() => new Promise(done => { const v = document.querySelector('#lp-video video'); v.pause();"
@@ -135,7 +136,8 @@ def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServ
     assert "WaveSpeed stopped task" in note and "not a refund" in note
     task = slow_sim.control.tasks()[-1]
     assert task["status"] == "cancelled" and task["id"] in note
-    assert page.locator("#lp-generate").is_enabled()
+    # Generate comes back with the run's follow-up event, a moment after the last frame.
+    page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)
     assert not page.locator("#lp-cancel").is_visible()
 
 
