@@ -162,9 +162,11 @@ class Simulator:
         if task.status == "completed" and task.first_completed_seen_at is None:
             task.first_completed_seen_at = time.time()
 
-    def count_request(self, route: str, fingerprint: str | None, task_id: str | None) -> None:
-        """Count a request as it arrives, before any fault answers it."""
-        self.counters.count(route, fingerprint)
+    def count_request(
+        self, route: str, fingerprint: str | None, task_id: str | None, model: str | None = None
+    ) -> None:
+        """Count a request as it arrives, before any fault answers it (a submit under its `model`)."""
+        self.counters.count(route, fingerprint, model)
         if route == "result" and task_id is not None:
             task = self.tasks.get(task_id, fingerprint)
             if task is not None:

@@ -161,17 +161,20 @@ class TaskStore:
 
 
 class RequestCounters:
-    """Requests seen per route and per key, and identical submits per key and input."""
+    """Requests seen per route and per key, submits per model, and identical submits per key and input."""
 
     def __init__(self) -> None:
         self.routes: Counter[str] = Counter()
         self.keys: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.models: Counter[str] = Counter()
         self.submits: Counter[tuple[Any, ...]] = Counter()
 
-    def count(self, route: str, fingerprint: str | None) -> None:
-        """Count one request on `route`."""
+    def count(self, route: str, fingerprint: str | None, model: str | None = None) -> None:
+        """Count one request on `route` (a submit also under the `model` its route names)."""
         self.routes[route] += 1
         self.keys[fingerprint or ANONYMOUS][route] += 1
+        if model is not None:
+            self.models[model] += 1
 
     def count_submit(self, fingerprint: str | None, signature: tuple[Any, ...]) -> None:
         """Count one submit request with this input signature."""
@@ -186,6 +189,7 @@ class RequestCounters:
         return {
             "routes": dict(self.routes),
             "keys": {fingerprint: dict(routes) for fingerprint, routes in self.keys.items()},
+            "models": dict(self.models),
             "total": sum(self.routes.values()),
         }
 
@@ -193,4 +197,5 @@ class RequestCounters:
         """Reset every counter."""
         self.routes.clear()
         self.keys.clear()
+        self.models.clear()
         self.submits.clear()

@@ -83,11 +83,13 @@ class WireMiddleware:
         if route is None:
             return await self.app(scope, receive, send)
         fingerprint = _fingerprint(scope)
+        model = None
         if route.name == "submit":
             body = await _read_body(receive)
             receive = _replay(body, receive)
-            self._count_submit(fingerprint, body, route.model)
-        self.simulator.count_request(route.name, fingerprint, route.task_id)
+            model = route.model or VIDEO_MODEL
+            self._count_submit(fingerprint, body, model)
+        self.simulator.count_request(route.name, fingerprint, route.task_id, model)
         rule = self.simulator.faults.take(route.name, fingerprint, _FAULT_KINDS)
         if rule is None:
             return await self.app(scope, receive, send)

@@ -94,15 +94,18 @@ def test_identical_submits_are_counted(api: httpx.Client, control: SimulatorCont
 def test_stats_count_requests_per_route_and_key(
     api: httpx.Client, control: SimulatorControl, submit: Submit, key: str
 ) -> None:
-    """Stats count requests per route, per key fingerprint, and tasks per status."""
+    """Stats count requests per route, per key fingerprint, submits per model, and tasks per status."""
     task = submit(api, "https://example.com/a.png")
+    flash = {"image": "https://example.com/a.png", "prompt": "a draft"}
+    assert api.post("/api/v3/luma/ray-2-flash-i2v", json=flash).status_code == 200
     api.get(f"/api/v3/predictions/{task['id']}/result")
     api.get("/api/v3/balance")
     api.post("/api/v3/model/pricing", json={"model_id": "luma/ray-2-i2v", "inputs": {}})
     stats = control.stats()
-    assert stats["routes"] == {"submit": 1, "result": 1, "balance": 1, "pricing": 1}
-    assert stats["keys"][key_fingerprint(key)]["submit"] == 1
-    assert sum(stats["tasks"].values()) == 1 and "rendered" in stats["renders"]
+    assert stats["routes"] == {"submit": 2, "result": 1, "balance": 1, "pricing": 1}
+    assert stats["keys"][key_fingerprint(key)]["submit"] == 2
+    assert stats["models"] == {"luma/ray-2-i2v": 1, "luma/ray-2-flash-i2v": 1}
+    assert sum(stats["tasks"].values()) == 2 and "rendered" in stats["renders"]
 
 
 def test_reset_forgets_tasks_counters_and_accounts(

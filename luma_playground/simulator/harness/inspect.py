@@ -3,8 +3,9 @@
 No key is needed, and every answer is the API's envelope `{"code": 200, "message": "success", "data": ...}`:
 
 - `GET /_simulator/tasks`, `GET /_simulator/tasks/{id}`: inspection records (see `inspect_task`).
-- `GET /_simulator/stats`: `{"routes": {route: n}, "keys": {fingerprint: {route: n}}, "total": n,
-  "tasks": {status: n}, "renders": {"rendered": n, "cache_hits": n, "in_progress": n}}`.
+- `GET /_simulator/stats`: `{"routes": {route: n}, "keys": {fingerprint: {route: n}}, "models":
+  {model: submits}, "total": n, "tasks": {status: n}, "renders": {"rendered": n, "cache_hits": n,
+  "in_progress": n}}`.
 - `POST /_simulator/reset`: forget tasks, counters, faults and accounts (uploads, renders and webhook
   secrets stay).
 - `POST /_simulator/accounts` `{"key": "...", "balance": 0.0, "valid": false}` (or `key_fingerprint`).
