@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from .._config import RAY_2, RAY_2_FLASH
 from .._errors import InvalidRequest
@@ -12,7 +13,7 @@ from .._playground import Playground
 from .._request import GenerationRequest
 from .._run.jobs import Job
 
-__all__ = ["UPLOAD_KEPT_SECONDS", "final_request", "finish_draft"]
+__all__ = ["UPLOAD_KEPT_SECONDS", "final_request", "finals_of", "finish_draft", "paired"]
 
 #: How long a draft's uploaded picture is reused: WaveSpeed keeps uploads for 7 days (a day's margin).
 UPLOAD_KEPT_SECONDS = 6 * 24 * 60 * 60.0
@@ -58,3 +59,33 @@ async def finish_draft(playground: Playground, draft: TaskRecord, caller: Caller
         )
     [job] = await playground.start(request, caller, model=RAY_2, draft=draft)
     return job
+
+
+def paired(records: Sequence[TaskRecord]) -> list[TaskRecord]:
+    """The rows (newest first) with each draft moved right after its newest Ray 2 final among them.
+
+    A final is made after its draft, so it comes first: the pair then reads as one, final and draft.
+    Every other row keeps its place.
+    """
+    drafts = {r.task_id: r for r in records if r.task_id and r.model == RAY_2_FLASH.id}
+    order: list[TaskRecord] = []
+    placed: set[int] = set()
+    for record in records:
+        if record.row_id in placed:
+            continue
+        order.append(record)
+        placed.add(record.row_id)
+        draft = drafts.get(record.draft_task_id or "")
+        if draft is not None and draft.row_id not in placed:
+            order.append(draft)
+            placed.add(draft.row_id)
+    return order
+
+
+def finals_of(records: Sequence[TaskRecord]) -> dict[str, str]:
+    """Each draft's task id among `records`, with its newest final's task id ("" until it is submitted)."""
+    finals: dict[str, str] = {}
+    for record in records:  # newest first: the newest final of a draft is kept
+        if record.draft_task_id:
+            finals.setdefault(record.draft_task_id, record.task_id or "")
+    return finals

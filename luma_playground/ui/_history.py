@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ import gradio as gr
 from .._config import RAY_2, RAY_2_FLASH, ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError, TaskNotFound
 from .._features.adopted import adopt
-from .._features.drafts import finish_draft
+from .._features.drafts import finals_of, finish_draft, paired
 from .._features.follow import check_record
 from .._features.shot_store import ShotRecord, ShotState
 from .._features.shots import MAX_SEGMENTS
@@ -119,16 +120,20 @@ class HistoryHandlers:
 
     def entries(self, visit: Visit, records: list[TaskRecord] | None = None) -> list[Entry]:
         """The visitor's cards, newest first: a shot once, where its newest segment is; each other
-        row on its own. A shot left with its first clip alone is that clip's card.
+        row on its own, a draft right after its Ray 2 final. A shot left with its first clip alone is
+        that clip's card.
         """
-        records = self.records(visit) if records is None else records
+        records = paired(self.records(visit) if records is None else records)  # a final, then its draft
         followed = self._followed()
+        finals = finals_of(records)
         shots = self.playground.shots.store.of_rows([record.row_id for record in records])
         entries, shown = [], set()
         for record in records:
             shot = shots.get(record.row_id)
             if shot is None or (len(shot.segments) < 2 and shot.state != ShotState.EXTENDING):
-                entries.append(self.entry(record, followed))
+                entry = self.entry(record, followed)
+                final = finals.get(record.task_id or "")
+                entries.append(entry if final is None else dataclasses.replace(entry, final=final))
             elif shot.shot_id not in shown:
                 shown.add(shot.shot_id)
                 entries.append(self.shot_entry(shot, followed))

@@ -99,6 +99,8 @@ class Entry:
     poster: Path | None = None
     followed: bool = False
     shot: ShotView | None = None
+    #: A draft's Ray 2 final in view: its task id ("" until it is submitted); None for no final.
+    final: str | None = None
 
     @property
     def ref(self) -> str:
@@ -109,7 +111,7 @@ class Entry:
     def signature(self) -> tuple[Any, ...]:
         """What the card shows; the grid is drawn again only when a signature changes."""
         r = self.record
-        shown = (r.row_id, r.state, r.task_id, str(self.video), str(self.poster), self.followed)
+        shown = (r.row_id, r.state, r.task_id, str(self.video), str(self.poster), self.followed, self.final)
         if self.shot is None:
             return shown
         view = self.shot
@@ -166,8 +168,9 @@ def _card(entry: Entry, selected: str | None) -> str:
     facts = [_size_label(record.size), _duration_label(view.seconds if view else record.duration)]
     if record.draft_task_id:  # a final names its draft, so that the pair reads as one
         facts.insert(0, f"Ray 2 final of draft {record.draft_task_id[:10]}")
-    elif record.model == RAY_2_FLASH.id:
-        facts.insert(0, "Flash draft")
+    elif record.model == RAY_2_FLASH.id:  # and a draft says that its final is the card before it
+        finished = f", finished in Ray 2 as {entry.final[:10]}" if entry.final else ", finishing in Ray 2"
+        facts.insert(0, "Flash draft" + (finished if entry.final is not None else ""))
     if view is not None:
         count = len(view.segments)
         facts.insert(0, f"Shot of {count} segment{'s' if count != 1 else ''}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,16 +11,20 @@ from pathlib import Path
 import gradio as gr
 import httpx
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from luma_playground import ApiKey, Playground, Settings
+from luma_playground._config import RAY_2_FLASH
+from luma_playground._journal.journal import TaskRecord
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui import KEY_HEADER
 
-from ..conftest import submit_elsewhere
+from ..conftest import submit_elsewhere, wait_for
 from .conftest import SERVER_KEY, call_private, generate, launched
+
+FLASH = RAY_2_FLASH.id
 
 
 @pytest.fixture(scope="module")
@@ -298,3 +303,32 @@ def test_a_shot_stays_with_its_maker_on_a_shared_deployment(
     for event in ("page_shot_open", "history_use_again", "open_with"):
         with pytest.raises(AppError, match=r"not in your history|no task or shot"):
             call_private(stranger, event, shot, *([None] if event == "open_with" else []))
+
+
+def test_history_shows_a_final_beside_its_draft(
+    new_visitor: Callable[..., Client],
+    shared_app: gr.Blocks,  # type: ignore[no-untyped-def]
+    sim,
+    landscape_image: Path,
+) -> None:
+    """A Ray 2 final's card comes first and its draft's right after it, each naming the other."""
+    visitor = new_visitor("sk-draft-pair-key-0001")
+    journal = shared_app.playground.journal  # type: ignore[attr-defined]
+    _, draft = visitor.predict(
+        handle_file(str(landscape_image)), "A draft to finish", "1280*720", 5, FLASH, api_name="/generate"
+    )
+    between = generate(visitor, landscape_image, "Made after the draft")
+    draft_row = row_of(shared_app, draft["task_id"])
+    call_private(visitor, "history_finish", str(draft_row))
+
+    def final_saved() -> TaskRecord | None:
+        finals = [r for r in journal.history(limit=100) if r.draft_task_id == draft["task_id"]]
+        return finals[0] if finals and finals[0].video_path else None
+
+    final = wait_for(final_saved, what="the Ray 2 final")
+    cards = call_private(visitor, "refresh", None)[0]
+    refs = re.findall(r'<article class="lp-card[^"]*"[^>]*data-ref="([^"]+)"', cards)
+    assert refs == [str(final.row_id), str(draft_row), str(row_of(shared_app, between))]
+    final_card, draft_card, _ = cards.split("<article")[1:]
+    assert f"Ray 2 final of draft {draft['task_id'][:10]}" in final_card
+    assert f"Flash draft, finished in Ray 2 as {final.task_id[:10]}" in draft_card
