@@ -71,17 +71,16 @@ def _wire(demo: gr.Blocks, page: Page, handlers: Handlers) -> None:
     form, keys, result = page.form, page.keys, page.result
 
     generation = _generate_tab.wire(handlers, page.run, form, keys, result, settings)
-    # A finished Flash video offers its Ray 2 final (priced); any other run hides the offer.
+    # Each finished Flash video offers its Ray 2 final (priced); any other video hides the offer.
+    offers = [result.finish, *[slot.finish for slot in page.run.slots]]
     for after in (generation.then, generation.failure):
-        after(handlers.finish_offer, None, [result.finish], **QUIET)
+        after(handlers.finish_offers, None, offers, **QUIET)
     history = HistoryHandlers(playground, store)
     # Then History, where the final is followed beside its draft, is drawn again.
-    finishing = result.finish.click(
-        handlers.finish_shown, None, [result.finish, page.tabs], api_name="finish_shown", **QUIET
-    )
     shown = page.history
     refreshed = [shown.cards, shown.summary, shown.check, shown.timer, shown.shown]
-    finishing.success(history.refresh, [shown.selected, shown.shown], refreshed, **QUIET)
+    for finishing in _generate_tab.wire_finish(handlers, page.run, result, page.tabs):
+        finishing.success(history.refresh, [shown.selected, shown.shown], refreshed, **QUIET)
     _history_tab.wire(history, page.history, form, keys.key, page.tabs, finished=generation)
     _compare.wire(
         demo,

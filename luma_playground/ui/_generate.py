@@ -145,32 +145,62 @@ class Handlers:
 
     # -- draft, then finish ------------------------------------------------------------------
 
-    def _draft_shown(self, session: str) -> TaskRecord | None:
-        """The finished Ray 2 Flash video in the large player (a run of one), if that is what it shows."""
+    def _draft_at(self, session: str, index: int) -> TaskRecord | None:
+        """The finished Ray 2 Flash video of the last run's video `index`, if that is what it is."""
         jobs = self.store.last_run(session)
-        if len(jobs) != 1 or jobs[0].done is None or jobs[0].model != RAY_2_FLASH.id:
+        done = jobs[index].done if index < len(jobs) else None
+        if done is None or jobs[index].model != RAY_2_FLASH.id:
             return None
-        return self.playground.journal.by_task_id(jobs[0].done.task_id)
+        return self.playground.journal.by_task_id(done.task_id)
 
-    def finish_offer(self, request: gr.Request) -> Any:
-        """ "Finish in Ray 2" under a finished Flash video, with the final's price; hidden otherwise."""
-        draft = self._draft_shown(session_hash(request))
+    def _finish_offer(self, draft: TaskRecord | None) -> Any:
+        """ "Finish in Ray 2" with the final's price for a draft; hidden for anything else."""
         if draft is None:
             return gr.Button(visible=False)
         price = self.playground.spend.unit_price(draft.size, RAY_2.id) * max(1, -(-draft.duration // 5))
         return gr.Button(value=f"Finish in Ray 2 · {price:.2f} USD", visible=True, interactive=True)
 
+    def finish_offers(self, request: gr.Request) -> Update:
+        """ "Finish in Ray 2" under each finished Flash video of the run, priced; hidden elsewhere.
+
+        A run of one offers it under the large player, a run of several on each video's card: the
+        large player's button, then each slot's.
+        """
+        session = session_hash(request)
+        offers = [self._finish_offer(self._draft_at(session, index)) for index in range(MAX_VIDEOS)]
+        hidden = gr.Button(visible=False)
+        if len(self.store.last_run(session)) == 1:
+            return (offers[0], *[hidden] * MAX_VIDEOS)
+        return (hidden, *offers)
+
+    @staticmethod
+    def hide_finish() -> Update:
+        """A new run hides the offers of the last one (the large player's, then each slot's)."""
+        return tuple(gr.Button(visible=False) for _ in range(MAX_VIDEOS + 1))
+
     async def finish_shown(self, request: gr.Request) -> tuple[Any, Any]:
-        """Render the Flash video shown again in Ray 2 (same upload and settings); History follows it."""
+        """Render the Flash video in the large player (a run of one) again in Ray 2."""
+        return await self._finish(0, request)
+
+    def finish_one(self, index: int) -> Callable[[gr.Request], Awaitable[tuple[Any, Any]]]:
+        """The handler of slot `index`'s "Finish in Ray 2": render that Flash video again in Ray 2."""
+
+        async def finish(request: gr.Request) -> tuple[Any, Any]:
+            return await self._finish(index, request)
+
+        return finish
+
+    async def _finish(self, index: int, request: gr.Request) -> tuple[Any, Any]:
+        """Start the final of the run's video `index` (same upload and settings); History follows it."""
         visit = self.store.visit(request)
-        draft = self._draft_shown(visit.session_hash)
+        draft = self._draft_at(visit.session_hash, index)
         try:
             if draft is None:
                 raise InvalidRequest("Make a video in Ray 2 Flash first: Ray 2 finishes that draft.")
             job = await finish_draft(self.playground, draft, visit.caller)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        self.store.keep_jobs(visit, [job])
+        self.store.keep_jobs(visit, [job], run=False)
         gr.Info("The Ray 2 final has started: History shows it beside its draft.")
         return gr.Button(visible=False), gr.Tabs(selected="history")
 

@@ -27,6 +27,7 @@ __all__ = [
     "place_count",
     "place_grid",
     "wire",
+    "wire_finish",
     "wire_image",
     "wire_key",
 ]
@@ -34,12 +35,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class VideoSlot:
-    """One video's place in the grid: its column, status card, player and Cancel."""
+    """One video's place in the grid: its column, status card, player, Cancel and "Finish in Ray 2"."""
 
     column: gr.Column
     status: gr.HTML
     video: gr.Video
     cancel: gr.Button
+    finish: gr.Button
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,10 @@ def place_grid() -> tuple[gr.Row, list[VideoSlot]]:
                     visible=False,
                     elem_id=f"lp-variant-{index + 1}-cancel",
                 )
-            slots.append(VideoSlot(column, status, video, cancel))
+                finish = gr.Button(
+                    "Finish in Ray 2", size="sm", visible=False, elem_id=f"lp-variant-{index + 1}-finish"
+                )
+            slots.append(VideoSlot(column, status, video, cancel, finish))
     return grid, slots
 
 
@@ -170,6 +175,22 @@ def wire(
         **QUIET,
     )
     return run
+
+
+def wire_finish(handlers: Handlers, parts: RunParts, result: Result, tabs: gr.Tabs) -> list[Dependency]:
+    """Each finished Flash video of a run offers "Finish in Ray 2", priced (under the large player for
+    a run of one, on its card for several); a new run hides the offers. The finishing events are
+    returned.
+    """
+    offers = [result.finish, *[slot.finish for slot in parts.slots]]
+    parts.generate.click(handlers.hide_finish, None, offers, queue=False, **QUIET)
+    finishers = [(handlers.finish_shown, "finish_shown")] + [
+        (handlers.finish_one(index), f"page_finish_video_{index + 1}") for index in range(len(parts.slots))
+    ]
+    return [
+        button.click(finish, None, [button, tabs], api_name=name, **QUIET)
+        for button, (finish, name) in zip(offers, finishers, strict=True)
+    ]
 
 
 def wire_key(demo: gr.Blocks, handlers: Handlers, keys: Keys) -> None:

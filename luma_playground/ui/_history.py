@@ -255,7 +255,7 @@ class HistoryHandlers:
             job = await finish_draft(self.playground, draft, visit.caller)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
-        self.store.keep_jobs(visit, [job])
+        self.store.keep_jobs(visit, [job], run=False)
         gr.Info("The Ray 2 final has started: it appears in History beside its draft.")
         return gr.Button(interactive=False), gr.Timer(active=True)
 

@@ -221,12 +221,17 @@ class SessionStore:
         self.keep_jobs(visit, jobs)
         return jobs
 
-    def keep_jobs(self, visit: Visit, jobs: list[Job]) -> None:
-        """Keep jobs started for this tab (a run, a draft's final) with it: its Cancel stops them."""
-        self._prune()
+    def keep_jobs(self, visit: Visit, jobs: list[Job], *, run: bool = True) -> None:
+        """Keep jobs started for this tab (a run, a draft's final) with it: its Cancel stops them.
+
+        They become the tab's last `run`, unless they are not one (a draft's final leaves the run
+        whose drafts the page still offers to finish).
+        """
+        self._prune(keep=visit.session_hash)
         session = self.session(visit.session_hash)
         session.jobs = [*(job for job in session.jobs if not job.finished), *jobs]
-        session.last_run = jobs
+        if run:
+            session.last_run = jobs
 
     def keep_shot(self, session_hash: str, run: ShotRun) -> None:
         """Count a shot's segments among the tab's jobs, as they start (its Cancel stops them)."""
@@ -251,11 +256,11 @@ class SessionStore:
         session = self._sessions.get(session_hash)
         return session.last_run if session is not None else []
 
-    def _prune(self) -> None:
-        """Forget keyless sessions whose jobs have all ended (API callers never unload)."""
+    def _prune(self, *, keep: str) -> None:
+        """Forget keyless sessions whose jobs have all ended (API callers never unload), but `keep`."""
         for session_hash, session in list(self._sessions.items()):
             keyless = session.api_key is None and session.key_fault is None
-            if keyless and not session.busy:
+            if keyless and not session.busy and session_hash != keep:
                 del self._sessions[session_hash]
 
 

@@ -17,8 +17,9 @@ from luma_playground.ui._session import SessionStore
 
 from .conftest import SERVER_KEY, fake_request
 
-#: The model of these runs (the form's default).
+#: The model of these runs (the form's default), and the draft model.
 RAY = "luma/ray-2-i2v"
+FLASH = "luma/ray-2-flash-i2v"
 
 pytestmark = pytest.mark.anyio
 PROMPT = "The camera glides over the water"
@@ -29,12 +30,13 @@ async def run(
     image: Path,
     count: int,
     request: gr.Request | None = None,
+    model: str = RAY,
 ) -> list[tuple[Any, ...]]:
     """Every update of a run; raises what it raises."""
     return [
         update
         async for update in handlers.generate(
-            str(image), PROMPT, "1280*720", 5, RAY, count, request or fake_request()
+            str(image), PROMPT, "1280*720", 5, model, count, request or fake_request()
         )
     ]
 
@@ -112,6 +114,31 @@ async def test_one_video_shows_in_the_large_player(handlers: Handlers, landscape
     status, video, details, *_ = updates[-1]
     assert "Done" in status and Path(video).is_file() and "NSFW flag" in details
     assert all(value == gr.skip() for update in updates for value in update[3:])
+
+
+async def test_each_flash_video_of_a_run_offers_its_ray_2_final(
+    handlers: Handlers,
+    sim,
+    landscape_image: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A run of two Flash videos offers "Finish in Ray 2" (priced) on each card; each makes its final."""
+    request = fake_request("tab-drafts")
+    await run(handlers, landscape_image, 2, request, model=FLASH)
+    large, *offers = handlers.finish_offers(request)
+    assert not large.visible and [offer.visible for offer in offers] == [True, True, False, False]
+    assert offers[0].value == offers[1].value == "Finish in Ray 2 · 0.50 USD"
+    drafts = [job.task_id for job in handlers.store.last_run("tab-drafts")]
+    finals = []
+    for index in (1, 0):  # the second card's, then the first's: the run stays on offer
+        button, tabs = await handlers.finish_one(index)(request)
+        assert not button.visible and tabs.selected == "history"
+        [final] = handlers.store.running("tab-drafts")
+        finals.append(await final.wait())
+    journal = handlers.playground.journal
+    made = [journal.by_task_id(done.task_id) for done in finals]
+    assert [(record.model, record.draft_task_id) for record in made] == [(RAY, drafts[1]), (RAY, drafts[0])]
+    stats = sim.control.stats()
+    assert stats["routes"]["upload"] == 1 and stats["models"] == {FLASH: 2, RAY: 2}
 
 
 async def test_cancel_one_variant(slow_handlers: Handlers, landscape_image: Path) -> None:
