@@ -147,9 +147,20 @@ class OperatorFolder:
         return Picture.from_operator_file(self.folder / Path(name).expanduser())
 
 
-def _checked(image: str | Picture, prompt: str, given: Mapping[str, object], where: str) -> BatchInput:
-    """A row from its picture, prompt and `given` options (by field name; empty ones take the default)."""
-    options = {field.name: given.get(field.name) or field.default for field in OPTIONS}
+def _checked(
+    image: str | Picture,
+    prompt: str,
+    given: Mapping[str, object],
+    where: str,
+    defaults: Mapping[str, object] | None = None,
+) -> BatchInput:
+    """A row from its picture, prompt and `given` options (by field name; empty ones take `defaults`,
+    else the field's default).
+    """
+    defaults = defaults or {}
+    options = {
+        field.name: given.get(field.name) or defaults.get(field.name) or field.default for field in OPTIONS
+    }
     try:
         if not isinstance(image, Picture) and image.strip() and not (is_url(image) or is_data_uri(image)):
             raise InvalidRequest(NOT_SENT, field="image")
@@ -169,7 +180,9 @@ def check_count(count: int) -> None:
         raise InvalidRequest(f"A batch holds at most {MAX_ROWS} rows, not {count}.", field="rows")
 
 
-def read_csv(path: Path, material: Material) -> tuple[list[BatchInput], str]:
+def read_csv(
+    path: Path, material: Material, defaults: Mapping[str, object] | None = None
+) -> tuple[list[BatchInput], str]:
     """The rows of a CSV file (see `parse_csv`), read as a stream, and the hash of its bytes.
 
     Nothing past the bounds is read: the file's size, each line's length and the rows are capped.
@@ -185,7 +198,7 @@ def read_csv(path: Path, material: Material) -> tuple[list[BatchInput], str]:
         while chunk := file.read(1 << 20):
             digest.update(chunk)
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as text:
-        return parse_csv(_capped_lines(text), material), digest.hexdigest()
+        return parse_csv(_capped_lines(text), material, defaults), digest.hexdigest()
 
 
 def _capped_lines(text: TextIO) -> Iterator[str]:
@@ -200,10 +213,13 @@ def _capped_lines(text: TextIO) -> Iterator[str]:
         yield line
 
 
-def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]:
+def parse_csv(
+    text: str | Iterable[str], material: Material, defaults: Mapping[str, object] | None = None
+) -> list[BatchInput]:
     """The rows of a CSV with a header `CSV_HEADER`; file names resolve in `material`.
 
-    `text` is the CSV or its lines; reading stops at the first row past `MAX_ROWS`.
+    `text` is the CSV or its lines; reading stops at the first row past `MAX_ROWS`. A cell left
+    out or empty takes `defaults` (by field name, such as the page's model), else the field's default.
     """
     lines = io.StringIO(text.lstrip("\ufeff")) if isinstance(text, str) else text
     reader = csv.DictReader(lines)
@@ -226,6 +242,7 @@ def parse_csv(text: str | Iterable[str], material: Material) -> list[BatchInput]
                 values["prompt"],
                 values,
                 f"Line {line}",
+                defaults,
             )
         )
         if len(rows) > MAX_ROWS:

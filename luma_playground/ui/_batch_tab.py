@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from .._config import ApiKey
+from .._config import MODELS, ApiKey
 from .._errors import InvalidRequest, LumaPlaygroundError
 from .._features.batch import BatchRun
 from .._features.batch_input import (
@@ -34,7 +34,7 @@ from .._features.batch_input import (
 )
 from .._features.batch_store import BatchRow, RowState, counts
 from .._playground import Playground
-from .._request import DURATION, SIZE, Size
+from .._request import DURATION, MODEL, SIZE, Size
 from ._components import field_radio
 from ._format import status_card
 from ._gradio_compat import shown_file, uploaded_picture
@@ -43,7 +43,7 @@ from ._session import SessionStore
 
 __all__ = ["BatchHandlers", "BatchParts", "place", "wire"]
 
-HEADERS = ["#", "state", "", "picture", "prompt", "size", "s", "note"]
+HEADERS = ["#", "state", "", "picture", "prompt", "size", "s", "model", "note"]
 #: The words of a running row's cell that cancels it, and that cell's column.
 CANCEL = "✕ Cancel"
 CANCEL_COLUMN = HEADERS.index("")
@@ -67,6 +67,8 @@ class BatchParts:
     prompt: gr.Textbox
     size: gr.Radio
     duration: gr.Radio
+    #: The model of every row (a CSV's `model` column overrides it row by row).
+    model: gr.Radio
     rows_csv: gr.File
     preview: gr.Button
     price: gr.HTML
@@ -99,6 +101,7 @@ def place() -> BatchParts:
             with gr.Row():
                 size = field_radio(SIZE, short=True, elem_id="lp-batch-size")
                 duration = field_radio(DURATION, short=True, elem_id="lp-batch-duration")
+            model = field_radio(MODEL, elem_id="lp-batch-model", info="A CSV's model column overrides it.")
             rows_csv = gr.File(label=f"Or a CSV: {CSV_HEADER}", file_types=[".csv"], elem_id="lp-batch-csv")
             preview = gr.Button("Preview", elem_id="lp-batch-preview")
             price = gr.HTML("", elem_id="lp-batch-price")
@@ -125,6 +128,7 @@ def place() -> BatchParts:
         prompt,
         size,
         duration,
+        model,
         rows_csv,
         preview,
         price,
@@ -149,6 +153,7 @@ def _table(rows: Sequence[BatchRow | BatchInput], *, live: bool = False) -> list
             row.prompt[:80],
             row.size,
             row.duration,
+            MODELS[row.model].label if row.model in MODELS else row.model,
             (row.error or row.task_id or "") if isinstance(row, BatchRow) else "",
         ]
         for number, row in enumerate(rows, start=1)
@@ -207,14 +212,18 @@ class BatchHandlers:
         size: str | None,
         duration: int | None,
         request: gr.Request,
+        model: str | None = None,
     ) -> tuple[list[list[Any]], str, Any]:
-        """The rows that would run, their total price, and the Confirm button."""
+        """The rows that would run, their total price, and the Confirm button.
+
+        Every row is made in `model` (Ray 2 when none is given), but where a CSV's `model` says otherwise.
+        """
         visit = self.store.visit(request)
         await self._drop_draft(visit.session_hash)
         try:
             # Reading a CSV or a zip is bounded, but seconds of work: never on the event loop.
             rows, source = await asyncio.to_thread(
-                self._rows, pictures, rows_csv, prompt or "", size, duration
+                self._rows, pictures, rows_csv, prompt or "", size, duration, model
             )
         except LumaPlaygroundError as error:
             raise page_error(error.message, title="Cannot make this batch") from None
@@ -238,7 +247,13 @@ class BatchHandlers:
             await asyncio.to_thread(self.batches.drop_draft, rows)
 
     def _rows(
-        self, pictures: list[str] | None, rows_csv: str | None, prompt: str, size: Any, duration: Any
+        self,
+        pictures: list[str] | None,
+        rows_csv: str | None,
+        prompt: str,
+        size: Any,
+        duration: Any,
+        model: Any = None,
     ) -> tuple[list[BatchInput], str]:
         """The rows from what this visitor sent: their pictures and zips, or a CSV naming them."""
         self.batches.sweep_extractions()
@@ -246,36 +261,35 @@ class BatchHandlers:
             # The pictures sent with a CSV are what its cells may name; the CSV gives the prompts.
             rows, sent = self._sent(pictures, _SENT_WITH_CSV, Size.LANDSCAPE.value, 5)
             try:
-                return read_csv(uploaded_picture(rows_csv).path, sent)
+                return read_csv(uploaded_picture(rows_csv).path, sent, {"model": model})
             except BaseException:
                 self.batches.drop_draft(rows)  # the zips extracted for it
                 raise
-        rows, _ = self._sent(pictures, prompt, size, duration)
+        rows, _ = self._sent(pictures, prompt, size, duration, model)
         if not rows:
-            rows = rows_from_pictures(
-                [], prompt, size=size, duration=duration
-            )  # says that the batch is empty
+            rows = rows_from_pictures([], prompt, size=size, duration=duration)  # says that it is empty
         return rows, content_hash("\n".join(f"{r.image}\t{r.prompt}" for r in rows).encode())
 
     def _sent(
-        self, pictures: list[str] | None, prompt: str, size: Any, duration: Any
+        self, pictures: list[str] | None, prompt: str, size: Any, duration: Any, model: Any = None
     ) -> tuple[list[BatchInput], SentFiles]:
         """A row per picture this visitor uploaded (each picture of a zip too), and those pictures by name."""
         folder = self.playground.settings.data_dir / "batches"
         sent = SentFiles()
         rows = []
+        options = {"size": size, "duration": duration, "model": model}
         try:
             for name in pictures or []:
                 upload = uploaded_picture(name)
                 if upload.path.suffix.lower() == ".zip":
-                    zipped = rows_from_zip(upload.path, prompt, folder, size=size, duration=duration)
+                    zipped = rows_from_zip(upload.path, prompt, folder, **options)
                     for row in zipped:
                         assert row.picture is not None
                         sent.add(sent_name(row.picture.path), row.picture)
                     rows.extend(zipped)
                 else:
                     sent.add(upload.path.name, upload)
-                    rows.extend(rows_from_pictures([upload], prompt, size=size, duration=duration))
+                    rows.extend(rows_from_pictures([upload], prompt, **options))
         except BaseException:
             self.batches.drop_draft(rows)  # the zips extracted before this file
             raise
@@ -388,7 +402,7 @@ def _previewed() -> tuple[Any, Any, Any]:
 
 def wire(demo: gr.Blocks, handlers: BatchHandlers, parts: BatchParts, key: gr.Textbox) -> None:
     """Connect the Batch tab (every event private); a batch of the key typed into `key` goes on."""
-    inputs = [parts.pictures, parts.rows_csv, parts.prompt, parts.size, parts.duration]
+    inputs = [parts.pictures, parts.rows_csv, parts.prompt, parts.size, parts.duration, parts.model]
     previewed = parts.preview.click(
         handlers.preview, [*inputs], [parts.table, parts.price, parts.confirm], **QUIET
     )

@@ -22,6 +22,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from luma_playground import Picture
+from luma_playground._config import RAY_2
 from luma_playground._pictures.sources import NOT_YOURS
 
 from ..conftest import make_image
@@ -55,7 +56,7 @@ def preview_csv(
 ) -> dict[str, Any]:
     """The Batch tab's private Preview with a CSV (and the files sent with it), by raw queue/join."""
     csv_file = upload(app, "rows.csv", csv_text.encode())
-    return raw_event(app, "preview", [pictures, csv_file, "", "1280*720", 5], session_hash=session)
+    return raw_event(app, "preview", [pictures, csv_file, "", "1280*720", 5, RAY_2.id], session_hash=session)
 
 
 def error_of(message: dict[str, Any]) -> str | None:

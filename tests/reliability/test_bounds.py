@@ -16,6 +16,8 @@ import httpx
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from luma_playground._config import RAY_2
+
 from .conftest import AppProcess, client_for, raw_event
 
 #: A picture row's image: a URL is checked for its shape at Preview, never fetched there.
@@ -30,7 +32,7 @@ def _upload(app: AppProcess, name: str, data: bytes) -> dict[str, Any]:
 
 def _preview(app: AppProcess, pictures: list[dict[str, Any]] | None, rows_csv: dict[str, Any] | None) -> str:
     """The Batch tab's private Preview by raw `queue/join`: the refusal's text ('' when accepted)."""
-    answer = raw_event(app, "preview", [pictures, rows_csv, "a slow pan", "1280*720", 5])
+    answer = raw_event(app, "preview", [pictures, rows_csv, "a slow pan", "1280*720", 5, RAY_2.id])
     if answer.get("success"):
         return ""
     return str(answer.get("output", {}).get("error") or answer)

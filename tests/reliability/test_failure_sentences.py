@@ -12,6 +12,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from luma_playground._config import RAY_2
 from luma_playground.media import write_metadata
 
 from .conftest import USER_KEY, AppProcess, call_private, client_for, key_calls
@@ -140,5 +141,5 @@ def test_batch_preview_errors_show_markup_as_text(app: AppProcess, client: Clien
     rows = tmp_path / "rows.csv"
     rows.write_text("image,prompt,size,duration\nhttps://pictures.test/a.png,A calm sea,<b>big</b>,5\n")
     with pytest.raises(AppError) as refused:
-        call_private(client, "preview", [], handle_file(str(rows)), "", "1280*720", 5)
+        call_private(client, "preview", [], handle_file(str(rows)), "", "1280*720", 5, RAY_2.id)
     assert "&lt;b&gt;big&lt;/b&gt;" in one_sentence(app, refused.value)

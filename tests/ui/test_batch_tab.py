@@ -10,6 +10,7 @@ import gradio as gr
 import pytest
 
 from luma_playground import ApiKey, Playground, Settings
+from luma_playground._config import RAY_2, RAY_2_FLASH
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import key_fingerprint
 from luma_playground.ui._batch_tab import HEADERS, BatchHandlers
@@ -21,7 +22,8 @@ from .conftest import SERVER_KEY, fake_request
 VISITOR_KEY = "sk-visitor-batch-key-0002"
 
 pytestmark = pytest.mark.anyio
-STATE, NOTE = HEADERS.index("state"), HEADERS.index("note")
+STATE, NOTE, MODEL = HEADERS.index("state"), HEADERS.index("note"), HEADERS.index("model")
+RAY, FLASH = RAY_2.id, RAY_2_FLASH.id
 
 
 def _handlers(sim, data_dir: Path) -> BatchHandlers:  # type: ignore[no-untyped-def]
@@ -157,3 +159,30 @@ async def test_a_visitors_batch_waits_for_their_key_after_a_restart(sim, tmp_pat
         await second.playground.aclose()
     assert "Batch done: 5 videos" in updates[-1][0] and len(updates[-1][2]) == 5
     assert sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"] == 5
+
+
+async def test_the_tabs_model_makes_every_row_but_where_a_csv_names_one(
+    sim, tmp_path, landscape_image
+) -> None:  # type: ignore[no-untyped-def]
+    """Flash on the tab: pictures preview and run in Flash at its price; a CSV's model cell overrides it."""
+    handlers = _handlers(sim, tmp_path / "home")
+    pictures = _pictures(tmp_path / "in", landscape_image, 2)
+    rows_csv = upload_folder() / tmp_path.name / "rows.csv"
+    rows_csv.parent.mkdir(parents=True, exist_ok=True)
+    first, second = (Path(picture).name for picture in pictures)
+    rows_csv.write_text(f"image,prompt,model\n{first},in Ray 2,{RAY}\n{second},as the tab says,\n")
+    try:
+        table, price, _ = await handlers.preview(pictures, None, "zoom", "1280*720", 5, fake_request(), FLASH)
+        updates = [update async for update in handlers.confirm(fake_request())]
+        mixed, _, _ = await handlers.preview(
+            pictures, str(rows_csv), "", "1280*720", 5, fake_request("tab-csv"), FLASH
+        )
+    finally:
+        await handlers.playground.aclose()
+    assert [row[MODEL] for row in table] == ["Ray 2 Flash"] * 2
+    assert "2 videos, 2 x 5 s at 0.20 USD = 0.40 USD" in price
+    assert "Batch done: 2 videos" in updates[-1][0] and sim.control.stats()["models"] == {FLASH: 2}
+    assert [(row[4], row[MODEL]) for row in mixed] == [
+        ("in Ray 2", "Ray 2"),
+        ("as the tab says", "Ray 2 Flash"),
+    ]
