@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 import av
 import gradio as gr
 
+from .._config import MODEL_ID, model_named
 from .._errors import InvalidRequest, LumaPlaygroundError, without_server_paths
 from .._features.exports import ExportSpec, export_video
 from .._features.settings_file import SavedSettings, checked_settings
 from .._features.shot_store import ShotState
 from .._features.shots import MAX_SEGMENTS
 from .._features.video_files import read_video
-from .._request import DURATION
+from .._request import DURATION, MODEL
 from ..api.tasks import _phase
 from ..media import read_metadata
 from ._components import field_radio
@@ -53,6 +54,8 @@ class ShotParts:
     source: gr.State
     prompt: gr.Textbox
     duration: gr.Radio
+    #: The next segment's model (a shot may mix Ray 2 and Ray 2 Flash).
+    model: gr.Radio
     price: gr.HTML
     extend: gr.Button
     cancel: gr.Button
@@ -79,6 +82,7 @@ def place() -> ShotParts:
         with gr.Row(equal_height=True):
             prompt = gr.Textbox(label="Next segment's prompt", lines=1, scale=4, elem_id="lp-shot-prompt")
             duration = field_radio(DURATION, short=True, label="Length", scale=1)
+        model = field_radio(MODEL, short=True, label="Next segment's model", elem_id="lp-shot-model")
         price = gr.HTML("", elem_id="lp-shot-price")
         with gr.Row():
             extend = gr.Button("Extend", variant="primary", elem_id="lp-extend")
@@ -107,6 +111,7 @@ def place() -> ShotParts:
         source,
         prompt,
         duration,
+        model,
         price,
         extend,
         cancel,
@@ -192,8 +197,10 @@ class ShotHandlers:
             gr.Warning(error.message, title="The linked shot is not here")
             return (gr.skip(),) * 7
 
-    async def price(self, ref: str, duration: int, request: gr.Request) -> str:
-        """The price of the next segment and of the shot so far, before the click."""
+    async def price(self, ref: str, duration: int, request: gr.Request, model: str | None = None) -> str:
+        """The price of the next segment (in `model`, Ray 2 when none is given) and of the shot so far,
+        each segment at its own model's price, before the click.
+        """
         if not ref:
             return ""
         visit = self.store.visit(request)
@@ -202,28 +209,35 @@ class ShotHandlers:
         except LumaPlaygroundError:
             return ""
         records = self.playground.shots.segments(shot) if shot else [latest]
-        quote = await self.cost.quote(visit, latest.size, int(duration))
+        model_id = model_named(model or MODEL_ID).id
+        quote = await self.cost.quote(visit, latest.size, int(duration), model=model_id)
         if quote.unit_price is None:
             return f'<p class="lp-muted">{escape(quote.price_problem or "No price available.")}</p>'
-        blocks = sum(math.ceil(record.duration / 5) for record in records)
+        units = {model_id: quote.unit_price}
+        for used in {record.model for record in records} - set(units):
+            earlier = await self.cost.quote(visit, latest.size, 5, model=used)
+            units[used] = earlier.unit_price or quote.unit_price
+        so_far = sum(units[record.model] * math.ceil(record.duration / 5) for record in records)
         seconds = sum(record.duration for record in records)
         left = MAX_SEGMENTS - len(records)
         return (
             f"<p>Next segment: <b>${quote.per_video:.2f}</b> · the shot so far: {len(records)} "
-            f"segment{'s' if len(records) != 1 else ''}, {seconds} s, ${quote.unit_price * blocks:.2f}"
+            f"segment{'s' if len(records) != 1 else ''}, {seconds} s, ${so_far:.2f}"
             f" · {left} more allowed</p>"
         )
 
     async def extend(
-        self, ref: str, prompt: str, duration: int, request: gr.Request
+        self, ref: str, prompt: str, duration: int, request: gr.Request, model: str | None = None
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Add a segment from the last frame; the joined shot when it is made."""
+        """Add a segment from the last frame, in `model` (Ray 2 when none is given); the joined shot when
+        it is made.
+        """
         visit = self.store.visit(request)
         shots = self.playground.shots
         try:
             if not ref:
                 raise InvalidRequest("Make a video first: the panel extends the latest finished one.")
-            run = await shots.extend(ref, prompt, duration, visit.caller)
+            run = await shots.extend(ref, prompt, duration, visit.caller, model=model or MODEL_ID)
         except LumaPlaygroundError as error:
             raise ui_error(error) from None
         self.store.keep_shot(visit.session_hash, run)  # the tab's Cancel stops it too
@@ -369,10 +383,11 @@ def wire(
         **QUIET,
     )
     followed.then(**price, **QUIET)
-    parts.duration.change(**price, **QUIET)
+    for setting in (parts.duration, parts.model):
+        setting.change(**price, **QUIET)
     extension = parts.extend.click(
         guarded(handlers.extend),
-        [parts.source, parts.prompt, parts.duration],
+        [parts.source, parts.prompt, parts.duration, parts.model],
         [parts.shot, parts.status, parts.source, parts.segments, parts.cancel, main_cancel],
         api_name="page_extend",
         **QUIET,
@@ -440,5 +455,5 @@ def wire_openers(
 
 def _price_event(handlers: ShotHandlers, parts: ShotParts) -> dict[str, Any]:
     """The event that shows the prices of the next segment and of the shot so far."""
-    inputs = [parts.source, parts.duration]
+    inputs = [parts.source, parts.duration, parts.model]
     return dict(fn=handlers.price, inputs=inputs, outputs=[parts.price], api_name="page_shot_price")

@@ -13,12 +13,15 @@ import gradio as gr
 from gradio_client import Client
 
 from luma_playground import ApiKey, GenerationRequest, Picture, Playground, Settings
+from luma_playground._config import RAY_2, RAY_2_FLASH
 from luma_playground._guard.limits import Caller
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.ui import KEY_HEADER
 
 from ..conftest import wait_for
 from .conftest import SERVER_KEY, call_private, generate, launched, private_event
+
+RAY, FLASH = RAY_2.id, RAY_2_FLASH.id
 
 
 def _seconds(video: object) -> float:
@@ -42,6 +45,29 @@ def _picked_for_extend(client: Client, app: gr.Blocks, image: Path, prompt: str)
     return task_id, row, call_private(client, "page_shot_open", str(row))
 
 
+def test_the_panel_prices_and_extends_the_next_segment_in_the_model_chosen(
+    client: Client,
+    server_app: gr.Blocks,
+    sim,  # type: ignore[no-untyped-def]
+    landscape_image: Path,
+) -> None:
+    """Flash in the panel: the next segment is priced and made in Flash, the shot so far at each price."""
+    _, row, _ = _picked_for_extend(client, server_app, landscape_image, "Extended in Flash: a harbour")
+    ray_price = call_private(client, "page_shot_price", 5, RAY)
+    flash_price = call_private(client, "page_shot_price", 5, FLASH)
+    assert "Next segment: <b>$0.50</b>" in ray_price and "Next segment: <b>$0.20</b>" in flash_price
+    assert "1 segment, 5 s, $0.50" in flash_price  # the first clip, made in Ray 2
+    _, status, *_ = call_private(client, "page_extend", "on into the fog", 5, FLASH)
+    assert "The shot is ready." in status
+    shot = server_app.playground.shots.store.of_row(row)  # type: ignore[attr-defined]
+    first, segment = server_app.playground.shots.segments(shot)  # type: ignore[attr-defined]
+    assert (first.model, segment.model) == (RAY, FLASH) and sim.control.stats()["models"] == {
+        RAY: 1,
+        FLASH: 1,
+    }
+    assert "2 segments, 10 s, $0.70" in call_private(client, "page_shot_price", 5, RAY)
+
+
 def test_a_history_card_extends_into_a_shot_shown_as_one_card(
     client: Client,
     server_app: gr.Blocks,
@@ -52,9 +78,9 @@ def test_a_history_card_extends_into_a_shot_shown_as_one_card(
     prompt = "History extends this: a pier at dawn"
     first, row, opened = _picked_for_extend(client, server_app, landscape_image, prompt)
     assert "History extends this: a pier at dawn" in opened  # the prompt, prefilled
-    price = call_private(client, "page_shot_price", 5)
+    price = call_private(client, "page_shot_price", 5, RAY)
     assert "Next segment: <b>$" in price and "the shot so far: 1 segment, 5 s" in price
-    video, status, listed, *_ = call_private(client, "page_extend", "the pier drifts away", 5)
+    video, status, listed, *_ = call_private(client, "page_extend", "the pier drifts away", 5, RAY)
     assert "The shot is ready." in status and abs(_seconds(video) - 10) <= 1 / 24
     shot = server_app.playground.shots.store.of_row(row)  # type: ignore[attr-defined]
     segment = server_app.playground.shots.segments(shot)[1]  # type: ignore[attr-defined]
@@ -90,7 +116,7 @@ def test_the_tab_cancel_and_cancel_all_stop_a_panel_shot(
     sim.control.add_fault("upload", "stall", seconds=30, count=-1)  # each segment waits in its upload
     shots = server_app.playground.shots  # type: ignore[attr-defined]
     for count in (1, 2):  # the button reads "Cancel", then "Cancel all"
-        extension = client.submit("more", 5, fn_index=private_event(client, "page_extend"))
+        extension = client.submit("more", 5, RAY, fn_index=private_event(client, "page_extend"))
         shot = wait_for(lambda: (found := shots.store.of_row(row)) and shots.live(found) and found)
         segments = len(shot.segments)
         status, *_ = call_private(client, "page_cancel", count)  # the run's card comes first
