@@ -38,9 +38,7 @@ def card_texts(page: Any) -> list[str]:
 def test_two_flash_drafts_one_finished_in_ray_2_shown_as_a_pair(
     page: Any, keyless_app: gr.Blocks, tmp_path: Path
 ) -> None:
-    """Two Flash drafts from one picture, "Finish in Ray 2" on one in History: the pair shows side by
-    side and opens in Compare; the simulator saw one upload, two Flash submits and one Ray 2 submit.
-    """
+    """Two Flash drafts, one finished in History: shown as a pair and in Compare; 1 upload, 2 + 1 submits."""
     builtin = keyless_app.playground.simulator  # type: ignore[attr-defined]
     picture = tmp_path / "draft.png"  # a picture of its own: never one this app has uploaded before
     Image.new("RGB", (1280, 720), tuple(secrets.token_bytes(3))).save(picture)
