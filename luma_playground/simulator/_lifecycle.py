@@ -32,6 +32,8 @@ class Outcome:
     nsfw: bool = False
     #: Seconds (before scaling) the task reports `pending` before `created`.
     pending_s: float = 0.0
+    #: Wall-clock seconds the task runs instead of its planned (scaled) inference time.
+    run_s: float | None = None
 
 
 class TaskRunner:
@@ -131,7 +133,10 @@ class TaskRunner:
         if outcome.failure:
             await self._sleep(plan.inference_s / 2)
             return self._fail(task, outcome.failure)
-        await self._sleep(plan.inference_s)
+        if outcome.run_s is None:
+            await self._sleep(plan.inference_s)
+        else:
+            await asyncio.sleep(outcome.run_s)
         try:
             # Shielded: cancelling this task must not cancel a render other tasks share.
             path = await asyncio.shield(asyncio.wrap_future(render))

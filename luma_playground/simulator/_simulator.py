@@ -249,6 +249,7 @@ class Simulator:
         kinds = {rule.kind: rule for rule in rules}
         task.faults.extend(kinds)
         task.webhook_lost = "webhook_lost" in kinds
+        run_s = float(kinds["slow"].options.get("seconds", 120)) if "slow" in kinds else None
         if "moderation" in kinds:
             failure = (1200, kinds["moderation"].options.get("error", MODERATED[1]))
             return Outcome(failure=failure, fail_at_start=True, nsfw="nsfw" in kinds)
@@ -256,7 +257,7 @@ class Simulator:
             options = kinds["task_failed"].options
             code = options.get("error_code", EXECUTION_FAILED[0])
             return Outcome(failure=(code, options.get("error", EXECUTION_FAILED[1])), nsfw="nsfw" in kinds)
-        return Outcome(nsfw="nsfw" in kinds)
+        return Outcome(nsfw="nsfw" in kinds, run_s=run_s)
 
 
 def bearer_key(authorization: str | None) -> str:

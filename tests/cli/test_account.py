@@ -34,6 +34,7 @@ def test_enhance_with_a_picture(cli, server, landscape_image) -> None:  # type: 
 
 def test_cancel_a_task_another_command_is_following(cli, server, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """cancel deletes a running task until WaveSpeed says it stopped; the generate following exits 4."""
+    server.control.add_fault("submit", "slow", seconds=120)  # still running whenever the cancel lands
     running = cli.start("generate", landscape_image, "-p", "cancel me", "--duration", "10")
     row = wait_for(
         lambda: next((r for r in cli.rows() if r["state"] == "processing"), None), what="processing"

@@ -237,3 +237,19 @@ def test_invalid_fault_is_refused(control: SimulatorControl) -> None:
     """The control API refuses a fault rule it could not honour."""
     with pytest.raises(ValueError, match="kind"):
         control.add_fault("result", "explode")
+
+
+def test_slow_fault_keeps_the_task_running_until_cancelled(
+    api: httpx.Client,
+    image_url: str,
+    control: SimulatorControl,
+    submit: Submit,
+    wait_until_ended: WaitUntilEnded,
+) -> None:
+    """slow keeps the next task running (a later task ends before it) until a cancel stops it."""
+    control.add_fault("submit", "slow", seconds=600)
+    held = submit(api, image_url)["id"]
+    assert wait_until_ended(api, submit(api, image_url)["id"])["status"] == "completed"
+    assert control.task(held)["status"] in ("created", "processing")
+    assert api.post(f"/api/v3/predictions/{held}/cancel").status_code in (200, 204)
+    assert wait_until_ended(api, held)["status"] == "cancelled"

@@ -11,7 +11,9 @@ affects `count` of them (-1: all). `key` limits it to requests bearing that key.
 - route `output`: `expired` (404), `truncated` (full Content-Length, then `fraction` (0.5) or `bytes`
   of the body, then close);
 - route `submit`, applied to the next created task: `task_failed` (`error_code` 1403, `error`),
-  `moderation` (fails with 1200, `error`), `nsfw` (completes flagged), `webhook_lost` (never calls back);
+  `moderation` (fails with 1200, `error`), `nsfw` (completes flagged), `webhook_lost` (never calls back),
+  `slow` (runs `seconds` of wall-clock time, default 120, whatever the time scale: a task that is
+  surely still running when a test cancels it);
 - route `cancel`: `ignored` (the DELETE answers `deleted` as usual, but a queued or running task goes
   on and completes: "cancellation may not stop generation immediately").
 """
@@ -49,7 +51,7 @@ WIRE_KINDS = frozenset({"status", "html", "empty", "malformed", "drop", "stall"}
 #: Kinds that only make sense for the MP4 download.
 OUTPUT_KINDS = frozenset({"expired", "truncated"})
 #: Kinds that change what happens to the next created task(s); submit only.
-OUTCOME_KINDS = frozenset({"task_failed", "moderation", "nsfw", "webhook_lost"})
+OUTCOME_KINDS = frozenset({"task_failed", "moderation", "nsfw", "webhook_lost", "slow"})
 #: Kinds that change what a DELETE does to its task; cancel only.
 CANCEL_KINDS = frozenset({"ignored"})
 KINDS = WIRE_KINDS | OUTPUT_KINDS | OUTCOME_KINDS | CANCEL_KINDS
