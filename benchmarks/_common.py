@@ -131,13 +131,9 @@ def free_port() -> int:
 
 
 class SimulatorProcess:
-    """The simulator in a process of its own (`python -m luma_playground.simulator`).
+    """The simulator in a process of its own (`python -m luma_playground.simulator`)."""
 
-    `render_nice`: how much nicer than the server its renders run, so that the app measured keeps
-    the CPU that WaveSpeed's own machines would spend on them.
-    """
-
-    def __init__(self, time_scale: float, seed: int = 0, render_nice: int = 0) -> None:
+    def __init__(self, time_scale: float, seed: int = 0) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._process = subprocess.Popen(
@@ -151,8 +147,6 @@ class SimulatorProcess:
                 str(time_scale),
                 "--seed",
                 str(seed),
-                "--render-nice",
-                str(render_nice),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -6,8 +6,10 @@ long the event loop stalled): a 2 MB zip bomb on Batch Preview (100 entries of 2
 zeros), a 300,000-row CSV on Preview, the largest GIF and WebP the export settings allow of a
 12-segment shot, and three `/get_batch` calls of an ended 100-video batch. Then, on a simulator
 at a tenth of real time, a visitor's first video alone and with another key's 500-row batch
-running (the simulator's renders at a lower CPU priority than the app, as if on WaveSpeed's
-machines). The app and the simulators run in processes of their own; everything is bounded.
+running: its rows are phone photos, each read, turned upright and uploaded by the app, which
+the simulator renders once (as WaveSpeed would, on machines of its own: 500 renders of distinct
+pictures would take the two cores the app runs on for 20 minutes). The app and the simulators
+run in processes of their own; everything is bounded.
 `python benchmarks/bounds.py [--rows 500] [--segments 12] [--skip-lanes | --only-lanes]`
 """
 
@@ -37,10 +39,6 @@ from luma_playground.media import planned_pixels
 
 SERVER_KEY = "sk-bounds-server"
 OTHER_KEY = "sk-bounds-other-key"
-#: The simulator's renders run this much nicer than the app: WaveSpeed renders on machines of its
-#: own, and 500 renders of distinct pictures (about 2.5 s of CPU each) would otherwise take the
-#: two cores the app shares with them, which no deployment's app has to.
-RENDER_NICE = 10
 MEMORY_TARGET_MB = 300
 STALL_TARGET_S = 0.25
 PROBE_EVERY_S = 0.1
@@ -335,7 +333,7 @@ def first_video(app: App, picture: Path, prompt: str) -> float:
 
 def fair_lanes(work: Path, picture: Path, rows: int) -> list[Figure]:
     """A visitor's first video alone, then while another key's batch of `rows` runs (time scale 0.1)."""
-    with ExitStack() as stack, SimulatorProcess(0.1, seed=7, render_nice=RENDER_NICE) as simulator:
+    with ExitStack() as stack, SimulatorProcess(0.1, seed=7) as simulator:
         simulator.control.set_limits(submits_per_minute=100_000, concurrent_tasks=10_000)
         simulator.control.set_account(OTHER_KEY, balance=100_000)
         app = App(work / "lanes", simulator.base_url, stack)

@@ -1,8 +1,6 @@
 """`python -m luma_playground.simulator [--host H] [--port P] [--time-scale S] [--seed N] [limits]`.
 
 Limits per key, as a tier sets them: `--submits-per-minute N`, `--concurrent-tasks N`.
-`--render-nice N` runs the renders N steps nicer than the server (on Linux), as a benchmark wants
-when the app shares the machine with renders that WaveSpeed would run elsewhere.
 """
 
 from __future__ import annotations
@@ -21,9 +19,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--submits-per-minute", type=int, help="video submits per key per scaled minute")
     parser.add_argument("--concurrent-tasks", type=int, help="video tasks per key running at once")
-    parser.add_argument(
-        "--render-nice", type=int, default=0, help="how much nicer than the server its renders run (Linux)"
-    )
     args = parser.parse_args()
     serve(
         args.host,
@@ -32,7 +27,6 @@ def main() -> None:
         args.seed,
         submits_per_minute=args.submits_per_minute,
         concurrent_tasks=args.concurrent_tasks,
-        render_nice=args.render_nice,
     )
 
 

@@ -63,9 +63,6 @@ class SimulatorConfig:
     #: only keys marked valid through the control API are accepted.
     accept_any_key: bool = True
     render_fps: int = 24
-    #: The niceness of the render threads (0: as the server's). WaveSpeed renders on machines of
-    #: its own; a positive value lets a benchmark's app keep the CPU the simulated renders share.
-    render_nice: int = 0
     #: Where uploads and rendered MP4s live; a temporary folder when None.
     output_dir: Path | None = None
     max_upload_bytes: int = 20 * 1024 * 1024

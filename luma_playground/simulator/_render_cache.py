@@ -18,15 +18,10 @@ MAX_RENDER_WORKERS = 2
 class RenderCache:
     """Maps (image digest, size, duration, fps, motion) to one MP4 on disk, rendering it on demand."""
 
-    def __init__(self, cache_dir: Path, max_workers: int = MAX_RENDER_WORKERS, nice: int = 0) -> None:
+    def __init__(self, cache_dir: Path, max_workers: int = MAX_RENDER_WORKERS) -> None:
         self._dir = cache_dir
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._pool = ThreadPoolExecutor(
-            max_workers=max_workers,
-            thread_name_prefix="luma-sim-render",
-            initializer=_lower_priority,
-            initargs=(nice,),
-        )
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="luma-sim-render")
         self._futures: dict[str, Future[Path]] = {}
         self._lock = threading.Lock()
         self.rendered = 0
@@ -63,13 +58,6 @@ class RenderCache:
     def close(self) -> None:
         """Stop the pool without waiting for renders nobody will collect."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _lower_priority(nice: int) -> None:
-    """Make the calling render thread nicer by `nice`; the encoder's threads it starts inherit it."""
-    if nice > 0 and hasattr(os, "setpriority"):
-        # On Linux a thread has a niceness of its own: this one thread's, not the server's.
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
 
 
 def _cache_key(image_sha256: str, spec: RenderSpec) -> str:

@@ -138,7 +138,6 @@ def serve(
     *,
     submits_per_minute: int | None = None,
     concurrent_tasks: int | None = None,
-    render_nice: int = 0,
 ) -> None:
     """Run the simulator in the foreground until interrupted."""
     config = SimulatorConfig(
@@ -146,7 +145,6 @@ def serve(
         seed=seed,
         submits_per_minute=submits_per_minute,
         concurrent_tasks=concurrent_tasks,
-        render_nice=render_nice,
     )
     print(f"WaveSpeed simulator on http://{host}:{port} (time scale {time_scale}, seed {seed})")
     uvicorn.Server(uvicorn_config(config, host, port)).run()
