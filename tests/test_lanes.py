@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
 from luma_playground._wavespeed.client import API_LANES, TRANSFER_LANES
-from luma_playground._wavespeed.connections import FairLanes
+from luma_playground._wavespeed.connections import FairLanes, FairWorkers
 from luma_playground._wavespeed.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -160,3 +161,28 @@ async def test_another_keys_one_download_waits_for_one_round_not_the_queue(
         await asyncio.gather(*batch)
     assert answered_before_b <= 4, answered_before_b  # the 2 on the wire, then at most one round
     assert slow.most_open == 2
+
+
+async def test_a_pool_serves_the_keys_waiting_for_its_workers_in_turn() -> None:
+    """On one busy worker, key B's one job runs after one of key A's queued jobs, not after all ten."""
+    workers = FairWorkers(1, "lanes-test")
+    started = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def job(name: str) -> str:
+        order.append(name)
+        started.set()
+        release.wait(10)
+        return name
+
+    holder = asyncio.ensure_future(workers.run("a", job, "a0"))
+    await asyncio.to_thread(started.wait, 10)
+    queued = [asyncio.ensure_future(workers.run("a", job, f"a{n}")) for n in range(1, 11)]
+    await asyncio.sleep(0)
+    alone = asyncio.ensure_future(workers.run("b", job, "b"))
+    await asyncio.sleep(0)
+    release.set()
+    assert await alone == "b"
+    await asyncio.gather(holder, *queued)
+    assert order.index("b") == 2, order  # a0 held the worker; a1 had the turn before B came

@@ -4,11 +4,9 @@ and read back from a file as any input is: checked before they reach a form.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import av
 from .._errors import InvalidRequest
 from .._journal.journal import TaskRecord
 from .._request import OPTIONS, SETTINGS, Size, check_prompt
+from .._wavespeed.connections import FairWorkers
 from ..media import write_metadata
 from .shot_store import ShotRecord
 
@@ -27,7 +26,9 @@ logger = logging.getLogger("luma_playground")
 #: The stream copy holds the GIL for much of its time: one at a time, so that a crowd of videos
 #: finishing together does not starve the event loop (six threads at it, the default executor's
 #: count on two cores, took turns with the loop for every socket it served).
-_TAGGING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="luma-tags")
+#: Videos wait for it one key at a time: another key's batch of hundreds finishing together never
+#: queues in front of a visitor's one.
+_TAGGING = FairWorkers(1, "luma-tags")
 
 
 def settings_of(record: TaskRecord, task_id: str) -> dict[str, str]:
@@ -43,7 +44,7 @@ async def keep_settings(video: Path, record: TaskRecord, task_id: str) -> None:
     """
     try:
         settings = settings_of(record, task_id)
-        await asyncio.get_running_loop().run_in_executor(_TAGGING, write_metadata, video, settings)
+        await _TAGGING.run(record.key_fingerprint, write_metadata, video, settings)
     except (av.FFmpegError, ValueError, OSError) as error:
         logger.warning("could not write the settings into %s: %s", video.name, error)
 

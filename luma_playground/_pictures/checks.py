@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import warnings
-import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
@@ -17,7 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .._errors import InvalidRequest
 from .._request import Size
-from .._wavespeed.connections import FairLanes
+from .._wavespeed.connections import FairWorkers
 from .decoding import DECODES, fitted_size, in_strips, png_in_strips, strips_cost
 
 __all__ = [
@@ -40,9 +37,8 @@ T = TypeVar("T")
 
 #: Decoding images holds the GIL in short bursts: more than two threads at it only fight over
 #: it, and starve the event loop (200 checks at once: 10x the loop's lag on two cores).
-_IMAGE_WORKERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="luma-image")
-#: The turns of the callers waiting for a worker, per event loop (a lane's waiters are its futures).
-_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairLanes] = weakref.WeakKeyDictionary()
+#: Callers waiting for one are served one key at a time.
+_IMAGE_WORKERS = FairWorkers(2, "luma-image")
 #: Pixels decoded in full for analysis (checks, previews). Above it, an image is checked without
 #: holding its pixels (PNG chunk checksums, JPEG at 1/8 scale) and gets no picture preview; its
 #: upload's scale-down decodes a PNG in strips. Every decode holds its pixels of `DECODES` (two
@@ -56,12 +52,7 @@ async def in_image_worker(function: Callable[..., T], *args: object, turn: str =
     Callers waiting for a worker are served one `turn` (the paying key's fingerprint) at a time,
     so that another key's batch of hundreds never queues in front of a visitor's one picture.
     """
-    loop = asyncio.get_running_loop()
-    lanes = _TURNS.get(loop)
-    if lanes is None:
-        lanes = _TURNS[loop] = FairLanes(_IMAGE_WORKERS._max_workers)
-    async with lanes.lane(turn):
-        return await loop.run_in_executor(_IMAGE_WORKERS, function, *args)
+    return await _IMAGE_WORKERS.run(turn, function, *args)
 
 
 #: The upload limit WaveSpeed documents for images.

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .._config import ApiKey
+from .._pictures.checks import in_image_worker
 from .._wavespeed.client import WaveSpeedClient
 
 __all__ = ["UploadCache"]
@@ -53,8 +54,10 @@ class UploadCache:
         """
         if image.startswith(("http://", "https://")):
             return image
-        digest = await asyncio.to_thread(_digest, Path(image))
-        slot = (client.base_url, api_key.fingerprint if api_key else "", digest)
+        turn = api_key.fingerprint if api_key else ""
+        # Read in the image workers in the key's turn: not behind another key's batch of pictures.
+        digest = await in_image_worker(_digest, Path(image), turn=turn)
+        slot = (client.base_url, turn, digest)
         # Two clicks at once (Enhance, then Generate) wait for one upload instead of making two.
         lock = self._locks.setdefault(slot, asyncio.Lock())
         try:

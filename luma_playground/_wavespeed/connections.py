@@ -13,6 +13,7 @@ and the idle ones beyond `max_keepalive` or older than `keepalive_expiry` are cl
 
 `FairLanes` bounds what a client has on the wire above the pool, and serves the keys waiting for
 a lane in turn, so that one key's thousand requests never stand in front of another key's one.
+`FairWorkers` does the same for a thread pool (picture checks, uploads' digests, video tags).
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ import asyncio
 import contextlib
 import math
 import time
+import weakref
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import httpcore
 import httpx
 
-__all__ = ["ConnectionStack", "FairLanes", "pooled_transport"]
+__all__ = ["ConnectionStack", "FairLanes", "FairWorkers", "pooled_transport"]
 
 _T = TypeVar("_T", int, float)
+_R = TypeVar("_R")
 
 
 def pooled_transport(
@@ -240,3 +244,27 @@ class FairLanes:
                 turn.set_result(None)
                 return
         self._free += 1
+
+
+class FairWorkers:
+    """A thread pool whose callers wait for a worker one key at a time (`FairLanes`, per event loop).
+
+    A plain executor serves its queue first come, first served: another key's batch of hundreds
+    would stand in front of a visitor's one picture or video there.
+    """
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairLanes] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def run(self, turn: str, function: Callable[..., _R], *args: object) -> _R:
+        """`function(*args)` on a worker, once the waiters of every other `turn` have had theirs."""
+        loop = asyncio.get_running_loop()
+        lanes = self._lanes.get(loop)
+        if lanes is None:
+            lanes = self._lanes[loop] = FairLanes(self.workers)
+        async with lanes.lane(turn):
+            return await loop.run_in_executor(self._executor, function, *args)

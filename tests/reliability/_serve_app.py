@@ -4,6 +4,8 @@ Run by the reliability tests as a separate process: `python _serve_app.py PORT R
 Everything else (API base URL, keys, home, timeouts, deadline) comes from the environment.
 `RELIABILITY_PICTURE_HOST` names a host that stands for a public picture server: the tests'
 server on 127.0.0.1 (the only exception to the URL check, for that name alone).
+`RELIABILITY_TRANSFER_LANES` narrows each client's transfer lanes (uploads, downloads) to so many,
+so that a test can fill them with a few requests.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 from luma_playground import Playground, Settings
 from luma_playground._pictures import sources as _pictures
 from luma_playground._pictures import urls as _urls
+from luma_playground._wavespeed.connections import FairLanes
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.ui import build_demo, launch_options
 
@@ -56,6 +59,9 @@ def main(port: int, retry_scale: float) -> None:
     playground = Playground.open(
         Settings.from_env(), retry=RetryPolicy(scale=retry_scale), start_simulator=None if builtin else False
     )
+    if lanes := os.environ.get("RELIABILITY_TRANSFER_LANES"):
+        for backend in playground.backends:
+            backend.client._transfer_lanes = FairLanes(int(lanes))
     demo = build_demo(playground)
     demo.launch(
         prevent_thread_lock=True, **launch_options(playground, server_name="127.0.0.1", server_port=port)
