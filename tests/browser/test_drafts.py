@@ -90,8 +90,10 @@ def test_two_flash_drafts_one_finished_in_ray_2_shown_as_a_pair(
 
     page.locator("#lp-history .lp-card").nth(at).click()
     compare = page.locator("#lp-history-compare")
+    # The final's facts (a row names its draft) say the pick has reached the server, not the draft's.
     page.wait_for_function(
         "() => !document.querySelector('#lp-history-compare').disabled"
+        " && [...document.querySelectorAll('#lp-history-facts th')].some(th => th.innerText === 'Draft')"
         " && document.querySelector('#lp-history-video video')?.readyState >= 2",
         timeout=TIMEOUT_MS,
     )
