@@ -223,11 +223,20 @@ def webhook_figures(sims: list[SimulatorProcess], results: dict[str, list[list[s
             median(lost_latency),
             "s",
             median(poll_latency),
-            "ratio <= 1.0",
+            "",
             f"baseline: the adaptive poller, task by task ({len(lost_latency)} pairs); ratio 95 % "
-            f"interval {low:.2f}-{high:.2f}; median difference "
-            f"{median([a - b for a, b in zip(lost_latency, poll_latency, strict=True)]) * 1000:+.0f} ms; "
-            f"GETs per task {mean(lost_gets):.1f} vs {mean(poll_gets):.1f}",
+            f"interval {low:.2f}-{high:.2f}; GETs per task {mean(lost_gets):.1f} vs {mean(poll_gets):.1f}",
+        ),
+        # Callbacks that never come leave the same poller at work: the two arms differ by noise
+        # alone, so the gate is on the paired difference, not on a ratio of two equal medians.
+        Figure(
+            "1",
+            "webhook never delivered: median delay per task",
+            median([a - b for a, b in zip(lost_latency, poll_latency, strict=True)]),
+            "s",
+            None,
+            "value < 0.02",
+            "over the adaptive poller without callbacks, task by task: at most 20 ms",
         ),
     ]
 

@@ -179,6 +179,7 @@ async def _stop_when(run: BatchRun, stop: Callable[[list[BatchRow]], object]) ->
     await run.playground.aclose()  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 async def test_a_batch_stopped_midway_resumes_without_a_second_submit(sim, tmp_path, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A shutdown with rows running and waiting: the next run follows the started, starts the rest."""
     first = _open(sim, tmp_path)

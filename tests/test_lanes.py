@@ -141,6 +141,7 @@ async def test_keys_take_turns_for_a_lane() -> None:
     assert lanes.in_use == 0
 
 
+@pytest.mark.slow
 async def test_another_keys_one_download_waits_for_one_round_not_the_queue(
     slow: SlowServer, tmp_path: Path
 ) -> None:

@@ -205,6 +205,7 @@ async def test_paced_client_never_passes_the_servers_rate(sim, landscape_image) 
     assert usage["rate_limited"] == 0 and usage["peak_submits_per_window"] == 3
 
 
+@pytest.mark.slow
 async def test_a_429_slows_the_pace_instead_of_a_blind_retry(sim, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A pace that believes in 6 a minute where the server allows 3 learns from its first 429s."""
     sim.control.set_limits(submits_per_minute=3, concurrent_tasks=None)

@@ -130,6 +130,7 @@ async def test_a_match_by_time_among_several_tasks_says_it_may_be_another_client
     assert any("may be another client's task" in detail for detail in details)
 
 
+@pytest.mark.slow
 async def test_a_submit_cut_off_before_the_server_saw_it_is_never_sent_again(
     pipeline, sim, landscape_image
 ) -> None:

@@ -132,6 +132,7 @@ def test_faststart_and_browser_codec(pan: Path, tmp_path: Path) -> None:
     assert np.asarray(decoded(out)[0]).shape == (HEIGHT, WIDTH, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_visitor_makes_one_export_at_a_time(pan: Path, tmp_path: Path) -> None:
     """A visitor's second export while the first is made is refused; another visitor's is not."""

@@ -45,6 +45,7 @@ def _probe(video: bytes) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("size", "duration"),
     [("1280*720", 5), ("720*1280", 5), ("1280*720", 10)],
