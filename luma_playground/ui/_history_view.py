@@ -459,12 +459,13 @@ CARDS_CSS = (
 FACTS_CSS = (
     _CHIP_CSS
     + """
-.lp-facts { width: 100%; border-collapse: collapse; font-size: .88rem; margin: 0;
+.lp-facts { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: .88rem; margin: 0;
   border-radius: 14px; overflow: hidden; border-style: hidden;
   box-shadow: 0 0 0 1px var(--border-color-primary); }
 .lp-facts th, .lp-facts td { border: none; background: none; padding: .34rem .9rem; text-align: left;
   vertical-align: top; }
-.lp-facts th { font-weight: 500; color: var(--body-text-color-subdued); width: 28%; }
+.lp-facts th { font-weight: 500; color: var(--body-text-color-subdued); width: 30%; }
+.lp-facts td { overflow-wrap: anywhere; }
 .lp-facts tr + tr > * { border-top: 1px solid var(--border-color-primary); }
 .lp-facts code { font-size: .8rem; padding: .05rem .3rem; border-radius: 6px;
   background: var(--background-fill-secondary); }
