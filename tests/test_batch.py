@@ -25,8 +25,6 @@ from luma_playground._guard.limits import Caller
 from luma_playground._pictures.sources import Picture
 from luma_playground.simulator import key_fingerprint
 
-from .conftest import reset_around, simulator_fixture
-
 pytestmark = pytest.mark.anyio
 KEY = "sk-batch-test"
 
@@ -121,21 +119,6 @@ async def test_a_batch_of_12_never_runs_more_than_3_at_once(sim, playground, lan
     assert select(playground.journal, "SELECT state FROM batches") == [("done",)]
 
 
-#: A simulator whose tasks take seconds, so that a running row is cancelled before it ends.
-slow_server = simulator_fixture(time_scale=0.2, seed=3, scope="module")
-
-
-@pytest.fixture
-async def slow_playground(slow_server, tmp_path) -> AsyncIterator[Playground]:  # type: ignore[no-untyped-def]
-    """A playground with three slots per key on the slow simulator."""
-    with reset_around(slow_server):
-        opened = _open(slow_server, tmp_path)
-        try:
-            yield opened
-        finally:
-            await opened.aclose()
-
-
 async def _running(run: BatchRun, position: int) -> None:
     """Wait until the row at `position` runs, and its job knows its task id."""
     async for snapshot in run.updates(tick=0.1):
@@ -145,10 +128,11 @@ async def _running(run: BatchRun, position: int) -> None:
     raise AssertionError(f"the batch ended before row {position} ran")
 
 
-async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
+async def test_rows_cancel_one_by_one_or_all(sim, playground, landscape_image) -> None:  # type: ignore[no-untyped-def]
     """A waiting row cancelled never starts; a running one is cancelled on the server; then all."""
+    sim.control.add_fault("submit", "slow", count=2)  # the two rows that start run until cancelled
     run = _batch(
-        slow_playground,
+        playground,
         rows_from_pictures([Picture.from_operator_file(landscape_image)] * 3, "one at a time"),
         concurrency=1,
     )
@@ -160,12 +144,10 @@ async def test_rows_cancel_one_by_one_or_all(slow_server, slow_playground, lands
     notes = await run.cancel_all()
     finished = await follow
     assert [row.state for row in finished] == [RowState.CANCELLED] * 3, notes
-    assert [slow_server.control.task(row.task_id or "")["status"] for row in finished[:2]] == [
-        "cancelled"
-    ] * 2
+    assert [sim.control.task(row.task_id or "")["status"] for row in finished[:2]] == ["cancelled"] * 2
     assert finished[2].task_row_id is None
-    assert slow_server.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
-    assert select(slow_playground.journal, "SELECT state FROM batches") == [("cancelled",)]
+    assert sim.control.limits()["keys"][key_fingerprint(KEY)]["submits"] == 2
+    assert select(playground.journal, "SELECT state FROM batches") == [("cancelled",)]
 
 
 async def _stop_when(run: BatchRun, stop: Callable[[list[BatchRow]], object]) -> None:
@@ -299,20 +281,22 @@ async def test_an_offline_batch_goes_on_with_the_next_simulator(
     tmp_path, landscape_image, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Keyless, a restart brings a new simulator: the row sent to the old one ends lost, the next runs."""
-    # Slow enough that the first row is still running when the first process closes, on a busy machine too.
-    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.2")
+    monkeypatch.setenv("LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE", "0.01")
     settings = Settings(data_dir=tmp_path)
     first = Playground.open(settings, start_simulator=True)
+    assert first.simulator is not None
+    first.simulator.control.add_fault("submit", "slow")  # row 1 still runs when the first process closes
     rows = rows_from_pictures([Picture.from_operator_file(landscape_image)] * 2, "offline", duration=10)
     run = first.batches.start(rows, source_hash="offline", caller=PAGE, concurrency=1)
     await _until(run, lambda rows: rows[0].state == RowState.RUNNING and rows[0].task_id)
     await first.aclose()
     second = Playground.open(settings, start_simulator=True)
     try:
+        assert second.simulator is not None
+        second.simulator.control.add_fault("submit", "slow")  # row 2 runs until the process closes
         await second.resume_at_startup()
         [resumed] = second.batches.runs.values()
         rows = await _until(resumed, lambda rows: rows[1].state == RowState.RUNNING and rows[1].task_id)
-        assert second.simulator is not None
         assert [task["id"] for task in second.simulator.control.tasks()] == [rows[1].task_id]
         moved = second.batches.info(run.batch_id)
         assert moved is not None and moved.base_url == second.simulator.base_url

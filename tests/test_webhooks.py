@@ -28,8 +28,6 @@ from luma_playground._wavespeed.webhooks import (
 )
 from luma_playground.simulator import sign_webhook
 
-from .conftest import simulator_fixture
-
 pytestmark = pytest.mark.anyio
 KEY = ApiKey("sk-webhook-test")
 
@@ -158,23 +156,18 @@ async def test_trust_is_lost_when_a_poll_finds_the_end_first(pipeline, sim, land
     assert trust.trusted and trust.received == 2
 
 
-#: A slower simulator (a task takes about 2.5 s), so that polling at the baseline's pace shows.
-slow_sim = simulator_fixture(time_scale=0.05, scope="module")
-
-
-async def test_untrusted_tasks_poll_as_without_callbacks(
-    slow_sim, registry, tmp_path, landscape_image
-) -> None:
+async def test_untrusted_tasks_poll_as_without_callbacks(sim, registry, tmp_path, landscape_image) -> None:
     """A lost callback of an untrusted key costs no safety interval: the task polls about once a second."""
     registry.safety_interval = 3600.0  # a task waiting on it would never end
-    slow_sim.control.reset()
-    slow_sim.control.add_fault("submit", "webhook_lost")
-    async with WaveSpeedClient(slow_sim.base_url, KEY, retry=RetryPolicy(scale=0)) as client:
+    sim.control.add_fault("submit", "webhook_lost")
+    # The model works 2 s of wall-clock time whatever the time scale: long enough for the pace to show.
+    sim.control.add_fault("submit", "slow", seconds=2)
+    async with WaveSpeedClient(sim.base_url, KEY, retry=RetryPolicy(scale=0)) as client:
         journal = Journal(tmp_path / "journal.sqlite3")
         pipeline = Pipeline.create(client, journal, tmp_path / "outputs", notifier=registry)
         done = await asyncio.wait_for(_generate(pipeline, landscape_image), 60)
         journal.close()
-    record = slow_sim.control.task(done.task_id)
+    record = sim.control.task(done.task_id)
     assert record["webhook_url"] is not None and record["webhook_deliveries"] == []
     elapsed = record["completed_at"] - record["created_at"]
     assert record["polls"] >= 2 and record["polls"] <= elapsed / 0.9 + 2

@@ -17,8 +17,6 @@ from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 
-from ..conftest import simulator_fixture
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -92,20 +90,14 @@ def keyless_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFa
         yield demo
 
 
-#: A simulator slow enough to press Cancel during a task.
-slow_sim = simulator_fixture(time_scale=0.25, seed=5)
-
-
 @pytest.fixture(scope="session")
-def slow_app(
-    slow_sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[gr.Blocks, SimulatorServer]]:
-    """The owner's key on the slow simulator."""
+def owner_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gr.Blocks]:
+    """The owner's key on the session's simulator (a test holds a task running with the `slow` fault)."""
     settings = Settings(
-        base_url=slow_sim.base_url,
+        base_url=sim_server.base_url,
         api_key=ApiKey(SERVER_KEY),
-        data_dir=tmp_path_factory.mktemp("browser-slow"),
+        data_dir=tmp_path_factory.mktemp("browser-owner"),
     )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     with launched(playground) as demo:
-        yield demo, slow_sim
+        yield demo

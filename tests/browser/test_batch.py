@@ -22,10 +22,10 @@ STATE, CANCEL_CELL = HEADERS.index("state"), HEADERS.index("")
 
 
 @pytest.fixture(scope="module")
-def batch_app(slow_sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gr.Blocks]:
-    """A home of its own (no batch yet), one task at a time on the slow simulator: rows wait their turn."""
+def batch_app(sim_server: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[gr.Blocks]:
+    """A home of its own (no batch yet), one task at a time on the simulator: rows wait their turn."""
     settings = Settings(
-        base_url=slow_sim.base_url,
+        base_url=sim_server.base_url,
         api_key=ApiKey(SERVER_KEY),
         data_dir=tmp_path_factory.mktemp("browser-batch"),
         tasks_per_key=1,
@@ -45,7 +45,7 @@ def wait_cell(page: Any, row: int, column: int, text: str) -> None:
 
 
 def test_empty_state_then_a_row_cancelled_from_the_row(
-    page: Any, batch_app: gr.Blocks, slow_sim: SimulatorServer
+    page: Any, batch_app: gr.Blocks, sim: SimulatorServer
 ) -> None:
     """No batch: one card says what to do; running, a row's own Cancel stops that row and no other."""
     page.goto(batch_app.local_url)
@@ -66,6 +66,7 @@ def test_empty_state_then_a_row_cancelled_from_the_row(
     assert "Confirm and start" in status.inner_text()
     assert not page.locator("#lp-batch-cancel-all").is_visible()  # nothing runs yet
 
+    sim.control.add_fault("submit", "slow")  # row 1 runs until it is cancelled
     page.click("#lp-batch-confirm")
     wait_cell(page, 1, STATE, "running")  # one task at a time: row 2 waits its turn
     wait_cell(page, 2, CANCEL_CELL, CANCEL)
@@ -80,6 +81,6 @@ def test_empty_state_then_a_row_cancelled_from_the_row(
     wait_cell(page, 1, STATE, "cancelled")
     status.filter(has_text="Batch ended").wait_for(timeout=TIMEOUT_MS)
     page.locator("#lp-batch-cancel-all").wait_for(state="hidden", timeout=TIMEOUT_MS)
-    assert [task["status"] for task in slow_sim.control.tasks() if task["status"] != "completed"][-1:] == [
+    assert [task["status"] for task in sim.control.tasks() if task["status"] != "completed"][-1:] == [
         "cancelled"
     ]

@@ -121,11 +121,11 @@ def test_typed_key_is_used_and_never_recorded(
     assert page.locator("#lp-key input").input_value() == key  # remembered in this browser
 
 
-def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServer]) -> None:
+def test_cancel_during_a_run(page: Any, owner_app: gr.Blocks, sim: SimulatorServer) -> None:
     """Cancel stops a running task at once and says what became of it."""
-    demo, slow_sim = slow_app
-    open_playground(page, demo)
+    open_playground(page, owner_app)
     fill_form(page, LANDSCAPE.path, "Something to cancel")
+    sim.control.add_fault("submit", "slow")  # the task runs until it is cancelled
     page.click("#lp-generate")
     page.locator("#lp-status .lp-task").wait_for(timeout=TIMEOUT_MS)
     page.click("#lp-cancel")
@@ -134,7 +134,7 @@ def test_cancel_during_a_run(page: Any, slow_app: tuple[gr.Blocks, SimulatorServ
     assert phase(page) == "Cancelled"
     note = page.locator("#lp-status .lp-detail").inner_text()
     assert "WaveSpeed stopped task" in note and "not a refund" in note
-    task = slow_sim.control.tasks()[-1]
+    task = sim.control.tasks()[-1]
     assert task["status"] == "cancelled" and task["id"] in note
     # Generate comes back with the run's follow-up event, a moment after the last frame.
     page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)

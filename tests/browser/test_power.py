@@ -187,10 +187,10 @@ def test_enhance_then_two_videos_side_by_side(
     assert screenshot_path.stat().st_size > 10_000
 
 
-def test_cancel_one_video_then_the_rest(page: Any, slow_app: tuple[gr.Blocks, SimulatorServer]) -> None:
+def test_cancel_one_video_then_the_rest(page: Any, owner_app: gr.Blocks, sim: SimulatorServer) -> None:
     """Each video has its own Cancel; Cancel all stops what is left and frees the button."""
-    demo, slow_sim = slow_app
-    open_playground(page, demo.local_url)
+    sim.control.add_fault("submit", "slow", count=2)  # both tasks run until they are cancelled
+    open_playground(page, owner_app.local_url)
     upload(page, LANDSCAPE.path)
     page.locator("#lp-prompt textarea").fill("Two takes, one cancelled")
     choose(page, "lp-count", "2")
@@ -209,5 +209,5 @@ def test_cancel_one_video_then_the_rest(page: Any, slow_app: tuple[gr.Blocks, Si
     # Generate comes back with the run's follow-up event, a moment after the last frame.
     page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)
     assert not page.locator("#lp-cancel").is_visible()
-    statuses = [task["status"] for task in slow_sim.control.tasks()[-2:]]
+    statuses = [task["status"] for task in sim.control.tasks()[-2:]]
     assert statuses == ["cancelled", "cancelled"]

@@ -23,13 +23,9 @@ from luma_playground.ui._generate import Handlers
 from luma_playground.ui._gradio_compat import upload_folder
 from luma_playground.ui._session import SessionStore
 
-from ..conftest import make_image, simulator_fixture
+from ..conftest import make_image
 
 SERVER_KEY = "sk-owner-server-key-0001"
-
-
-#: A simulator whose tasks take seconds, so that there is time to cancel them.
-slow_sim = simulator_fixture(time_scale=0.2, seed=3, scope="module")
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,10 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from luma_playground import Playground, Settings
+from luma_playground._run.pipeline import FIRST_POLL_DELAY
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 
-from ..conftest import reset_around
 from .conftest import SERVER_KEY, launched
 
 PROMPT = "Waves roll in under a low sun"
@@ -44,26 +44,26 @@ TOOLS = {
 }
 
 
+#: Wall-clock seconds the phase tests hold a phase with a fault, whatever the time scale: a phase
+#: lasts seconds, not a tick between two looks.
+PHASE_S = 2.0
+
+
 @pytest.fixture(scope="module")
-def agent_app(slow_sim: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Blocks]:
-    """The app with the owner's key and its MCP server, on a simulator slow enough to cancel."""
+def agent_app(sim_server: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Blocks]:
+    """The app with the owner's key and its MCP server, on the session's simulator."""
     settings = Settings.from_env(
         {
-            "WAVESPEED_BASE_URL": slow_sim.base_url,
+            "WAVESPEED_BASE_URL": sim_server.base_url,
             "WAVESPEED_API_KEY": SERVER_KEY,
             "LUMA_PLAYGROUND_HOME": str(outside_tmp / "agent-app"),
+            # These tests submit faster than Bronze's 5 videos a minute; pacing is tested elsewhere.
+            "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE": "60",
         }
     )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
     with launched(playground, mcp_server=True) as demo:
         yield demo
-
-
-@pytest.fixture
-def sim(slow_sim: SimulatorServer) -> Iterator[SimulatorServer]:
-    """The slow simulator with nothing left over from another test."""
-    with reset_around(slow_sim) as fresh:
-        yield fresh
 
 
 @pytest.fixture
@@ -102,6 +102,7 @@ def test_cancelling_a_generate_call_cancels_the_task(
     api: Client, sim: SimulatorServer, landscape_image: Path
 ) -> None:
     """`job.cancel()` on a running generate sends the DELETE, and the journal says cancelled."""
+    sim.control.add_fault("submit", "slow")  # the task runs until it is cancelled
     job = api.submit(handle_file(str(landscape_image)), PROMPT, "1280*720", 10, api_name="/generate")
     task_id = running_task(sim)
     assert job.cancel()
@@ -119,6 +120,9 @@ def test_cancelling_a_generate_call_cancels_the_task(
 
 def test_progress_reaches_job_status(api: Client, sim: SimulatorServer, landscape_image: Path) -> None:
     """`job.status()` carries the phase and the elapsed and expected seconds while the model works."""
+    # Queued until the first poll answers, PHASE_S after it is sent; then generating for PHASE_S more.
+    sim.control.add_fault("result", "stall", seconds=PHASE_S)
+    sim.control.add_fault("submit", "slow", seconds=FIRST_POLL_DELAY + 2 * PHASE_S)
     job = api.submit(handle_file(str(landscape_image)), PROMPT, "1280*720", 5, api_name="/generate")
     lines: set[str] = set()
     while not job.done():
@@ -136,6 +140,7 @@ def test_price_history_get_and_cancel(api: Client, sim: SimulatorServer, landsca
     price = api.predict("720*1280", 10, 2, api_name="/price")
     assert price["usd_per_video"] == pytest.approx(1.0) and price["usd_total"] == pytest.approx(2.0)
     assert price["balance_usd"] is not None  # the owner's own playground shows the owner's balance
+    sim.control.add_fault("submit", "slow")  # the task runs until it is cancelled
     job = api.submit(data_uri(landscape_image), PROMPT, "1280*720", 5, api_name="/generate")
     task_id = running_task(sim)
     task = api.predict(task_id, api_name="/get_task")
@@ -209,6 +214,7 @@ def test_mcp_generate_reports_phases_and_answers_json(
 ) -> None:
     """A data URI picture makes a video; progress says the phase; the record arrives as JSON."""
     messages: list[str] = []
+    sim.control.add_fault("submit", "slow", seconds=PHASE_S)  # the first poll finds it generating
 
     async def progress(done: float, total: float | None, message: str | None) -> None:
         messages.append(message or "")
@@ -242,6 +248,7 @@ def test_mcp_cancel_tool_stops_a_running_generate(
     agent_app: gr.Blocks, sim: SimulatorServer, landscape_image: Path
 ) -> None:
     """An agent cancels its running generate with the `cancel` tool: WaveSpeed gets the DELETE."""
+    sim.control.add_fault("submit", "slow")  # the task runs until it is cancelled
 
     async def work(session: ClientSession) -> Any:
         arguments = {"image": data_uri(landscape_image), "prompt": PROMPT, "duration": 10}

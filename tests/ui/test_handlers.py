@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +61,6 @@ async def failure(handlers: Handlers, image: Path, **fields: Any) -> tuple[gr.Er
         async for update in generation(handlers, image, fake_request(), fields.get("header")):
             updates.append(shown(update))
     return caught.value, updates[-1][1]
-
-
-@pytest.fixture
-async def slow_handlers(slow_sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Handlers]:
-    settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
-    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-    yield Handlers(playground, SessionStore(playground), tick=0.05)
-    await playground.aclose()
 
 
 async def test_updates_follow_the_phases(handlers: Handlers, landscape_image: Path) -> None:
@@ -140,21 +131,22 @@ async def test_an_unusable_image_is_refused_before_upload(
 
 
 async def test_cancel_stops_the_remote_task(
-    slow_handlers: Handlers, slow_sim: SimulatorServer, landscape_image: Path
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
 ) -> None:
     """Cancel stops at once and says what became of the remote task, which is cancelled."""
+    sim.control.add_fault("submit", "slow")  # the task runs until it is cancelled
     request = fake_request("tab-cancel")
-    run = generation(slow_handlers, landscape_image, request)
+    run = generation(handlers, landscape_image, request)
     async for update in run:
         if "task <code>" in update[0]:
             break
     else:
         pytest.fail("the generation ended before its task was submitted")
-    status, *_, generate_button, cancel_button = await slow_handlers.cancel(1, request)
+    status, *_, generate_button, cancel_button = await handlers.cancel(1, request)
     await run.aclose()
     assert 'data-tone="cancelled"' in status and "WaveSpeed stopped task" in status
-    task_id = slow_sim.control.tasks()[-1]["id"]
-    assert task_id in status and slow_sim.control.task(task_id)["status"] == "cancelled"
+    task_id = sim.control.tasks()[-1]["id"]
+    assert task_id in status and sim.control.task(task_id)["status"] == "cancelled"
     assert cancel_button["visible"] is False and generate_button["interactive"] is True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -141,23 +140,24 @@ async def test_each_flash_video_of_a_run_offers_its_ray_2_final(
     assert stats["routes"]["upload"] == 1 and stats["models"] == {FLASH: 2, RAY: 2}
 
 
-async def test_cancel_one_variant(slow_handlers: Handlers, landscape_image: Path) -> None:
+async def test_cancel_one_variant(handlers: Handlers, sim: SimulatorServer, landscape_image: Path) -> None:
     """Cancelling one slot stops its task alone; Cancel all then stops the rest."""
+    sim.control.add_fault("submit", "slow", count=2)  # both tasks run until they are cancelled
     request = fake_request("tab-cancel")
-    runner = slow_handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, request)
+    runner = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, request)
     updates = []
     async for update in runner:
         updates.append(update)
-        run = slow_handlers.store.last_run("tab-cancel")
+        run = handlers.store.last_run("tab-cancel")
         if len(run) == 2 and all(job.task_id for job in run):
             break
     else:
         pytest.fail("the variants ended before both tasks were submitted")
-    status, _ = await slow_handlers.cancel_one(1)(request)
+    status, _ = await handlers.cancel_one(1)(request)
     assert "Cancelled" in status
-    first, second = slow_handlers.store.last_run("tab-cancel")
+    first, second = handlers.store.last_run("tab-cancel")
     assert second.finished and not first.finished
-    outputs = await slow_handlers.cancel(2, request)
+    outputs = await handlers.cancel(2, request)
     assert "Cancelled" in outputs[0] and "2 cancelled" in outputs[0] and first.finished
     await runner.aclose()
 
@@ -202,12 +202,3 @@ async def test_bad_input_starts_nothing(
         async for _ in handlers.generate(str(landscape_image), "  ", "1280*720", 5, RAY, 2, fake_request()):
             pass
     assert sim.control.stats()["routes"].get("upload", 0) == 0
-
-
-@pytest.fixture
-async def slow_handlers(slow_sim: SimulatorServer, tmp_path: Path) -> AsyncIterator[Handlers]:
-    """The handlers on a simulator slow enough to cancel a running task."""
-    settings = Settings(base_url=slow_sim.base_url, api_key=ApiKey(SERVER_KEY), data_dir=tmp_path)
-    playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
-    yield Handlers(playground, SessionStore(playground), tick=0.05)
-    await playground.aclose()
