@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import os
 import re
+import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -166,5 +167,8 @@ def _decode(text: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"inline-{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
     if not path.exists():
-        path.write_bytes(data)
+        # Written aside, then renamed: the same picture sent twice at once is never read half-written.
+        partial = path.with_name(f"{path.name}.{secrets.token_hex(6)}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
     return path
