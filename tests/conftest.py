@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,18 +15,44 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import httpx._transports.default as httpx_transports
 import pytest
 from PIL import Image, ImageDraw
 
 from luma_playground import ApiKey, GenerationRequest, WaveSpeedClient
 from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorConfig, SimulatorServer
+from luma_playground.simulator._config import RENDERS_ENV
 
 T = TypeVar("T")
 
 #: Folders whose tests launch the app, a CLI process or a browser: the whole suite runs them, the
 #: quick lane (`pytest -m "not slow"`) leaves them out.
 SLOW_FOLDERS = frozenset({"browser", "cli", "reliability", "shots", "ui"})
+
+
+def _one_tls_context_per_process() -> None:
+    """gradio_client opens a new httpx client, and so builds a TLS context (the CA store loaded,
+    tens of ms of CPU), for every request it makes; the suite's requests all go to 127.0.0.1 over
+    plain HTTP. Contexts made with httpx's defaults are made once per process and shared.
+    """
+    make = httpx_transports.create_ssl_context
+
+    @functools.cache
+    def default(verify: bool, trust_env: bool) -> ssl.SSLContext:
+        return make(verify=verify, trust_env=trust_env)
+
+    def create(
+        verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if isinstance(verify, bool) and cert is None:
+            return default(verify, trust_env)
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    httpx_transports.create_ssl_context = create  # type: ignore[assignment]
+
+
+_one_tls_context_per_process()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,7 +81,18 @@ def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
         patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        patch.setenv(RENDERS_ENV, str(shared_renders(tmp_path_factory)))
         yield
+
+
+def shared_renders(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of rendered clips for every simulator of the run, in every worker and process:
+    a clip (picture, size, length, camera move) is rendered once, whichever test asks first.
+    """
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "renders"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
+import ssl
 import time
 import weakref
 from collections import deque
@@ -31,10 +33,16 @@ from typing import TypeVar
 import httpcore
 import httpx
 
-__all__ = ["ConnectionStack", "FairLanes", "FairWorkers", "pooled_transport"]
+__all__ = ["ConnectionStack", "FairLanes", "FairWorkers", "pooled_transport", "tls_context"]
 
 _T = TypeVar("_T", int, float)
 _R = TypeVar("_R")
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every client of the process: building one loads the CA store (tens of ms)."""
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def pooled_transport(
@@ -46,7 +54,7 @@ def pooled_transport(
         max_keepalive_connections=max_keepalive,
         keepalive_expiry=keepalive_expiry,
     )
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport = httpx.AsyncHTTPTransport(limits=limits, verify=tls_context(), trust_env=False)
     # The one place that reaches into httpx: its pool is what is replaced (tests/test_connections.py).
     transport._pool = ConnectionStack(transport._pool, limits)  # type: ignore[assignment]
     return transport

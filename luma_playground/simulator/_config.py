@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 #: Whether history items carry the task's input: only when asked with `include_inputs: true`
 #: (as WaveSpeed's desktop app asks), never (the documented items), or always.
 HISTORY_INPUTS = ("asked", "never", "always")
+#: Names a folder where every simulator keeps its rendered clips, so that a clip is rendered once
+#: for all the simulators (and runs) that share it.
+RENDERS_ENV = "LUMA_PLAYGROUND_SIMULATOR_RENDERS"
 #: What a task stopped by a DELETE reports afterwards: a status, or `gone` (404 from then on).
 DELETED_AS = ("cancelled", "deleted", "gone")
 
@@ -65,6 +69,10 @@ class SimulatorConfig:
     render_fps: int = 24
     #: Where uploads and rendered MP4s live; a temporary folder when None.
     output_dir: Path | None = None
+    #: Where rendered clips are kept by what they show (picture, size, length, fps, camera move):
+    #: simulators given one folder render each clip once between them. None: in `output_dir`.
+    #: Taken from LUMA_PLAYGROUND_SIMULATOR_RENDERS unless given.
+    render_dir: Path | None = field(default_factory=lambda: _folder_from_env(RENDERS_ENV))
     max_upload_bytes: int = 20 * 1024 * 1024
     #: Video submits accepted per key in any (scaled) minute, as a tier allows; None: no limit.
     submits_per_minute: int | None = None
@@ -88,3 +96,8 @@ class SimulatorConfig:
                 raise ValueError(f"{name} must be >= 1 or None, got {limit}")
         if self.initial_balance < 0:
             raise ValueError(f"initial_balance must be >= 0, got {self.initial_balance}")
+
+
+def _folder_from_env(name: str) -> Path | None:
+    value = os.environ.get(name, "").strip()
+    return Path(value) if value else None

@@ -1,4 +1,8 @@
-"""Renders run on a small thread pool, and identical inputs are rendered once."""
+"""Renders run on a small thread pool, and identical inputs are rendered once.
+
+The clips are kept on disk by what they show, so that simulators sharing the folder (in this
+process or in others) find a clip another one rendered.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,8 @@ class RenderCache:
 
     def _render_once(self, image_path: Path, spec: RenderSpec, out_path: Path) -> Path:
         if not out_path.exists():
-            partial = out_path.with_suffix(f".{threading.get_ident()}.part")
+            # Named for the process and thread: simulators of other processes may share the folder.
+            partial = out_path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.part")
             render_clip(image_path, spec, partial)
             # The rename is atomic, so a reader never sees a half-written file.
             os.replace(partial, out_path)

@@ -62,7 +62,7 @@ class Simulator:
         self.faults = FaultBook()
         self.timing = TimingModel(config.seed, config.time_scale)
         self.uploads = UploadStore(self.root / "uploads", config.max_upload_bytes)
-        self.renders = RenderCache(self.root / "renders")
+        self.renders = RenderCache(config.render_dir or self.root / "renders")
         self.webhooks = WebhookSender(self.webhook_secret, self.timing)
         self.limits = AccountLimits(
             config.time_scale, config.submits_per_minute, config.concurrent_tasks, config.rate_window_s

@@ -17,6 +17,7 @@ import pytest
 
 from luma_playground import ApiKey, GenerationRequest, Journal, WaveSpeedClient
 from luma_playground.simulator import SimulatorServer
+from luma_playground.simulator._config import RENDERS_ENV
 
 from ..conftest import simulator_fixture, wait_for  # noqa: F401  (the CLI tests import it from here)
 
@@ -79,6 +80,8 @@ class Cli:
             # The simulator answers as fast as the suite asks: no pacing to Bronze's 5 a minute.
             LUMA_PLAYGROUND_SUBMITS_PER_MINUTE="100000",
         )
+        # The run's shared clips (tests/conftest.py): a clip is rendered once for the run.
+        env[RENDERS_ENV] = os.environ.get(RENDERS_ENV, "")
         env.update(self.extra_env)
         return {name: value for name, value in env.items() if value}
 

@@ -32,6 +32,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from luma_playground.simulator import SimulatorServer, key_fingerprint
+from luma_playground.simulator._config import RENDERS_ENV
 from luma_playground.ui import KEY_HEADER
 
 from ..conftest import reset_around, simulator_fixture
@@ -127,6 +128,8 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
             "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE": "100000",
             "GRADIO_TEMP_DIR": str(temp_dir),
             "GRADIO_ANALYTICS_ENABLED": "False",
+            # The run's shared clips (tests/conftest.py): a clip is rendered once for the run.
+            RENDERS_ENV: os.environ.get(RENDERS_ENV, ""),
             "PYTHONPATH": str(ROOT),
         }
         | env

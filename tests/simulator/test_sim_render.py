@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from luma_playground.simulator import SimulatorConfig
+from luma_playground.simulator._config import RENDERS_ENV
 from luma_playground.simulator._render import Motion, RenderSpec, render_clip
+from luma_playground.simulator._render_cache import RenderCache
 
 Submit = Callable[..., dict[str, Any]]
 WaitUntilEnded = Callable[..., dict[str, Any]]
@@ -143,3 +147,25 @@ def test_every_camera_move_starts_on_the_picture(tmp_path: Path, motion: Motion)
     start, end = (frame[:60, :100].astype(int) for frame in (frames[0], frames[-1]))
     assert np.abs(start - expected[:60, :100]).mean() < 6
     assert np.abs(end - expected[:60, :100]).mean() > 3 * np.abs(start - expected[:60, :100]).mean()
+
+
+def test_simulators_sharing_a_folder_render_a_clip_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, image_factory: Callable[..., Path]
+) -> None:
+    """Render folders named by LUMA_PLAYGROUND_SIMULATOR_RENDERS are shared: the second finds the clip."""
+    monkeypatch.setenv(RENDERS_ENV, str(tmp_path / "clips"))
+    folder = SimulatorConfig().render_dir
+    assert folder == tmp_path / "clips" and SimulatorConfig(render_dir=None).render_dir is None
+    picture = image_factory("shared.png", (160, 96))
+    digest = hashlib.sha256(picture.read_bytes()).hexdigest()
+    spec = RenderSpec(160, 96, 1, 12, Motion.PAN_LEFT)
+    first, second = RenderCache(folder), RenderCache(folder)
+    try:
+        made = first.render(picture, digest, spec).result(timeout=60)
+        found = second.render(picture, digest, spec).result(timeout=60)
+    finally:
+        first.close()
+        second.close()
+    assert found == made and (first.rendered, second.rendered) == (1, 0)
+    assert [path.name for path in folder.iterdir()] == [made.name]  # no partial file left behind
+    assert len(_frames(found)) == 12

@@ -94,6 +94,9 @@ def server_app(sim_server: SimulatorServer, outside_tmp: Path) -> Iterator[gr.Bl
             "WAVESPEED_BASE_URL": sim_server.base_url,
             "WAVESPEED_API_KEY": SERVER_KEY,
             "LUMA_PLAYGROUND_HOME": str(outside_tmp / "server-app"),
+            # Every UI test shares this app and its key: pacing to Bronze's 5 submits a minute
+            # would hold a test back by however many submits the tests before it made.
+            "LUMA_PLAYGROUND_SUBMITS_PER_MINUTE": "100000",
         }
     )
     playground = Playground.open(settings, retry=RetryPolicy(scale=0), start_simulator=False)
