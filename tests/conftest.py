@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,9 +77,11 @@ def gradio_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
     Set once for the whole process: Gradio reads the folder anew on every upload and every check,
     so an app launched under one value that later checks against another refuses its own uploads
-    ("not uploaded by a user").
+    ("not uploaded by a user"). The process's temporary folder is pytest's too: gradio_client
+    leaves a folder behind in it for every file it downloads.
     """
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("tmp")))
         patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
         patch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         patch.setenv(RENDERS_ENV, str(shared_renders(tmp_path_factory)))
