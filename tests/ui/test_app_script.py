@@ -28,6 +28,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+#: What Gradio prints once its start-up check (a HEAD request to the page, 3 s allowed) has passed.
+STARTED = "To create a public link"
+#: What it says, and exits, when that check timed out: on a loaded machine, in reload mode, whose
+#: watcher thread builds the page a second time while the check runs.
+CHECK_TIMED_OUT = "When localhost is not accessible"
+
+
 @contextlib.contextmanager
 def running(
     command: list[str],
@@ -36,51 +43,66 @@ def running(
     name: str,
     cwd: Path | None = None,
 ) -> Iterator[str]:
-    """The app started by `command` with no key at all, home outside /tmp; its URL."""
-    port = free_port()
+    """The app started by `command` with no key at all, home outside /tmp; its URL.
+
+    Started again (twice at most) when Gradio's own start-up check timed out: that is Gradio
+    refusing to serve a page it could not fetch in 3 s, not the playground failing to start.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_"))
     } | {
-        "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",  # Gradio's lines reach the log as they are printed
         "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp(f"gradio-{name}")),
         "LUMA_PLAYGROUND_HOME": str(outside_tmp / name),
         "LUMA_PLAYGROUND_SIMULATOR_TIME_SCALE": "0.01",
     }
-    log = tmp_path_factory.mktemp(f"{name}-log") / "app.log"
-    # Started from a folder that is neither the project's nor under the temp folder, by default.
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd or outside_tmp,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}config", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail(f"{command} did not start:\n{log.read_text()}")
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)  # reload mode runs the app in a child process
+    for attempt in range(3):
+        port = free_port()
+        log = tmp_path_factory.mktemp(f"{name}-log") / "app.log"
+        # Started from a folder that is neither the project's nor under the temp folder, by default.
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd or outside_tmp,
+                env=env | {"GRADIO_SERVER_PORT": str(port)},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
+            if _started(process, log, command, retry=attempt < 2):
+                yield f"http://127.0.0.1:{port}/"
+                return
+        finally:
+            _stop(process)
+
+
+def _started(process: subprocess.Popen[bytes], log: Path, command: list[str], *, retry: bool) -> bool:
+    """True once Gradio says it serves; False when its start-up check timed out and `retry`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = log.read_text()
+            if retry and CHECK_TIMED_OUT in text:
+                return False
+            pytest.fail(f"{command} exited at start-up:\n{text}")
+        if STARTED in log.read_text():
+            return True
+        time.sleep(0.2)
+    pytest.fail(f"{command} did not start:\n{log.read_text()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)  # reload mode runs the app in a child process
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
 
 
 def generate(url: str, image: Path, size: str, duration: int) -> tuple[str, dict[str, Any]]:
