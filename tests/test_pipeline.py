@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -111,6 +113,37 @@ async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image, h
         s for s, _, _ in pipeline.journal.transitions(pipeline.journal.by_task_id(submitted.task_id).row_id)
     ]
     assert states[:3] == ["submitting", "unknown", "created"]
+
+
+async def test_lost_submits_of_one_input_looked_for_at_once_each_take_a_task(
+    pipeline, sim, landscape_image
+) -> None:
+    """Two rows of one input whose answers were lost at the same moment (a batch cut by a restart),
+    looked for at once: each is matched to a task of its own, never both to the nearest."""
+    request = GenerationRequest.create(landscape_image, "five takes of one picture")
+    image_url = await pipeline.client.upload_image(landscape_image, api_key=KEY)
+    made = {(await pipeline.client.submit(request, image_url, api_key=KEY)).id for _ in range(2)}
+    sent_at = time.time()
+    rows = [
+        pipeline.journal.begin(
+            model=request.model,
+            backend="wavespeed",
+            base_url=sim.base_url,
+            owner="",
+            prompt=request.prompt,
+            key_fingerprint=KEY.fingerprint,
+            size=request.size,
+            duration=request.duration,
+            image=str(landscape_image),
+            image_url=image_url,
+        )
+        for _ in range(2)
+    ]
+    # Both searches read their history page together, before either has written its match.
+    sim.control.add_fault("history", "stall", seconds=0.3, count=2)
+    found = await asyncio.gather(*(pipeline.find_lost_submit(row, KEY, sent_at, 0) for row in rows))
+    assert {match.task_id for match in found if match} == made
+    assert {pipeline.journal.get(row).task_id for row in rows} == made
 
 
 async def test_a_match_by_time_among_several_tasks_says_it_may_be_another_clients(

@@ -83,6 +83,9 @@ class Pipeline:
     #: tasks alike (side-by-side comparisons, replays). None: the `random` module's generator.
     jitter_seed: int | None = None
     _scheduled: int = field(default=0, init=False, repr=False)
+    #: Held from matching a lost submit to a task until the match is written: rows of one input
+    #: looked for at once (a batch's, after a restart) each take a task of their own.
+    _claiming: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @classmethod
     def create(
@@ -269,12 +272,13 @@ class Pipeline:
                 items = await self.client.history(
                     api_key=api_key, created_after=sent_at - 120, model=record.model
                 )
-                found = match_lost_submit(items, wanted, sent_at, self._claimed, record.model)
-                if found is not None:
-                    await self.journal.aupdate(
-                        row_id, TaskState.CREATED, detail=found.note, task_id=found.task_id, error=None
-                    )
-                    return found
+                async with self._claiming:
+                    found = match_lost_submit(items, wanted, sent_at, self._claimed, record.model)
+                    if found is not None:
+                        await self.journal.aupdate(
+                            row_id, TaskState.CREATED, detail=found.note, task_id=found.task_id, error=None
+                        )
+                        return found
             if time.monotonic() >= give_up:
                 return None
             await asyncio.sleep(1.0)
