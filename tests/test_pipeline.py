@@ -118,8 +118,8 @@ async def test_lost_submit_is_found_in_history(pipeline, sim, landscape_image, h
 async def test_lost_submits_of_one_input_looked_for_at_once_each_take_a_task(
     pipeline, sim, landscape_image
 ) -> None:
-    """Two rows of one input whose answers were lost at the same moment (a batch cut by a restart),
-    looked for at once: each is matched to a task of its own, never both to the nearest."""
+    """Rows of one input whose answers were lost at one moment, looked for at once: a task each."""
+    # As a batch of one picture and prompt cut by a restart: both would take the nearest task.
     request = GenerationRequest.create(landscape_image, "five takes of one picture")
     image_url = await pipeline.client.upload_image(landscape_image, api_key=KEY)
     made = {(await pipeline.client.submit(request, image_url, api_key=KEY)).id for _ in range(2)}
