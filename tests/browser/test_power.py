@@ -42,6 +42,21 @@ def wait_text(page: Any, selector: str, text: str) -> None:
     )
 
 
+def players(page: Any) -> Any:
+    """Every video element of the page: where it loads from and how far it got."""
+    return page.evaluate(
+        """() => ({
+        videos: [...document.querySelectorAll('video')].map((v) => ({
+            id: v.closest('[id]')?.id, src: v.currentSrc || v.src, ready: v.readyState,
+            network: v.networkState, error: v.error?.code, width: v.videoWidth, shown: v.offsetWidth,
+            preload: v.preload})),
+        loads: performance.getEntriesByType('resource').filter((e) => e.name.includes('.mp4')).map(
+            (e) => ({name: e.name.slice(-60), start: Math.round(e.startTime), end: Math.round(e.responseEnd),
+                     status: e.responseStatus})),
+        })"""
+    )
+
+
 def routes(server: SimulatorServer) -> dict[str, int]:
     return dict(server.control.stats()["routes"])
 
@@ -167,12 +182,15 @@ def test_enhance_then_two_videos_side_by_side(
         assert "Done" in page.locator(f"#lp-variant-{slot}-status").inner_text()
         # The video's size is known once its metadata is (two players loading at once on a busy
         # machine may take a while to decode a first frame): generous, never a timed assertion.
-        page.wait_for_function(
-            "(s) => { const v = document.querySelector(`#lp-variant-${s}-video video`);"
-            " return v && v.readyState >= 1 && v.videoWidth === 1280; }",
-            arg=slot,
-            timeout=2 * TIMEOUT_MS,
-        )
+        try:
+            page.wait_for_function(
+                "(s) => { const v = document.querySelector(`#lp-variant-${s}-video video`);"
+                " return v && v.readyState >= 1 && v.videoWidth === 1280; }",
+                arg=slot,
+                timeout=2 * TIMEOUT_MS,
+            )
+        except Exception as error:
+            raise AssertionError(f"video {slot} has no metadata: {players(page)}") from error
     assert not page.locator("#lp-variant-3").is_visible() and not page.locator("#lp-video").is_visible()
     # Generate comes back with the run's follow-up event, a moment after the last frame.
     page.wait_for_function("() => !document.querySelector('#lp-generate').disabled", timeout=TIMEOUT_MS)

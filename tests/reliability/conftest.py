@@ -7,10 +7,13 @@ that a test can read everything it ever wrote; it is driven only through `gradio
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -74,7 +77,7 @@ class AppProcess:
     temp_dir: Path
     log: Path
     env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
+    process: ForkedProcess | None = None
 
     @property
     def journal(self) -> Path:
@@ -107,19 +110,107 @@ class AppProcess:
         self.process = None
 
 
+class ForkedProcess:
+    """An app forked by `_forker.py`: what the tests use of `subprocess.Popen`, by its pid.
+
+    Its parent is the forker, which reaps it at once: a pid that is gone is a process that ended.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                self.returncode = -1  # ended; its status went to the forker
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if give_up is not None and time.monotonic() > give_up:
+                raise subprocess.TimeoutExpired(f"app {self.pid}", timeout or 0)
+            time.sleep(0.02)
+        return code
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+
+
+class Forker:
+    """One `_forker.py` process per test process, started with the environment every app shares."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process = subprocess.Popen(
+            [sys.executable, str(HERE / "_forker.py")],
+            cwd=HERE,
+            env=_base_environment()
+            | {"GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def start(self, argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> ForkedProcess:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}
+        with self._lock:
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline()
+        if not answer.strip():
+            pytest.fail("the app forker has stopped")
+        return ForkedProcess(int(answer))
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+_FORKER: list[Forker] = []
+
+
+def _forker() -> Forker:
+    """The test process's forker, started when the first app is."""
+    if not _FORKER:
+        _FORKER.append(Forker())
+        atexit.register(_FORKER[0].close)
+    return _FORKER[0]
+
+
+def _base_environment() -> dict[str, str]:
+    """The test process's environment without any setting of the playground, Gradio or a Space."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(
+            ("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM", "OAUTH_", "FORWARDED_")
+        )
+    }
+
+
 def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY, **env: str) -> AppProcess:
     """Start the playground on a free port, pointed at the simulator; returns once it serves."""
     port = free_port()
     home, temp_dir = folder / "home", folder / "gradio"
     temp_dir.mkdir(parents=True, exist_ok=True)
     environment = (
-        {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(
-                ("WAVESPEED_", "LUMA_PLAYGROUND_", "GRADIO_", "SPACE_", "SYSTEM", "OAUTH_", "FORWARDED_")
-            )
-        }
+        _base_environment()
         | {
             "WAVESPEED_BASE_URL": sim_url,
             "LUMA_PLAYGROUND_HOME": str(home),
@@ -138,14 +229,9 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
         environment["WAVESPEED_API_KEY"] = server_key
     log = folder / f"app-{port}.log"
     app = AppProcess(f"http://127.0.0.1:{port}/", home, temp_dir, log, environment)
-    with log.open("ab") as output:
-        app.process = subprocess.Popen(
-            [sys.executable, str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)],
-            cwd=folder,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    app.process = _forker().start(
+        [str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)], cwd=folder, env=environment, log=log
+    )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
