@@ -1,7 +1,8 @@
 """Fixtures for the reliability tests: a simulator, the playground in its own process, callers.
 
-The app runs as a separate process (`_serve_app.py`) on 127.0.0.1 with every logger at DEBUG, so
-that a test can read everything it ever wrote; it is driven only through `gradio_client`.
+The app runs as a separate process (`_serve_app.py`, forked by `_forker.py` from a process that
+imported it once) on 127.0.0.1 with every logger at DEBUG, so that a test can read everything it
+ever wrote; it is driven only through `gradio_client`.
 """
 
 from __future__ import annotations
