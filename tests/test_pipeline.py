@@ -25,7 +25,7 @@ from luma_playground import (
     Timeouts,
     WaveSpeedClient,
 )
-from luma_playground._run.jobs import Runner
+from luma_playground._run.jobs import Job, Runner
 from luma_playground._run.pipeline import Pipeline
 from luma_playground._wavespeed.retry import RetryPolicy
 
@@ -314,3 +314,31 @@ async def test_slots_follow_the_account_limit(pipeline, sim, landscape_image) ->
     assert "WaitingForSlot" in seen
     await first.wait()
     assert (await second.wait()).video_path.exists()
+
+
+@pytest.mark.parametrize("steps", range(6))
+async def test_a_follower_stopped_as_an_event_arrives_stops(steps: int) -> None:
+    """Cancelled in the same turns as an event arrives, a job's follower ends instead of following on."""
+    job = Job(owner="local", request=None)
+    job._task = asyncio.ensure_future(asyncio.Event().wait())  # a job that runs until shutdown
+    seen: list[object] = []
+
+    async def follow() -> None:
+        async for event in job.events(tick=30.0):
+            seen.append(event)
+
+    follower = asyncio.ensure_future(follow())
+    for _ in range(3):
+        await asyncio.sleep(0)  # the follower waits for the next event
+    job._publish(Queued("task-1", 0.1))
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    follower.cancel()
+    try:
+        done, _ = await asyncio.wait({follower}, timeout=2.0)
+        assert done, "the follower went on after it was cancelled"
+        assert follower.cancelled()
+    finally:
+        follower.cancel()
+        job._task.cancel()
+        await asyncio.gather(follower, job._task, return_exceptions=True)

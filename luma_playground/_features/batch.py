@@ -162,7 +162,8 @@ class BatchRun:
             if self._finished:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), tick)
+                async with asyncio.timeout(tick):  # not `wait_for`, which may swallow a cancel
+                    await self._changed.wait()
             if not self._finished:
                 await asyncio.sleep(min(spent * READ_SPACING, tick))
 

@@ -116,7 +116,10 @@ class Job:
                 yield self.latest
             while not self.finished or not queue.empty():
                 try:
-                    event = await asyncio.wait_for(queue.get(), tick)
+                    # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancel that lands as the
+                    # event arrives, and a follower stopped at shutdown would follow on to the end.
+                    async with asyncio.timeout(tick):
+                        event = await queue.get()
                 except TimeoutError:
                     yield None
                     continue
