@@ -157,7 +157,8 @@ async def test_a_visitors_batch_waits_for_their_key_after_a_restart(sim, tmp_pat
         updates = [update async for update in second.resume_for_key(VISITOR_KEY, fake_request("tab-2"))]
     finally:
         await second.playground.aclose()
-    assert "Batch done: 5 videos" in updates[-1][0] and len(updates[-1][2]) == 5
+    # The rows' table (state and note of each) says what became of a row that did not end done.
+    assert "Batch done: 5 videos" in updates[-1][0] and len(updates[-1][2]) == 5, updates[-1][1]
     assert sim.control.limits()["keys"][key_fingerprint(VISITOR_KEY)]["submits"] == 5
 
 
