@@ -400,6 +400,8 @@ class _Shown:
     settings: Settings
     trackers: list[StatusTracker] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    #: Each ended slot's video, sent again with every later frame of the run (see `frame`).
+    videos: dict[int, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = "the offline simulator" if self.backend.simulated else "WaveSpeed"
@@ -418,6 +420,12 @@ class _Shown:
                 # A job that ended a moment ago (a Cancel) shows how it ended at once, never a tick.
                 cancels[index] = gr.update(visible=False)
                 cards[index], videos[index] = self._ending(index, job)
+                self.videos[index] = videos[index]
+            elif index in self.videos:
+                # Gradio streams each output as a diff from its last value, and the page applies a
+                # diff to the very object it was given before: a skip after a video would turn the
+                # video the slot is about to show into a skip. The same value again is no diff.
+                videos[index] = self.videos[index]
             elif index in open_slots:
                 cards[index] = self.trackers[index].render()
                 # Sent with every frame, not once: a frame the page applies late or not at all

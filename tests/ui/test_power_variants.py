@@ -162,6 +162,33 @@ async def test_cancel_one_variant(handlers: Handlers, sim: SimulatorServer, land
     await runner.aclose()
 
 
+async def test_a_shown_video_is_sent_again_until_the_run_ends(
+    handlers: Handlers, sim: SimulatorServer, landscape_image: Path
+) -> None:
+    """Once a slot's video is sent, every later frame sends it again, never a skip (the page applies
+    each frame as a diff to the value before, in place)."""
+    sim.control.add_fault("submit", "slow", count=1)  # one task runs until it is cancelled
+    request = fake_request("tab-shown")
+    runner = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, request)
+    videos = [CARDS + MAX_VIDEOS + index for index in range(2)]
+    updates = []
+    async for update in runner:
+        updates.append(update)
+        if any(isinstance(update[at], str) for at in videos):
+            break
+    else:
+        pytest.fail("the run ended before a video was shown")
+    [done] = [index for index, at in enumerate(videos) if isinstance(updates[-1][at], str)]
+    for _ in range(3):  # frames of the slow one, with the other's video shown
+        updates.append(await anext(runner))
+    await handlers.cancel_one(1 - done)(request)
+    updates += [update async for update in runner]
+    shown = updates.index(next(u for u in updates if isinstance(u[videos[done]], str)))
+    after = [update[videos[done]] for update in updates[shown:]]
+    assert len(after) >= 5 and after == [after[0]] * len(after), after
+    assert "1 of 2 videos ready" in updates[-1][0] and "1 cancelled" in updates[-1][0]
+
+
 async def test_limits_count_each_variant(
     sim,
     tmp_path: Path,
