@@ -165,8 +165,8 @@ async def test_cancel_one_variant(handlers: Handlers, sim: SimulatorServer, land
 async def test_a_shown_video_is_sent_again_until_the_run_ends(
     handlers: Handlers, sim: SimulatorServer, landscape_image: Path
 ) -> None:
-    """Once a slot's video is sent, every later frame sends it again, never a skip (the page applies
-    each frame as a diff to the value before, in place)."""
+    """Once a slot's video is sent, every later frame of the run sends it again, never a skip."""
+    # The page applies each frame as a diff to the value before, in place.
     sim.control.add_fault("submit", "slow", count=1)  # one task runs until it is cancelled
     request = fake_request("tab-shown")
     runner = handlers.generate(str(landscape_image), PROMPT, "1280*720", 5, RAY, 2, request)
