@@ -37,10 +37,13 @@ def test_history_shows_a_generation_and_reuses_it(page: Any, keyless_app: gr.Blo
     """After a generation, History shows it with its video; "use again" fills the Generate tab."""
     prompt = "History keeps this one: lanterns in the dusk"
     open_playground(page, keyless_app)
-    fill_form(page, LANDSCAPE.path, prompt)
     landscape, portrait = (
         page.locator(f"#lp-size input[value='{size}']") for size in ("1280*720", "720*1280")
     )
+    # Portrait first, so that the landscape picture's suggestion is seen to arrive (it comes a
+    # moment after the upload, and would undo a choice made before it).
+    portrait.check()
+    fill_form(page, LANDSCAPE.path, prompt)
     page.wait_for_function(
         "() => document.querySelector(\"#lp-size input[value='1280*720']\")?.checked", timeout=TIMEOUT_MS
     )  # suggested by the picture
