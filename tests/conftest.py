@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -54,6 +55,19 @@ def _one_tls_context_per_process() -> None:
 
 
 _one_tls_context_per_process()
+
+
+def _cache_bytecode() -> None:
+    """The suite starts about a hundred and fifty Python processes (CLI commands, exports, apps):
+    each compiles the playground's modules again (a tenth of a second of CPU) unless their
+    bytecode is kept, so it is kept (in the `__pycache__` folders Git ignores) whatever
+    `PYTHONDONTWRITEBYTECODE` says, for this process and those it starts.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+
+
+_cache_bytecode()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
