@@ -1,12 +1,17 @@
-"""Fixtures for driving `python -m luma_playground` as a subprocess against a simulator."""
+"""Fixtures for driving `python -m luma_playground` as a process of its own against a simulator.
+
+Each command is a real process (its own pid, exit status, signals and output files), forked from
+one per test process that imported the command line once (`_forker.py`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +24,7 @@ from luma_playground import ApiKey, GenerationRequest, Journal, WaveSpeedClient
 from luma_playground.simulator import SimulatorServer
 from luma_playground.simulator._config import RENDERS_ENV
 
+from .._forking import ForkServer
 from ..conftest import simulator_fixture, wait_for  # noqa: F401  (the CLI tests import it from here)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +36,56 @@ COMMAND_TIMEOUT = 60.0
 STALL_SECONDS = 30.0
 
 
+class ForkedCommand:
+    """A command forked by `_forker.py`: what the tests use of `subprocess.Popen`, by its pid.
+
+    Its parent is the forker, which writes its exit status to `status` when it ends.
+    """
+
+    def __init__(self, pid: int, args: list[str], status: Path) -> None:
+        self.pid = pid
+        self.args = args
+        self._status = status
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._status.exists():
+            self.returncode = int(self._status.read_text())
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if give_up is not None and time.monotonic() > give_up:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            time.sleep(0.01)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:  # an ended command's pid may already be another process's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def _forker(env: dict[str, str]) -> ForkServer:
+    """The test process's forker, started (with the first command's shared settings) when needed."""
+    if not _FORKER:
+        shared = {name: value for name, value in env.items() if not name.startswith(("WAVESPEED_", "LUMA_"))}
+        _FORKER.append(ForkServer(Path(__file__).with_name("_forker.py"), cwd=REPO_ROOT, env=shared))
+    return _FORKER[0]
+
+
+_FORKER: list[ForkServer] = []
+
+
 @dataclass
 class Running:
     """A command started in the background, its output going to files."""
 
-    process: subprocess.Popen[bytes]
+    process: ForkedCommand
     stdout_path: Path
     stderr_path: Path
 
@@ -85,42 +136,47 @@ class Cli:
         env.update(self.extra_env)
         return {name: value for name, value in env.items() if value}
 
-    def _argv(self, args: tuple[object, ...]) -> list[str]:
-        return [sys.executable, "-m", "luma_playground", *map(str, args)]
-
     def run(
         self, *args: object, env: dict[str, str] | None = None, timeout: float = COMMAND_TIMEOUT
     ) -> subprocess.CompletedProcess[str]:
         """Run a command to its end; its output never holds the key, nor a traceback
         unless --verbose asked for one."""
-        result = subprocess.run(
-            self._argv(args),
-            cwd=REPO_ROOT,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        running = self._fork(args, env)
+        try:
+            code = running.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            running.stop()
+            raise
+        result = subprocess.CompletedProcess(running.process.args, code, running.stdout, running.stderr)
         self.check_output(result.stdout + result.stderr, verbose="--verbose" in args)
         return result
 
     def start(self, *args: object, env: dict[str, str] | None = None) -> Running:
         """Start a command in the background (ended by the fixture at the latest)."""
-        name = uuid.uuid4().hex[:8]
-        stdout_path, stderr_path = self.home / f"{name}.out", self.home / f"{name}.err"
-        with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
-            process = subprocess.Popen(
-                self._argv(args),
-                cwd=REPO_ROOT,
-                env={**self.env, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        running = Running(process, stdout_path, stderr_path)
+        running = self._fork(args, env)
         self.started.append(running)
         return running
+
+    def _fork(self, args: tuple[object, ...], env: dict[str, str] | None) -> Running:
+        name = uuid.uuid4().hex[:8]
+        # Beside the home, not in it: a test may look at every file the command left there.
+        outputs = self.home.with_name(f"{self.home.name}-commands")
+        outputs.mkdir(parents=True, exist_ok=True)
+        stdout_path, stderr_path = outputs / f"{name}.out", outputs / f"{name}.err"
+        environment = {**self.env, **(env or {})}
+        status = stdout_path.with_suffix(".status")
+        request = {
+            "argv": list(map(str, args)),
+            "cwd": str(REPO_ROOT),
+            "env": environment,
+            "stdout": str(stdout_path),
+            "stderr": str(stderr_path),
+            "status": str(status),
+        }
+        pid = _forker(environment).fork(request)
+        return Running(
+            ForkedCommand(pid, ["luma-playground", *request["argv"]], status), stdout_path, stderr_path
+        )
 
     def check_output(self, text: str, *, verbose: bool = False) -> None:
         assert self.key not in text

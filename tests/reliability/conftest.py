@@ -8,7 +8,6 @@ ever wrote; it is driven only through `gradio_client`.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import json
 import os
@@ -18,7 +17,6 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -39,6 +37,7 @@ from luma_playground.simulator import SimulatorServer, key_fingerprint
 from luma_playground.simulator._config import RENDERS_ENV
 from luma_playground.ui import KEY_HEADER
 
+from .._forking import ForkServer
 from ..conftest import reset_around, simulator_fixture
 
 HERE = Path(__file__).parent
@@ -148,50 +147,18 @@ class ForkedProcess:
             os.kill(self.pid, sig)
 
 
-class Forker:
-    """One `_forker.py` process per test process, started with the environment every app shares."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._process = subprocess.Popen(
-            [sys.executable, str(HERE / "_forker.py")],
-            cwd=HERE,
-            env=_base_environment()
-            | {"GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}"},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    def start(self, argv: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> ForkedProcess:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        request = {"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}
-        with self._lock:
-            self._process.stdin.write(json.dumps(request) + "\n")
-            self._process.stdin.flush()
-            answer = self._process.stdout.readline()
-        if not answer.strip():
-            pytest.fail("the app forker has stopped")
-        return ForkedProcess(int(answer))
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-
-
-_FORKER: list[Forker] = []
-
-
-def _forker() -> Forker:
+def _forker() -> ForkServer:
     """The test process's forker, started when the first app is."""
     if not _FORKER:
-        _FORKER.append(Forker())
-        atexit.register(_FORKER[0].close)
+        env = _base_environment() | {
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{HERE}",
+        }
+        _FORKER.append(ForkServer(HERE / "_forker.py", cwd=HERE, env=env))
     return _FORKER[0]
+
+
+_FORKER: list[ForkServer] = []
 
 
 def _base_environment() -> dict[str, str]:
@@ -230,9 +197,9 @@ def start_app(folder: Path, sim_url: str, *, server_key: str | None = SERVER_KEY
         environment["WAVESPEED_API_KEY"] = server_key
     log = folder / f"app-{port}.log"
     app = AppProcess(f"http://127.0.0.1:{port}/", home, temp_dir, log, environment)
-    app.process = _forker().start(
-        [str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)], cwd=folder, env=environment, log=log
-    )
+    argv = [str(HERE / "_serve_app.py"), str(port), str(RETRY_SCALE)]
+    request = {"argv": argv, "cwd": str(folder), "env": environment, "log": str(log)}
+    app.process = ForkedProcess(_forker().fork(request))
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
