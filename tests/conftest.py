@@ -58,10 +58,10 @@ _one_tls_context_per_process()
 
 
 def _cache_bytecode() -> None:
-    """The suite starts about a hundred and fifty Python processes (CLI commands, exports, apps):
-    each compiles the playground's modules again (a tenth of a second of CPU) unless their
-    bytecode is kept, so it is kept (in the `__pycache__` folders Git ignores) whatever
-    `PYTHONDONTWRITEBYTECODE` says, for this process and those it starts.
+    """Each Python process the suite starts (workers, forkers, exports, the app script) compiles
+    the playground's modules again (a tenth of a second of CPU) unless their bytecode is kept, so
+    it is kept (in the `__pycache__` folders Git ignores) whatever `PYTHONDONTWRITEBYTECODE` says,
+    for this process and those it starts.
     """
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
@@ -70,8 +70,26 @@ def _cache_bytecode() -> None:
 _cache_bytecode()
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: two workers more than the cores. Much of the suite waits (for an app, a browser,
+    a command, a simulated task), and on two cores four workers keep both busy where two left a
+    third of the machine idle.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 2
+
+
+#: The order folders are handed to workers in (`--no-loadscope-reorder` keeps it: xdist would hand
+#: out the files with the most tests first, which leaves the browser tests, few to a file and
+#: long, for the end): the long files first, so that the quick ones are what is left at the end to
+#: even out when each worker finishes. "tests" is the top folder's own files.
+FOLDER_ORDER = ("browser", "reliability", "cli", "shots", "ui", "tests")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test of a slow folder `slow` (and a browser test `browser`)."""
+    """Mark every test of a slow folder `slow` (and a browser test `browser`); order the folders."""
+    rank = {folder: place for place, folder in enumerate(FOLDER_ORDER)}
+    items.sort(key=lambda item: rank.get(item.path.parent.name, len(FOLDER_ORDER)))
     for item in items:
         folder = item.path.parent.name
         if folder in SLOW_FOLDERS:

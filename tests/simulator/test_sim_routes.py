@@ -316,5 +316,6 @@ def test_sync_mode_times_out_like_the_gateway(tmp_path: Path, photo_png: bytes) 
         assert (
             data["status"] == "processing" and data["code"] == 5004 and "Sync mode timed out" in data["error"]
         )
+        # The answer said processing; the task goes on (it may end a moment later, 16 ms scaled).
         [task] = server.control.tasks()
-        assert task["id"] == data["id"] and task["status"] in ("created", "processing")
+        assert task["id"] == data["id"] and task["status"] in ("created", "processing", "completed")
