@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import socket
 import ssl
 import sys
 import tempfile
@@ -55,6 +56,17 @@ def _one_tls_context_per_process() -> None:
 
 
 _one_tls_context_per_process()
+
+
+def free_port() -> int:
+    """A port the system has just handed out on 127.0.0.1 as free.
+
+    Apps launched in the test processes take one each: Gradio's own choice (the first free one
+    from 7860) races between workers that check 7860 at the same moment.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _cache_bytecode() -> None:

@@ -17,6 +17,8 @@ from luma_playground._wavespeed.retry import RetryPolicy
 from luma_playground.simulator import SimulatorServer
 from luma_playground.ui import build_demo, launch_options
 
+from ..conftest import free_port
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -70,7 +72,8 @@ def page(browser: Any) -> Iterator[Any]:
 @contextlib.contextmanager
 def launched(playground: Playground) -> Iterator[gr.Blocks]:
     demo = build_demo(playground)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **launch_options(playground))
+    options = launch_options(playground, server_port=free_port())
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **options)
     try:
         yield demo
     finally:

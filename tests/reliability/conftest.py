@@ -14,7 +14,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -38,7 +37,7 @@ from luma_playground.simulator._config import RENDERS_ENV
 from luma_playground.ui import KEY_HEADER
 
 from .._forking import ForkServer
-from ..conftest import reset_around, simulator_fixture
+from ..conftest import free_port, reset_around, simulator_fixture
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -60,12 +59,6 @@ SHARED = {
     "LUMA_PLAYGROUND_DAILY_BUDGET": "0",
     "GRADIO_MCP_SERVER": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -23,7 +23,7 @@ from luma_playground.ui._generate import Handlers
 from luma_playground.ui._gradio_compat import upload_folder
 from luma_playground.ui._session import SessionStore
 
-from ..conftest import make_image
+from ..conftest import free_port, make_image
 
 SERVER_KEY = "sk-owner-server-key-0001"
 
@@ -77,7 +77,7 @@ def close_playground(playground: Playground) -> None:
 def launched(playground: Playground, **launch: object) -> Iterator[gr.Blocks]:
     """The playground's UI served on 127.0.0.1 until the block ends."""
     demo = build_demo(playground)
-    options = launch_options(playground, **launch)
+    options = launch_options(playground, **{"server_port": free_port(), **launch})
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **options)
     try:
         yield demo

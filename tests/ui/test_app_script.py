@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,10 @@ import httpx
 import pytest
 from gradio_client import Client, handle_file
 
+from ..conftest import free_port
 from .test_api import PROMPT, video_facts
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 #: What Gradio prints once its start-up check (a HEAD request to the page, 3 s allowed) has passed.
