@@ -30,7 +30,7 @@ from ._cost import CostBook
 from ._enhance import PromptEnhancer
 from ._file_routes import file_routes
 from ._generate import Handlers
-from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp
+from ._gradio_compat import json_text_for_agents, keep_server_files_out_of_mcp, quiet_idle_queue
 from ._history import HistoryHandlers
 from ._layout import Page, build_layout
 from ._parts import QUIET
@@ -58,6 +58,7 @@ def build_demo(playground: Playground | None = None) -> gr.Blocks:
         )
         _wire(demo, page, handlers)
     demo.queue(default_concurrency_limit=HELPER_CONCURRENCY)
+    quiet_idle_queue(demo)
     json_text_for_agents()
     keep_server_files_out_of_mcp()
     demo.playground = playground

@@ -74,3 +74,36 @@ def test_the_upload_folder_is_where_gradio_serves_uploads(tmp_path: Any) -> None
     assert str(upload_folder()) == get_upload_folder()
     assert is_inside(upload_folder() / "a" / "b.png", upload_folder())
     assert not is_inside(tmp_path / "b.png", upload_folder() / "a")
+
+
+def test_an_idle_queue_looks_for_work_at_the_intervals_set_on_it(monkeypatch: Any) -> None:
+    """Gradio's idle queue sleeps for the intervals `quiet_idle_queue` sets, not its own 1 ms and 10 ms."""
+    import asyncio
+    import threading
+    import types
+
+    from gradio import queueing
+
+    from luma_playground.ui._gradio_compat import PROGRESS_LOOK_S, QUEUE_LOOK_S, quiet_idle_queue
+
+    with gr.Blocks() as demo:
+        gr.Button().click(lambda: None)
+    demo.queue()
+    quiet_idle_queue(demo)
+    queue = demo._queue
+    slept: list[float] = []
+    here = threading.current_thread()
+
+    async def sleep(seconds: float) -> None:
+        if threading.current_thread() is not here:  # another app's queue, in this process
+            return await asyncio.sleep(seconds)
+        slept.append(seconds)
+        queue.stopped = True
+
+    shim = types.ModuleType("asyncio")  # the queue module's asyncio, but for its sleep
+    shim.__dict__.update(vars(asyncio), sleep=sleep)
+    monkeypatch.setattr(queueing, "asyncio", shim)
+    asyncio.run(queue.start_processing())
+    queue.stopped = False
+    asyncio.run(queue.start_progress_updates())
+    assert slept == [QUEUE_LOOK_S, PROGRESS_LOOK_S]
