@@ -231,6 +231,20 @@ def test_a_cold_batch_spends_no_more_gets_than_the_baseline_and_sees_the_end_soo
     assert statistics.median(latencies) < 0.45
 
 
+def test_a_task_behind_others_banks_until_the_first_of_its_kind_ends() -> None:
+    """Behind four of its kind it polls every 1.6 s; once one of them has ended, every second again."""
+    history = TimingHistory([(SIZE, 10, 90.0)] * 3)  # three times of another kind, one of this
+    history.record(SIZE, 5, 44.0)
+    ahead = [AdaptiveSchedule.for_task(history, SIZE, 5) for _ in range(4)]  # followed while they exist
+    schedule = AdaptiveSchedule.for_task(history, SIZE, 5, random.Random(3))
+    banked = [schedule.next_delay("processing", 2.0 + i) for i in range(5)]
+    assert all(1.6 * 0.9 <= d <= 1.6 * 1.1 for d in banked)
+    history.record(SIZE, 5, 45.0)  # the first of those ahead ended: two times, still no plan
+    after = [schedule.next_delay("processing", 9.0 + i) for i in range(5)]
+    assert all(0.9 <= d <= 1.1 for d in after) and schedule.expected_total() is None
+    del ahead
+
+
 def test_a_seeded_schedule_replays_its_jitter() -> None:
     """Two schedules drawing from generators with the same seed wait alike; another seed differs."""
 

@@ -93,16 +93,14 @@ class TimingHistory:
                 self._samples[kind].append(float(inference_seconds))
                 self._recorded[kind] += 1
 
-    def join(self, size: str, duration: int, schedule: object, model: str = MODEL_ID) -> int:
-        """Count `schedule` among the tasks of this kind being followed; how many were before it.
-
-        A schedule counts while it exists (the end of its task's poll loop lets it go).
+    def join(self, size: str, duration: int, schedule: object, model: str = MODEL_ID) -> tuple[int, int]:
+        """Count `schedule` among the tasks of this kind being followed: (how many were before it,
+        how many times of this kind were recorded). It counts while it exists (while its task polls).
         """
         with self._lock:
-            following = self._following[(model, size, int(duration))]
-            ahead = len(following)
+            following = self._following[kind := (model, size, int(duration))]
             following.add(schedule)
-            return ahead
+            return len(following) - 1, self._recorded.get(kind, 0)
 
     def samples(self, size: str, duration: int, model: str = MODEL_ID) -> list[float]:
         """The kept inference times of this kind, smallest first."""
@@ -307,8 +305,8 @@ class AdaptiveSchedule:
     jitter: float = 0.1
     #: Longest interval of a plan made late (after the earliest likely end).
     late_interval: float = 0.7
-    #: Without history but behind enough tasks of its kind that will teach it: poll this
-    #: sparsely while processing, saving GETs for the dense polls of the plan it will make.
+    #: Behind enough tasks of its kind to learn from, with no history and none of them ended yet:
+    #: poll this sparsely while processing, saving GETs for the dense polls of the plan to come.
     banking_interval: float = 1.6
     #: Where the jitter comes from: the `random` module's generator unless given (a seeded one
     #: replays a task's polls exactly).
@@ -321,6 +319,7 @@ class AdaptiveSchedule:
     _plan: _Plan | None = None
     _fitted: int = -1
     _ahead: int = 0
+    _known_at_join: int = 0
     _late: bool = False
 
     @classmethod
@@ -336,7 +335,7 @@ class AdaptiveSchedule:
         """The schedule of one task of this model, size and duration, counted among those followed."""
         schedule = cls(history=history, size=size, duration=int(duration), model=model, rng=rng)
         if history is not None:
-            schedule._ahead = history.join(size, int(duration), schedule, model)
+            schedule._ahead, schedule._known_at_join = history.join(size, int(duration), schedule, model)
         return schedule
 
     def next_delay(self, status: str, elapsed: float) -> float:
@@ -350,9 +349,10 @@ class AdaptiveSchedule:
         self._processing_polls += 1
         plan = self._current_plan(elapsed)
         if plan is None:
-            # A task with enough of its kind ahead will learn from them before it ends: its
-            # sparser polls until then pay for the plan's dense ones.
-            banking = self._ahead >= self.min_samples
+            # Enough of its kind ahead will teach it before it ends: sparser polls until then pay
+            # for the plan's dense ones. Once one of its kind has ended, its own end may be near.
+            known = self.history.recorded(self.size, self.duration, self.model) if self.history else 0
+            banking = self._ahead >= self.min_samples and known == self._known_at_join
             return self._jittered(self.banking_interval if banking else self.fallback_interval)
         if not self._late:
             return plan.next_delay(elapsed)
