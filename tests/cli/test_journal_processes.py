@@ -34,10 +34,12 @@ def _open_and_write(
         results.put(repr(error))
 
 
-def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path) -> None:
+def test_processes_opening_a_new_journal_at_once_all_succeed(tmp_path, monkeypatch) -> None:
     """Several processes creating the same new journal at the same instant all open it and write."""
     # Forked from a process of one thread that has imported the playground: a fork of the test's
     # own process (which has threads) could start holding a lock that no thread will release.
+    # The fork server finds this module (`tests.cli...`) from the checkout's root.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["luma_playground"])
     for round_number in range(ROUNDS):
